@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds, runs the C++ tests (normal and
+# ASan/UBSan builds) and the Python cross-checks (coremltools, tokenizers, ...).
+# Usage: scripts/test.sh            (everything; what CI runs)
+#        ANEC_SKIP_SANITIZE=1 scripts/test.sh   (skip the sanitizer build, for a quick local run)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+
+bash scripts/install-deps.sh
+bash scripts/setup-venv.sh ci
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== C++ tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== Python cross-checks (coremltools, tokenizers, transformers references)"
+ANEC_BINARY_DIR="$root/build" "$root/.venv/bin/python" -m pytest -q tests/python
+
+if [ -z "${ANEC_SKIP_SANITIZE:-}" ]; then
+  echo "== build + C++ tests with AddressSanitizer and UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DANEC_SANITIZE=ON \
+    -DANEC_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+fi

@@ -1,0 +1,84 @@
+// ModelSpec: one normalized description of a decoder-only transformer, whatever its
+// architecture or file format. Every later stage (ane/, pipeline/) reads only this, never
+// config.json or GGUF metadata.
+//
+// Per-architecture differences are data: an ArchitectureTable (architecture.h) says which
+// checkpoint tensor names fill each role and which optional features apply.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace anec::model {
+
+enum class Architecture { kLlama, kQwen2, kQwen3, kQwQ, kMistral };
+
+// "llama", "qwen2", "qwen3", "qwq", "mistral".
+std::string_view ArchitectureName(Architecture a);
+
+enum class RopeScalingType { kNone, kLinear, kLlama3 };
+
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::kNone;
+  double factor = 1.0;
+  // llama3 only:
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+struct ModelSpec {
+  Architecture architecture = Architecture::kLlama;
+  std::string model_type;  // as in config.json, e.g. "llama"
+  std::string name;        // a human-friendly name, e.g. the folder or repo name
+
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;  // explicit in config.json or hidden_size / num_heads
+  int64_t intermediate_size = 0;
+  int64_t vocab_size = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  int64_t max_position_embeddings = 0;
+
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;   // q/k/v projections have bias (Qwen2)
+  bool qk_norm = false;          // per-head RMSNorm on q and k before RoPE (Qwen3)
+  std::optional<int64_t> sliding_window;  // Mistral; absent = full attention
+
+  std::vector<int64_t> bos_token_ids;
+  std::vector<int64_t> eos_token_ids;
+  std::string torch_dtype;  // stored dtype named in config ("bfloat16", ...)
+
+  // ANEMLL file prefix: "llama", "qwen25", "qwen", ...
+  std::string default_prefix;
+};
+
+// The checkpoint tensor that fills a role. Layer roles are per-layer and the name contains the
+// layer index.
+enum class TensorRole {
+  kEmbedding,      // [vocab, hidden]
+  kFinalNorm,      // [hidden]
+  kLmHead,         // [vocab, hidden]; absent when tie_word_embeddings
+  kInputNorm,      // [hidden]
+  kPostAttnNorm,   // [hidden]
+  kQProj,          // [heads*head_dim, hidden]
+  kKProj,          // [kv_heads*head_dim, hidden]
+  kVProj,          // [kv_heads*head_dim, hidden]
+  kOProj,          // [hidden, heads*head_dim]
+  kQBias,          // [heads*head_dim]      (attention_bias)
+  kKBias,          // [kv_heads*head_dim]   (attention_bias)
+  kVBias,          // [kv_heads*head_dim]   (attention_bias)
+  kQNorm,          // [head_dim]            (qk_norm)
+  kKNorm,          // [head_dim]            (qk_norm)
+  kGateProj,       // [intermediate, hidden]
+  kUpProj,         // [intermediate, hidden]
+  kDownProj,       // [hidden, intermediate]
+};
+
+}  // namespace anec::model
