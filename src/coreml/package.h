@@ -50,6 +50,8 @@ class Package {
   static Result<Package> Open(FileSystem* fs, const std::string& path);
 
   const std::string& path() const { return path_; }
+  // The root model item's file (normally Data/com.apple.CoreML/model.mlmodel).
+  const std::string& model_path() const { return model_path_; }
   const CoreML::Specification::Model& model() const { return *model_; }
   // Null when the package has no weight file.
   const BlobReader* weights() const { return weights_ ? weights_.get() : nullptr; }
@@ -57,7 +59,7 @@ class Package {
   uint64_t total_bytes() const { return total_bytes_; }
 
  private:
-  std::string path_;
+  std::string path_, model_path_;
   std::shared_ptr<CoreML::Specification::Model> model_;
   std::shared_ptr<BlobReader> weights_;
   uint64_t weight_bytes_ = 0, total_bytes_ = 0;

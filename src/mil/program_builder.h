@@ -3,13 +3,22 @@
 // A ProgramBuilder owns Functions; each Function builds one block of operations in SSA form.
 // Every op's output types are inferred when it is added (op_registry.h), so a wrong construction
 // is caught where it is made. Errors are sticky, as in leveldb's TableBuilder: the first error is
-// recorded in status(), names the op, the input and what was expected, and later calls return
-// invalid Values and do nothing. Check status() (or the Status from Finish) once at the end.
+// recorded in status(), names the function, the op, its type, the input and what was expected vs
+// found; later calls return invalid Values and do nothing. Check status() (or the Status from
+// Serialize) once at the end.
 //
 // Constants: small ones (< kBlobThreshold elements, and every string/bool/int64) are stored inline
 // in the program; larger ones are streamed to the BlobWriter at once and only their offset is
-// kept, so building a chunk never holds all of its weights in memory. SharedConst() lets several
+// kept, so building a chunk never holds all of its weights in memory. As in coremltools,
+// (u)int16/(u)int32 constants go to the blob file only in iOS18 functions; bf16, fp64 and uint64
+// constants are rejected (coremltools cannot represent them). SharedConst() lets several
 // functions of one program (prefill and infer) point at one blob without re-adding the data.
+//
+// Names: an op named N has output N (single output) or N_0, N_1... (split); empty names get fresh
+// ones. Optional op parameters are always written explicitly as const inputs (named
+// <op>_<param>), except those coremltools leaves unset (conv.bias, squeeze.axes, reduce axes,
+// constexpr vector_axis/offset). Serialization (serializer.cc) mirrors coremltools 9: attribute
+// "name" on every op, const ops with "name" + "val", constexpr_* inputs bound to inline Values.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +26,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -32,11 +43,18 @@ enum class DType {
   kInt8, kInt16, kInt32, kInt64, kUInt8, kUInt16, kUInt32, kUInt64,
   kInt4, kUInt1, kUInt2, kUInt3, kUInt4, kUInt6,
 };
-std::string_view DTypeName(DType t);  // "fp16", "int32", "uint4", ...
+std::string_view DTypeName(DType t);  // "fp16", "int32", "uint4", ... (coremltools' spelling)
 int DTypeBits(DType t);
+// Inverse of DTypeName ("fp16" -> kFloat16); nullopt for an unknown name.
+std::optional<DType> DTypeFromName(std::string_view name);
+// The MILSpec.DataType enum value (FLOAT16 = 10, ...).
+CoreML::Specification::MILSpec::DataType MilDataType(DType t);
+bool IsFloat(DType t);
+bool IsSubByte(DType t);  // int4, uint1..uint6
 
 enum class Opset { kIOS16, kIOS17, kIOS18 };
 std::string_view OpsetName(Opset o);  // "CoreML6", "CoreML7", "CoreML8"
+int SpecificationVersion(Opset o);    // 7, 8, 9
 
 struct TensorType {
   DType dtype = DType::kFloat32;
@@ -63,6 +81,9 @@ class Tensor {
   static Tensor Bool(std::vector<int64_t> shape, const std::vector<bool>& values);
   // Unsigned sub-byte or byte-sized integers, one value per element (packed here).
   static Tensor UInt(DType dtype, std::vector<int64_t> shape, const std::vector<uint8_t>& values);
+  // Any integer dtype (int4..int64, uint1..uint64), one value per element; signed sub-byte values
+  // are stored as two's complement. REQUIRES: every value fits the dtype.
+  static Tensor Ints(DType dtype, std::vector<int64_t> shape, const std::vector<int64_t>& values);
   static Tensor ScalarF32(float v) { return F32({}, {v}); }
   static Tensor ScalarI32(int32_t v) { return I32({}, {v}); }
   static Tensor ScalarBool(bool v) { return Bool({}, {v}); }
@@ -91,8 +112,12 @@ class Value {
   const std::string& name() const;
   const TensorType& type() const;
   bool is_state() const;  // a state input (wrapping an fp16 tensor)
-  // The value of a const op, when this Value is one (used by shape inference).
+  // The value of a const op stored inline (small constants), else null (used by shape inference).
   const Tensor* constant() const;
+  // True for outputs of const ops (inline or blob) and of constexpr_* ops.
+  bool is_compile_time_constant() const;
+  Function* function() const { return fn_; }
+  int id() const { return id_; }
 
  private:
   friend class Function;
@@ -146,15 +171,23 @@ class Function {
   Value Reshape(Value x, std::vector<int64_t> shape, const std::string& name = "");
   Value Transpose(Value x, std::vector<int64_t> perm, const std::string& name = "");
   Value Concat(std::vector<Value> xs, int64_t axis, const std::string& name = "");
-  // 1x1 conv over NCHW input with weight [Cout, Cin, 1, 1]; bias optional.
+  // conv over NCHW input, weight [Cout, Cin, kH, kW] (1x1 for the ANE's linear layers); strides
+  // 1, valid padding, dilation 1, groups 1 written explicitly; bias optional.
   Value Conv(Value x, Value weight, std::optional<Value> bias = std::nullopt,
              const std::string& name = "");
   Value MatMul(Value x, Value y, bool transpose_x, bool transpose_y, const std::string& name = "");
   Value Softmax(Value x, int64_t axis, const std::string& name = "");
 
-  // Internal details used by the serializer.
+  // Internal details used by the serializer and the op registry (function_internal.h).
   struct ValueInfo;
   struct OpRecord;
+  const std::vector<std::shared_ptr<ValueInfo>>& values() const { return values_; }
+  const std::vector<std::shared_ptr<OpRecord>>& ops() const { return ops_; }
+  const std::vector<std::pair<std::string, int>>& outputs() const { return outputs_; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  ProgramBuilder* program() const { return program_; }
+  // A fresh identifier starting with `base` that no value or op of this function uses.
+  std::string FreshName(const std::string& base);
 
  private:
   friend class ProgramBuilder;
@@ -167,7 +200,16 @@ class Function {
   std::vector<std::shared_ptr<OpRecord>> ops_;
   std::vector<std::pair<std::string, int>> outputs_;
   std::vector<int> inputs_;
+  std::set<std::string> used_names_;  // value and op names
   int next_id_ = 0;
+
+  bool failed() const;
+  void Fail(Status s);
+  // Checks `name` is a fresh identifier; returns it or a fresh one when empty.
+  std::optional<std::string> ClaimName(const std::string& name, const std::string& base);
+  int AddValue(std::string name, TensorType type, bool is_state, int producer);
+  Value MakeConst(Tensor t, const std::string& name, const std::string& shared_key,
+                  const std::function<Tensor()>* make);
 };
 
 class ProgramBuilder {
@@ -195,7 +237,12 @@ class ProgramBuilder {
   friend class Function;
   coreml::BlobWriter* blobs_;
   std::vector<std::unique_ptr<Function>> functions_;
-  std::map<std::string, std::pair<TensorType, uint64_t>> shared_blobs_;  // key -> (type, offset)
+  struct SharedEntry {
+    TensorType type;
+    std::optional<uint64_t> blob_offset;  // blob constants
+    std::optional<Tensor> inline_value;   // small constants
+  };
+  std::map<std::string, SharedEntry> shared_;  // SharedConst key -> stored constant
   Status status_;
 };
 

@@ -1,0 +1,262 @@
+// Palettization speed and memory on a synthetic Llama-3.2-1B-shaped set of linear weights.
+//
+//   quant_bench [--layers N] [--threads T] [--dump DIR --dump-layers L]
+//
+// Weights are N(0, 1) * 0.02 rounded to bf16 (like a real checkpoint) then to fp16, from a fixed
+// seed. Prints one row per configuration: wall time, throughput, ratio to the "floor" (one pass
+// that reads every weight and builds its per-group histogram), and whole-model SNR; then the
+// process's peak RSS. --dump writes the first L layers' fp16 weights and our group-8 tables and
+// indices as .npy plus ours.csv, for bench/quant_vs_coremltools.py.
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/file_system.h"
+#include "quant/fp16.h"
+#include "quant/palettize.h"
+
+namespace {
+
+using anec::quant::LutConfig;
+using anec::quant::LutResult;
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+};
+constexpr Shape kShapes[] = {{"q_proj", 2048, 2048},    {"k_proj", 512, 2048},
+                             {"v_proj", 512, 2048},     {"o_proj", 2048, 2048},
+                             {"gate_proj", 8192, 2048}, {"up_proj", 8192, 2048},
+                             {"down_proj", 2048, 8192}};
+
+uint64_t SplitMix(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Runs f(i) for i in [0, n) on `threads` threads; f must only write its own slot.
+template <typename F>
+void ParallelFor(int64_t n, int threads, F f) {
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t i; (i = next.fetch_add(1)) < n;) f(i);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+}
+
+// Fixed seed per (layer, tensor, 64-row chunk): the same weights for every thread count.
+std::vector<uint16_t> Generate(int layer, int tensor, const Shape& s, int threads) {
+  std::vector<uint16_t> w(s.rows * s.cols);
+  const int64_t chunk_rows = 64;
+  ParallelFor(s.rows / chunk_rows, threads, [&](int64_t c) {
+    uint64_t state = 0x5EEDull ^ (uint64_t(layer) << 40) ^ (uint64_t(tensor) << 32) ^ c;
+    uint16_t* out = w.data() + c * chunk_rows * s.cols;
+    for (int64_t i = 0; i < chunk_rows * s.cols; i += 2) {  // Box-Muller, two at a time
+      const double u1 = (static_cast<double>(SplitMix(state) >> 11) + 0.5) * 0x1p-53;
+      const double u2 = static_cast<double>(SplitMix(state) >> 11) * 0x1p-53;
+      const double r = std::sqrt(-2.0 * std::log(u1)) * 0.02;
+      const float a = static_cast<float>(r * std::cos(2 * M_PI * u2));
+      const float b = static_cast<float>(r * std::sin(2 * M_PI * u2));
+      out[i] = anec::quant::Bf16ToHalf(anec::quant::FloatToBf16(a));
+      out[i + 1] = anec::quant::Bf16ToHalf(anec::quant::FloatToBf16(b));
+    }
+  });
+  return w;
+}
+
+// The floor: read every weight once into its group's histogram (then read it again to count and
+// clear the distinct entries, which the palettizer also has to do).
+int64_t HistogramFloor(const std::vector<uint16_t>& w, const Shape& s, int group_rows,
+                       int threads) {
+  const int64_t groups = s.rows / group_rows, per = group_rows * s.cols;
+  std::vector<int64_t> distinct(groups);
+  std::vector<std::vector<uint32_t>> counts(threads, std::vector<uint32_t>(65536));
+  std::atomic<int> slot{0};
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    uint32_t* count = counts[slot.fetch_add(1)].data();
+    for (int64_t g; (g = next.fetch_add(1)) < groups;) {
+      const uint16_t* p = w.data() + g * per;
+      for (int64_t e = 0; e < per; ++e) ++count[p[e]];
+      int64_t d = 0;
+      for (int64_t e = 0; e < per; ++e) {
+        d += count[p[e]] != 0;
+        count[p[e]] = 0;
+      }
+      distinct[g] = d;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  int64_t total = 0;
+  for (int64_t d : distinct) total += d;
+  return total;
+}
+
+std::string NpyHeader(const char* descr, int64_t rows, int64_t cols) {
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}), }}",
+                                 descr, rows, cols);
+  const size_t total = ((10 + dict.size() + 1 + 63) / 64) * 64;
+  dict.append(total - 10 - dict.size() - 1, ' ');
+  dict.push_back('\n');
+  std::string h = "\x93NUMPY";
+  h.push_back(1);
+  h.push_back(0);
+  h.push_back(static_cast<char>(dict.size() & 0xFF));
+  h.push_back(static_cast<char>(dict.size() >> 8));
+  return h + dict;
+}
+
+bool WriteNpy(const std::string& path, const char* descr, int64_t rows, int64_t cols,
+              const void* data, size_t bytes) {
+  std::string blob = NpyHeader(descr, rows, cols);
+  blob.append(static_cast<const char*>(data), bytes);
+  const anec::Status st = anec::RealFileSystem()->WriteFileAtomic(path, blob);
+  if (!st.ok()) std::fprintf(stderr, "%s\n", st.ToString().c_str());
+  return st.ok();
+}
+
+// CPU seconds of the whole process (all threads): on a shared machine this, not wall time, shows
+// the work done; wall time on T free cores is about cpu / T for these fully parallel passes.
+double CpuSeconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+// The 1-minute load average, to tell how shared the machine was during the run.
+std::string LoadAverage() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? fmt::format("{:.1f}", load[0]) : "unknown";
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+struct ConfigStats {
+  LutConfig config;
+  double seconds = 0, cpu = 0, sse = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int layers = 16, threads = static_cast<int>(std::thread::hardware_concurrency());
+  int dump_layers = 0;
+  std::string dump_dir;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--layers") layers = std::atoi(argv[i + 1]);
+    else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
+    else if (flag == "--dump") dump_dir = argv[i + 1];
+    else if (flag == "--dump-layers") dump_layers = std::atoi(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (threads < 1 || layers < 1) return 2;
+  if (!dump_dir.empty() && !anec::RealFileSystem()->MakeDirs(dump_dir).ok()) return 1;
+  std::string csv = "layer,tensor,rows,cols,bits,group_size,sse,sum_sq,seconds,cpu_seconds\n";
+
+  std::vector<ConfigStats> configs = {{{4, 8, threads}}, {{6, 8, threads}},
+                                      {{4, 0, threads}}, {{6, 0, threads}}};
+  double floor_seconds = 0, floor_cpu = 0, sum_sq = 0, gen_seconds = 0;
+  int64_t weights = 0, distinct_g8 = 0, groups_g8 = 0;
+  for (int layer = 0; layer < layers; ++layer) {
+    for (int t = 0; t < 7; ++t) {
+      const Shape& s = kShapes[t];
+      auto start = std::chrono::steady_clock::now();
+      const std::vector<uint16_t> w = Generate(layer, t, s, threads);
+      gen_seconds += Seconds(start);
+      weights += static_cast<int64_t>(w.size());
+      for (uint16_t b : w) sum_sq += static_cast<double>(anec::quant::HalfToFloat(b)) *
+                                     anec::quant::HalfToFloat(b);
+      start = std::chrono::steady_clock::now();
+      double cpu0 = CpuSeconds();
+      distinct_g8 += HistogramFloor(w, s, 8, threads);
+      floor_seconds += Seconds(start);
+      floor_cpu += CpuSeconds() - cpu0;
+      groups_g8 += s.rows / 8;
+      const bool dump = !dump_dir.empty() && layer < dump_layers;
+      const std::string stem = fmt::format("{}/l{}_{}", dump_dir, layer, s.name);
+      if (dump && !WriteNpy(stem + ".npy", "<f2", s.rows, s.cols, w.data(), w.size() * 2)) {
+        return 1;
+      }
+      for (ConfigStats& c : configs) {
+        start = std::chrono::steady_clock::now();
+        cpu0 = CpuSeconds();
+        auto r = anec::quant::Palettize(w, s.rows, s.cols, c.config, {},
+                                        fmt::format("layers.{}.{}", layer, s.name));
+        const double sec = Seconds(start);
+        const double cpu = CpuSeconds() - cpu0;
+        if (!r.ok()) {
+          std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+          return 1;
+        }
+        c.seconds += sec;
+        c.cpu += cpu;
+        c.sse += r->sse;
+        if (dump && c.config.group_size == 8) {
+          const std::string tag = fmt::format("{}_lut{}_g8", stem, c.config.bits);
+          if (!WriteNpy(tag + "_lut.npy", "<f2", r->num_groups(), 1 << c.config.bits,
+                        r->lut_fp16.data(), r->lut_fp16.size() * 2) ||
+              !WriteNpy(tag + "_idx.npy", "|u1", s.rows, s.cols, r->indices.data(),
+                        r->indices.size())) {
+            return 1;
+          }
+          double tensor_sq = 0;
+          for (uint16_t b : w) tensor_sq += double(anec::quant::HalfToFloat(b)) * anec::quant::HalfToFloat(b);
+          csv += fmt::format("{},{},{},{},{},{},{:.17g},{:.17g},{:.6f},{:.6f}\n", layer, s.name,
+                             s.rows, s.cols, c.config.bits, 8, r->sse, tensor_sq, sec, cpu);
+        }
+      }
+    }
+    std::fprintf(stderr, "layer %d done\n", layer);
+  }
+  if (!dump_dir.empty() && !anec::RealFileSystem()->WriteFileAtomic(dump_dir + "/ours.csv", csv).ok()) {
+    return 1;
+  }
+
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  fmt::print("quant_bench: {} layers, {:.1f} M weights, {} threads, mean distinct fp16 values per "
+             "group of 8 rows: {:.0f} (generation {:.1f} s, not counted)\n",
+             layers, weights / 1e6, threads, double(distinct_g8) / double(groups_g8), gen_seconds);
+  fmt::print("| {:<22} | {:>8} | {:>8} | {:>9} | {:>12} | {:>11} | {:>9} |\n", "config", "wall s",
+             "cpu s", "M w/s", "x floor wall", "x floor cpu", "SNR dB");
+  fmt::print("|{:-<24}|{:->10}|{:->10}|{:->11}|{:->14}|{:->13}|{:->11}|\n", "", "", "", "", "", "",
+             "");
+  fmt::print("| {:<22} | {:>8.2f} | {:>8.2f} | {:>9.0f} | {:>12.2f} | {:>11.2f} | {:>9} |\n",
+             "floor (histogram g8)", floor_seconds, floor_cpu, weights / 1e6 / floor_seconds, 1.0,
+             1.0, "-");
+  for (const ConfigStats& c : configs) {
+    const std::string name =
+        c.config.group_size == 0 ? fmt::format("LUT{} per-tensor", c.config.bits)
+                                 : fmt::format("LUT{} group {}", c.config.bits, c.config.group_size);
+    fmt::print("| {:<22} | {:>8.2f} | {:>8.2f} | {:>9.0f} | {:>12.2f} | {:>11.2f} | {:>9.2f} |\n",
+               name, c.seconds, c.cpu, weights / 1e6 / c.seconds, c.seconds / floor_seconds,
+               c.cpu / floor_cpu, 10 * std::log10(sum_sq / c.sse));
+  }
+  fmt::print("peak RSS: {:.0f} MB (whole run: one layer's weights + results at a time); "
+             "load average at the end: {}\n", ru.ru_maxrss / 1024.0, LoadAverage());
+  return 0;
+}

@@ -1,0 +1,118 @@
+#include "ane/attention.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "ane/mil_ops.h"
+#include "ane/rms_norm.h"
+
+namespace anec::ane {
+
+namespace {
+
+using model::TensorRole;
+
+// [1, heads*D, 1, S] -> [1, heads, S, D]
+mil::Value ToHeads(mil::Function* f, mil::Value x, int64_t heads, int64_t d, int64_t s,
+                   const std::string& name) {
+  mil::Value r = f->Reshape(x, {1, heads, d, s}, name + "_split");
+  return f->Transpose(r, {0, 1, 3, 2}, name + "_heads");
+}
+
+// q*cos + rotate_half(q)*sin, rotate_half(q) = concat(-q[..., D/2:], q[..., :D/2]).
+mil::Value Rope(mil::Function* f, mil::Value q, const AttentionContext& ctx, int64_t heads,
+                const std::string& name) {
+  const int32_t d = static_cast<int32_t>(ctx.spec->head_dim), h = static_cast<int32_t>(heads);
+  const int32_t s = static_cast<int32_t>(ctx.seq);
+  mil::Value lo = SliceStatic(f, q, {0, 0, 0, 0}, {1, h, s, d / 2}, name + "_lo");
+  mil::Value hi = SliceStatic(f, q, {0, 0, 0, d / 2}, {1, h, s, d}, name + "_hi");
+  mil::Value rot = f->Concat({Neg(f, hi, name + "_neghi"), lo}, 3, name + "_rot");
+  return f->Add(f->Mul(q, ctx.cos, name + "_qcos"), f->Mul(rot, ctx.sin, name + "_qsin"),
+                name + "_rope");
+}
+
+// int32[4] = [first, 0, current_pos, 0]
+mil::Value CacheBegin(mil::Function* f, const AttentionContext& ctx, int64_t first,
+                      const std::string& name) {
+  mil::Value head = f->Const(I32s({static_cast<int32_t>(first), 0}), name + "_b0");
+  mil::Value tail = f->Const(I32s({0}), name + "_b3");
+  return f->Concat({head, ctx.current_pos, tail}, 0, name + "_begin");
+}
+
+mil::Value Projection(mil::Function* f, WeightEmitter* w, int64_t layer, mil::Value x,
+                      TensorRole weight_role, std::optional<TensorRole> bias_role,
+                      int64_t out_ch, int64_t in_ch, const std::string& tag) {
+  const std::string base = LayerWeightName(layer, tag);
+  mil::Value weight = w->Matrix(f, base, weight_role, layer, 0, out_ch, {out_ch, in_ch, 1, 1});
+  std::optional<mil::Value> bias;
+  if (bias_role) bias = w->Vector(f, base + "_bias", *bias_role, layer, {out_ch});
+  return f->Conv(x, weight, bias, fmt::format("l{}_{}", layer, tag));
+}
+
+}  // namespace
+
+mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
+                     int64_t layer, mil::Value x_norm) {
+  const model::ModelSpec& sp = *ctx.spec;
+  const int64_t hidden = sp.hidden_size, d = sp.head_dim, nh = sp.num_heads,
+                kvh = sp.num_kv_heads, s = ctx.seq, c = ctx.context;
+  const int64_t rep = nh / kvh;
+  const std::string p = fmt::format("l{}", layer);
+  const bool bias = sp.attention_bias;
+
+  mil::Value q = Projection(f, w, layer, x_norm, TensorRole::kQProj,
+                            bias ? std::optional(TensorRole::kQBias) : std::nullopt, nh * d, hidden,
+                            "q_proj");
+  mil::Value k = Projection(f, w, layer, x_norm, TensorRole::kKProj,
+                            bias ? std::optional(TensorRole::kKBias) : std::nullopt, kvh * d,
+                            hidden, "k_proj");
+  mil::Value v = Projection(f, w, layer, x_norm, TensorRole::kVProj,
+                            bias ? std::optional(TensorRole::kVBias) : std::nullopt, kvh * d,
+                            hidden, "v_proj");
+  q = ToHeads(f, q, nh, d, s, p + "_q");
+  k = ToHeads(f, k, kvh, d, s, p + "_k");
+  v = ToHeads(f, v, kvh, d, s, p + "_v");
+  if (sp.qk_norm) {
+    mil::Value qg = w->Vector(f, LayerWeightName(layer, "q_norm"), TensorRole::kQNorm, layer, {d});
+    mil::Value kg = w->Vector(f, LayerWeightName(layer, "k_norm"), TensorRole::kKNorm, layer, {d});
+    q = AneRmsNorm(f, q, 3, qg, sp.rms_norm_eps, p + "_q_norm");
+    k = AneRmsNorm(f, k, 3, kg, sp.rms_norm_eps, p + "_k_norm");
+  }
+  q = Rope(f, q, ctx, nh, p + "_q");
+  k = Rope(f, k, ctx, kvh, p + "_k");
+
+  // Write this call's keys and values into the cache.
+  mil::Value extent = f->Const(I32s({1, static_cast<int32_t>(kvh), static_cast<int32_t>(s),
+                                     static_cast<int32_t>(d)}),
+                               p + "_extent");
+  mil::Value kb = CacheBegin(f, ctx, layer, p + "_kc");
+  mil::Value vb = CacheBegin(f, ctx, ctx.total_layers + layer, p + "_vc");
+  mil::Value cache = f->Op("read_state", {{"input", ctx.kv_state}}, p + "_read0");
+  cache = SliceUpdate(f, cache, k, kb, f->Add(kb, extent, p + "_kc_end"), p + "_kupd");
+  cache = SliceUpdate(f, cache, v, vb, f->Add(vb, extent, p + "_vc_end"), p + "_vupd");
+  f->AddOp("write_state", {{"input", ctx.kv_state}, {"data", cache}}, p + "_write");
+  cache = f->Op("read_state", {{"input", ctx.kv_state}}, p + "_read1");
+  const int32_t ci = static_cast<int32_t>(c), di = static_cast<int32_t>(d),
+                ki = static_cast<int32_t>(kvh), li = static_cast<int32_t>(layer),
+                vi = static_cast<int32_t>(ctx.total_layers + layer);
+  mil::Value keys = SliceStatic(f, cache, {li, 0, 0, 0}, {li + 1, ki, ci, di}, p + "_keys");
+  mil::Value values = SliceStatic(f, cache, {vi, 0, 0, 0}, {vi + 1, ki, ci, di}, p + "_values");
+
+  // Scores for all query heads grouped by their kv head.
+  mil::Value qs = ScaleBy(f, q, static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))),
+                          p + "_qscaled");
+  mil::Value qg = f->Reshape(qs, {1, kvh, rep * s, d}, p + "_qgroups");
+  mil::Value scores = f->MatMul(qg, keys, false, true, p + "_scores");
+  scores = f->Reshape(scores, {1, nh, s, c}, p + "_scores_heads");
+  scores = f->Add(scores, ctx.causal_mask, p + "_masked");
+  mil::Value probs = f->Softmax(scores, 3, p + "_probs");
+  probs = f->Reshape(probs, {1, kvh, rep * s, c}, p + "_probs_groups");
+  mil::Value out = f->MatMul(probs, values, false, false, p + "_attn");  // [1,kvh,rep*s,d]
+  out = f->Reshape(out, {1, nh, s, d}, p + "_attn_heads");
+  out = f->Transpose(out, {0, 1, 3, 2}, p + "_attn_t");                // [1,nh,d,s]
+  out = f->Reshape(out, {1, nh * d, 1, s}, p + "_attn_flat");
+  return Projection(f, w, layer, out, TensorRole::kOProj, std::nullopt, hidden, nh * d, "o_proj");
+}
+
+}  // namespace anec::ane

@@ -1,0 +1,37 @@
+// Grouped-query self-attention in the ANE layout, with the stateful KV cache.
+//
+// Activations are channels-first (1, C, 1, S); projections are 1x1 convs. Per layer:
+//   q,k,v = conv(x) (+ bias when spec.attention_bias) -> heads [1, heads, S, head_dim]
+//   q,k   = per-head RMSNorm (when spec.qk_norm), then RoPE with the gathered cos/sin rows
+//   cache[layer] and cache[L_total + layer] get k and v at rows current_pos .. current_pos+S
+//         (read_state -> slice_update -> write_state, then read_state again)
+//   scores = (q / sqrt(head_dim)) k^T over all `context` cache rows + causal_mask
+//   out    = softmax(scores) v -> o_proj conv
+// GQA without copies: query heads are grouped as [1, kv_heads, n_rep*S, head_dim] so each kv head
+// is used by its n_rep query heads (HF repeat_kv order: query head h uses kv head h / n_rep).
+#pragma once
+
+#include <cstdint>
+
+#include "ane/weight_emitter.h"
+#include "mil/program_builder.h"
+#include "model/model_spec.h"
+
+namespace anec::ane {
+
+struct AttentionContext {
+  const model::ModelSpec* spec = nullptr;
+  int64_t seq = 1;            // S: tokens per call
+  int64_t context = 0;        // C: cache rows
+  int64_t total_layers = 0;   // L of the whole model (the state holds 2*L slices)
+  mil::Value cos, sin;        // fp16 [1, 1, S, head_dim]
+  mil::Value causal_mask;     // fp16 [1, 1, S, C]
+  mil::Value kv_state;        // state fp16 [2L, kv_heads, C, head_dim]
+  mil::Value current_pos;     // int32 [1]
+};
+
+// `x_norm`: fp16 [1, hidden, 1, S]. Returns o_proj's output, same shape. `layer` is global.
+mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
+                     int64_t layer, mil::Value x_norm);
+
+}  // namespace anec::ane

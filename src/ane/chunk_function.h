@@ -1,0 +1,35 @@
+// One FFN chunk function: layers [first_layer, end_layer) for S tokens, following the ANEMLL
+// contract (docs/ANE_LAYERS.md):
+//   inputs  hidden_states fp16 [1,S,H], position_ids int32 [S], causal_mask fp16 [1,1,S,C],
+//           current_pos int32 [1], state model_model_kv_cache_0 fp16 [2L, kv_heads, C, head_dim]
+//   output  output_hidden_states fp16 [1,S,H] (after the final norm in the last chunk only)
+// The rotary cos/sin tables are fp16 constants [C, head_dim] gathered by position_ids.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ane/model_assembly.h"
+#include "ane/weight_emitter.h"
+#include "model/model_spec.h"
+
+namespace anec::ane {
+
+// ANEMLL names the state "model.model.kv_cache_0" in its converter; coremltools sanitizes it to
+// this identifier in the saved package, which is what ANEMLL's runtimes and tools read
+// (state.read_state("model_model_kv_cache_0")). MIL identifiers cannot contain dots.
+inline constexpr const char* kKvCacheStateName = "model_model_kv_cache_0";
+
+struct ChunkShape {
+  int64_t first_layer = 0;
+  int64_t end_layer = 0;  // exclusive
+  int64_t context = 0;
+  bool is_last = false;  // applies the final norm
+};
+
+// Adds function `fn_name` to `program`. Errors are recorded in the program (and returned).
+Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightEmitter* w,
+                                           const model::ModelSpec& spec, const ChunkShape& chunk,
+                                           int64_t seq, const std::string& fn_name);
+
+}  // namespace anec::ane

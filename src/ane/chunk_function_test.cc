@@ -1,0 +1,167 @@
+#include "ane/chunk_function.h"
+
+#include <gtest/gtest.h>
+
+#include "ane/ane_test_util.h"
+#include "ane/half.h"
+#include "ane/rope_tables.h"
+#include "ane/weight_source.h"
+#include "base/file_system.h"
+#include "coreml/blob_file.h"
+
+namespace anec::ane {
+namespace {
+
+namespace CS = CoreML::Specification;
+namespace MS = CoreML::Specification::MILSpec;
+
+struct Built {
+  CS::Model model;
+  std::vector<uint8_t> blob_bytes;
+};
+
+// Builds infer (S=1) and prefill (S=8) for `chunk` into one program, as a multi-function model.
+Built BuildChunk(const model::ModelSpec& spec, const ChunkShape& chunk, MemoryFileSystem* fs) {
+  MemoryWeightSource weights = RandomWeights(spec, 7);
+  auto file = fs->OpenForWrite("/w.bin");
+  EXPECT_TRUE(file.ok());
+  coreml::BlobWriter blobs(std::move(file).value());
+  mil::ProgramBuilder pb(&blobs);
+  WeightEmitter w(&pb, &weights, {});
+  auto infer = AddChunkFunction(&pb, &w, spec, chunk, 1, "infer");
+  EXPECT_TRUE(infer.ok()) << infer.status().ToString();
+  auto prefill = AddChunkFunction(&pb, &w, spec, chunk, 8, "prefill");
+  EXPECT_TRUE(prefill.ok()) << prefill.status().ToString();
+  Built b;
+  if (!infer.ok() || !prefill.ok()) return b;
+  auto model = AssembleModel(pb, {*infer, *prefill}, "infer", {});
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_TRUE(blobs.Finish().ok());
+  if (model.ok()) b.model = *model;
+  auto bytes = fs->ReadFile("/w.bin");
+  if (bytes.ok()) b.blob_bytes.assign(bytes->begin(), bytes->end());
+  return b;
+}
+
+TEST(ChunkFunctionTest, InputsOutputsAndStateFollowTheContract) {
+  model::ModelSpec spec = TinySpec(3);
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {1, 3, 32, true}, &fs);
+  const CS::ModelDescription& d = b.model.description();
+  ASSERT_EQ(d.functions_size(), 2);
+  EXPECT_EQ(d.defaultfunctionname(), "infer");
+  EXPECT_EQ(d.input_size(), 0);  // multi-function: per-function descriptions only
+  const CS::FunctionDescription& pf = d.functions(1);
+  EXPECT_EQ(pf.name(), "prefill");
+  ASSERT_EQ(pf.input_size(), 4);
+  EXPECT_EQ(pf.input(0).name(), "hidden_states");
+  EXPECT_EQ(std::vector<int64_t>(pf.input(0).type().multiarraytype().shape().begin(),
+                                 pf.input(0).type().multiarraytype().shape().end()),
+            (std::vector<int64_t>{1, 8, 64}));
+  EXPECT_EQ(pf.input(1).name(), "position_ids");
+  EXPECT_EQ(pf.input(1).type().multiarraytype().datatype(), CS::ArrayFeatureType::INT32);
+  EXPECT_EQ(pf.input(2).name(), "causal_mask");
+  EXPECT_EQ(pf.input(2).type().multiarraytype().shape(3), 32);
+  EXPECT_EQ(pf.input(3).name(), "current_pos");
+  ASSERT_EQ(pf.state_size(), 1);
+  EXPECT_EQ(pf.state(0).name(), "model_model_kv_cache_0");
+  const auto& st = pf.state(0).type().statetype().arraytype();
+  // Full-model state [2L, kv_heads, C, head_dim] even though this chunk holds layers 1-2.
+  EXPECT_EQ(std::vector<int64_t>(st.shape().begin(), st.shape().end()),
+            (std::vector<int64_t>{6, 2, 32, 16}));
+  EXPECT_EQ(st.datatype(), CS::ArrayFeatureType::FLOAT16);
+  ASSERT_EQ(pf.output_size(), 1);
+  EXPECT_EQ(pf.output(0).name(), "output_hidden_states");
+}
+
+TEST(ChunkFunctionTest, WritesOnlyItsOwnLayersAndSharesWeights) {
+  model::ModelSpec spec = TinySpec(3);
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {1, 3, 32, false}, &fs);
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  const MS::Function& prefill = b.model.mlprogram().functions().at("prefill");
+  EXPECT_EQ(OpsOfType(infer, "write_state").size(), 2u);  // one per layer of the chunk
+  EXPECT_EQ(OpsOfType(infer, "slice_update").size(), 4u);  // keys + values per layer
+  // No final norm outside the last chunk.
+  EXPECT_EQ(Producer(infer, "final_norm"), nullptr);
+  // Layer 0 lives in another chunk.
+  EXPECT_EQ(Producer(infer, "layers_0_q_proj"), nullptr);
+  const MS::Operation* q1 = Producer(infer, "layers_1_q_proj");
+  const MS::Operation* q1p = Producer(prefill, "layers_1_q_proj");
+  ASSERT_NE(q1, nullptr);
+  ASSERT_NE(q1p, nullptr);
+  EXPECT_EQ(Dims(q1->outputs(0).type()), (std::vector<int64_t>{64, 64, 1, 1}));
+  // Both functions point at the same blob.
+  EXPECT_EQ(q1->attributes().at("val").blobfilevalue().offset(),
+            q1p->attributes().at("val").blobfilevalue().offset());
+}
+
+TEST(ChunkFunctionTest, LastChunkHasFinalNormAndRopeTablesMatch) {
+  model::ModelSpec spec = TinySpec(2);
+  spec.rope_scaling.type = model::RopeScalingType::kLinear;
+  spec.rope_scaling.factor = 2.0;
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {0, 2, 16, true}, &fs);
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  EXPECT_NE(Producer(infer, "final_norm"), nullptr);
+  const MS::Operation* cos = Producer(infer, "rope_cos");
+  ASSERT_NE(cos, nullptr);
+  EXPECT_EQ(Dims(cos->outputs(0).type()), (std::vector<int64_t>{16, 16}));
+  auto reader = coreml::BlobReader::FromBytes(b.blob_bytes, "w.bin");
+  ASSERT_TRUE(reader.ok());
+  auto blob = reader->Get(cos->attributes().at("val").blobfilevalue().offset());
+  ASSERT_TRUE(blob.ok());
+  RopeTables t = ComputeRopeTables(spec, 16);
+  for (size_t i : {0u, 17u, 100u, 255u}) {
+    uint16_t h;
+    std::memcpy(&h, blob->data.data() + 2 * i, 2);
+    EXPECT_EQ(h, FloatToHalf(static_cast<float>(t.cos[i]))) << i;
+  }
+}
+
+TEST(ChunkFunctionTest, BiasAndQkNormAreData) {
+  model::ModelSpec spec = TinySpec(1);
+  spec.attention_bias = true;
+  spec.qk_norm = true;
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {0, 1, 16, true}, &fs);
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  ASSERT_NE(Producer(infer, "layers_0_q_proj_bias"), nullptr);
+  EXPECT_EQ(Dims(Producer(infer, "layers_0_k_proj_bias")->outputs(0).type()),
+            (std::vector<int64_t>{32}));
+  EXPECT_NE(Producer(infer, "layers_0_q_norm"), nullptr);
+  EXPECT_NE(Producer(infer, "layers_0_k_norm"), nullptr);
+  // The plain Llama spec has neither.
+  Built plain = BuildChunk(TinySpec(1), {0, 1, 16, true}, &fs);
+  const MS::Function& pi = plain.model.mlprogram().functions().at("infer");
+  EXPECT_EQ(Producer(pi, "layers_0_q_proj_bias"), nullptr);
+  EXPECT_EQ(Producer(pi, "layers_0_q_norm"), nullptr);
+}
+
+TEST(ChunkFunctionTest, RmsNormEpsilonIsTheCheckpointsEpsilon) {
+  model::ModelSpec spec = TinySpec(1);
+  spec.rms_norm_eps = 1e-5;
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {0, 1, 16, true}, &fs);
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  auto norms = OpsOfType(infer, "layer_norm");
+  ASSERT_EQ(norms.size(), 3u);  // input, post-attention, final
+  for (const MS::Operation* op : norms) {
+    const auto& eps_arg = op->inputs().at("epsilon").arguments(0);
+    const MS::Operation* c = Producer(infer, eps_arg.name());
+    ASSERT_NE(c, nullptr);
+    const std::string& raw = c->attributes().at("val").immediatevalue().tensor().bytes().values();
+    ASSERT_EQ(raw.size(), 2u);
+    uint16_t h;
+    std::memcpy(&h, raw.data(), 2);
+    EXPECT_EQ(h, FloatToHalf(1e-5f));
+    // Normalized over the concatenation [x, -x] along channels.
+    const MS::Operation* cat = Producer(infer, op->inputs().at("x").arguments(0).name());
+    ASSERT_NE(cat, nullptr);
+    EXPECT_EQ(cat->type(), "concat");
+    EXPECT_EQ(Dims(cat->outputs(0).type())[1], 128);
+  }
+}
+
+}  // namespace
+}  // namespace anec::ane

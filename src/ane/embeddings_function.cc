@@ -1,0 +1,29 @@
+#include "ane/embeddings_function.h"
+
+#include "ane/mil_ops.h"
+
+namespace anec::ane {
+
+Result<FunctionSignature> AddEmbeddingsFunction(mil::ProgramBuilder* program, WeightEmitter* w,
+                                                const model::ModelSpec& spec, int64_t batch) {
+  const int64_t v = spec.vocab_size, h = spec.hidden_size;
+  mil::Function* f = program->AddFunction("main");
+  FunctionSignature sig;
+  sig.name = "main";
+  FeatureSpec ids = Feature("input_ids", {mil::DType::kInt32, {1, 1}});
+  ids.enumerated_shapes = {{1, 1}, {1, batch}};
+  ids.flexible_dims = {1};
+  sig.inputs.push_back(ids);
+  mil::Value in = f->Input("input_ids", ids.type);
+  mil::Value table = w->Matrix(f, "embed_tokens", model::TensorRole::kEmbedding, 0, 0, v, {v, h});
+  mil::Value out = Gather(f, table, in, 0, "hidden_states");
+  f->Output(out, "hidden_states");
+  ANEC_RETURN_IF_ERROR(program->status());
+  FeatureSpec o = OutputSpec("hidden_states", out);
+  o.enumerated_shapes = {};
+  o.flexible_dims = {1};
+  sig.outputs.push_back(o);
+  return sig;
+}
+
+}  // namespace anec::ane

@@ -1,0 +1,148 @@
+#include "ane/weight_emitter.h"
+
+#include "ane/half.h"
+
+#include <cstring>
+
+#include "quant/palettize.h"
+
+namespace anec::ane {
+
+WeightEmitter::WeightEmitter(mil::ProgramBuilder* program, const WeightSource* source,
+                             WeightFormat format)
+    : program_(program), source_(source), format_(format) {}
+
+Result<mil::Tensor> WeightEmitter::Fp16(const std::string& name, model::TensorRole role,
+                                        int64_t layer, int64_t elem_begin, int64_t elem_end,
+                                        std::vector<int64_t> shape) {
+  if (reuse_ != nullptr) {
+    ANEC_ASSIGN_OR_RETURN(mil::Tensor t, reuse_->Get(name));
+    if (t.type().shape != shape || t.type().dtype != mil::DType::kFloat16) {
+      return FailedPrecondition("reused constant {} is {}, expected fp16 of {} elements", name,
+                                t.type().ToString(), elem_end - elem_begin);
+    }
+    return t;
+  }
+  if (source_ == nullptr) return Internal("weight {}: no weight source", name);
+  ANEC_ASSIGN_OR_RETURN(io::TensorData data, source_->Read(role, layer));
+  ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> bits, ToHalfRange(data, elem_begin, elem_end));
+  return mil::Tensor::F16Bits(std::move(shape), bits);
+}
+
+mil::Value WeightEmitter::Shared(mil::Function* f, const std::string& name,
+                                 Result<mil::Tensor> t) {
+  if (!t.ok()) {
+    program_->Fail(t.status().WithContext("weight " + name));
+    return mil::Value();
+  }
+  mil::Tensor tensor = std::move(t).value();
+  emitted_.insert(name);
+  return f->SharedConst(name, [&tensor] { return tensor; }, name);
+}
+
+mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name,
+                                 model::TensorRole role, int64_t layer, int64_t row_begin,
+                                 int64_t row_end, std::vector<int64_t> shape) {
+  if (!program_->status().ok()) return mil::Value();
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const int64_t rows = row_end - row_begin;
+  if (rows <= 0 || n % rows != 0) {
+    program_->Fail(Internal("weight {}: shape does not hold {} rows", name, rows));
+    return mil::Value();
+  }
+  const int64_t cols = n / rows;
+  if (emitted_.count(name)) {  // stored by another function of this program: share its blob
+    return f->SharedConst(name, [] { return mil::Tensor(); }, name);
+  }
+  if (format_.lut_bits > 0) return Palettized(f, name, role, layer, row_begin, row_end, shape);
+  return Shared(f, name, Fp16(name, role, layer, row_begin * cols, row_end * cols, shape));
+}
+
+static int LutGroupFor(int64_t rows, int group) {
+  // The largest divisor of `rows` not above the requested group (LUT groups must tile the rows).
+  for (int g = group; g > 1; --g) {
+    if (rows % g == 0) return g;
+  }
+  return 1;
+}
+
+static Result<mil::DType> IndexDType(int bits) {
+  switch (bits) {
+    case 1: return mil::DType::kUInt1;
+    case 2: return mil::DType::kUInt2;
+    case 3: return mil::DType::kUInt3;
+    case 4: return mil::DType::kUInt4;
+    case 6: return mil::DType::kUInt6;
+    case 8: return mil::DType::kUInt8;
+    default:
+      return InvalidArgument("LUT bits {} not supported; use 1, 2, 3, 4, 6 or 8", bits);
+  }
+}
+
+mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
+                                     model::TensorRole role, int64_t layer, int64_t row_begin,
+                                     int64_t row_end, const std::vector<int64_t>& shape) {
+  const int64_t rows = row_end - row_begin;
+  const int64_t cols = shape.size() >= 2 ? shape[1] : 1;
+  const int group = LutGroupFor(rows, format_.lut_group);
+  auto idx_dtype = IndexDType(format_.lut_bits);
+  if (!idx_dtype.ok()) {
+    program_->Fail(idx_dtype.status());
+    return mil::Value();
+  }
+  // lut: [rows/group, 1, ..., 1, 2^bits, 1] (rank = weight rank + 2).
+  std::vector<int64_t> lut_shape(shape.size() + 2, 1);
+  lut_shape[0] = rows / group;
+  lut_shape[shape.size()] = int64_t{1} << format_.lut_bits;
+  const std::string idx_name = name + "_indices", lut_name = name + "_lut";
+  mil::Value indices, lut;
+  if (emitted_.count(idx_name)) {
+    indices = f->SharedConst(idx_name, [] { return mil::Tensor(); }, idx_name);
+    lut = f->SharedConst(lut_name, [] { return mil::Tensor(); }, lut_name);
+  } else if (reuse_ != nullptr) {
+    // Exactly the bytes an earlier step stored: never palettized twice.
+    indices = Shared(f, idx_name, reuse_->Get(idx_name));
+    lut = Shared(f, lut_name, reuse_->Get(lut_name));
+  } else {
+    auto half = Fp16(name, role, layer, row_begin * cols, row_end * cols, {rows, cols});
+    if (!half.ok()) {
+      program_->Fail(half.status().WithContext("weight " + name));
+      return mil::Value();
+    }
+    std::span<const uint8_t> raw = half->bytes();
+    std::vector<uint16_t> bits(raw.size() / 2);
+    std::memcpy(bits.data(), raw.data(), bits.size() * 2);
+    quant::LutConfig cfg;
+    cfg.bits = format_.lut_bits;
+    cfg.group_size = group;
+    cfg.threads = 0;  // all cores: the pipeline converts one matrix at a time
+    auto pal = quant::Palettize(bits, rows, cols, cfg, {}, name);
+    if (!pal.ok()) {
+      // No silent fallback to fp16: a failed palettization stops the conversion.
+      program_->Fail(pal.status().WithContext("palettizing " + name));
+      return mil::Value();
+    }
+    indices = Shared(f, idx_name, mil::Tensor::UInt(*idx_dtype, shape, pal->indices));
+    lut = Shared(f, lut_name, mil::Tensor::F16Bits(lut_shape, pal->lut_fp16));
+  }
+  return f->Op("constexpr_lut_to_dense", {{"indices", indices}, {"lut", lut}}, name);
+}
+
+mil::Value WeightEmitter::Vector(mil::Function* f, const std::string& name,
+                                 model::TensorRole role, int64_t layer,
+                                 std::vector<int64_t> shape) {
+  if (!program_->status().ok()) return mil::Value();
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (emitted_.count(name)) return f->SharedConst(name, [] { return mil::Tensor(); }, name);
+  return Shared(f, name, Fp16(name, role, layer, 0, n, shape));
+}
+
+}  // namespace anec::ane
+
+namespace anec::ane {
+std::string LayerWeightName(int64_t layer, std::string_view tag) {
+  return "layers_" + std::to_string(layer) + "_" + std::string(tag);
+}
+}  // namespace anec::ane

@@ -1,0 +1,69 @@
+// WeightEmitter: puts checkpoint weights into a MIL program as named constants.
+//
+// Each weight gets a stable const name (e.g. "layers_3_q_proj_weight") that is also its
+// SharedConst key, so the `infer` and `prefill` functions of one program share one blob and a
+// later step can find the weight again by name (PackageConstants). Three sources:
+//  - the checkpoint (fp16 conversion, or LUT palettization when lut_bits > 0);
+//  - an earlier package (ReuseFrom): the stored bytes are copied, never recomputed.
+// Errors go to the ProgramBuilder (sticky), so builders check one status at the end.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ane/package_constants.h"
+#include "ane/weight_source.h"
+#include "mil/program_builder.h"
+
+namespace anec::ane {
+
+struct WeightFormat {
+  int lut_bits = 0;    // 0: fp16; else palettize with 2^lut_bits entries per group
+  int lut_group = 8;   // output channels (rows) per lookup table (reduced to the largest
+                       // divisor of a matrix's rows when it does not divide them)
+};
+
+class WeightEmitter {
+ public:
+  // REQUIRES: `program`, `source` outlive the emitter; `source` may be null only with ReuseFrom.
+  WeightEmitter(mil::ProgramBuilder* program, const WeightSource* source, WeightFormat format);
+
+  // Take every weight from `consts` (by name) instead of the checkpoint.
+  void ReuseFrom(const PackageConstants* consts) { reuse_ = consts; }
+
+  // Rows [row_begin, row_end) of the 2-D tensor `role` (at `layer`), shaped `shape` (whose
+  // element count must be (row_end-row_begin) * cols), e.g. [rows, cols, 1, 1] for a 1x1 conv.
+  // Palettized when the format asks for it (groups of lut_group rows).
+  mil::Value Matrix(mil::Function* f, const std::string& name, model::TensorRole role,
+                    int64_t layer, int64_t row_begin, int64_t row_end,
+                    std::vector<int64_t> shape);
+  // A whole small tensor (norm weight, bias) as fp16 of `shape`; never palettized.
+  mil::Value Vector(mil::Function* f, const std::string& name, model::TensorRole role,
+                    int64_t layer, std::vector<int64_t> shape);
+
+  const WeightFormat& format() const { return format_; }
+
+ private:
+  // The fp16 tensor, from the checkpoint or the reused package.
+  Result<mil::Tensor> Fp16(const std::string& name, model::TensorRole role, int64_t layer,
+                           int64_t elem_begin, int64_t elem_end, std::vector<int64_t> shape);
+  mil::Value Palettized(mil::Function* f, const std::string& name, model::TensorRole role,
+                        int64_t layer, int64_t row_begin, int64_t row_end,
+                        const std::vector<int64_t>& shape);
+  mil::Value Shared(mil::Function* f, const std::string& name, Result<mil::Tensor> t);
+
+  mil::ProgramBuilder* program_;
+  const WeightSource* source_;
+  WeightFormat format_;
+  const PackageConstants* reuse_ = nullptr;
+  std::set<std::string> emitted_;  // names already stored in this program
+};
+
+}  // namespace anec::ane
+
+namespace anec::ane {
+// "layers_3_q_proj": the const name of a per-layer weight.
+std::string LayerWeightName(int64_t layer, std::string_view tag);
+}  // namespace anec::ane

@@ -1,0 +1,63 @@
+// WeightSource: where the ANE builders read checkpoint tensors, by role and layer.
+//
+// The pipeline adapts a model::BoundCheckpoint (CheckpointWeights); tests use
+// MemoryWeightSource filled with seeded random values, so the layer builders are testable
+// without any file format. Tensors are 2-D [rows, cols] (PyTorch order) or 1-D.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "io/tensor_source.h"
+#include "model/model_spec.h"
+
+namespace anec::model {
+class BoundCheckpoint;
+}
+
+namespace anec::ane {
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  // The tensor for `role` (at `layer` for per-layer roles). With tied embeddings kLmHead must
+  // resolve to the embedding. The returned data stays valid while the source lives.
+  virtual Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const = 0;
+};
+
+// Adapter over a bound checkpoint. REQUIRES: `ckpt` outlives this.
+class CheckpointWeights : public WeightSource {
+ public:
+  explicit CheckpointWeights(const model::BoundCheckpoint* ckpt) : ckpt_(ckpt) {}
+  Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const override;
+
+ private:
+  const model::BoundCheckpoint* ckpt_;
+};
+
+// Tensors held in memory as fp32 (tests and synthetic models).
+class MemoryWeightSource : public WeightSource {
+ public:
+  void Set(model::TensorRole role, int64_t layer, std::vector<int64_t> shape,
+           std::vector<float> values);
+  Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const override;
+  // The stored floats (for reference computations in tests).
+  const std::vector<float>* Values(model::TensorRole role, int64_t layer) const;
+
+ private:
+  struct Entry {
+    std::vector<int64_t> shape;
+    std::vector<float> values;
+  };
+  std::map<std::pair<int, int64_t>, Entry> tensors_;
+};
+
+// Every tensor `spec` needs, filled with values from a fixed-seed generator: matrices uniform in
+// +-scale, norm weights near 1, biases small. Tied models get no kLmHead entry of their own:
+// reading kLmHead returns the embedding.
+MemoryWeightSource RandomWeights(const model::ModelSpec& spec, uint64_t seed, float scale = 0.05f);
+
+}  // namespace anec::ane

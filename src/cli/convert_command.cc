@@ -1,0 +1,170 @@
+// `anec convert` / `anec convert-hf`: a Hugging Face model folder (or Hub id) -> ANE-shaped Core
+// ML packages in ANEMLL's layout (docs/PIPELINE.md). Both spellings of ANEMLL's and anec's flags
+// are accepted (--model/--model-id, --output/--output-dir, --context/--context-length, ...).
+#include <charconv>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "ane/weight_source.h"
+#include "base/file_system.h"
+#include "cli/commands.h"
+#include "io/hub_download.h"
+#include "model/architecture.h"
+#include "model/hf_checkpoint.h"
+#include "pipeline/converter.h"
+
+namespace anec::cli {
+namespace {
+
+struct ConvertFlags {
+  std::string model;
+  std::string output;
+  int64_t context = 1024;
+  std::string chunks = "auto";
+  std::string lut = "none";
+  std::string lut_embed, lut_ffn, lut_lmhead;
+  int lut_group = 8;
+  int64_t batch = 64;
+  std::string architecture;
+  int restart = 1;
+  int only = 0;
+  bool skip_check = false;
+  std::string prefix;
+  std::string target = "ios";
+};
+
+// A whole-string non-negative integer, without exceptions.
+std::optional<int64_t> ParseInt(const std::string& v) {
+  int64_t out = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
+  return out;
+}
+
+Result<int> ParseLut(const std::string& flag, const std::string& v) {
+  if (v == "none" || v == "0" || v == "no") return 0;
+  if (auto bits = ParseInt(v); bits && *bits > 0 && *bits <= 8) return static_cast<int>(*bits);
+  return InvalidArgument("{} {}: expected a number of bits (1, 2, 3, 4, 6, 8) or none", flag, v);
+}
+
+Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
+  pipeline::ConvertOptions o;
+  o.model_dir = f.model;
+  o.output_dir = f.output;
+  o.context = f.context;
+  o.batch = f.batch;
+  if (f.chunks == "auto") {
+    o.chunks = 0;
+  } else {
+    auto n = ParseInt(f.chunks);
+    if (!n || *n <= 0) {
+      return InvalidArgument("--chunks {}: expected a positive number or auto", f.chunks);
+    }
+    o.chunks = *n;
+  }
+  if (f.target == "ios") {
+    o.target = pipeline::Target::kIOS;
+  } else if (f.target == "macos") {
+    o.target = pipeline::Target::kMacOS;
+  } else {
+    return InvalidArgument("--target {}: expected ios or macos", f.target);
+  }
+  ANEC_ASSIGN_OR_RETURN(int lut, ParseLut("--lut", f.lut));
+  o.lut.ffn = lut;
+  o.lut.lmhead = lut;
+  if (!f.lut_embed.empty()) {
+    ANEC_ASSIGN_OR_RETURN(o.lut.embed, ParseLut("--lut-embed", f.lut_embed));
+  }
+  if (!f.lut_ffn.empty()) {
+    ANEC_ASSIGN_OR_RETURN(o.lut.ffn, ParseLut("--lut-ffn", f.lut_ffn));
+  }
+  if (!f.lut_lmhead.empty()) {
+    ANEC_ASSIGN_OR_RETURN(o.lut.lmhead, ParseLut("--lut-lmhead", f.lut_lmhead));
+  }
+  o.lut.group = f.lut_group;
+  o.prefix = f.prefix;
+  o.restart = f.restart;
+  o.only = f.only;
+  o.skip_check = f.skip_check;
+  o.architecture = f.architecture;
+  return o;
+}
+
+Status RunConvert(const ConvertFlags& flags) {
+  FileSystem* fs = RealFileSystem();
+  ANEC_ASSIGN_OR_RETURN(pipeline::ConvertOptions o, ToOptions(flags));
+  // Checks that need no model, before any work.
+  if (o.batch <= 0 || o.context <= 0 || o.context % o.batch != 0) {
+    return InvalidArgument("--context {}: must be a positive multiple of --batch-size {}",
+                           o.context, o.batch);
+  }
+  std::optional<std::string_view> arch;
+  if (!o.architecture.empty()) {
+    ANEC_RETURN_IF_ERROR(model::ParseArchitectureName(o.architecture).status());
+    arch = o.architecture;
+  }
+  if (!fs->IsDirectory(o.model_dir)) {
+    if (o.model_dir.find('/') == std::string::npos || o.model_dir.front() == '.' ||
+        o.model_dir.front() == '/') {
+      return NotFound("--model {}: no such folder (give a Hugging Face model folder or a Hub id "
+                      "such as meta-llama/Llama-3.2-1B)",
+                      o.model_dir);
+    }
+    io::HubOptions hub = io::HubOptionsFromEnvironment();
+    ANEC_ASSIGN_OR_RETURN(o.model_dir, io::DownloadSnapshot(hub, o.model_dir, "main"));
+  }
+  ANEC_ASSIGN_OR_RETURN(model::LoadedModel loaded, model::LoadHfCheckpoint(fs, o.model_dir, arch));
+  ANEC_ASSIGN_OR_RETURN(std::string config, fs->ReadFile(JoinPath(o.model_dir, "config.json")));
+  ane::CheckpointWeights weights(&loaded.checkpoint);
+  pipeline::ConversionInput in;
+  in.spec = loaded.spec;
+  in.weights = &weights;
+  in.config_json = config;
+  ANEC_ASSIGN_OR_RETURN(pipeline::ConversionReport report, pipeline::Convert(fs, in, o));
+  fmt::print(stderr, "\n{}", pipeline::FormatReport(report));
+  return Status::Ok();
+}
+
+std::function<Status()> SetupConvert(CLI::App* sub) {
+  auto f = std::make_shared<ConvertFlags>();
+  sub->add_option("--model,--model-id", f->model,
+                  "Hugging Face model folder, or a Hub id (downloaded into the Hub cache)")
+      ->required();
+  sub->add_option("--output,--output-dir", f->output, "Output folder")->required();
+  sub->add_option("--context,--context-length", f->context, "Context length (KV cache rows)")
+      ->capture_default_str();
+  sub->add_option("--chunks,--num-chunks", f->chunks,
+                  "FFN chunks: a number, or auto (smallest count whose files fit the target)")
+      ->capture_default_str();
+  sub->add_option("--lut,--lut-bits", f->lut, "LUT bits for FFN and LM head (N or none)")
+      ->capture_default_str();
+  sub->add_option("--lut-embed", f->lut_embed, "LUT bits for the embeddings (N or none)");
+  sub->add_option("--lut-ffn", f->lut_ffn, "LUT bits for the FFN chunks (N or none)");
+  sub->add_option("--lut-lmhead", f->lut_lmhead, "LUT bits for the LM head (N or none)");
+  sub->add_option("--lut-group", f->lut_group, "Output channels per LUT")->capture_default_str();
+  sub->add_option("--batch-size,--batch", f->batch, "Prefill batch size")->capture_default_str();
+  sub->add_option("--architecture", f->architecture,
+                  "Override the detected architecture (" + model::SupportedArchitectureNames() +
+                      ")");
+  sub->add_option("--restart", f->restart, "Resume from step N (1-8), reusing earlier outputs");
+  sub->add_option("--only", f->only, "Run only step N (1-8)");
+  sub->add_flag("--skip-check", f->skip_check, "Skip the up-front input, disk and xcrun checks");
+  sub->add_option("--prefix", f->prefix, "File name prefix (default: per architecture)");
+  sub->add_option("--target", f->target, "ios (1 GB per file) or macos (2 GB)")
+      ->capture_default_str();
+  sub->footer(
+      "Steps: 1 embeddings, 2 LM head, 3 FFN chunks, 4 prefill chunks, 5 combine, 6 compile,\n"
+      "7 tokenizer + meta.yaml, 8 test prompt.");
+  return [f] { return RunConvert(*f); };
+}
+
+const Registrar kConvert({"convert",
+                          "Convert a Hugging Face model to Core ML packages for the Neural Engine",
+                          SetupConvert});
+const Registrar kConvertHf({"convert-hf", "Same as convert (ANEMLL-style name)", SetupConvert});
+
+}  // namespace
+}  // namespace anec::cli

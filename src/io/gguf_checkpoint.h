@@ -1,0 +1,66 @@
+// A GGUF file seen as a Hugging Face checkpoint: tensors under their Hugging Face names (with
+// llama.cpp's rotary row permutation of Q/K undone), a synthesized config.json, and tokenizer
+// files rebuilt from the metadata. After this, a GGUF model flows through the same path as a
+// safetensors folder (config.json -> ModelSpec -> binding).
+//
+// The GGUF -> Hugging Face name table is data (kGgufNameTable in the .cc), one row per tensor role.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "base/file_system.h"
+#include "io/gguf_file.h"
+#include "io/tensor_source.h"
+
+namespace anec::io {
+
+// A tensor's raw GGUF blocks, for carrying Q4_0/Q4_1/Q8_0 into Core ML without re-quantizing.
+struct GgufRawTensor {
+  GgmlType type;
+  std::vector<int64_t> shape;      // Hugging Face order [rows, cols]
+  std::vector<uint8_t> bytes;      // rows in Hugging Face order (permutation undone)
+};
+
+class GgufCheckpoint : public TensorSource {
+ public:
+  static Result<std::unique_ptr<GgufCheckpoint>> Open(FileSystem* fs, const std::string& path);
+
+  const GgufFile& file() const { return *file_; }
+  std::string architecture() const { return arch_; }
+
+  // config.json equivalent of the metadata (architectures, sizes, rope, eps, tied embeddings...).
+  const nlohmann::json& hf_config() const { return config_; }
+
+  // TensorSource: Hugging Face names, float32 data (dequantized).
+  std::vector<TensorInfo> List() const override;
+  bool Has(const std::string& name) const override;
+  Result<TensorInfo> Info(const std::string& name) const override;
+  Result<TensorData> Read(const std::string& name) const override;
+
+  // Raw blocks of a 2-D tensor (Hugging Face name), rows reordered like Read().
+  Result<GgufRawTensor> ReadRaw(const std::string& name) const;
+
+ private:
+  struct Entry {
+    std::string hf_name;
+    const GgufTensorInfo* info;
+    int64_t unpermute_heads;  // 0: no row permutation to undo
+  };
+  Status Build();
+  std::unique_ptr<GgufFile> file_;
+  std::string arch_;
+  nlohmann::json config_;
+  std::map<std::string, Entry> entries_;  // by Hugging Face name
+};
+
+// Undoes llama.cpp's rotary permutation of the rows of a Q or K weight: GGUF row h*hd + 2i + j
+// holds Hugging Face row h*hd + j*hd/2 + i. `row_bytes` is the size of one row.
+// REQUIRES: rows % heads == 0 and (rows / heads) even.
+std::vector<uint8_t> UnpermuteRotaryRows(std::span<const uint8_t> data, int64_t rows, int64_t heads,
+                                         size_t row_bytes);
+
+}  // namespace anec::io

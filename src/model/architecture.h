@@ -1,0 +1,92 @@
+// Architecture tables: per-architecture facts as data.
+//
+// Each supported architecture has one ArchitectureTable: how Hugging Face names it
+// (`architectures` / `model_type` in config.json), which checkpoint tensor fills each TensorRole
+// (a name pattern where "{}" is the layer index), and the short list of ways it differs from
+// Llama (bias, q/k norm, sliding window, tied-embedding default, ANEMLL file prefix).
+// Code that needs an architecture difference reads it from the table (or from the ModelSpec
+// built from it); nothing switches on Architecture elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "model/model_spec.h"
+
+namespace anec::model {
+
+// A role and the checkpoint name that fills it. "{}" in `pattern` stands for the layer index.
+struct RoleName {
+  TensorRole role;
+  std::string_view pattern;
+};
+
+// Which attention projections carry a bias.
+enum class AttentionBiasPolicy {
+  kNone,        // never (Mistral); config's attention_bias is ignored
+  kAlwaysQkv,   // q/k/v always have a bias, o does not, whatever config.json says (Qwen2)
+  kConfigQkvo,  // config's attention_bias (default false) adds a bias to q/k/v/o; anec has
+                // no o_proj bias role, so true is rejected as unsupported (Llama, Qwen3)
+};
+
+// How the config's sliding_window field is read.
+enum class SlidingWindowPolicy {
+  kNever,         // the architecture has no sliding window; the field is ignored
+  kFromConfig,    // `sliding_window` (an int, or null for none) applies to every layer
+  kIfUseSliding,  // only when `use_sliding_window` is true (Qwen2/Qwen3); anec rejects that
+                  // case because those models apply it to a subset of layers only
+};
+
+struct ArchitectureTable {
+  Architecture architecture;
+  std::string_view name;                          // "llama", the --architecture override value
+  std::span<const std::string_view> hf_classes;   // config.json `architectures` entries
+  std::span<const std::string_view> model_types;  // config.json `model_type` values
+  std::span<const RoleName> tensors;              // every role; see RoleUsed() for which apply
+
+  // Differences from Llama:
+  AttentionBiasPolicy attention_bias;
+  bool qk_norm;  // per-head RMSNorm on q and k (Qwen3)
+  SlidingWindowPolicy sliding_window;
+  bool tie_word_embeddings_default;  // when config.json has no tie_word_embeddings
+  std::string_view default_prefix;   // ANEMLL file prefix
+};
+
+// The table of one architecture (always exists).
+const ArchitectureTable& GetArchitectureTable(Architecture a);
+
+// All supported architectures, in a stable order (llama, qwen2, qwen3, qwq, mistral).
+std::span<const ArchitectureTable> AllArchitectureTables();
+
+// "llama, qwen2, qwen3, qwq, mistral": for error messages.
+std::string SupportedArchitectureNames();
+
+// Parses an override string ("llama", "qwen2", "qwen3", "qwq", "mistral"; case-insensitive).
+// Error names the value and lists what is supported.
+Result<Architecture> ParseArchitectureName(std::string_view name);
+
+// "q_proj", "input_norm", ...: a short role name for messages and logs.
+std::string_view TensorRoleName(TensorRole role);
+
+// All roles, in declaration order.
+std::span<const TensorRole> AllTensorRoles();
+
+// True for roles that exist once per layer (name pattern contains "{}").
+bool IsLayerRole(TensorRole role);
+
+// Whether a model described by `spec` has a tensor for `role`: kLmHead only when not tied,
+// biases only with attention_bias, q/k norms only with qk_norm; every other role always.
+bool RoleUsed(const ModelSpec& spec, TensorRole role);
+
+// The checkpoint name of `role` (at `layer` for layer roles; `layer` is ignored otherwise).
+// For kLmHead of a tied model this is still the lm_head pattern; Bind() redirects it.
+std::string TensorNameFor(const ArchitectureTable& table, TensorRole role, int64_t layer);
+
+// The shape `role` must have in a model described by `spec` (PyTorch order, see TensorRole).
+std::vector<int64_t> ExpectedShape(const ModelSpec& spec, TensorRole role);
+
+}  // namespace anec::model

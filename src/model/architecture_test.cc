@@ -1,0 +1,131 @@
+#include "model/architecture.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace anec::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ArchitectureTest, EveryArchitectureHasItsOwnTable) {
+  const Architecture all[] = {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3,
+                              Architecture::kQwQ, Architecture::kMistral};
+  std::set<std::string_view> names;
+  for (Architecture a : all) {
+    const ArchitectureTable& t = GetArchitectureTable(a);
+    EXPECT_EQ(t.architecture, a);
+    EXPECT_EQ(ArchitectureName(a), t.name);
+    names.insert(t.name);
+  }
+  EXPECT_EQ(names.size(), 5u);
+  EXPECT_EQ(AllArchitectureTables().size(), 5u);
+  EXPECT_EQ(SupportedArchitectureNames(), "llama, qwen2, qwen3, qwq, mistral");
+}
+
+TEST(ArchitectureTest, EveryTableNamesEveryRoleOnce) {
+  for (const ArchitectureTable& t : AllArchitectureTables()) {
+    for (TensorRole role : AllTensorRoles()) {
+      int count = 0;
+      for (const RoleName& rn : t.tensors) {
+        if (rn.role != role) continue;
+        ++count;
+        EXPECT_EQ(rn.pattern.find("{}") != std::string_view::npos, IsLayerRole(role))
+            << t.name << " " << TensorRoleName(role);
+      }
+      EXPECT_EQ(count, 1) << t.name << " " << TensorRoleName(role);
+    }
+  }
+}
+
+TEST(ArchitectureTest, NamesFollowHuggingFace) {
+  const ArchitectureTable& llama = GetArchitectureTable(Architecture::kLlama);
+  EXPECT_EQ(TensorNameFor(llama, TensorRole::kQProj, 3), "model.layers.3.self_attn.q_proj.weight");
+  EXPECT_EQ(TensorNameFor(llama, TensorRole::kDownProj, 11),
+            "model.layers.11.mlp.down_proj.weight");
+  EXPECT_EQ(TensorNameFor(llama, TensorRole::kEmbedding, 7), "model.embed_tokens.weight");
+  EXPECT_EQ(TensorNameFor(llama, TensorRole::kLmHead, 0), "lm_head.weight");
+  const ArchitectureTable& qwen3 = GetArchitectureTable(Architecture::kQwen3);
+  EXPECT_EQ(TensorNameFor(qwen3, TensorRole::kKNorm, 0), "model.layers.0.self_attn.k_norm.weight");
+  const ArchitectureTable& qwen2 = GetArchitectureTable(Architecture::kQwen2);
+  EXPECT_EQ(TensorNameFor(qwen2, TensorRole::kVBias, 2), "model.layers.2.self_attn.v_proj.bias");
+}
+
+TEST(ArchitectureTest, DifferencesAreData) {
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwen2).attention_bias,
+            AttentionBiasPolicy::kAlwaysQkv);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwQ).attention_bias,
+            AttentionBiasPolicy::kAlwaysQkv);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kMistral).attention_bias,
+            AttentionBiasPolicy::kNone);
+  EXPECT_TRUE(GetArchitectureTable(Architecture::kQwen3).qk_norm);
+  EXPECT_FALSE(GetArchitectureTable(Architecture::kQwen2).qk_norm);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kMistral).sliding_window,
+            SlidingWindowPolicy::kFromConfig);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kLlama).sliding_window, SlidingWindowPolicy::kNever);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kLlama).default_prefix, "llama");
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwen2).default_prefix, "qwen25");
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwen3).default_prefix, "qwen");
+  EXPECT_EQ(GetArchitectureTable(Architecture::kMistral).default_prefix, "mistral");
+}
+
+TEST(ArchitectureTest, ParsesOverrideNames) {
+  EXPECT_EQ(*ParseArchitectureName("qwen3"), Architecture::kQwen3);
+  EXPECT_EQ(*ParseArchitectureName("QwQ"), Architecture::kQwQ);
+  EXPECT_EQ(*ParseArchitectureName("Mistral"), Architecture::kMistral);
+  auto bad = ParseArchitectureName("gpt2");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "unknown architecture \"gpt2\"; supported: llama, qwen2, qwen3, qwq, mistral");
+}
+
+ModelSpec Qwen3Like() {
+  ModelSpec s;
+  s.architecture = Architecture::kQwen3;
+  s.hidden_size = 32;
+  s.num_layers = 2;
+  s.num_heads = 4;
+  s.num_kv_heads = 2;
+  s.head_dim = 16;  // != hidden / heads
+  s.intermediate_size = 64;
+  s.vocab_size = 128;
+  s.qk_norm = true;
+  s.tie_word_embeddings = true;
+  return s;
+}
+
+TEST(ArchitectureTest, ExpectedShapesUseHeadDim) {
+  ModelSpec s = Qwen3Like();
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kEmbedding), (V{128, 32}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kLmHead), (V{128, 32}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kQProj), (V{64, 32}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kKProj), (V{32, 32}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kOProj), (V{32, 64}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kQBias), (V{64}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kVBias), (V{32}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kQNorm), (V{16}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kGateProj), (V{64, 32}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kDownProj), (V{32, 64}));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kInputNorm), (V{32}));
+}
+
+TEST(ArchitectureTest, RoleUsedFollowsSpecFlags) {
+  ModelSpec s = Qwen3Like();
+  EXPECT_FALSE(RoleUsed(s, TensorRole::kLmHead));
+  EXPECT_TRUE(RoleUsed(s, TensorRole::kQNorm));
+  EXPECT_FALSE(RoleUsed(s, TensorRole::kQBias));
+  EXPECT_TRUE(RoleUsed(s, TensorRole::kUpProj));
+  s.tie_word_embeddings = false;
+  s.qk_norm = false;
+  s.attention_bias = true;
+  EXPECT_TRUE(RoleUsed(s, TensorRole::kLmHead));
+  EXPECT_FALSE(RoleUsed(s, TensorRole::kKNorm));
+  EXPECT_TRUE(RoleUsed(s, TensorRole::kKBias));
+  EXPECT_THAT(std::string(TensorRoleName(TensorRole::kPostAttnNorm)), HasSubstr("post"));
+}
+
+}  // namespace
+}  // namespace anec::model

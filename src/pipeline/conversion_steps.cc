@@ -1,0 +1,283 @@
+#include "pipeline/conversion_steps.h"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "ane/chunk_function.h"
+#include "ane/embeddings_function.h"
+#include "ane/lm_head_function.h"
+#include "ane/package_constants.h"
+#include "ane/weight_emitter.h"
+#include "coreml/package.h"
+#include "pipeline/meta_yaml.h"
+#include "pipeline/package_build.h"
+#include "pipeline/package_merge.h"
+#include "pipeline/progress.h"
+
+namespace anec::pipeline {
+
+namespace {
+
+constexpr const char* kCompileScript = "compile_on_mac.sh";
+
+bool RunningOnMac() {
+#ifdef __APPLE__
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+ConversionRun::ConversionRun(FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
+                             const ConvertHooks& hooks, std::vector<LayerRange> chunks)
+    : fs_(fs),
+      in_(in),
+      opts_(o),
+      hooks_(hooks),
+      chunks_(std::move(chunks)),
+      names_(MakeFileNames(o.prefix, o.lut, static_cast<int64_t>(chunks_.size()))),
+      work_(fs, o.output_dir) {}
+
+Status ConversionRun::Unit(int step, const std::string& unit) {
+  return hooks_.after_unit ? hooks_.after_unit(step, unit) : Status::Ok();
+}
+
+ane::ModelMetadata ConversionRun::Metadata(const std::string& what, int lut_bits,
+                                           int64_t chunk_no) const {
+  ane::ModelMetadata m;
+  m.short_description = fmt::format("{} of {} for the Apple Neural Engine (anec)", what,
+                                    in_.spec.name.empty() ? "a model" : in_.spec.name);
+  m.version = kAnecVersion;
+  m.author = "anec";
+  auto& u = m.user_defined;
+  u["com.anemll.context_length"] = std::to_string(opts_.context);
+  u["com.anemll.state_length"] = std::to_string(opts_.context);
+  u["com.anemll.batch_size"] = std::to_string(opts_.batch);
+  u["com.anemll.lut_bits"] = std::to_string(lut_bits);
+  u["com.anemll.num_chunks"] = std::to_string(chunks_.size());
+  if (chunk_no > 0) u["com.anemll.chunk_no"] = std::to_string(chunk_no);
+  u["com.anemll.info"] = fmt::format("Converted by anec {}: {}", kAnecVersion, what);
+  return m;
+}
+
+std::vector<std::string> ConversionRun::StepOutputs(int step) const {
+  std::vector<std::string> out;
+  const int64_t n = static_cast<int64_t>(chunks_.size());
+  switch (step) {
+    case 1: out.push_back(Out(names_.embeddings)); break;
+    case 2: out.push_back(Out(names_.lm_head)); break;
+    case 3:
+      for (int64_t k = 1; k <= n; ++k) out.push_back(work_.Path(names_.InferChunk(k)));
+      break;
+    case 4:
+      for (int64_t k = 1; k <= n; ++k) out.push_back(work_.Path(names_.PrefillChunk(k)));
+      break;
+    case 5:
+      for (int64_t k = 1; k <= n; ++k) out.push_back(Out(names_.Chunk(k)));
+      break;
+    case 7: out.push_back(Out("meta.yaml")); break;
+    default: break;
+  }
+  return out;
+}
+
+Status ConversionRun::RunStep(int step, std::string* note) {
+  switch (step) {
+    case 1: return Embeddings();
+    case 2: return LmHead();
+    case 3: return InferChunks();
+    case 4: return PrefillChunks();
+    case 5: return Combine();
+    case 6: return Compile(note);
+    case 7: return TokenizerAndMeta();
+    case 8: return TestPrompt(note);
+    default: return Internal("no step {}", step);
+  }
+}
+
+Status ConversionRun::Embeddings() {
+  Progress p(hooks_.log, "[1/8] embeddings", 1);
+  ANEC_RETURN_IF_ERROR(WritePackage(
+      fs_, Out(names_.embeddings),
+      [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
+        ane::WeightEmitter w(pb, in_.weights, {opts_.lut.embed, opts_.lut.group});
+        ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddEmbeddingsFunction(pb, &w, in_.spec, opts_.batch));
+        return std::vector<ane::FunctionSignature>{sig};
+      },
+      "main", Metadata("embeddings", opts_.lut.embed, 0)));
+  p.Done();
+  return Unit(1, names_.embeddings);
+}
+
+Status ConversionRun::LmHead() {
+  Progress p(hooks_.log, "[2/8] LM head", 1);
+  ANEC_RETURN_IF_ERROR(WritePackage(
+      fs_, Out(names_.lm_head),
+      [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
+        ane::WeightEmitter w(pb, in_.weights, {opts_.lut.lmhead, opts_.lut.group});
+        ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddLmHeadFunction(pb, &w, in_.spec));
+        return std::vector<ane::FunctionSignature>{sig};
+      },
+      "main", Metadata("LM head", opts_.lut.lmhead, 0)));
+  p.Done();
+  return Unit(2, names_.lm_head);
+}
+
+namespace {
+ane::ChunkShape ShapeOf(const LayerRange& r, int64_t context, bool last) {
+  ane::ChunkShape s;
+  s.first_layer = r.first;
+  s.end_layer = r.end;
+  s.context = context;
+  s.is_last = last;
+  return s;
+}
+}  // namespace
+
+Status ConversionRun::InferChunks() {
+  ANEC_RETURN_IF_ERROR(fs_->MakeDirs(work_.dir()));
+  const int64_t n = static_cast<int64_t>(chunks_.size());
+  Progress p(hooks_.log, "[3/8] FFN chunks (infer)", n);
+  for (int64_t k = 1; k <= n; ++k) {
+    const ane::ChunkShape shape = ShapeOf(chunks_[k - 1], opts_.context, k == n);
+    ANEC_RETURN_IF_ERROR(WritePackage(
+        fs_, work_.Path(names_.InferChunk(k)),
+        [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
+          ane::WeightEmitter w(pb, in_.weights, {opts_.lut.ffn, opts_.lut.group});
+          ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddChunkFunction(pb, &w, in_.spec, shape, 1, "main"));
+          return std::vector<ane::FunctionSignature>{sig};
+        },
+        "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
+    p.Advance();
+    ANEC_RETURN_IF_ERROR(Unit(3, names_.InferChunk(k)));
+  }
+  p.Done();
+  return Status::Ok();
+}
+
+Status ConversionRun::PrefillChunks() {
+  const int64_t n = static_cast<int64_t>(chunks_.size());
+  Progress p(hooks_.log, "[4/8] prefill chunks", n);
+  for (int64_t k = 1; k <= n; ++k) {
+    const std::string infer_path = work_.Path(names_.InferChunk(k));
+    ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs_, infer_path));
+    ANEC_ASSIGN_OR_RETURN(ane::PackageConstants consts, ane::PackageConstants::Index(&infer));
+    const ane::ChunkShape shape = ShapeOf(chunks_[k - 1], opts_.context, k == n);
+    ANEC_RETURN_IF_ERROR(WritePackage(
+        fs_, work_.Path(names_.PrefillChunk(k)),
+        [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
+          ane::WeightEmitter w(pb, nullptr, {opts_.lut.ffn, opts_.lut.group});
+          w.ReuseFrom(&consts);
+          ANEC_ASSIGN_OR_RETURN(
+              auto sig, ane::AddChunkFunction(pb, &w, in_.spec, shape, opts_.batch, "main"));
+          return std::vector<ane::FunctionSignature>{sig};
+        },
+        "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
+    p.Advance();
+    ANEC_RETURN_IF_ERROR(Unit(4, names_.PrefillChunk(k)));
+  }
+  p.Done();
+  return Status::Ok();
+}
+
+Status ConversionRun::Combine() {
+  const int64_t n = static_cast<int64_t>(chunks_.size());
+  Progress p(hooks_.log, "[5/8] combine infer + prefill", n);
+  for (int64_t k = 1; k <= n; ++k) {
+    ANEC_RETURN_IF_ERROR(MergeFunctions(fs_,
+                                        {{work_.Path(names_.InferChunk(k)), "infer"},
+                                         {work_.Path(names_.PrefillChunk(k)), "prefill"}},
+                                        "infer", Out(names_.Chunk(k))));
+    p.Advance();
+    ANEC_RETURN_IF_ERROR(Unit(5, names_.Chunk(k)));
+  }
+  p.Done();
+  return Status::Ok();
+}
+
+bool ConversionRun::Compiled() const {
+  return fs_->Exists(Out(names_.embeddings.substr(0, names_.embeddings.size() - 10) + ".mlmodelc"));
+}
+
+Status ConversionRun::Compile(std::string* note) {
+  std::vector<std::string> packages = {names_.embeddings, names_.lm_head};
+  for (int64_t k = 1; k <= names_.chunks; ++k) packages.push_back(names_.Chunk(k));
+  if (RunningOnMac() && !hooks_.force_non_macos) {
+    Progress p(hooks_.log, "[6/8] compile (xcrun coremlcompiler)",
+               static_cast<int64_t>(packages.size()));
+    for (const std::string& pkg : packages) {
+      const std::string cmd = fmt::format("xcrun coremlcompiler compile {} {} >/dev/null",
+                                          ShellQuote(Out(pkg)), ShellQuote(opts_.output_dir));
+      if (std::system(cmd.c_str()) != 0) {
+        return IoError("step 6: `{}` failed; check that Xcode is installed (xcode-select -p)",
+                       cmd);
+      }
+      p.Advance();
+    }
+    p.Done();
+    return Unit(6, "");
+  }
+  std::string script =
+      "#!/bin/sh\n"
+      "# Written by anec: compiles this folder's .mlpackage files to .mlmodelc on a Mac with\n"
+      "# Xcode (xcrun coremlcompiler), then makes meta.yaml name the compiled models.\n"
+      "set -e\n"
+      "cd \"$(dirname \"$0\")\"\n";
+  for (const std::string& pkg : packages) {
+    script += fmt::format("xcrun coremlcompiler compile {} .\n", ShellQuote(pkg));
+  }
+  script += "sed -i '' 's/\\.mlpackage/.mlmodelc/g' meta.yaml\n";
+  script += "echo 'Compiled; meta.yaml now names the .mlmodelc files.'\n";
+  ANEC_RETURN_IF_ERROR(fs_->WriteFileAtomic(Out(kCompileScript), script));
+  *note = fmt::format("not on macOS: kept .mlpackage files; run `sh {}` on a Mac to compile",
+                      kCompileScript);
+  if (hooks_.log) fmt::print(hooks_.log, "[6/8] compile: {}\n", *note);
+  return Unit(6, "");
+}
+
+Status ConversionRun::TokenizerAndMeta() {
+  Progress p(hooks_.log, "[7/8] tokenizer, config.json, meta.yaml", 1);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                        "tokenizer.model", "special_tokens_map.json", "config.json",
+                        "generation_config.json"}) {
+    const std::string src = JoinPath(opts_.model_dir, f);
+    if (opts_.model_dir.empty() || !fs_->Exists(src)) continue;
+    ANEC_ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFile(src));
+    ANEC_RETURN_IF_ERROR(fs_->WriteFileAtomic(Out(f), bytes));
+  }
+  MetaInfo m;
+  m.model_name = in_.spec.name.empty() ? "model" : in_.spec.name;
+  m.architecture = std::string(model::ArchitectureName(in_.spec.architecture));
+  m.version = kAnecVersion;
+  m.context = opts_.context;
+  m.batch = opts_.batch;
+  m.lut = opts_.lut;
+  m.num_chunks = names_.chunks;
+  m.prefix = opts_.prefix;
+  m.split_lm_head = static_cast<int64_t>(ane::LmHeadPieces(in_.spec.vocab_size).size());
+  m.compiled = Compiled();
+  ANEC_RETURN_IF_ERROR(fs_->WriteFileAtomic(Out("meta.yaml"), MetaYaml(m)));
+  p.Done();
+  return Unit(7, "meta.yaml");
+}
+
+Status ConversionRun::TestPrompt(std::string* note) {
+  if (!hooks_.test_prompt) {
+    *note = "skipped: " + hooks_.test_prompt_unavailable;
+    if (hooks_.log) fmt::print(hooks_.log, "[8/8] test prompt {}\n", *note);
+    return Status::Ok();
+  }
+  ANEC_RETURN_IF_ERROR(hooks_.test_prompt(opts_.output_dir));
+  return Unit(8, "");
+}
+
+}  // namespace anec::pipeline

@@ -1,0 +1,55 @@
+// ConvertOptions: everything `anec convert` was asked to do, checked before any work starts,
+// plus the output file names (ANEMLL's naming) and the options fingerprint --restart compares.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "model/model_spec.h"
+#include "pipeline/chunk_plan.h"
+
+namespace anec::pipeline {
+
+inline constexpr int kNumSteps = 8;
+
+struct ConvertOptions {
+  std::string model_dir;   // Hugging Face folder (config.json, tokenizer files, weights)
+  std::string output_dir;
+  int64_t context = 1024;
+  int64_t batch = 64;
+  int64_t chunks = 0;      // 0 = auto
+  Target target = Target::kIOS;
+  LutPlan lut;             // 0 = none
+  std::string prefix;      // empty = the architecture's default prefix
+  int restart = 1;         // first step to run (1 = clean run)
+  int only = 0;            // run just this step (0 = all from `restart`)
+  bool skip_check = false;
+  std::string architecture;  // override; empty = detect
+};
+
+// Checks the options against the model: context a positive multiple of batch, chunks <= layers,
+// LUT bits in {1,2,3,4,6,8}, restart/only in 1..8, a valid prefix. Messages name the flag.
+Status ValidateOptions(const ConvertOptions& o, const model::ModelSpec& spec);
+
+// Resolved file names (without folders).
+struct FileNames {
+  std::string prefix;
+  int64_t chunks = 0;
+  std::string embeddings;       // llama_embeddings[_lutN].mlpackage
+  std::string lm_head;          // llama_lm_head[_lutN].mlpackage
+  std::string ffn_base;         // llama_FFN_PF[_lutN] (meta.yaml's ffn key, no suffix)
+  std::string Chunk(int64_t k) const;         // llama_FFN_PF[_lutN]_chunk_01of02.mlpackage
+  std::string InferChunk(int64_t k) const;    // work folder: llama_FFN[_lutN]_chunk_...
+  std::string PrefillChunk(int64_t k) const;  // work folder: llama_prefill[_lutN]_chunk_...
+  std::string ffn_lut_suffix;
+};
+
+FileNames MakeFileNames(const std::string& prefix, const LutPlan& lut, int64_t chunks);
+
+// A stable text of everything that changes the output bytes (model identity and shape, context,
+// batch, chunk count, LUT settings, prefix). --restart refuses a work folder with another one.
+std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& spec,
+                               int64_t resolved_chunks, const std::string& config_json);
+
+}  // namespace anec::pipeline

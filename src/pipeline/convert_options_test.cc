@@ -1,0 +1,128 @@
+#include "pipeline/convert_options.h"
+
+#include <gtest/gtest.h>
+
+#include "pipeline/meta_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace anec::pipeline {
+namespace {
+
+model::ModelSpec Spec(int64_t layers) {
+  model::ModelSpec s;
+  s.num_layers = layers;
+  s.hidden_size = 64;
+  s.vocab_size = 100;
+  return s;
+}
+
+ConvertOptions Good() {
+  ConvertOptions o;
+  o.output_dir = "/out";
+  o.context = 256;
+  o.batch = 64;
+  return o;
+}
+
+TEST(ConvertOptionsTest, AcceptsGoodOptions) { EXPECT_TRUE(ValidateOptions(Good(), Spec(4)).ok()); }
+
+TEST(ConvertOptionsTest, ContextMustBeMultipleOfBatch) {
+  ConvertOptions o = Good();
+  o.context = 100;
+  Status s = ValidateOptions(o, Spec(4));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("--context 100"), std::string::npos);
+  EXPECT_NE(s.message().find("--batch-size 64"), std::string::npos);
+}
+
+TEST(ConvertOptionsTest, ChunksAtMostLayers) {
+  ConvertOptions o = Good();
+  o.chunks = 5;
+  Status s = ValidateOptions(o, Spec(4));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("only 4 layers"), std::string::npos);
+  o.chunks = 4;
+  EXPECT_TRUE(ValidateOptions(o, Spec(4)).ok());
+}
+
+TEST(ConvertOptionsTest, RejectsBadLutRestartAndPrefix) {
+  ConvertOptions o = Good();
+  o.lut.ffn = 5;
+  EXPECT_NE(ValidateOptions(o, Spec(4)).message().find("--lut-ffn 5"), std::string::npos);
+  o = Good();
+  o.restart = 9;
+  EXPECT_NE(ValidateOptions(o, Spec(4)).message().find("--restart 9"), std::string::npos);
+  o = Good();
+  o.prefix = "a/b";
+  EXPECT_FALSE(ValidateOptions(o, Spec(4)).ok());
+  o = Good();
+  o.only = 3;
+  o.restart = 2;
+  EXPECT_FALSE(ValidateOptions(o, Spec(4)).ok());
+}
+
+TEST(ConvertOptionsTest, FileNamesFollowAnemll) {
+  LutPlan lut;
+  lut.ffn = 4;
+  lut.lmhead = 6;
+  FileNames n = MakeFileNames("llama", lut, 2);
+  EXPECT_EQ(n.embeddings, "llama_embeddings.mlpackage");
+  EXPECT_EQ(n.lm_head, "llama_lm_head_lut6.mlpackage");
+  EXPECT_EQ(n.Chunk(1), "llama_FFN_PF_lut4_chunk_01of02.mlpackage");
+  EXPECT_EQ(n.ffn_base, "llama_FFN_PF_lut4");
+  EXPECT_EQ(MakeFileNames("qwen", {}, 12).Chunk(3), "qwen_FFN_PF_chunk_03of12.mlpackage");
+}
+
+TEST(ConvertOptionsTest, FingerprintChangesWithOutputAffectingOptions) {
+  ConvertOptions o = Good();
+  const std::string a = OptionsFingerprint(o, Spec(4), 2, "{}");
+  EXPECT_EQ(a, OptionsFingerprint(o, Spec(4), 2, "{}"));
+  EXPECT_NE(a, OptionsFingerprint(o, Spec(4), 3, "{}"));
+  EXPECT_NE(a, OptionsFingerprint(o, Spec(4), 2, "{\"x\":1}"));
+  ConvertOptions c = o;
+  c.context = 512;
+  EXPECT_NE(a, OptionsFingerprint(c, Spec(4), 2, "{}"));
+  ConvertOptions l = o;
+  l.lut.lmhead = 6;
+  EXPECT_NE(a, OptionsFingerprint(l, Spec(4), 2, "{}"));
+  ConvertOptions r = o;  // restart/only/skip-check do not change outputs
+  r.restart = 3;
+  r.skip_check = true;
+  EXPECT_EQ(a, OptionsFingerprint(r, Spec(4), 2, "{}"));
+}
+
+TEST(MetaYamlTest, HasAnemllKeys) {
+  MetaInfo m;
+  m.model_name = "Llama-3.2-1B";
+  m.architecture = "llama";
+  m.version = "0.1.0";
+  m.context = 1024;
+  m.batch = 64;
+  m.lut.ffn = 4;
+  m.lut.lmhead = 6;
+  m.num_chunks = 2;
+  m.prefix = "llama";
+  m.split_lm_head = 8;
+  YAML::Node y = YAML::Load(MetaYaml(m));
+  YAML::Node p = y["model_info"]["parameters"];
+  EXPECT_EQ(y["model_info"]["name"].as<std::string>(), "anemll-Llama-3.2-1B-ctx1024");
+  EXPECT_EQ(y["model_info"]["architecture"].as<std::string>(), "llama");
+  EXPECT_EQ(p["context_length"].as<int>(), 1024);
+  EXPECT_EQ(p["batch_size"].as<int>(), 64);
+  EXPECT_EQ(p["lut_embeddings"].as<std::string>(), "none");
+  EXPECT_EQ(p["lut_ffn"].as<int>(), 4);
+  EXPECT_EQ(p["lut_lmhead"].as<int>(), 6);
+  EXPECT_EQ(p["num_chunks"].as<int>(), 2);
+  EXPECT_EQ(p["model_prefix"].as<std::string>(), "llama");
+  EXPECT_EQ(p["embeddings"].as<std::string>(), "llama_embeddings.mlpackage");
+  EXPECT_EQ(p["lm_head"].as<std::string>(), "llama_lm_head_lut6.mlpackage");
+  EXPECT_EQ(p["ffn"].as<std::string>(), "llama_FFN_PF_lut4.mlpackage");
+  EXPECT_EQ(p["split_lm_head"].as<int>(), 8);
+  m.compiled = true;
+  YAML::Node c = YAML::Load(MetaYaml(m));
+  EXPECT_EQ(c["model_info"]["parameters"]["ffn"].as<std::string>(), "llama_FFN_PF_lut4.mlmodelc");
+}
+
+}  // namespace
+}  // namespace anec::pipeline

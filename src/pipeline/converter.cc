@@ -1,0 +1,186 @@
+#include "pipeline/converter.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "ane/lm_head_function.h"
+#include "pipeline/conversion_steps.h"
+#include "pipeline/package_build.h"
+#include "pipeline/progress.h"
+
+namespace anec::pipeline {
+
+std::string_view StepName(int step) {
+  static constexpr std::string_view kNames[] = {
+      "", "embeddings", "LM head", "FFN chunks (infer)", "prefill chunks",
+      "combine (multi-function)", "compile", "tokenizer + meta.yaml", "test prompt"};
+  return step >= 1 && step <= kNumSteps ? kNames[step] : "?";
+}
+
+namespace {
+
+// Which earlier steps' outputs step `s` reads.
+std::vector<int> Prerequisites(int s) {
+  switch (s) {
+    case 4: return {3};
+    case 5: return {3, 4};
+    case 6: return {1, 2, 5};
+    case 8: return {1, 2, 5, 7};
+    default: return {};
+  }
+}
+
+void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& o,
+               const std::vector<LayerRange>& chunks, bool auto_chunks, int first, int last) {
+  if (log == nullptr) return;
+  const model::ModelSpec& s = in.spec;
+  SizePlan sizes = EstimateSizes(s, chunks, o.lut, o.context);
+  auto lut = [](int b) { return b ? std::to_string(b) + "-bit" : std::string("fp16"); };
+  fmt::print(log, "anec convert: {} ({}, {} layers, hidden {}, vocab {}) -> {}\n",
+             s.name.empty() ? "model" : s.name, model::ArchitectureName(s.architecture),
+             s.num_layers, s.hidden_size, s.vocab_size, o.output_dir);
+  fmt::print(log, "  context {}, batch {}, target {} (budget {} per file)\n", o.context, o.batch,
+             TargetName(o.target), HumanBytes(TargetBudgetBytes(o.target)));
+  fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {})\n", lut(o.lut.embed),
+             lut(o.lut.ffn), lut(o.lut.lmhead), o.lut.group);
+  fmt::print(log, "  embeddings ~{}, LM head ~{} in {} pieces\n", HumanBytes(sizes.embeddings),
+             HumanBytes(sizes.lm_head), ane::LmHeadPieces(s.vocab_size).size());
+  fmt::print(log, "  {} FFN chunk(s){}:\n", chunks.size(), auto_chunks ? " (auto)" : "");
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    fmt::print(log, "    chunk {}: layers {}-{} ({} layers, ~{})\n", i + 1, chunks[i].first,
+               chunks[i].end - 1, chunks[i].count(), HumanBytes(sizes.chunks[i]));
+  }
+  fmt::print(log, "  steps {}..{}\n", first, last);
+}
+
+Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
+                     const std::vector<LayerRange>& chunks) {
+  // Input complete: the tokenizer files ANEMLL's runtimes load.
+  for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"}) {
+    const std::string p = JoinPath(o.model_dir, f);
+    if (!fs->Exists(p)) {
+      return NotFound("{} is missing: the converted model needs it at run time; add it to the "
+                      "model folder (or pass --skip-check to convert anyway)",
+                      p);
+    }
+  }
+  // Free disk: the work folder holds infer and prefill chunks next to the final ones.
+  SizePlan sizes = EstimateSizes(in.spec, chunks, o.lut, o.context);
+  uint64_t need = sizes.embeddings + sizes.lm_head;
+  for (uint64_t c : sizes.chunks) need += 3 * c;
+  auto free_bytes = fs->FreeSpace(o.output_dir);
+  if (free_bytes.ok() && *free_bytes < need) {
+    return FailedPrecondition(
+        "not enough free disk for {}: about {} needed (final files plus the work folder), {} "
+        "free; free some space or choose another --output (or --skip-check)",
+        o.output_dir, HumanBytes(need), HumanBytes(*free_bytes));
+  }
+#ifdef __APPLE__
+  if (std::system("xcrun --find coremlcompiler >/dev/null 2>&1") != 0) {
+    return FailedPrecondition(
+        "xcrun coremlcompiler not found: install Xcode (xcode-select --install) or pass "
+        "--skip-check (step 6 will then fail)");
+  }
+#endif
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, ConvertOptions o,
+                                 const ConvertHooks& hooks) {
+  if (in.weights == nullptr) return Internal("Convert: no weight source");
+  if (o.prefix.empty()) o.prefix = in.spec.default_prefix.empty() ? "llama" : in.spec.default_prefix;
+  ANEC_RETURN_IF_ERROR(ValidateOptions(o, in.spec));
+  int64_t n = o.chunks;
+  if (n == 0) {
+    ANEC_ASSIGN_OR_RETURN(n, AutoChunkCount(in.spec, o.lut, o.context, o.target));
+  }
+  std::vector<LayerRange> chunks = SplitLayers(in.spec.num_layers, n);
+  const int first = o.only ? o.only : o.restart;
+  const int last = o.only ? o.only : kNumSteps;
+  PrintPlan(hooks.log, in, o, chunks, o.chunks == 0, first, last);
+  if (!o.skip_check) ANEC_RETURN_IF_ERROR(UpFrontChecks(fs, in, o, chunks));
+
+  ANEC_RETURN_IF_ERROR(fs->MakeDirs(o.output_dir));
+  ConversionRun run(fs, in, o, hooks, chunks);
+  const std::string fingerprint = OptionsFingerprint(o, in.spec, n, in.config_json);
+  const bool resuming = first > 1 || o.only != 0;
+  if (resuming) {
+    ANEC_RETURN_IF_ERROR(run.work().Resume(fingerprint));
+    std::vector<int> needed;
+    if (o.only) {
+      needed = Prerequisites(o.only);
+    } else {
+      for (int s = 1; s < first; ++s) needed.push_back(s);
+    }
+    for (int s : needed) {
+      if (!run.work().IsDone(s)) {
+        return FailedPrecondition(
+            "cannot start at step {}: step {} ({}) has not completed in {}; rerun with --restart {}",
+            first, s, StepName(s), o.output_dir, s);
+      }
+      for (const std::string& f : run.StepOutputs(s)) {
+        if (!fs->Exists(f)) {
+          return FailedPrecondition(
+              "cannot start at step {}: {} (an output of step {}) is missing; rerun with --restart {}",
+              first, f, s, s);
+        }
+      }
+    }
+  } else {
+    ANEC_RETURN_IF_ERROR(run.work().Start(fingerprint));
+  }
+
+  ConversionReport report;
+  report.chunks = n;
+  for (int s = 1; s <= kNumSteps; ++s) {
+    StepTiming t;
+    t.step = s;
+    t.name = std::string(StepName(s));
+    if (s < first || s > last) {
+      t.note = "reused";
+      report.steps.push_back(t);
+      continue;
+    }
+    ANEC_RETURN_IF_ERROR(run.work().Invalidate(s));
+    const auto start = std::chrono::steady_clock::now();
+    Status st = run.RunStep(s, &t.note);
+    if (!st.ok()) {
+      return st.WithContext(fmt::format("step {} ({})", s, StepName(s)));
+    }
+    ANEC_RETURN_IF_ERROR(run.work().MarkDone(s));
+    t.ran = true;
+    t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.steps.push_back(t);
+  }
+  std::vector<std::string> finals = {run.names().embeddings, run.names().lm_head};
+  for (int64_t k = 1; k <= n; ++k) finals.push_back(run.names().Chunk(k));
+  for (const std::string& f : finals) {
+    if (fs->Exists(run.Out(f))) report.files.push_back({f, PathBytes(fs, run.Out(f))});
+  }
+  return report;
+}
+
+std::string FormatReport(const ConversionReport& r) {
+  std::string out = fmt::format("{:<48} {:>10} {:>5} {:>6}\n", "file", "size", "iOS", "macOS");
+  uint64_t total = 0;
+  for (const OutputFile& f : r.files) {
+    total += f.bytes;
+    out += fmt::format("{:<48} {:>10} {:>5} {:>6}\n", f.name, HumanBytes(f.bytes),
+                       f.bytes <= TargetBudgetBytes(Target::kIOS) ? "yes" : "NO",
+                       f.bytes <= TargetBudgetBytes(Target::kMacOS) ? "yes" : "NO");
+  }
+  out += fmt::format("{:<48} {:>10}\n\n", "total", HumanBytes(total));
+  double seconds = 0;
+  for (const StepTiming& s : r.steps) {
+    seconds += s.seconds;
+    out += fmt::format("step {} {:<26} {:>8}  {}\n", s.step, s.name,
+                       s.ran ? FormatDuration(s.seconds) : "-", s.note);
+  }
+  out += fmt::format("total time {}\n", FormatDuration(seconds));
+  return out;
+}
+
+}  // namespace anec::pipeline

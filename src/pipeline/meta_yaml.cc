@@ -1,0 +1,57 @@
+#include "pipeline/meta_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+namespace anec::pipeline {
+
+namespace {
+
+std::string Lut(int bits) { return bits > 0 ? std::to_string(bits) : "none"; }
+
+std::string WithExt(std::string package_name, bool compiled) {
+  if (!compiled) return package_name;
+  const std::string ext = ".mlpackage";
+  if (package_name.size() > ext.size() &&
+      package_name.compare(package_name.size() - ext.size(), ext.size(), ext) == 0) {
+    package_name.resize(package_name.size() - ext.size());
+    package_name += ".mlmodelc";
+  }
+  return package_name;
+}
+
+}  // namespace
+
+std::string MetaYaml(const MetaInfo& m) {
+  const FileNames names = MakeFileNames(m.prefix, m.lut, m.num_chunks);
+  YAML::Emitter e;
+  e << YAML::BeginMap << YAML::Key << "model_info" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "name" << YAML::Value
+    << ("anemll-" + m.model_name + "-ctx" + std::to_string(m.context));
+  e << YAML::Key << "version" << YAML::Value << m.version;
+  e << YAML::Key << "description" << YAML::Value << YAML::Literal
+    << ("Core ML model for the Apple Neural Engine, converted by anec from " + m.model_name +
+        ".\nContext length " + std::to_string(m.context) + ", batch size " +
+        std::to_string(m.batch) + ", " + std::to_string(m.num_chunks) + " FFN chunk(s).\n");
+  e << YAML::Key << "license" << YAML::Value << "the license of the original model";
+  e << YAML::Key << "author" << YAML::Value << "anec";
+  e << YAML::Key << "framework" << YAML::Value << "Core ML";
+  e << YAML::Key << "language" << YAML::Value << "English";
+  e << YAML::Key << "architecture" << YAML::Value << m.architecture;
+  e << YAML::Key << "parameters" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "context_length" << YAML::Value << m.context;
+  e << YAML::Key << "batch_size" << YAML::Value << m.batch;
+  e << YAML::Key << "lut_embeddings" << YAML::Value << Lut(m.lut.embed);
+  e << YAML::Key << "lut_ffn" << YAML::Value << Lut(m.lut.ffn);
+  e << YAML::Key << "lut_lmhead" << YAML::Value << Lut(m.lut.lmhead);
+  e << YAML::Key << "num_chunks" << YAML::Value << m.num_chunks;
+  e << YAML::Key << "model_prefix" << YAML::Value << m.prefix;
+  e << YAML::Key << "embeddings" << YAML::Value << WithExt(names.embeddings, m.compiled);
+  e << YAML::Key << "lm_head" << YAML::Value << WithExt(names.lm_head, m.compiled);
+  e << YAML::Key << "ffn" << YAML::Value
+    << WithExt(names.ffn_base + ".mlpackage", m.compiled);
+  e << YAML::Key << "split_lm_head" << YAML::Value << m.split_lm_head;
+  e << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace anec::pipeline

@@ -1,0 +1,61 @@
+#include "pipeline/progress.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace anec::pipeline {
+
+std::string FormatDuration(double s) {
+  if (s < 60) return fmt::format("{:.1f}s", s);
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  if (t < 3600) return fmt::format("{}m{:02d}s", t / 60, t % 60);
+  return fmt::format("{}h{:02d}m", t / 3600, (t % 3600) / 60);
+}
+
+Progress::Progress(std::FILE* out, std::string label, int64_t total)
+    : out_(out),
+      label_(std::move(label)),
+      total_(total > 0 ? total : 1),
+      tty_(out != nullptr && isatty(fileno(out))),
+      start_(std::chrono::steady_clock::now()) {
+  Draw(false);
+}
+
+double Progress::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Progress::Advance(int64_t n) {
+  done_ = std::min(total_, done_ + n);
+  Draw(false);
+}
+
+void Progress::Done() {
+  done_ = total_;
+  Draw(true);
+}
+
+void Progress::Draw(bool final) {
+  if (out_ == nullptr) return;
+  const double frac = static_cast<double>(done_) / static_cast<double>(total_);
+  const int decile = static_cast<int>(frac * 10);
+  if (!tty_ && !final && decile == last_decile_) return;
+  last_decile_ = decile;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(frac * kWidth);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  const double el = elapsed_seconds();
+  std::string tail;
+  if (final) {
+    tail = "done in " + FormatDuration(el);
+  } else if (done_ > 0) {
+    tail = "ETA " + FormatDuration(el / frac - el);
+  }
+  fmt::print(out_, "{}{} [{}] {}/{} {}{}", tty_ ? "\r" : "", label_, bar, done_, total_, tail,
+             tty_ ? (final ? "\n" : "\033[K") : "\n");
+  std::fflush(out_);
+}
+
+}  // namespace anec::pipeline

@@ -1,0 +1,216 @@
+#include "quant/kmeans_1d.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace anec::quant {
+namespace {
+
+// Weighted SSE of values [b, e) around their weighted mean, summed directly in long double.
+long double ClusterCost(const std::vector<double>& x, const std::vector<double>& w, int b, int e) {
+  long double sw = 0, swx = 0;
+  for (int i = b; i < e; ++i) {
+    sw += w[i];
+    swx += static_cast<long double>(w[i]) * x[i];
+  }
+  const long double mean = swx / sw;
+  long double c = 0;
+  for (int i = b; i < e; ++i) c += w[i] * (x[i] - mean) * (x[i] - mean);
+  return c;
+}
+
+// Every way to cut n sorted values into exactly k contiguous non-empty runs.
+long double BruteForceBest(const std::vector<double>& x, const std::vector<double>& w, int k) {
+  const int n = static_cast<int>(x.size());
+  long double best = std::numeric_limits<long double>::infinity();
+  for (uint32_t mask = 0; mask < (1u << (n - 1)); ++mask) {  // bit b: cut after value b
+    if (std::popcount(mask) != k - 1) continue;
+    long double total = 0;
+    int begin = 0;
+    for (int b = 0; b < n - 1; ++b) {
+      if (mask & (1u << b)) {
+        total += ClusterCost(x, w, begin, b + 1);
+        begin = b + 1;
+      }
+    }
+    total += ClusterCost(x, w, begin, n);
+    best = std::min(best, total);
+  }
+  return best;
+}
+
+// The textbook O(k n^2) dynamic program, with costs from a direct incremental mean/SSE update
+// (no prefix sums, no monotonicity assumption).
+long double PlainDp(const std::vector<double>& x, const std::vector<double>& w, int k) {
+  const int n = static_cast<int>(x.size());
+  k = std::min(k, n);
+  std::vector<long double> cost(static_cast<size_t>(n) * (n + 1));  // cost[j*(n+1)+i], [j, i)
+  for (int j = 0; j < n; ++j) {
+    long double sw = 0, mean = 0, m2 = 0;
+    for (int i = j; i < n; ++i) {  // weighted Welford update
+      sw += w[i];
+      const long double delta = x[i] - mean;
+      mean += delta * w[i] / sw;
+      m2 += w[i] * delta * (x[i] - mean);
+      cost[static_cast<size_t>(j) * (n + 1) + i + 1] = m2;
+    }
+  }
+  const long double inf = std::numeric_limits<long double>::infinity();
+  std::vector<long double> prev(n + 1, inf), cur(n + 1, inf);
+  for (int i = 1; i <= n; ++i) prev[i] = cost[i];
+  for (int m = 2; m <= k; ++m) {
+    std::fill(cur.begin(), cur.end(), inf);
+    for (int i = m; i <= n; ++i) {
+      for (int j = m - 1; j < i; ++j) {
+        cur[i] = std::min(cur[i], prev[j] + cost[static_cast<size_t>(j) * (n + 1) + i]);
+      }
+    }
+    std::swap(prev, cur);
+  }
+  return prev[n];
+}
+
+// The result must be self-consistent: sorted centroids that are the means of the runs it names,
+// and an sse equal to the cost of those runs.
+void ExpectConsistent(const Kmeans1DResult& r, const std::vector<double>& x,
+                      const std::vector<double>& w, int k) {
+  const int n = static_cast<int>(x.size());
+  ASSERT_EQ(r.centroids.size(), static_cast<size_t>(std::min(k, n)));
+  ASSERT_EQ(r.cluster_begin.size(), r.centroids.size());
+  EXPECT_EQ(r.cluster_begin[0], 0);
+  long double total = 0;
+  for (size_t c = 0; c < r.cluster_begin.size(); ++c) {
+    const int b = r.cluster_begin[c];
+    const int e = c + 1 < r.cluster_begin.size() ? r.cluster_begin[c + 1] : n;
+    ASSERT_LT(b, e) << "cluster " << c << " is empty";
+    total += ClusterCost(x, w, b, e);
+    if (c > 0) {
+      EXPECT_LE(r.centroids[c - 1], r.centroids[c]);
+    }
+    EXPECT_GE(r.centroids[c], x[b]);
+    EXPECT_LE(r.centroids[c], x[e - 1]);
+  }
+  EXPECT_NEAR(r.sse, static_cast<double>(total), 1e-12 * (1 + static_cast<double>(total)));
+}
+
+void ExpectOptimal(double got, long double want) {
+  const double tol = 1e-9 * (1e-300 + static_cast<double>(want)) + 1e-12;
+  EXPECT_NEAR(got, static_cast<double>(want), tol);
+}
+
+// Sorted random values; `levels` > 0 draws integers in [0, levels) to create duplicates and
+// exact ties; weights are 1 or random in (0.1, 5).
+void MakeInput(std::mt19937_64& rng, int n, int levels, bool weighted, std::vector<double>* x,
+               std::vector<double>* w) {
+  std::normal_distribution<double> normal(0.0, 0.02);
+  std::uniform_int_distribution<int> level(0, std::max(levels - 1, 0));
+  std::uniform_real_distribution<double> weight(0.1, 5.0);
+  x->resize(n);
+  w->resize(n);
+  for (int i = 0; i < n; ++i) {
+    (*x)[i] = levels > 0 ? level(rng) : normal(rng);
+    (*w)[i] = weighted ? weight(rng) : 1.0;
+  }
+  std::sort(x->begin(), x->end());
+}
+
+TEST(Kmeans1D, MatchesExhaustiveSearchOnTinyInputs) {
+  std::mt19937_64 rng(1);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int n = 2 + trial % 11;               // 2..12 values
+    const int k = 2 + (trial / 11) % (n - 1);   // 2..n clusters
+    const int levels = trial % 3 == 0 ? 4 : 0;  // a third with heavy duplicates
+    std::vector<double> x, w;
+    MakeInput(rng, n, levels, trial % 2 == 1, &x, &w);
+    auto r = Kmeans1D(x, w, k);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ExpectConsistent(*r, x, w, k);
+    ExpectOptimal(r->sse, BruteForceBest(x, w, k));
+  }
+}
+
+TEST(Kmeans1D, MatchesPlainDynamicProgram) {
+  std::mt19937_64 rng(2);
+  const int ks[] = {2, 3, 4, 7, 8, 16, 33, 64, 100, 256};
+  for (int trial = 0; trial < 60; ++trial) {
+    const int n = 20 + static_cast<int>(rng() % 280);
+    const int k = ks[trial % 10];
+    const int levels = trial % 4 == 0 ? 50 : (trial % 4 == 1 ? 7 : 0);
+    std::vector<double> x, w;
+    MakeInput(rng, n, levels, trial % 3 == 0, &x, &w);
+    auto r = Kmeans1D(x, w, k);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ExpectConsistent(*r, x, w, k);
+    ExpectOptimal(r->sse, PlainDp(x, w, k));
+  }
+}
+
+TEST(Kmeans1D, LargerInputsUseBothLayerStrategiesAndStayOptimal) {
+  // Hundreds of values make the solver switch from divide and conquer to Knuth's bounds.
+  std::mt19937_64 rng(3);
+  for (int k : {5, 16, 64}) {
+    std::vector<double> x, w;
+    MakeInput(rng, 700, 0, k == 16, &x, &w);
+    auto r = Kmeans1D(x, w, k);
+    ASSERT_TRUE(r.ok());
+    ExpectConsistent(*r, x, w, k);
+    ExpectOptimal(r->sse, PlainDp(x, w, k));
+  }
+}
+
+TEST(Kmeans1D, EquallySpacedValuesTieAndStillReachTheOptimum) {
+  std::vector<double> x, w;
+  for (int i = 0; i < 24; ++i) x.push_back(i);
+  w.assign(x.size(), 1.0);
+  for (int k = 2; k <= 24; ++k) {
+    auto r = Kmeans1D(x, w, k);
+    ASSERT_TRUE(r.ok());
+    ExpectConsistent(*r, x, w, k);
+    ExpectOptimal(r->sse, PlainDp(x, w, k));
+  }
+  // Three values, two clusters: {0}{1,2} and {0,1}{2} tie at 0.5.
+  auto r = Kmeans1D(std::vector<double>{0, 1, 2}, std::vector<double>{1, 1, 1}, 2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(r->sse, 0.5);
+}
+
+TEST(Kmeans1D, FewerValuesThanClustersGivesEachItsOwnCentroid) {
+  const std::vector<double> x = {-1.5, 0.25, 0.25, 3.0};
+  const std::vector<double> w = {1, 2, 3, 4};
+  auto r = Kmeans1D(x, w, 16);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->centroids, x);
+  EXPECT_EQ(r->sse, 0.0);
+}
+
+TEST(Kmeans1D, WeightsMoveTheCentroid) {
+  auto r = Kmeans1D(std::vector<double>{0, 1, 10}, std::vector<double>{1, 3, 1}, 2);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->centroids.size(), 2u);
+  EXPECT_DOUBLE_EQ(r->centroids[0], 0.75);  // (0*1 + 1*3) / 4
+  EXPECT_DOUBLE_EQ(r->centroids[1], 10.0);
+  EXPECT_DOUBLE_EQ(r->sse, 0.75);  // 1*0.75^2 + 3*0.25^2
+}
+
+TEST(Kmeans1D, RejectsBadInput) {
+  const std::vector<double> ok_x = {0, 1, 2}, ok_w = {1, 1, 1};
+  EXPECT_FALSE(Kmeans1D(std::vector<double>{}, std::vector<double>{}, 2).ok());
+  EXPECT_FALSE(Kmeans1D(ok_x, std::vector<double>{1, 1}, 2).ok());
+  EXPECT_FALSE(Kmeans1D(ok_x, ok_w, 0).ok());
+  EXPECT_FALSE(Kmeans1D(std::vector<double>{2, 1, 0}, ok_w, 2).ok());
+  EXPECT_FALSE(Kmeans1D(ok_x, std::vector<double>{1, 0, 1}, 2).ok());
+  EXPECT_FALSE(Kmeans1D(ok_x, std::vector<double>{1, -1, 1}, 2).ok());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto r = Kmeans1D(std::vector<double>{0, nan, 2}, ok_w, 2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("finite"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace anec::quant

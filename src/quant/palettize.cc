@@ -1,0 +1,315 @@
+#include "quant/palettize.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "quant/fp16.h"
+#include "quant/kmeans_1d.h"
+
+namespace anec::quant {
+namespace {
+
+constexpr int kPatterns = 65536;
+
+// Per-thread scratch reused across groups; the histogram arrays are returned to all-zero after
+// each group, so a group's result never depends on which groups the thread ran before.
+struct Workspace {
+  std::vector<uint32_t> count = std::vector<uint32_t>(kPatterns, 0);     // by fp16 bit pattern
+  std::vector<double> importance = std::vector<double>(kPatterns, 0.0);  // by bit pattern
+  std::vector<uint64_t> present = std::vector<uint64_t>(kPatterns / 64, 0);
+  std::vector<uint8_t> index_of = std::vector<uint8_t>(kPatterns, 0);
+  std::vector<uint16_t> distinct;  // finite bit patterns in ascending value order (+0 for -0)
+  std::vector<double> value, count_w, importance_w, fit_value, fit_weight;
+};
+
+struct GroupStats {
+  double sse = 0, weighted_sse = 0, sum_sq = 0;
+};
+
+struct Job {
+  const uint16_t* weights;
+  const float* importance;  // null when unweighted
+  int64_t cols;
+  int64_t group_rows;
+  int bits;
+  std::string_view name;
+};
+
+// First non-finite element of a group, for the error message (only on the failure path).
+Status NonFiniteError(const Job& job, int64_t group, const uint16_t* w, int64_t n) {
+  for (int64_t e = 0; e < n; ++e) {
+    if (!HalfIsNonFinite(w[e])) continue;
+    const int64_t row = group * job.group_rows + e / job.cols;
+    return InvalidArgument(
+        "tensor '{}': weight [{}, {}] is {} (fp16 bits 0x{:04X}); palettization needs finite "
+        "weights. Check the checkpoint, or values beyond +-65504 that overflowed when converted "
+        "to fp16",
+        job.name, row, e % job.cols, (w[e] & 0x3FF) ? "NaN" : "Inf", w[e]);
+  }
+  return Internal("tensor '{}': non-finite weight reported but not found", job.name);
+}
+
+// Counts the group's bit patterns, then lists the distinct finite values in ascending order
+// (-0 merged into +0) with their counts and importance sums; resets the histogram.
+Status BuildHistogram(const Job& job, int64_t group, Workspace& ws) {
+  const int64_t n = job.group_rows * job.cols;
+  const uint16_t* w = job.weights + group * n;
+  uint32_t* count = ws.count.data();
+  uint64_t* present = ws.present.data();
+  for (int64_t e = 0; e < n; ++e) {
+    const uint16_t b = w[e];
+    ++count[b];
+    present[b >> 6] |= uint64_t{1} << (b & 63);
+  }
+  if (job.importance != nullptr) {
+    const float* imp = job.importance + group * n;
+    for (int64_t e = 0; e < n; ++e) {
+      if (!(imp[e] >= 0.0f) || !std::isfinite(imp[e])) {
+        std::fill(ws.count.begin(), ws.count.end(), 0u);
+        std::fill(ws.present.begin(), ws.present.end(), 0u);
+        std::fill(ws.importance.begin(), ws.importance.end(), 0.0);
+        const int64_t row = group * job.group_rows + e / job.cols;
+        return InvalidArgument("tensor '{}': importance [{}, {}] is {}; importance weights must "
+                               "be finite and >= 0", job.name, row, e % job.cols, imp[e]);
+      }
+      ws.importance[w[e]] += imp[e];
+    }
+  }
+  // Patterns 0x7C00-0x7FFF and 0xFC00-0xFFFF are Inf/NaN: bitmap words 496-511 and 1008-1023.
+  bool non_finite = false;
+  for (int word = 496; word < 512; ++word) non_finite |= (present[word] | present[word + 512]) != 0;
+
+  ws.distinct.clear();
+  // Negative values: ascending value is descending bit pattern (0xFBFF .. 0x8001).
+  for (int word = 1023; word >= 512; --word) {
+    uint64_t bitsw = present[word];
+    while (bitsw != 0) {
+      const int top = 63 - std::countl_zero(bitsw);
+      bitsw &= ~(uint64_t{1} << top);
+      const uint16_t b = static_cast<uint16_t>(word * 64 + top);
+      if (b != 0x8000u && !HalfIsNonFinite(b)) ws.distinct.push_back(b);
+    }
+  }
+  const bool has_zero = (present[0] & 1u) || (present[512] & 1u);
+  if (has_zero) ws.distinct.push_back(0);
+  for (int word = 0; word < 512; ++word) {
+    uint64_t bitsw = present[word];
+    while (bitsw != 0) {
+      const int low = std::countr_zero(bitsw);
+      bitsw &= bitsw - 1;
+      const uint16_t b = static_cast<uint16_t>(word * 64 + low);
+      if (b != 0 && !HalfIsNonFinite(b)) ws.distinct.push_back(b);
+    }
+  }
+  if (non_finite) {
+    std::fill(ws.count.begin(), ws.count.end(), 0u);
+    std::fill(ws.present.begin(), ws.present.end(), 0u);
+    std::fill(ws.importance.begin(), ws.importance.end(), 0.0);
+    return NonFiniteError(job, group, w, n);
+  }
+
+  const size_t d = ws.distinct.size();
+  ws.value.resize(d);
+  ws.count_w.resize(d);
+  ws.importance_w.resize(d);
+  for (size_t i = 0; i < d; ++i) {
+    const uint16_t b = ws.distinct[i];
+    ws.value[i] = HalfToFloat(b);
+    double c = count[b], imp = ws.importance[b];
+    count[b] = 0;
+    ws.importance[b] = 0;
+    if (b == 0) {  // fold -0 into +0
+      c += count[0x8000];
+      imp += ws.importance[0x8000];
+      count[0x8000] = 0;
+      ws.importance[0x8000] = 0;
+    }
+    ws.count_w[i] = c;
+    ws.importance_w[i] = imp;
+  }
+  std::fill(ws.present.begin(), ws.present.end(), 0u);
+  return Status::Ok();
+}
+
+// Builds the group's table (ascending fp16) into `lut`.
+Status ChooseTable(const Job& job, Workspace& ws, uint16_t* lut) {
+  const size_t entries = size_t{1} << job.bits;
+  const size_t d = ws.distinct.size();
+  // Values with zero importance do not pull any centroid (they still get a nearest index).
+  ws.fit_value.clear();
+  ws.fit_weight.clear();
+  if (job.importance != nullptr) {
+    for (size_t i = 0; i < d; ++i) {
+      if (ws.importance_w[i] > 0) {
+        ws.fit_value.push_back(ws.value[i]);
+        ws.fit_weight.push_back(ws.importance_w[i]);
+      }
+    }
+  }
+  if (ws.fit_value.empty()) {  // unweighted, or all importances zero
+    ws.fit_value.assign(ws.value.begin(), ws.value.end());
+    ws.fit_weight.assign(ws.count_w.begin(), ws.count_w.end());
+  }
+  size_t used = 0;
+  if (ws.fit_value.size() <= entries) {
+    for (double v : ws.fit_value) lut[used++] = FloatToHalf(static_cast<float>(v));  // exact
+  } else {
+    ANEC_ASSIGN_OR_RETURN(Kmeans1DResult km,
+                          Kmeans1D(ws.fit_value, ws.fit_weight, static_cast<int>(entries)));
+    for (double c : km.centroids) lut[used++] = DoubleToHalf(c);
+  }
+  // -0 would compare equal to +0; keep tables in canonical +0 form.
+  for (size_t i = 0; i < used; ++i) {
+    if (lut[i] == 0x8000u) lut[i] = 0;
+  }
+  for (size_t i = used; i < entries; ++i) lut[i] = lut[used - 1];
+  return Status::Ok();
+}
+
+// Nearest table entry for every distinct value (ties go to the lower entry), the group's error
+// sums, and the bit pattern -> index map used to write the indices.
+GroupStats AssignNearest(const Job& job, Workspace& ws, const uint16_t* lut) {
+  const size_t entries = size_t{1} << job.bits;
+  double table[256];
+  for (size_t t = 0; t < entries; ++t) table[t] = HalfToFloat(lut[t]);
+  GroupStats s;
+  size_t t = 0;  // largest entry <= x so far (table and values both ascend)
+  for (size_t i = 0; i < ws.distinct.size(); ++i) {
+    const double x = ws.value[i];
+    while (t + 1 < entries && table[t + 1] <= x) ++t;
+    size_t pick = t;
+    if (table[t] < x && t + 1 < entries && table[t + 1] - x < x - table[t]) pick = t + 1;
+    if (table[t] > x) pick = t;  // x below the whole table
+    const double err = x - table[pick];
+    s.sse += ws.count_w[i] * err * err;
+    s.weighted_sse += ws.importance_w[i] * err * err;
+    s.sum_sq += ws.count_w[i] * x * x;
+    const uint16_t b = ws.distinct[i];
+    ws.index_of[b] = static_cast<uint8_t>(pick);
+    if (b == 0) ws.index_of[0x8000] = static_cast<uint8_t>(pick);
+  }
+  if (job.importance == nullptr) s.weighted_sse = s.sse;
+  return s;
+}
+
+Status PalettizeGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lut, uint8_t* idx,
+                      GroupStats* stats) {
+  ANEC_RETURN_IF_ERROR(BuildHistogram(job, group, ws));
+  ANEC_RETURN_IF_ERROR(ChooseTable(job, ws, lut));
+  *stats = AssignNearest(job, ws, lut);
+  const int64_t n = job.group_rows * job.cols;
+  const uint16_t* w = job.weights + group * n;
+  const uint8_t* index_of = ws.index_of.data();
+  for (int64_t e = 0; e < n; ++e) idx[e] = index_of[w[e]];
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows, int64_t cols,
+                            const LutConfig& config, std::span<const float> importance,
+                            std::string_view tensor_name) {
+  const std::string_view name = tensor_name.empty() ? "<unnamed>" : tensor_name;
+  const int bits = config.bits;
+  if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 6 && bits != 8) {
+    return InvalidArgument("tensor '{}': LUT bits must be 1, 2, 3, 4, 6 or 8 (what Core ML's "
+                           "constexpr_lut_to_dense accepts), got {}", name, bits);
+  }
+  if (rows <= 0 || cols <= 0) {
+    return InvalidArgument("tensor '{}': shape [{}, {}] must have positive rows and cols", name,
+                           rows, cols);
+  }
+  if (fp16_weights.size() != static_cast<size_t>(rows * cols)) {
+    return InvalidArgument("tensor '{}': shape [{}, {}] needs {} weights, got {}", name, rows,
+                           cols, rows * cols, fp16_weights.size());
+  }
+  if (!importance.empty() && importance.size() != fp16_weights.size()) {
+    return InvalidArgument("tensor '{}': {} importance weights for {} weights; pass one per "
+                           "weight or none", name, importance.size(), fp16_weights.size());
+  }
+  if (config.group_size < 0 || (config.group_size > 0 && rows % config.group_size != 0)) {
+    return InvalidArgument("tensor '{}': group size {} does not divide the {} output channels "
+                           "(rows); choose a divisor of {} or 0 for one table per tensor",
+                           name, config.group_size, rows, rows);
+  }
+  if (config.threads < 0) {
+    return InvalidArgument("tensor '{}': thread count must be >= 0 (0 = all cores), got {}",
+                           name, config.threads);
+  }
+
+  LutResult out;
+  out.rows = rows;
+  out.cols = cols;
+  out.bits = bits;
+  out.group_size = config.group_size == 0 ? static_cast<int>(std::min<int64_t>(rows, INT32_MAX))
+                                          : config.group_size;
+  if (config.group_size == 0 && rows > INT32_MAX) {
+    return InvalidArgument("tensor '{}': {} rows is too many for one table", name, rows);
+  }
+  const int64_t groups = rows / out.group_size;
+  const size_t entries = size_t{1} << bits;
+  out.lut_fp16.assign(static_cast<size_t>(groups) * entries, 0);
+  out.indices.assign(fp16_weights.size(), 0);
+
+  const Job job{fp16_weights.data(), importance.empty() ? nullptr : importance.data(), cols,
+                out.group_size, bits, name};
+  std::vector<GroupStats> stats(groups);
+  std::vector<Status> status(groups);
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    Workspace ws;
+    // Groups are handed out in increasing order, so every group before a failing one is run
+    // and the error reported below is always the first one, whatever the thread count.
+    for (int64_t g; !failed.load(std::memory_order_relaxed) && (g = next.fetch_add(1)) < groups;) {
+      status[g] = PalettizeGroup(job, g, ws, out.lut_fp16.data() + g * entries,
+                                 out.indices.data() + g * out.group_size * cols, &stats[g]);
+      if (!status[g].ok()) failed.store(true, std::memory_order_relaxed);
+    }
+  };
+  int threads = config.threads > 0 ? config.threads
+                                   : static_cast<int>(std::thread::hardware_concurrency());
+  threads = static_cast<int>(std::clamp<int64_t>(threads, 1, groups));
+  if (threads == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& th : pool) th.join();
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    if (!status[g].ok()) return status[g];
+  }
+
+  double sum_sq = 0;
+  for (const GroupStats& s : stats) {  // group order: independent of the thread count
+    out.sse += s.sse;
+    out.weighted_sse += s.weighted_sse;
+    sum_sq += s.sum_sq;
+  }
+  out.mse = out.sse / static_cast<double>(fp16_weights.size());
+  out.snr_db = out.sse > 0 ? 10.0 * std::log10(sum_sq / out.sse)
+                           : std::numeric_limits<double>::infinity();
+  return out;
+}
+
+std::vector<uint16_t> DequantizeToHalf(const LutResult& lut) {
+  std::vector<uint16_t> out(lut.indices.size());
+  const size_t entries = size_t{1} << lut.bits;
+  const int64_t per_group = static_cast<int64_t>(lut.group_size) * lut.cols;
+  for (size_t e = 0; e < out.size(); ++e) {
+    const size_t g = static_cast<size_t>(static_cast<int64_t>(e) / per_group);
+    out[e] = lut.lut_fp16[g * entries + lut.indices[e]];
+  }
+  return out;
+}
+
+std::vector<float> DequantizeToFloat(const LutResult& lut) {
+  return HalfsToFloat(DequantizeToHalf(lut));
+}
+
+}  // namespace anec::quant

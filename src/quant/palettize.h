@@ -1,0 +1,63 @@
+// Palettization (LUT quantization) of a weight matrix for Core ML's constexpr_lut_to_dense.
+//
+// A [rows = Cout, cols = Cin] fp16 weight is split into groups of `group_size` consecutive rows
+// (one group for per-tensor). Each group gets a table of 2^bits fp16 entries chosen by exact
+// weighted 1-D k-means (kmeans_1d.h) over the group's histogram of distinct fp16 values (-0 and +0
+// count as 0), and every element gets the uint8 index of its NEAREST table entry. Rounding the
+// optimal centroids to fp16 and re-assigning to the nearest rounded entry can only lower the error
+// below that of the optimal partition with rounded centroids, so the result is never worse than
+// exact k-means followed by the rounding Core ML forces (docs/QUANTIZATION.md).
+//
+// Groups run on a std::thread pool; each group is computed from its own rows only and totals are
+// summed in group order, so the output is bit-identical for every thread count.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace anec::quant {
+
+struct LutConfig {
+  int bits = 4;        // 1, 2, 3, 4, 6 or 8: 2^bits table entries
+  int group_size = 0;  // rows per table; 0 = one table for the whole tensor. Must divide rows.
+  int threads = 0;     // worker threads; 0 = std::thread::hardware_concurrency()
+};
+
+struct LutResult {
+  int64_t rows = 0, cols = 0;
+  int bits = 0;
+  int group_size = 0;  // as resolved: rows for per-tensor
+  // [num_groups][2^bits] fp16 bit patterns, ascending within a group; when a group has fewer
+  // than 2^bits distinct values the spare slots repeat its largest value.
+  std::vector<uint16_t> lut_fp16;
+  // rows*cols, row-major like the input, each < 2^bits (unpacked; the writer packs them).
+  std::vector<uint8_t> indices;
+  // Plain (unweighted) error of the dequantized tensor against the fp16 input.
+  double sse = 0;
+  double mse = 0;
+  double snr_db = 0;  // 10*log10(sum x^2 / sse); +inf when sse == 0
+  // sum_i importance_i (x_i - q_i)^2, the minimised objective (== sse without importance).
+  double weighted_sse = 0;
+
+  int64_t num_groups() const { return group_size > 0 ? rows / group_size : 0; }
+};
+
+// Palettizes `fp16_weights` (row-major [rows, cols] fp16 bit patterns). `importance`, if not
+// empty, holds one finite weight >= 0 per element and turns the objective into
+// sum_i importance_i (x_i - c)^2; a group whose importances are all zero is clustered unweighted.
+// Errors (InvalidArgument) name `tensor_name`: bits not in {1,2,3,4,6,8}, group_size not
+// dividing rows, size mismatches, NaN/Inf weights (with the element's row and column), bad
+// importance values.
+Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows, int64_t cols,
+                            const LutConfig& config, std::span<const float> importance = {},
+                            std::string_view tensor_name = "");
+
+// The dense fp16 tensor the LUT encodes: lut[group(row)][indices[row, col]].
+std::vector<uint16_t> DequantizeToHalf(const LutResult& lut);
+std::vector<float> DequantizeToFloat(const LutResult& lut);
+
+}  // namespace anec::quant

@@ -1,0 +1,258 @@
+#include "quant/palettize.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "quant/fp16.h"
+
+namespace anec::quant {
+namespace {
+
+std::vector<uint16_t> RandomHalfs(std::mt19937_64& rng, size_t n, double sigma) {
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(sigma));
+  std::vector<uint16_t> out(n);
+  for (auto& b : out) b = FloatToHalf(normal(rng));
+  return out;
+}
+
+std::vector<uint16_t> Halfs(std::initializer_list<float> values) {
+  std::vector<uint16_t> out;
+  for (float v : values) out.push_back(FloatToHalf(v));
+  return out;
+}
+
+// SSE of the dequantized tensor, recomputed from scratch.
+double DirectSse(const std::vector<uint16_t>& w, const LutResult& r) {
+  const std::vector<float> q = DequantizeToFloat(r);
+  double sse = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    const double d = static_cast<double>(HalfToFloat(w[i])) - q[i];
+    sse += d * d;
+  }
+  return sse;
+}
+
+// Plain O(k n^2) optimum over a group's distinct values (count-weighted), returning the optimal
+// real-valued SSE and the SSE of that partition once its centroids are rounded to fp16.
+struct Reference {
+  double optimal_sse, rounded_sse;
+};
+Reference PlainOptimum(const std::vector<uint16_t>& group, int k) {
+  std::map<double, double> hist;
+  for (uint16_t b : group) hist[HalfToFloat(b)] += 1;  // -0 and +0 collapse to one key
+  std::vector<double> x, w;
+  for (auto [v, c] : hist) {
+    x.push_back(v);
+    w.push_back(c);
+  }
+  const int n = static_cast<int>(x.size());
+  k = std::min(k, n);
+  // cost[j][i] and mean[j][i] of values [j, i), by running sums from each start j.
+  std::vector<std::vector<double>> cost_of(n + 1, std::vector<double>(n + 1, 0.0));
+  std::vector<std::vector<double>> mean_of(n + 1, std::vector<double>(n + 1, 0.0));
+  for (int j = 0; j < n; ++j) {
+    long double sw = 0, swx = 0, swxx = 0;
+    for (int i = j; i < n; ++i) {
+      sw += w[i], swx += w[i] * x[i], swxx += w[i] * x[i] * x[i];
+      mean_of[j][i + 1] = static_cast<double>(swx / sw);
+      cost_of[j][i + 1] = static_cast<double>(std::max<long double>(0, swxx - swx * swx / sw));
+    }
+  }
+  auto cost = [&](int j, int i, double* mean) {
+    if (mean) *mean = mean_of[j][i];
+    return cost_of[j][i];
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> d(k + 1, std::vector<double>(n + 1, inf));
+  std::vector<std::vector<int>> arg(k + 1, std::vector<int>(n + 1, 0));
+  for (int i = 1; i <= n; ++i) d[1][i] = cost(0, i, nullptr);
+  for (int m = 2; m <= k; ++m) {
+    for (int i = m; i <= n; ++i) {
+      for (int j = m - 1; j < i; ++j) {
+        const double v = d[m - 1][j] + cost(j, i, nullptr);
+        if (v < d[m][i]) d[m][i] = v, arg[m][i] = j;
+      }
+    }
+  }
+  double rounded = 0;
+  for (int m = k, i = n; m >= 1; --m) {
+    const int j = arg[m][i];
+    double mean;
+    cost(j, i, &mean);
+    const double c = static_cast<double>(static_cast<_Float16>(mean));  // reference rounding
+    for (int t = j; t < i; ++t) rounded += w[t] * (x[t] - c) * (x[t] - c);
+    i = j;
+  }
+  return {d[k][n], rounded};
+}
+
+TEST(Palettize, TwoObviousClustersPerTensor) {
+  const auto w = Halfs({0, 0, 1, 1, 10, 10, 11, 11});
+  auto r = Palettize(w, 2, 4, {.bits = 1, .group_size = 0, .threads = 1}, {}, "t");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->group_size, 2);
+  EXPECT_EQ(r->lut_fp16, Halfs({0.5, 10.5}));
+  EXPECT_EQ(r->indices, (std::vector<uint8_t>{0, 0, 0, 0, 1, 1, 1, 1}));
+  EXPECT_DOUBLE_EQ(r->sse, 2.0);
+  EXPECT_DOUBLE_EQ(r->mse, 0.25);
+  EXPECT_NEAR(r->snr_db, 10 * std::log10((2 + 200 + 242) / 2.0), 1e-12);
+}
+
+TEST(Palettize, FewDistinctValuesAreExactAndPadTheTable) {
+  // Group 0 has three distinct values (with -0 == +0), group 1 has one.
+  std::vector<uint16_t> w = Halfs({-2, 0, 3, 3, 7, 7, 7, 7});
+  w[1] = 0x8000;  // -0
+  auto r = Palettize(w, 4, 2, {.bits = 2, .group_size = 2, .threads = 1});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->lut_fp16, Halfs({-2, 0, 3, 3, 7, 7, 7, 7}));
+  EXPECT_EQ(r->sse, 0.0);
+  EXPECT_TRUE(std::isinf(r->snr_db));
+  std::vector<uint16_t> back = DequantizeToHalf(*r);
+  EXPECT_EQ(back[1], 0x0000);  // -0 comes back as +0, the same value
+  back[1] = 0x8000;
+  EXPECT_EQ(back, w);
+}
+
+TEST(Palettize, SignedZerosShareOneIndex) {
+  std::vector<uint16_t> w = {0x8000, 0x0000, FloatToHalf(1), FloatToHalf(2)};
+  auto r = Palettize(w, 1, 4, {.bits = 1, .group_size = 0, .threads = 1});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->indices[0], r->indices[1]);
+}
+
+TEST(Palettize, MatchesPlainOptimumOnRandomGroups) {
+  std::mt19937_64 rng(11);
+  for (int bits : {1, 2, 3, 4, 6, 8}) {
+    for (int trial = 0; trial < 3; ++trial) {
+      const int rows = 8, cols = 24 + 16 * trial;
+      const int group = trial == 0 ? 0 : (trial == 1 ? 4 : 2);
+      const auto w = RandomHalfs(rng, rows * cols, 0.02);
+      auto r = Palettize(w, rows, cols, {.bits = bits, .group_size = group, .threads = 2});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      const int g = group == 0 ? rows : group;
+      double optimal = 0, rounded = 0;
+      for (int first = 0; first < rows; first += g) {
+        std::vector<uint16_t> part(w.begin() + first * cols, w.begin() + (first + g) * cols);
+        const Reference ref = PlainOptimum(part, 1 << bits);
+        optimal += ref.optimal_sse;
+        rounded += ref.rounded_sse;
+      }
+      // Never better than the real-valued optimum (a lower bound for any table), never worse than the
+      // optimal partition with its centroids rounded to fp16.
+      const double tol = 1e-9 * rounded + 1e-15;
+      EXPECT_LE(r->sse, rounded + tol) << "bits " << bits << " trial " << trial;
+      EXPECT_NEAR(r->sse, DirectSse(w, *r), tol);
+      EXPECT_GE(r->sse, optimal - tol) << "bits " << bits << " trial " << trial;
+      for (size_t gi = 0; gi < r->lut_fp16.size(); ++gi) {  // tables ascend within a group
+        if (gi % (1u << bits) != 0) {
+          EXPECT_LE(HalfToFloat(r->lut_fp16[gi - 1]), HalfToFloat(r->lut_fp16[gi]));
+        }
+      }
+    }
+  }
+}
+
+TEST(Palettize, EveryIndexIsTheNearestEntry) {
+  std::mt19937_64 rng(12);
+  const auto w = RandomHalfs(rng, 32 * 64, 0.05);
+  auto r = Palettize(w, 32, 64, {.bits = 3, .group_size = 8, .threads = 2});
+  ASSERT_TRUE(r.ok());
+  for (size_t e = 0; e < w.size(); ++e) {
+    const size_t g = e / (8 * 64);
+    const double x = HalfToFloat(w[e]);
+    const double chosen = std::fabs(x - HalfToFloat(r->lut_fp16[g * 8 + r->indices[e]]));
+    for (int t = 0; t < 8; ++t) {
+      ASSERT_LE(chosen, std::fabs(x - HalfToFloat(r->lut_fp16[g * 8 + t]))) << e;
+    }
+  }
+}
+
+TEST(Palettize, ThreadCountDoesNotChangeAnyBit) {
+  std::mt19937_64 rng(13);
+  const int rows = 64, cols = 256;
+  const auto w = RandomHalfs(rng, rows * cols, 0.02);
+  std::vector<float> imp(w.size());
+  std::uniform_real_distribution<float> u(0.0f, 2.0f);
+  for (auto& v : imp) v = u(rng);
+  for (bool weighted : {false, true}) {
+    std::span<const float> importance = weighted ? std::span<const float>(imp) : std::span<const float>();
+    auto one = Palettize(w, rows, cols, {.bits = 4, .group_size = 8, .threads = 1}, importance);
+    auto four = Palettize(w, rows, cols, {.bits = 4, .group_size = 8, .threads = 4}, importance);
+    ASSERT_TRUE(one.ok() && four.ok());
+    EXPECT_EQ(one->lut_fp16, four->lut_fp16);
+    EXPECT_EQ(one->indices, four->indices);
+    EXPECT_EQ(std::bit_cast<uint64_t>(one->sse), std::bit_cast<uint64_t>(four->sse));
+    EXPECT_EQ(std::bit_cast<uint64_t>(one->weighted_sse),
+              std::bit_cast<uint64_t>(four->weighted_sse));
+  }
+}
+
+TEST(Palettize, ImportanceWeightsPullTheTable) {
+  // Eight distinct values, two table entries; only 0.5 and 3.0 matter, so both are exact.
+  const auto w = Halfs({0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0});
+  const std::vector<float> imp = {1, 0, 0, 0, 1, 0, 0, 0};
+  auto r = Palettize(w, 1, 8, {.bits = 1, .group_size = 0, .threads = 1}, imp);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->lut_fp16, Halfs({0.5, 3.0}));
+  EXPECT_EQ(r->weighted_sse, 0.0);
+  EXPECT_GT(r->sse, 0.0);
+  auto plain = Palettize(w, 1, 8, {.bits = 1, .group_size = 0, .threads = 1});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->lut_fp16, r->lut_fp16);
+  EXPECT_LT(plain->sse, r->sse);  // unweighted optimum has the lower plain error
+  // All-zero importance falls back to plain clustering.
+  auto zero = Palettize(w, 1, 8, {.bits = 1, .group_size = 0, .threads = 1},
+                        std::vector<float>(8, 0.0f));
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->lut_fp16, plain->lut_fp16);
+}
+
+TEST(Palettize, RejectsBadConfigurationsWithNamedErrors) {
+  const auto w = Halfs({1, 2, 3, 4, 5, 6});
+  for (int bits : {0, 5, 7, 9}) {
+    auto r = Palettize(w, 3, 2, {.bits = bits, .group_size = 0, .threads = 1}, {}, "layers.0.q");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("layers.0.q"), std::string::npos);
+    EXPECT_NE(r.status().message().find("bits"), std::string::npos);
+  }
+  auto r = Palettize(w, 3, 2, {.bits = 4, .group_size = 2, .threads = 1}, {}, "mlp.up");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not divide"), std::string::npos);
+  EXPECT_NE(r.status().message().find("mlp.up"), std::string::npos);
+  EXPECT_FALSE(Palettize(w, 4, 2, {.bits = 4, .group_size = 0, .threads = 1}).ok());
+  EXPECT_FALSE(Palettize(w, 3, 2, {.bits = 4, .group_size = 0, .threads = -1}).ok());
+  EXPECT_FALSE(Palettize(w, 3, 2, {.bits = 4, .group_size = 0, .threads = 1},
+                         std::vector<float>(5, 1.0f)).ok());
+  const std::vector<float> negative = {1, 1, 1, -1, 1, 1};
+  r = Palettize(w, 3, 2, {.bits = 1, .group_size = 0, .threads = 1}, negative, "o");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("importance [1, 1]"), std::string::npos);
+}
+
+TEST(Palettize, NonFiniteWeightsNameTheTensorAndElement) {
+  std::mt19937_64 rng(14);
+  auto w = RandomHalfs(rng, 16 * 8, 0.02);
+  w[5 * 8 + 3] = 0x7E00;   // NaN at [5, 3]
+  w[12 * 8 + 1] = 0xFC00;  // -Inf at [12, 1], in a later group
+  for (int threads : {1, 4}) {
+    auto r = Palettize(w, 16, 8, {.bits = 2, .group_size = 2, .threads = threads}, {}, "k_proj");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("k_proj"), std::string::npos);
+    EXPECT_NE(r.status().message().find("[5, 3] is NaN"), std::string::npos)
+        << r.status().message();
+  }
+  w[5 * 8 + 3] = 0;
+  auto r = Palettize(w, 16, 8, {.bits = 2, .group_size = 0, .threads = 1}, {}, "k_proj");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("[12, 1] is Inf"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace anec::quant

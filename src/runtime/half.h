@@ -1,0 +1,28 @@
+// IEEE 754 binary16 ("fp16") conversion. The runtime stores fp16 tensors as raw uint16_t bits
+// (what Core ML and the blob file store) and converts to fp32 for arithmetic.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace anec::runtime {
+
+using Half = uint16_t;
+
+// Exact: every fp16 value (including subnormals, inf, NaN) is representable in fp32.
+float HalfToFloat(Half h);
+// Round to nearest even; overflow -> +-inf, NaN stays NaN.
+Half FloatToHalf(float f);
+
+// Table-driven HalfToFloat for hot loops (64K entries, built once).
+const float* HalfToFloatTable();
+inline float HalfToFloatFast(Half h) { return HalfToFloatTable()[h]; }
+
+// Converts n values; uses the CPU's F16C instructions when available.
+void HalfToFloatN(const Half* in, float* out, int64_t n);
+void FloatToHalfN(const float* in, Half* out, int64_t n);
+
+// fp32 -> fp16 -> fp32: what storing a value in an fp16 tensor does to it.
+inline float RoundToHalf(float f) { return HalfToFloat(FloatToHalf(f)); }
+
+}  // namespace anec::runtime

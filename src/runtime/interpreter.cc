@@ -1,0 +1,90 @@
+#include "runtime/interpreter.h"
+
+#include "runtime/lut_weight.h"
+
+namespace anec::runtime {
+
+Status PrepareStates(const CompiledFunction& fn, StateStore* states) {
+  for (const ValueSpec& in : fn.inputs) {
+    if (!in.is_state) continue;
+    auto it = states->find(in.name);
+    if (it == states->end()) {
+      for (int64_t d : in.dims) {
+        if (d < 0) return InvalidArgument("{}: state '{}' has an unknown dimension", fn.package, in.name);
+      }
+      states->emplace(in.name, Tensor::Zeros(in.dtype, Shape(in.dims.begin(), in.dims.end())));
+    } else if (!in.Matches(it->second)) {
+      return InvalidArgument("{}: function '{}' declares state '{}' as {} but the buffer is {}",
+                             fn.package, fn.name, in.name, in.TypeString(),
+                             it->second.TypeString());
+    }
+  }
+  return Status::Ok();
+}
+
+Result<NamedTensors> RunFunction(const CompiledFunction& fn, const NamedTensors& inputs,
+                                 StateStore* states, ThreadPool* pool) {
+  std::vector<Tensor> env(static_cast<size_t>(fn.num_slots));
+  for (size_t i = 0; i < fn.inputs.size(); ++i) {
+    const ValueSpec& spec = fn.inputs[i];
+    if (spec.is_state) {
+      if (states == nullptr) {
+        return InvalidArgument("{}: function '{}' needs state '{}' but no state store was given",
+                               fn.package, fn.name, spec.name);
+      }
+      auto it = states->find(spec.name);
+      if (it == states->end() || !spec.Matches(it->second)) {
+        return InvalidArgument("{}: function '{}' state '{}' ({}) is {}", fn.package, fn.name,
+                               spec.name, spec.TypeString(),
+                               it == states->end() ? "missing" : it->second.TypeString());
+      }
+      continue;  // read through read_state / write_state by name
+    }
+    auto it = inputs.find(spec.name);
+    if (it == inputs.end()) {
+      return InvalidArgument("{}: function '{}' input '{}' ({}) was not given", fn.package,
+                             fn.name, spec.name, spec.TypeString());
+    }
+    if (!spec.Matches(it->second)) {
+      return InvalidArgument("{}: function '{}' input '{}' must be {}, got {}", fn.package,
+                             fn.name, spec.name, spec.TypeString(), it->second.TypeString());
+    }
+    env[static_cast<size_t>(fn.input_slots[i])] = it->second;
+  }
+  for (const auto& [name, t] : inputs) {
+    if (fn.FindInput(name) == nullptr) {
+      return InvalidArgument("{}: function '{}' has no input named '{}'", fn.package, fn.name, name);
+    }
+  }
+  for (const CompiledOp& op : fn.ops) {
+    OpContext ctx(fn, op, &env, states, pool);
+    Status s = op.kernel(ctx);
+    auto where = [&] {
+      return fmt::format("{}: function '{}': op '{}' ({})", fn.package, fn.name, op.name, op.type);
+    };
+    if (!s.ok()) return s.WithContext(where());
+    if (ctx.outputs().size() != op.outputs.size()) {
+      return Internal("{}: produced {} outputs, {} declared", where(), ctx.outputs().size(),
+                      op.outputs.size());
+    }
+    for (size_t k = 0; k < op.outputs.size(); ++k) {
+      Tensor& t = ctx.outputs()[k];
+      if (!op.outputs[k].Matches(t)) {
+        return InvalidArgument("{}: output '{}' is declared {} but computes {}", where(),
+                               op.outputs[k].name, op.outputs[k].TypeString(), t.TypeString());
+      }
+      env[static_cast<size_t>(op.output_slots[k])] = std::move(t);
+    }
+    for (int slot : op.release) env[static_cast<size_t>(slot)] = Tensor();
+  }
+  NamedTensors out;
+  for (size_t i = 0; i < fn.outputs.size(); ++i) {
+    const Arg& a = fn.outputs[i];
+    Tensor t = a.slot >= 0 ? env[static_cast<size_t>(a.slot)] : a.constant;
+    if (t.is_lut()) t = t.lut()->Dense();
+    out[fn.output_names[i]] = std::move(t);
+  }
+  return out;
+}
+
+}  // namespace anec::runtime

@@ -1,0 +1,31 @@
+// Runs one function of a loaded Program on the CPU.
+//
+// States: the caller owns one fp16 buffer per state name (a StateStore) and passes the same
+// store to every call of every function and chunk that declares the state, as ANEMLL's runtime
+// does with Core ML's MLState. Calls on one store must not run concurrently.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "base/status.h"
+#include "runtime/op_context.h"
+#include "runtime/program.h"
+#include "runtime/tensor.h"
+#include "runtime/thread_pool.h"
+
+namespace anec::runtime {
+
+using NamedTensors = std::map<std::string, Tensor, std::less<>>;
+
+// Binds `inputs` (every non-state input of `fn`, dtype and known dims checked), runs the ops in
+// order and returns the block outputs by name. Errors name the package, function and op.
+// `pool` may be null (single thread).
+Result<NamedTensors> RunFunction(const CompiledFunction& fn, const NamedTensors& inputs,
+                                 StateStore* states, ThreadPool* pool);
+
+// Adds a zero-filled buffer to `states` for every state `fn` declares that is not there yet;
+// checks the existing ones have the declared dtype and shape.
+Status PrepareStates(const CompiledFunction& fn, StateStore* states);
+
+}  // namespace anec::runtime

@@ -1,0 +1,497 @@
+// Data movement kernels: they copy bytes, so they work for every dtype.
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/kernels.h"
+#include "runtime/lut_weight.h"
+#include "runtime/op_context.h"
+#include "runtime/strided_copy.h"
+
+namespace anec::runtime {
+namespace {
+
+struct SliceSpec {
+  std::vector<int64_t> start, step, count;
+  std::vector<bool> squeeze;
+};
+
+// Python slice semantics per axis (what Core ML's slice_by_index follows).
+Result<SliceSpec> ResolveSlice(const OpContext& ctx, const Shape& x) {
+  const size_t r = x.size();
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> begin, ctx.Ints("begin"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> end, ctx.Ints("end"));
+  std::vector<int64_t> stride(r, 1);
+  if (ctx.Has("stride")) { ANEC_ASSIGN_OR_RETURN(stride, ctx.Ints("stride")); }
+  ANEC_ASSIGN_OR_RETURN(std::vector<bool> begin_mask, ctx.BoolsOr("begin_mask", r, false));
+  ANEC_ASSIGN_OR_RETURN(std::vector<bool> end_mask, ctx.BoolsOr("end_mask", r, false));
+  ANEC_ASSIGN_OR_RETURN(std::vector<bool> squeeze_mask, ctx.BoolsOr("squeeze_mask", r, false));
+  if (begin.size() != r || end.size() != r || stride.size() != r) {
+    return InvalidArgument("begin/end/stride must have {} values (rank of x {}), found {}/{}/{}", r,
+                           ShapeString(x), begin.size(), end.size(), stride.size());
+  }
+  SliceSpec s;
+  for (size_t k = 0; k < r; ++k) {
+    const int64_t len = x[k];
+    if (squeeze_mask[k]) {
+      int64_t b = begin_mask[k] ? 0 : begin[k];
+      if (b < 0) b += len;
+      if (b < 0 || b >= len) {
+        return InvalidArgument("squeezed index {} is out of range for axis {} of size {}",
+                               begin[k], k, len);
+      }
+      s.start.push_back(b);
+      s.step.push_back(1);
+      s.count.push_back(1);
+      s.squeeze.push_back(true);
+      continue;
+    }
+    int64_t st = stride[k];
+    if (st == 0) return InvalidArgument("stride of axis {} is 0", k);
+    auto norm = [&](int64_t v, bool masked, bool is_begin) {
+      if (masked) return is_begin ? (st > 0 ? 0 : len - 1) : (st > 0 ? len : -1);
+      if (v < 0) v += len;
+      if (st > 0) return std::clamp<int64_t>(v, 0, len);
+      return std::clamp<int64_t>(v, -1, len - 1);
+    };
+    int64_t b = norm(begin[k], begin_mask[k], true);
+    int64_t e = norm(end[k], end_mask[k], false);
+    int64_t n = st > 0 ? (e > b ? (e - b + st - 1) / st : 0) : (b > e ? (b - e - st - 1) / (-st) : 0);
+    s.start.push_back(b);
+    s.step.push_back(st);
+    s.count.push_back(n);
+    s.squeeze.push_back(false);
+  }
+  return s;
+}
+
+// Strided view parameters of a slice into a tensor of `shape`.
+void SliceWalk(const SliceSpec& s, const Shape& shape, int64_t* base, std::vector<int64_t>* steps) {
+  std::vector<int64_t> strides = Strides(shape);
+  *base = 0;
+  steps->clear();
+  for (size_t k = 0; k < shape.size(); ++k) {
+    *base += s.start[k] * strides[k];
+    steps->push_back(s.step[k] * strides[k]);
+  }
+}
+
+Tensor GatherStrided(const Tensor& x, const std::vector<int64_t>& counts, int64_t base,
+                     const std::vector<int64_t>& steps, Shape out_shape) {
+  Tensor out = Tensor::Zeros(x.dtype(), std::move(out_shape));
+  const size_t es = ElementSize(x.dtype());
+  const uint8_t* src = x.bytes();
+  uint8_t* dst = out.mutable_bytes();
+  ForEachRun(counts, base, steps, [&](int64_t d, int64_t s, int64_t run) {
+    std::memcpy(dst + d * es, src + s * es, static_cast<size_t>(run) * es);
+  });
+  return out;
+}
+
+Status SliceByIndex(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(SliceSpec s, ResolveSlice(ctx, x.shape()));
+  int64_t base;
+  std::vector<int64_t> steps;
+  SliceWalk(s, x.shape(), &base, &steps);
+  Shape out_shape;
+  for (size_t k = 0; k < s.count.size(); ++k) {
+    if (!s.squeeze[k]) out_shape.push_back(s.count[k]);
+  }
+  ctx.AddOutput(GatherStrided(x, s.count, base, steps, out_shape));
+  return Status::Ok();
+}
+
+Status SliceBySize(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> begin, ctx.Ints("begin"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> size, ctx.Ints("size"));
+  const size_t r = x.shape().size();
+  if (begin.size() != r || size.size() != r) {
+    return InvalidArgument("begin/size must have {} values for x {}", r, x.TypeString());
+  }
+  SliceSpec s;
+  for (size_t k = 0; k < r; ++k) {
+    int64_t b = begin[k] < 0 ? begin[k] + x.shape()[k] : begin[k];
+    int64_t n = size[k] == -1 ? x.shape()[k] - b : size[k];
+    if (b < 0 || n < 0 || b + n > x.shape()[k]) {
+      return InvalidArgument("slice begin {} size {} is out of range for axis {} of size {}",
+                             begin[k], size[k], k, x.shape()[k]);
+    }
+    s.start.push_back(b);
+    s.step.push_back(1);
+    s.count.push_back(n);
+  }
+  int64_t base;
+  std::vector<int64_t> steps;
+  SliceWalk(s, x.shape(), &base, &steps);
+  ctx.AddOutput(GatherStrided(x, s.count, base, steps, s.count));
+  return Status::Ok();
+}
+
+// x with x[slice] = update. Updates the state buffer in place when the program marked the op
+// (result written straight back to the state it was read from) and nobody else holds it.
+Status SliceUpdate(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.op().in_place_state_update ? ctx.TakeInput("x")
+                                                                  : ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(Tensor update, ctx.Input("update"));
+  ANEC_ASSIGN_OR_RETURN(SliceSpec s, ResolveSlice(ctx, x.shape()));
+  Shape expect;
+  for (size_t k = 0; k < s.count.size(); ++k) {
+    if (!s.squeeze[k]) expect.push_back(s.count[k]);
+  }
+  if (update.dtype() != x.dtype() || NumElements(expect) != update.size()) {
+    return InvalidArgument("update {} does not match the slice {} of x {}", update.TypeString(),
+                           ShapeString(expect), x.TypeString());
+  }
+  bool in_place = false;
+  if (ctx.op().in_place_state_update && ctx.states() != nullptr && x.writable()) {
+    for (auto& [name, buffer] : *ctx.states()) {
+      // Exactly two owners: the store and `x` (taken from its dead slot).
+      if (buffer.SharesStorageWith(x) && x.storage_use_count() == 2) in_place = true;
+    }
+  }
+  Tensor out = in_place ? x : x.Clone();
+  int64_t base;
+  std::vector<int64_t> steps;
+  SliceWalk(s, x.shape(), &base, &steps);
+  const size_t es = ElementSize(x.dtype());
+  uint8_t* dst = out.mutable_bytes();
+  const uint8_t* src = update.bytes();
+  ForEachRun(s.count, base, steps, [&](int64_t d, int64_t o, int64_t run) {
+    std::memcpy(dst + o * es, src + d * es, static_cast<size_t>(run) * es);
+  });
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+Status Transpose(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> perm, ctx.Ints("perm"));
+  if (static_cast<int64_t>(perm.size()) != x.rank()) {
+    return InvalidArgument("perm has {} values for x {}", perm.size(), x.TypeString());
+  }
+  std::vector<int64_t> strides = Strides(x.shape());
+  std::vector<bool> seen(perm.size(), false);
+  Shape out_shape;
+  std::vector<int64_t> steps;
+  for (int64_t& p : perm) {
+    ANEC_ASSIGN_OR_RETURN(p, NormalizeAxis(p, x.rank()));
+    if (seen[static_cast<size_t>(p)]) return InvalidArgument("perm repeats axis {}", p);
+    seen[static_cast<size_t>(p)] = true;
+    out_shape.push_back(x.dim(p));
+    steps.push_back(strides[static_cast<size_t>(p)]);
+  }
+  ctx.AddOutput(GatherStrided(x, out_shape, 0, steps, out_shape));
+  return Status::Ok();
+}
+
+Status Reshape(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ctx.Ints("shape"));
+  // 0 copies the matching dim of x counted from the right (iOS17 rule); -1 is inferred.
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) {
+      int64_t from_right = static_cast<int64_t>(shape.size() - i);
+      int64_t j = x.rank() - from_right;
+      shape[i] = j >= 0 ? x.dim(j) : 1;
+    }
+  }
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (infer >= 0) return InvalidArgument("shape {} has more than one -1", fmt::join(shape, ","));
+      infer = static_cast<int64_t>(i);
+    } else if (shape[i] < 0) {
+      return InvalidArgument("shape {} has a negative dim", fmt::join(shape, ","));
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) shape[static_cast<size_t>(infer)] = known == 0 ? 0 : x.size() / known;
+  if (NumElements(shape) != x.size()) {
+    return InvalidArgument("cannot reshape {} to {}", x.TypeString(), ShapeString(shape));
+  }
+  ctx.AddOutput(x.Reshaped(shape));
+  return Status::Ok();
+}
+
+Status ExpandDims(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> axes, ctx.Ints("axes"));
+  int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
+  std::vector<bool> is_new(static_cast<size_t>(out_rank), false);
+  for (int64_t a : axes) {
+    ANEC_ASSIGN_OR_RETURN(int64_t na, NormalizeAxis(a, out_rank));
+    if (is_new[static_cast<size_t>(na)]) return InvalidArgument("axes repeat {}", na);
+    is_new[static_cast<size_t>(na)] = true;
+  }
+  Shape out;
+  int64_t j = 0;
+  for (int64_t k = 0; k < out_rank; ++k) out.push_back(is_new[static_cast<size_t>(k)] ? 1 : x.dim(j++));
+  ctx.AddOutput(x.Reshaped(out));
+  return Status::Ok();
+}
+
+Status Squeeze(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(auto axes, ctx.OptionalInts("axes"));
+  std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
+  if (!axes.has_value()) {
+    for (int64_t k = 0; k < x.rank(); ++k) drop[static_cast<size_t>(k)] = x.dim(k) == 1;
+  } else {
+    for (int64_t a : *axes) {
+      ANEC_ASSIGN_OR_RETURN(int64_t na, NormalizeAxis(a, x.rank()));
+      if (x.dim(na) != 1) return InvalidArgument("cannot squeeze axis {} of {}", na, x.TypeString());
+      drop[static_cast<size_t>(na)] = true;
+    }
+  }
+  Shape out;
+  for (int64_t k = 0; k < x.rank(); ++k) {
+    if (!drop[static_cast<size_t>(k)]) out.push_back(x.dim(k));
+  }
+  ctx.AddOutput(x.Reshaped(out));
+  return Status::Ok();
+}
+
+Status Identity(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ctx.AddOutput(std::move(x));
+  return Status::Ok();
+}
+
+Status Concat(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(std::vector<Tensor> values, ctx.InputList("values"));
+  ANEC_ASSIGN_OR_RETURN(int64_t axis, ctx.Int("axis"));
+  ANEC_ASSIGN_OR_RETURN(bool interleave, ctx.BoolOr("interleave", false));
+  if (interleave) return Unsupported("concat with interleave=true");
+  if (values.empty()) return InvalidArgument("concat needs at least one value");
+  const Tensor& first = values[0];
+  ANEC_ASSIGN_OR_RETURN(axis, NormalizeAxis(axis, first.rank()));
+  Shape out_shape = first.shape();
+  out_shape[static_cast<size_t>(axis)] = 0;
+  for (const Tensor& v : values) {
+    bool same = v.dtype() == first.dtype() && v.rank() == first.rank();
+    for (int64_t k = 0; same && k < v.rank(); ++k) same = k == axis || v.dim(k) == first.dim(k);
+    if (!same) {
+      return InvalidArgument("concat values {} and {} differ off axis {}", first.TypeString(),
+                             v.TypeString(), axis);
+    }
+    out_shape[static_cast<size_t>(axis)] += v.dim(axis);
+  }
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < axis; ++k) outer *= first.dim(k);
+  for (int64_t k = axis + 1; k < first.rank(); ++k) inner *= first.dim(k);
+  Tensor out = Tensor::Zeros(first.dtype(), out_shape);
+  const size_t es = ElementSize(first.dtype());
+  const int64_t out_row = out_shape[static_cast<size_t>(axis)] * inner;
+  int64_t col = 0;
+  for (const Tensor& v : values) {
+    const int64_t row = v.dim(axis) * inner;
+    for (int64_t o = 0; o < outer; ++o) {
+      std::memcpy(out.mutable_bytes() + (o * out_row + col) * es, v.bytes() + o * row * es,
+                  static_cast<size_t>(row) * es);
+    }
+    col += row;
+  }
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+Status Split(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(int64_t axis, ctx.Int("axis"));
+  ANEC_ASSIGN_OR_RETURN(axis, NormalizeAxis(axis, x.rank()));
+  const int64_t len = x.dim(axis);
+  std::vector<int64_t> sizes;
+  if (ctx.Has("split_sizes")) {
+    ANEC_ASSIGN_OR_RETURN(sizes, ctx.Ints("split_sizes"));
+  } else {
+    ANEC_ASSIGN_OR_RETURN(int64_t n, ctx.Int("num_splits"));
+    if (n <= 0) return InvalidArgument("num_splits must be positive, got {}", n);
+    int64_t per = (len + n - 1) / n;
+    for (int64_t i = 0; i < n; ++i) sizes.push_back(std::min(per, len - i * per));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (total != len) {
+    return InvalidArgument("split sizes {} do not add up to axis {} of {}", fmt::join(sizes, ","),
+                           axis, x.TypeString());
+  }
+  std::vector<int64_t> strides = Strides(x.shape());
+  int64_t at = 0;
+  for (int64_t s : sizes) {
+    Shape piece = x.shape();
+    piece[static_cast<size_t>(axis)] = s;
+    ctx.AddOutput(GatherStrided(x, piece, at * strides[static_cast<size_t>(axis)], strides, piece));
+    at += s;
+  }
+  return Status::Ok();
+}
+
+Status Gather(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.RawInput("x"));
+  ANEC_ASSIGN_OR_RETURN(Tensor indices, ctx.Input("indices"));
+  ANEC_ASSIGN_OR_RETURN(int64_t axis, ctx.IntOr("axis", 0));
+  ANEC_ASSIGN_OR_RETURN(int64_t batch_dims, ctx.IntOr("batch_dims", 0));
+  if (batch_dims != 0) return Unsupported("gather with batch_dims {}", batch_dims);
+  ANEC_ASSIGN_OR_RETURN(axis, NormalizeAxis(axis, x.rank()));
+  const int64_t len = x.dim(axis);
+  std::vector<int64_t> idx = indices.ToInts();
+  for (int64_t& i : idx) {
+    if (i < 0) i += len;
+    if (i < 0 || i >= len) {
+      return InvalidArgument("gather index {} is out of range for axis {} of {}", i, axis,
+                             x.TypeString());
+    }
+  }
+  Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
+  out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
+  out_shape.insert(out_shape.end(), x.shape().begin() + axis + 1, x.shape().end());
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < axis; ++k) outer *= x.dim(k);
+  for (int64_t k = axis + 1; k < x.rank(); ++k) inner *= x.dim(k);
+  if (x.is_lut() && axis == 0 && x.lut()->RowDecodable()) {
+    // Embedding lookup on a palettized table: decode only the rows asked for.
+    std::vector<float> rows(idx.size() * static_cast<size_t>(inner));
+    for (size_t i = 0; i < idx.size(); ++i) x.lut()->DecodeRow(idx[i], rows.data() + i * static_cast<size_t>(inner));
+    ctx.AddOutput(Tensor::FromFloats(x.dtype(), out_shape, rows));
+    return Status::Ok();
+  }
+  if (x.is_lut()) x = x.lut()->Dense();
+  Tensor out = Tensor::Zeros(x.dtype(), out_shape);
+  const size_t es = ElementSize(x.dtype());
+  const int64_t m = static_cast<int64_t>(idx.size());
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < m; ++i) {
+      std::memcpy(out.mutable_bytes() + ((o * m + i) * inner) * es,
+                  x.bytes() + ((o * len + idx[static_cast<size_t>(i)]) * inner) * es,
+                  static_cast<size_t>(inner) * es);
+    }
+  }
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+// Keeps x[..., i, j] where (lower < 0 or i - j <= lower) and (upper < 0 or j - i <= upper).
+Status BandPart(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(int64_t lower, ctx.IntOr("lower", -1));
+  ANEC_ASSIGN_OR_RETURN(int64_t upper, ctx.IntOr("upper", -1));
+  if (x.rank() < 2) return InvalidArgument("band_part needs rank >= 2, got {}", x.TypeString());
+  Tensor out = x.Clone();
+  const int64_t rows = x.dim(x.rank() - 2), cols = x.dim(x.rank() - 1);
+  const size_t es = ElementSize(x.dtype());
+  const int64_t mats = rows * cols == 0 ? 0 : x.size() / (rows * cols);
+  for (int64_t m = 0; m < mats; ++m) {
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        bool keep = (lower < 0 || i - j <= lower) && (upper < 0 || j - i <= upper);
+        if (!keep) std::memset(out.mutable_bytes() + ((m * rows + i) * cols + j) * es, 0, es);
+      }
+    }
+  }
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+Status Select(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor cond, ctx.Input("cond"));
+  ANEC_ASSIGN_OR_RETURN(Tensor a, ctx.Input("a"));
+  ANEC_ASSIGN_OR_RETURN(Tensor b, ctx.Input("b"));
+  if (a.dtype() != b.dtype()) {
+    return InvalidArgument("select: a {} and b {} differ in dtype", a.TypeString(), b.TypeString());
+  }
+  ANEC_ASSIGN_OR_RETURN(Shape ab, BroadcastShapes(a.shape(), b.shape()));
+  ANEC_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(cond.shape(), ab));
+  Tensor out = Tensor::Zeros(a.dtype(), shape);
+  const size_t es = ElementSize(a.dtype());
+  const size_t r = shape.size();
+  auto bstrides = [&](const Shape& s) {
+    std::vector<int64_t> st = Strides(s), out_st(r, 0);
+    for (size_t k = 0; k < s.size(); ++k) {
+      if (s[k] != 1) out_st[k + r - s.size()] = st[k];
+    }
+    return out_st;
+  };
+  std::vector<int64_t> sc = bstrides(cond.shape()), sa = bstrides(a.shape()), sb = bstrides(b.shape());
+  std::vector<int64_t> coord(r, 0);
+  for (int64_t o = 0; o < NumElements(shape); ++o) {
+    int64_t ic = 0, ia = 0, ib = 0;
+    for (size_t k = 0; k < r; ++k) {
+      ic += coord[k] * sc[k];
+      ia += coord[k] * sa[k];
+      ib += coord[k] * sb[k];
+    }
+    bool c = cond.FloatAt(ic) != 0.0f;
+    std::memcpy(out.mutable_bytes() + o * es, (c ? a.bytes() + ia * es : b.bytes() + ib * es), es);
+    for (int64_t k = static_cast<int64_t>(r) - 1; k >= 0; --k) {
+      if (++coord[static_cast<size_t>(k)] < shape[static_cast<size_t>(k)]) break;
+      coord[static_cast<size_t>(k)] = 0;
+    }
+  }
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+Status Fill(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> shape, ctx.Ints("shape"));
+  Tensor value;
+  if (ctx.Has("value")) {
+    ANEC_ASSIGN_OR_RETURN(value, ctx.Input("value"));
+  } else {
+    value = Tensor::FromFloats(DType::kFloat32, {}, std::vector<float>{0.0f});
+  }
+  if (value.size() != 1) return InvalidArgument("fill value must be a scalar, got {}", value.TypeString());
+  Tensor out = Tensor::Zeros(value.dtype(), shape);
+  const size_t es = ElementSize(value.dtype());
+  for (int64_t i = 0; i < out.size(); ++i) std::memcpy(out.mutable_bytes() + i * es, value.bytes(), es);
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+Status Tile(OpContext& ctx) {
+  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
+  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> reps, ctx.Ints("reps"));
+  if (static_cast<int64_t>(reps.size()) != x.rank()) {
+    return InvalidArgument("reps has {} values for x {}", reps.size(), x.TypeString());
+  }
+  Shape out_shape;
+  for (int64_t k = 0; k < x.rank(); ++k) out_shape.push_back(x.dim(k) * reps[static_cast<size_t>(k)]);
+  Tensor out = Tensor::Zeros(x.dtype(), out_shape);
+  const size_t es = ElementSize(x.dtype());
+  std::vector<int64_t> xs = Strides(x.shape());
+  std::vector<int64_t> coord(out_shape.size(), 0);
+  for (int64_t o = 0; o < out.size(); ++o) {
+    int64_t i = 0;
+    for (size_t k = 0; k < coord.size(); ++k) i += (coord[k] % x.shape()[k]) * xs[k];
+    std::memcpy(out.mutable_bytes() + o * es, x.bytes() + i * es, es);
+    for (int64_t k = static_cast<int64_t>(coord.size()) - 1; k >= 0; --k) {
+      if (++coord[static_cast<size_t>(k)] < out_shape[static_cast<size_t>(k)]) break;
+      coord[static_cast<size_t>(k)] = 0;
+    }
+  }
+  ctx.AddOutput(std::move(out));
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterShapeKernels(KernelTable* t) {
+  (*t)["slice_by_index"] = SliceByIndex;
+  (*t)["slice_by_size"] = SliceBySize;
+  (*t)["slice_update"] = SliceUpdate;
+  (*t)["transpose"] = Transpose;
+  (*t)["reshape"] = Reshape;
+  (*t)["expand_dims"] = ExpandDims;
+  (*t)["squeeze"] = Squeeze;
+  (*t)["identity"] = Identity;
+  (*t)["concat"] = Concat;
+  (*t)["split"] = Split;
+  (*t)["gather"] = Gather;
+  (*t)["band_part"] = BandPart;
+  (*t)["select"] = Select;
+  (*t)["fill"] = Fill;
+  (*t)["tile"] = Tile;
+}
+
+}  // namespace anec::runtime

@@ -1,0 +1,305 @@
+#include "runtime/llm_model.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <regex>
+
+#include "coreml/package.h"
+
+namespace anec::runtime {
+namespace {
+
+const CompiledFunction* DefaultFunction(const Program& p) {
+  const std::string& d = p.description().defaultfunctionname();
+  if (!d.empty() && p.Find(d) != nullptr) return p.Find(d);
+  if (p.Find("main") != nullptr) return p.Find("main");
+  std::vector<std::string> names = p.function_names();
+  return names.size() == 1 ? p.Find(names[0]) : nullptr;
+}
+
+const ValueSpec* FirstTensorInput(const CompiledFunction& fn) {
+  for (const ValueSpec& v : fn.inputs) {
+    if (!v.is_state) return &v;
+  }
+  return nullptr;
+}
+
+std::string OutputNamed(const CompiledFunction& fn, std::string_view preferred) {
+  for (const std::string& n : fn.output_names) {
+    if (n == preferred) return n;
+  }
+  return fn.output_names.empty() ? std::string() : fn.output_names[0];
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Program>> LoadPackageProgram(FileSystem* fs, const std::string& path) {
+  ANEC_ASSIGN_OR_RETURN(coreml::Package pkg, coreml::Package::Open(fs, path));
+  auto keep = std::make_shared<coreml::Package>(std::move(pkg));
+  ValueSource src;
+  src.weights = keep->weights();
+  src.keep_alive = keep;
+  return Program::Load(keep->model(), src, Basename(path));
+}
+
+Result<std::unique_ptr<LlmModel>> LlmModel::Open(FileSystem* fs, const std::string& dir,
+                                                 ThreadPool* pool) {
+  std::string meta_path = JoinPath(dir, "meta.yaml");
+  auto text = fs->ReadFile(meta_path);
+  if (!text.ok()) {
+    return NotFound("{}: no meta.yaml; --model-path must be a folder written by `anec convert` "
+                    "(or ANEMLL)", dir);
+  }
+  ANEC_ASSIGN_OR_RETURN(ModelFolderConfig config, ParseMetaYaml(*text, meta_path));
+  ANEC_ASSIGN_OR_RETURN(ModelFiles files, LocateModelFiles(fs, dir, config));
+  ANEC_ASSIGN_OR_RETURN(auto embeddings, LoadPackageProgram(fs, files.embeddings));
+  ANEC_ASSIGN_OR_RETURN(auto lm_head, LoadPackageProgram(fs, files.lm_head));
+  std::vector<std::shared_ptr<const Program>> chunks;
+  for (const std::string& c : files.chunks) {
+    ANEC_ASSIGN_OR_RETURN(auto chunk, LoadPackageProgram(fs, c));
+    chunks.push_back(std::move(chunk));
+  }
+  return FromPrograms(std::move(config), std::move(embeddings), std::move(chunks),
+                      std::move(lm_head), pool);
+}
+
+Result<std::unique_ptr<LlmModel>> LlmModel::FromPrograms(
+    ModelFolderConfig config, std::shared_ptr<const Program> embeddings,
+    std::vector<std::shared_ptr<const Program>> chunks, std::shared_ptr<const Program> lm_head,
+    ThreadPool* pool) {
+  std::unique_ptr<LlmModel> m(new LlmModel());
+  m->config_ = std::move(config);
+  m->pool_ = pool ? pool : DefaultThreadPool();
+  m->embeddings_ = std::move(embeddings);
+  m->lm_head_ = std::move(lm_head);
+  for (auto& p : chunks) m->chunks_.push_back(Chunk{std::move(p), nullptr, nullptr, {}});
+  ANEC_RETURN_IF_ERROR(m->Init());
+  return m;
+}
+
+Status LlmModel::Init() {
+  if (chunks_.empty()) return InvalidArgument("a model needs at least one FFN chunk");
+  embed_fn_ = DefaultFunction(*embeddings_);
+  if (embed_fn_ == nullptr) return InvalidArgument("{}: no default function", embeddings_->name());
+  const ValueSpec* ids = FirstTensorInput(*embed_fn_);
+  if (ids == nullptr || ids->dtype != DType::kInt32 || ids->dims.size() != 2) {
+    return InvalidArgument("{}: expected an int32 [1, S] input (input_ids), found {}",
+                           embeddings_->name(), ids ? ids->TypeString() : "none");
+  }
+  embed_input_ = ids->name;
+  embed_seq_ = ids->dims[1];
+  embed_output_ = OutputNamed(*embed_fn_, "hidden_states");
+
+  context_ = config_.context_length;
+  batch_ = config_.batch_size;
+  for (Chunk& c : chunks_) {
+    c.infer = c.program->Find("infer") ? c.program->Find("infer") : DefaultFunction(*c.program);
+    c.prefill = c.program->Find("prefill");
+    if (c.infer == nullptr) return InvalidArgument("{}: no 'infer' function", c.program->name());
+    c.output = OutputNamed(*c.infer, "output_hidden_states");
+    const ValueSpec* h = c.infer->FindInput("hidden_states");
+    const ValueSpec* mask = c.infer->FindInput("causal_mask");
+    if (h == nullptr || h->dims.empty() || h->dims.back() <= 0) {
+      return InvalidArgument("{}: function '{}' needs a hidden_states input [1, 1, H]",
+                             c.program->name(), c.infer->name);
+    }
+    if (hidden_ == 0) hidden_ = h->dims.back();
+    if (h->dims.back() != hidden_) {
+      return InvalidArgument("{}: hidden size {} differs from the first chunk's {}",
+                             c.program->name(), h->dims.back(), hidden_);
+    }
+    if (mask != nullptr && !mask->dims.empty() && mask->dims.back() > 0 &&
+        mask->dims.back() != context_) {
+      return InvalidArgument("{}: causal_mask has {} columns but meta.yaml context_length is {}",
+                             c.program->name(), mask->dims.back(), context_);
+    }
+    if (c.prefill != nullptr) {
+      const ValueSpec* ph = c.prefill->FindInput("hidden_states");
+      if (ph != nullptr && ph->dims.size() >= 2 && ph->dims[1] > 0) batch_ = static_cast<int>(ph->dims[1]);
+    }
+    ANEC_RETURN_IF_ERROR(PrepareStates(*c.infer, &states_));
+    if (c.prefill != nullptr) ANEC_RETURN_IF_ERROR(PrepareStates(*c.prefill, &states_));
+  }
+  has_prefill_ = std::all_of(chunks_.begin(), chunks_.end(), [](const Chunk& c) { return c.prefill != nullptr; });
+
+  head_fn_ = DefaultFunction(*lm_head_);
+  if (head_fn_ == nullptr) return InvalidArgument("{}: no default function", lm_head_->name());
+  const ValueSpec* hin = FirstTensorInput(*head_fn_);
+  if (hin == nullptr) return InvalidArgument("{}: the LM head has no input", lm_head_->name());
+  head_input_ = hin->name;
+  // logits1..logitsK in numeric order (or a single "logits").
+  std::vector<std::pair<int, std::string>> pieces;
+  static const std::regex kLogits("logits([0-9]*)");
+  for (const std::string& n : head_fn_->output_names) {
+    std::smatch m;
+    if (!std::regex_match(n, m, kLogits)) continue;
+    int k = 0;
+    std::string digits = m[1].str();
+    std::from_chars(digits.data(), digits.data() + digits.size(), k);
+    pieces.emplace_back(k, n);
+  }
+  std::sort(pieces.begin(), pieces.end());
+  for (auto& [k, n] : pieces) logit_outputs_.push_back(n);
+  if (logit_outputs_.empty()) {
+    return InvalidArgument("{}: the LM head has no logits outputs (found: {})", lm_head_->name(),
+                           fmt::join(head_fn_->output_names, ", "));
+  }
+  return Status::Ok();
+}
+
+void LlmModel::Reset() {
+  for (auto& [name, t] : states_) {
+    if (t.writable() && t.storage_use_count() == 1) {
+      std::memset(t.mutable_bytes(), 0, t.nbytes());
+    } else {
+      t = Tensor::Zeros(t.dtype(), t.shape());
+    }
+  }
+  cached_.clear();
+}
+
+Result<Tensor> LlmModel::Embed(std::span<const int32_t> ids, int64_t padded_len) {
+  if (embed_seq_ > 0 && embed_seq_ != padded_len) {
+    if (embed_seq_ != 1) {
+      return InvalidArgument("{}: input_ids has a fixed length {} but {} tokens are needed",
+                             embeddings_->name(), embed_seq_, padded_len);
+    }
+    // One token at a time, rows concatenated.
+    std::vector<Tensor> rows;
+    for (int64_t i = 0; i < padded_len; ++i) {
+      int32_t id = i < static_cast<int64_t>(ids.size()) ? ids[static_cast<size_t>(i)] : 0;
+      ANEC_ASSIGN_OR_RETURN(Tensor row, Embed(std::span<const int32_t>(&id, 1), 1));
+      rows.push_back(std::move(row));
+    }
+    Tensor out = Tensor::Zeros(rows[0].dtype(), {1, padded_len, hidden_});
+    size_t row_bytes = rows[0].nbytes();
+    for (size_t i = 0; i < rows.size(); ++i) std::memcpy(out.mutable_bytes() + i * row_bytes, rows[i].bytes(), row_bytes);
+    return out;
+  }
+  std::vector<int64_t> v(static_cast<size_t>(padded_len), 0);
+  for (size_t i = 0; i < ids.size() && i < v.size(); ++i) v[i] = ids[i];
+  NamedTensors in;
+  in[embed_input_] = Tensor::FromInts(DType::kInt32, {1, padded_len}, v);
+  ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*embed_fn_, in, &states_, pool_));
+  Tensor h = out[embed_output_];
+  if (h.rank() != 3 || h.dim(1) != padded_len || (hidden_ > 0 && h.dim(2) != hidden_)) {
+    return InvalidArgument("{}: output {} is {}, expected [1, {}, {}]", embeddings_->name(),
+                           embed_output_, h.TypeString(), padded_len, hidden_);
+  }
+  return h;
+}
+
+Result<NamedTensors> LlmModel::ChunkInputs(const CompiledFunction& fn, Tensor hidden, int pos,
+                                           int64_t rows) {
+  NamedTensors in;
+  for (const ValueSpec& spec : fn.inputs) {
+    if (spec.is_state) continue;
+    if (spec.name == "hidden_states") {
+      in[spec.name] = std::move(hidden);
+    } else if (spec.name == "position_ids") {
+      std::vector<int64_t> p(static_cast<size_t>(rows));
+      for (int64_t i = 0; i < rows; ++i) p[static_cast<size_t>(i)] = pos + i;
+      Shape shape = spec.dims.size() == 2 ? Shape{1, rows} : Shape{rows};
+      in[spec.name] = Tensor::FromInts(spec.dtype, shape, p);
+    } else if (spec.name == "causal_mask") {
+      std::vector<float> m(static_cast<size_t>(rows * context_));
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t j = 0; j < context_; ++j) {
+          m[static_cast<size_t>(r * context_ + j)] = j <= pos + r ? 0.0f : -INFINITY;
+        }
+      }
+      in[spec.name] = Tensor::FromFloats(spec.dtype, {1, 1, rows, context_}, m);
+    } else if (spec.name == "current_pos") {
+      Shape shape = spec.dims.empty() ? Shape{} : Shape{1};
+      in[spec.name] = Tensor::FromInts(spec.dtype, shape, std::vector<int64_t>{pos});
+    } else {
+      return InvalidArgument("{}: function '{}' input '{}' is not one of hidden_states, "
+                             "position_ids, causal_mask, current_pos", fn.package, fn.name, spec.name);
+    }
+  }
+  return in;
+}
+
+Status LlmModel::PrefillBatch(std::span<const int32_t> ids, int pos) {
+  ANEC_ASSIGN_OR_RETURN(Tensor hidden, Embed(ids, batch_));
+  for (Chunk& c : chunks_) {
+    ANEC_ASSIGN_OR_RETURN(NamedTensors in, ChunkInputs(*c.prefill, hidden, pos, batch_));
+    ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*c.prefill, in, &states_, pool_));
+    // The last chunk's prefill output only fills the cache; it may be a single row.
+    hidden = out[OutputNamed(*c.prefill, "output_hidden_states")];
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<float>> LlmModel::InferOne(int32_t id, int pos) {
+  ANEC_ASSIGN_OR_RETURN(Tensor hidden, Embed(std::span<const int32_t>(&id, 1), 1));
+  for (Chunk& c : chunks_) {
+    ANEC_ASSIGN_OR_RETURN(NamedTensors in, ChunkInputs(*c.infer, hidden, pos, 1));
+    ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*c.infer, in, &states_, pool_));
+    hidden = out[c.output];
+  }
+  NamedTensors in;
+  in[head_input_] = hidden;
+  ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*head_fn_, in, &states_, pool_));
+  std::vector<float> logits;
+  for (const std::string& name : logit_outputs_) {
+    std::vector<float> piece = out[name].ToFloats();
+    logits.insert(logits.end(), piece.begin(), piece.end());
+  }
+  if (vocab_ == 0) vocab_ = static_cast<int64_t>(logits.size());
+  return logits;
+}
+
+Result<std::vector<float>> LlmModel::Forward(std::span<const int32_t> tokens) {
+  const int n = static_cast<int>(tokens.size());
+  if (n < 1 || n > context_) {
+    return InvalidArgument("{} tokens do not fit the context of {} (need 1..{})", n, context_, context_);
+  }
+  size_t keep = 0;
+  while (keep < cached_.size() && keep + 1 < tokens.size() && cached_[keep] == tokens[keep]) ++keep;
+  cached_.resize(keep);
+  int pos = static_cast<int>(keep);
+  last_prefill_tokens_ = 0;
+  while (pos < n - 1) {
+    int count = std::min(batch_, n - 1 - pos);
+    if (has_prefill_ && pos + batch_ <= context_) {
+      ANEC_RETURN_IF_ERROR(PrefillBatch(tokens.subspan(static_cast<size_t>(pos), static_cast<size_t>(count)), pos));
+      last_prefill_tokens_ += count;
+    } else {
+      count = 1;
+      ANEC_RETURN_IF_ERROR(InferOne(tokens[static_cast<size_t>(pos)], pos).status());
+    }
+    cached_.insert(cached_.end(), tokens.begin() + pos, tokens.begin() + pos + count);
+    pos += count;
+  }
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> logits, InferOne(tokens[static_cast<size_t>(n - 1)], n - 1));
+  cached_.push_back(tokens[static_cast<size_t>(n - 1)]);
+  return logits;
+}
+
+Result<std::vector<float>> LlmModel::Step(int32_t token) {
+  int pos = static_cast<int>(cached_.size());
+  if (pos >= context_) {
+    return FailedPrecondition("the context of {} tokens is full; shift it with Forward()", context_);
+  }
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> logits, InferOne(token, pos));
+  cached_.push_back(token);
+  return logits;
+}
+
+Result<std::vector<std::vector<float>>> LlmModel::LogitsPerPosition(std::span<const int32_t> tokens) {
+  if (tokens.size() > static_cast<size_t>(context_)) {
+    return InvalidArgument("{} tokens do not fit the context of {}", tokens.size(), context_);
+  }
+  Reset();
+  std::vector<std::vector<float>> all;
+  for (int32_t t : tokens) {
+    ANEC_ASSIGN_OR_RETURN(std::vector<float> logits, Step(t));
+    all.push_back(std::move(logits));
+  }
+  return all;
+}
+
+}  // namespace anec::runtime

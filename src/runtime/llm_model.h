@@ -1,0 +1,94 @@
+// Runs a converted LLM the way ANEMLL's runtime does: embeddings -> FFN chunks -> LM head, with
+// one KV-cache state shared by every chunk and by both chunk functions (`prefill` for batches of
+// batch_size tokens, `infer` for one token), a host causal mask (0 / -inf) sliced per call, and
+// the LM head's logits1..K concatenated into one vocabulary.
+//
+// Names and shapes are read from the packages (function inputs/outputs), not assumed, so a
+// mismatch between the converter and this contract shows up as an error naming the package.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/file_system.h"
+#include "base/status.h"
+#include "runtime/interpreter.h"
+#include "runtime/model_folder.h"
+#include "runtime/program.h"
+#include "runtime/thread_pool.h"
+
+namespace anec::runtime {
+
+// Loads one .mlpackage folder into a Program (weights mapped, not copied).
+Result<std::shared_ptr<const Program>> LoadPackageProgram(FileSystem* fs, const std::string& path);
+
+class LlmModel {
+ public:
+  // Reads dir/meta.yaml, finds and loads every package. `pool` null = DefaultThreadPool().
+  static Result<std::unique_ptr<LlmModel>> Open(FileSystem* fs, const std::string& dir,
+                                                ThreadPool* pool = nullptr);
+  // From programs already loaded (tests). Checks the I/O contract of each.
+  static Result<std::unique_ptr<LlmModel>> FromPrograms(
+      ModelFolderConfig config, std::shared_ptr<const Program> embeddings,
+      std::vector<std::shared_ptr<const Program>> chunks, std::shared_ptr<const Program> lm_head,
+      ThreadPool* pool = nullptr);
+
+  const ModelFolderConfig& config() const { return config_; }
+  int context_length() const { return context_; }
+  int batch_size() const { return batch_; }
+  int64_t hidden_size() const { return hidden_; }
+  int64_t vocab_size() const { return vocab_; }
+  bool has_prefill() const { return has_prefill_; }
+
+  // Tokens whose keys/values are in the cache, at positions 0..size-1.
+  const std::vector<int32_t>& cached_tokens() const { return cached_; }
+  // Clears the cache (zeros the state).
+  void Reset();
+
+  // Makes the cache hold exactly `tokens` and returns the logits for the next token. Reuses the
+  // longest common prefix already cached; the rest but the last token goes through `prefill` in
+  // batches (zero-padded), the last through `infer`.
+  // REQUIRES: 1 <= tokens.size() <= context_length().
+  Result<std::vector<float>> Forward(std::span<const int32_t> tokens);
+  // Appends `token` at the next position; returns the logits for the token after it.
+  Result<std::vector<float>> Step(int32_t token);
+  // Logits after every position of `tokens`, feeding them one by one from an empty cache
+  // (for parity tests against a reference implementation).
+  Result<std::vector<std::vector<float>>> LogitsPerPosition(std::span<const int32_t> tokens);
+
+  // Tokens the last Forward sent through prefill (for throughput reports).
+  int last_prefill_tokens() const { return last_prefill_tokens_; }
+
+ private:
+  struct Chunk {
+    std::shared_ptr<const Program> program;
+    const CompiledFunction* infer = nullptr;
+    const CompiledFunction* prefill = nullptr;  // null: infer token by token
+    std::string output;                         // hidden-state output name
+  };
+  LlmModel() = default;
+  Status Init();
+  Result<Tensor> Embed(std::span<const int32_t> ids, int64_t padded_len);
+  Result<NamedTensors> ChunkInputs(const CompiledFunction& fn, Tensor hidden, int pos, int64_t rows);
+  Status PrefillBatch(std::span<const int32_t> ids, int pos);
+  Result<std::vector<float>> InferOne(int32_t id, int pos);
+
+  ModelFolderConfig config_;
+  ThreadPool* pool_ = nullptr;
+  std::shared_ptr<const Program> embeddings_, lm_head_;
+  const CompiledFunction* embed_fn_ = nullptr;
+  const CompiledFunction* head_fn_ = nullptr;
+  std::string embed_input_, embed_output_, head_input_;
+  std::vector<std::string> logit_outputs_;  // logits1..K in order
+  std::vector<Chunk> chunks_;
+  StateStore states_;
+  int context_ = 0, batch_ = 0;
+  int64_t hidden_ = 0, vocab_ = 0, embed_seq_ = -1;  // embed_seq_: fixed input length or -1
+  bool has_prefill_ = false;
+  std::vector<int32_t> cached_;
+  int last_prefill_tokens_ = 0;
+};
+
+}  // namespace anec::runtime

@@ -1,0 +1,160 @@
+#include "runtime/llm_model.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "coreml/package.h"
+#include "runtime/toy_llm_test_util.h"
+
+namespace anec::runtime {
+namespace {
+
+using namespace testing;  // NOLINT
+using ::testing::HasSubstr;
+
+class LlmModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    emb_ = Embeddings();
+    head_ = LmHead();
+    c0_ = Chunk(0);
+    c1_ = Chunk(1);
+  }
+  std::unique_ptr<LlmModel> Make() {
+    ModelFolderConfig cfg;
+    cfg.context_length = kContext;
+    cfg.batch_size = kBatch;
+    cfg.num_chunks = 2;
+    auto e = LoadModel(emb_, nullptr, "toy_embeddings.mlpackage");
+    auto h = LoadModel(head_, nullptr, "toy_lm_head.mlpackage");
+    auto a = LoadModel(c0_, nullptr, "toy_FFN_PF_chunk_01of02.mlpackage");
+    auto b = LoadModel(c1_, nullptr, "toy_FFN_PF_chunk_02of02.mlpackage");
+    EXPECT_TRUE(e.ok() && h.ok() && a.ok() && b.ok())
+        << e.status().ToString() << h.status().ToString() << a.status().ToString() << b.status().ToString();
+    auto m = LlmModel::FromPrograms(cfg, *e, {*a, *b}, *h, &pool_);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? std::move(*m) : nullptr;
+  }
+  ThreadPool pool_{2};
+  ModelBuilder emb_, head_, c0_, c1_;
+};
+
+TEST_F(LlmModelTest, ForwardPrefillsInBatchesAndMatchesReference) {
+  auto m = Make();
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(m->has_prefill());
+  EXPECT_EQ(m->batch_size(), kBatch);
+  std::vector<int32_t> t = {1, 4, 2, 5, 3, 0, 1, 2, 5, 4};  // 9 prefilled: 3 batches, last padded
+  auto logits = m->Forward(t);
+  ASSERT_TRUE(logits.ok()) << logits.status().ToString();
+  EXPECT_EQ(m->last_prefill_tokens(), 9);
+  EXPECT_EQ(*logits, Expected(t));
+  EXPECT_EQ(m->vocab_size(), 5);
+  // Decode two more tokens.
+  t.push_back(3);
+  auto s1 = m->Step(3);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  EXPECT_EQ(*s1, Expected(t));
+  // A longer prompt sharing the cached prefix only runs the new part.
+  std::vector<int32_t> longer = t;
+  longer.push_back(2);
+  longer.push_back(1);
+  auto l = m->Forward(longer);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(m->last_prefill_tokens(), 1);
+  EXPECT_EQ(*l, Expected(longer));
+  // A different prompt diverging early re-prefills from the divergence.
+  std::vector<int32_t> other = {1, 4, 0, 0, 2};
+  auto o = m->Forward(other);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(*o, Expected(other));
+}
+
+TEST_F(LlmModelTest, LogitsPerPositionAndContextLimits) {
+  auto m = Make();
+  ASSERT_NE(m, nullptr);
+  std::vector<int32_t> t = {2, 3, 1};
+  auto all = m->LogitsPerPosition(t);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*all)[i], Expected(std::vector<int32_t>(t.begin(), t.begin() + static_cast<long>(i) + 1)));
+  }
+  // Near the end of the context prefill cannot write a whole batch: infer takes over.
+  std::vector<int32_t> full(kContext, 1);
+  auto f = m->Forward(full);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(*f, Expected(full));
+  auto over = m->Step(1);
+  ASSERT_FALSE(over.ok());
+  EXPECT_THAT(over.status().message(), HasSubstr("full"));
+  std::vector<int32_t> too_long(kContext + 1, 1);
+  EXPECT_FALSE(m->Forward(too_long).ok());
+}
+
+TEST(ModelFolder, MetaYamlAndFileLookup) {
+  const char* yaml = R"(model_info:
+  name: anemll-toy-ctx16
+  architecture: llama
+  parameters:
+    context_length: 16
+    batch_size: 4
+    lut_embeddings: none
+    lut_ffn: 4
+    lut_lmhead: 6
+    num_chunks: 2
+    model_prefix: toy
+    split_lm_head: 2
+)";
+  auto cfg = ParseMetaYaml(yaml, "/m/meta.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->context_length, 16);
+  EXPECT_FALSE(cfg->lut_embeddings.has_value());
+  EXPECT_EQ(cfg->lut_ffn, 4);
+  EXPECT_EQ(cfg->model_prefix, "toy");
+  MemoryFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs("/m/toy_embeddings.mlpackage").ok());
+  ASSERT_TRUE(fs.MakeDirs("/m/toy_lm_head_lut6.mlpackage").ok());
+  ASSERT_TRUE(fs.MakeDirs("/m/toy_FFN_PF_lut4_chunk_01of02.mlpackage").ok());
+  fs.SetFile("/m/toy_FFN_PF_lut4_chunk_02of02.mlmodelc/model.mil", "x");
+  auto files = LocateModelFiles(&fs, "/m", *cfg);
+  ASSERT_FALSE(files.ok());
+  EXPECT_THAT(files.status().message(), HasSubstr("toy_FFN_PF_lut4_chunk_02of02.mlmodelc"));
+  EXPECT_THAT(files.status().message(), HasSubstr("Apple"));
+  ASSERT_TRUE(fs.MakeDirs("/m/toy_FFN_PF_lut4_chunk_02of02.mlpackage").ok());
+  files = LocateModelFiles(&fs, "/m", *cfg);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(files->chunks[1], "/m/toy_FFN_PF_lut4_chunk_02of02.mlpackage");
+  EXPECT_EQ(files->lm_head, "/m/toy_lm_head_lut6.mlpackage");
+
+  EXPECT_FALSE(ParseMetaYaml("model_info: [", "/m/meta.yaml").ok());
+  auto bad = ParseMetaYaml("model_info:\n  parameters:\n    context_length: big\n", "/m/meta.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("context_length"));
+}
+
+// The whole path through real package folders: PackageWriter -> LlmModel::Open.
+TEST_F(LlmModelTest, OpenReadsAConvertedFolder) {
+  MemoryFileSystem fs;
+  auto write = [&](const ModelBuilder& b, const std::string& path) {
+    auto w = coreml::PackageWriter::Create(&fs, path);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->Finish(b.model()).ok());
+  };
+  write(emb_, "/m/toy_embeddings.mlpackage");
+  write(head_, "/m/toy_lm_head.mlpackage");
+  write(c0_, "/m/toy_FFN_PF_chunk_01of02.mlpackage");
+  write(c1_, "/m/toy_FFN_PF_chunk_02of02.mlpackage");
+  ASSERT_TRUE(fs.WriteFileAtomic("/m/meta.yaml",
+                                 "model_info:\n  parameters:\n    context_length: 16\n    batch_size: 4\n"
+                                 "    num_chunks: 2\n    model_prefix: toy\n").ok());
+  auto m = LlmModel::Open(&fs, "/m", &pool_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  std::vector<int32_t> t = {5, 4, 3, 2, 1, 0};
+  auto logits = (*m)->Forward(t);
+  ASSERT_TRUE(logits.ok()) << logits.status().ToString();
+  EXPECT_EQ(*logits, Expected(t));
+}
+
+}  // namespace
+}  // namespace anec::runtime

@@ -1,0 +1,188 @@
+#include "runtime/lut_weight.h"
+
+#include <cstring>
+
+#include "runtime/half.h"
+
+namespace anec::runtime {
+namespace {
+
+// Reads value i of a packed LSB-first stream of `bits`-bit values (bits <= 8).
+inline uint32_t ReadPacked(const uint8_t* p, size_t n_bytes, int64_t i, int bits) {
+  uint64_t bit = static_cast<uint64_t>(i) * static_cast<uint64_t>(bits);
+  size_t byte = bit >> 3;
+  uint32_t word = p[byte];
+  if (byte + 1 < n_bytes) word |= static_cast<uint32_t>(p[byte + 1]) << 8;
+  return (word >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> packed,
+                                                     std::shared_ptr<const void> keep_alive,
+                                                     int bits, Shape indices_shape, Tensor lut,
+                                                     std::optional<int64_t> vector_axis) {
+  if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 6 && bits != 8) {
+    return InvalidArgument("constexpr_lut_to_dense: indices must be uint1/2/3/4/6/8, got {} bits",
+                           bits);
+  }
+  if (lut.dtype() != DType::kFloat16 && lut.dtype() != DType::kFloat32 &&
+      lut.dtype() != DType::kInt8 && lut.dtype() != DType::kUInt8) {
+    return InvalidArgument("constexpr_lut_to_dense: lut must be fp16, fp32, int8 or uint8, got {}",
+                           DTypeName(lut.dtype()));
+  }
+  int64_t rank = static_cast<int64_t>(indices_shape.size());
+  if (lut.rank() != rank + 2) {
+    return InvalidArgument(
+        "constexpr_lut_to_dense: lut {} must have 2 more dims than indices {}", lut.TypeString(),
+        ShapeString(indices_shape));
+  }
+  auto w = std::shared_ptr<LutWeight>(new LutWeight());
+  w->palette_ = lut.dim(rank);
+  w->vector_size_ = lut.dim(rank + 1);
+  if (w->palette_ != (int64_t{1} << bits)) {
+    return InvalidArgument("constexpr_lut_to_dense: lut has {} entries per table, expected 2^{} = {}",
+                           w->palette_, bits, int64_t{1} << bits);
+  }
+  for (int64_t k = 0; k < rank; ++k) {
+    int64_t g = lut.dim(k), d = indices_shape[static_cast<size_t>(k)];
+    if (g <= 0 || d % g != 0) {
+      return InvalidArgument(
+          "constexpr_lut_to_dense: lut dim {} ({}) does not divide indices dim {} ({})", k, g, k, d);
+    }
+  }
+  int64_t n = NumElements(indices_shape);
+  uint64_t need = (static_cast<uint64_t>(n) * static_cast<uint64_t>(bits) + 7) / 8;
+  if (packed.size() < need) {
+    return InvalidArgument("constexpr_lut_to_dense: indices hold {} bytes, {} needed for {} x {} bits",
+                           packed.size(), need, n, bits);
+  }
+  w->out_shape_ = indices_shape;
+  if (w->vector_size_ > 1) {
+    if (!vector_axis.has_value()) {
+      return InvalidArgument("constexpr_lut_to_dense: VECTOR_SIZE {} > 1 needs vector_axis",
+                             w->vector_size_);
+    }
+    ANEC_ASSIGN_OR_RETURN(w->vector_axis_, NormalizeAxis(*vector_axis, rank));
+    w->out_shape_[static_cast<size_t>(w->vector_axis_)] *= w->vector_size_;
+  }
+  w->packed_ = packed.first(need);
+  w->keep_alive_ = std::move(keep_alive);
+  w->bits_ = bits;
+  w->indices_shape_ = std::move(indices_shape);
+  w->lut_ = std::move(lut);
+
+  // Tables are laid out [g0, g1, ..., palette, vector]; table number of indices coords c is
+  // sum_k (c_k / (d_k / g_k)) * gstride_k.
+  w->gstride_.assign(static_cast<size_t>(rank), 1);
+  for (int64_t k = rank - 2; k >= 0; --k) {
+    w->gstride_[static_cast<size_t>(k)] = w->gstride_[static_cast<size_t>(k + 1)] * w->lut_.dim(k + 1);
+  }
+  bool float_table = IsFloat(w->lut_.dtype());
+  if (w->vector_size_ == 1 && float_table && rank >= 1) {
+    w->row_decodable_ = true;
+    w->table_f32_ = w->lut_.ToFloats();
+    const Shape& d = w->indices_shape_;
+    int64_t rows = d[0];
+    w->cols_ = rows == 0 ? 0 : n / rows;
+    const std::vector<int64_t>& gstride = w->gstride_;
+    w->row_table_.resize(static_cast<size_t>(rows));
+    int64_t block0 = d[0] / w->lut_.dim(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      w->row_table_[static_cast<size_t>(r)] = (r / block0) * gstride[0] * w->palette_;
+    }
+    bool varies = false;
+    for (int64_t k = 1; k < rank; ++k) varies |= w->lut_.dim(k) != 1;
+    if (varies) {
+      w->col_table_.resize(static_cast<size_t>(w->cols_));
+      std::vector<int64_t> coord(static_cast<size_t>(rank), 0);
+      for (int64_t c = 0; c < w->cols_; ++c) {
+        int64_t t = 0;
+        for (int64_t k = 1; k < rank; ++k) {
+          int64_t block = d[static_cast<size_t>(k)] / w->lut_.dim(k);
+          t += (coord[static_cast<size_t>(k)] / block) * gstride[static_cast<size_t>(k)];
+        }
+        w->col_table_[static_cast<size_t>(c)] = static_cast<int32_t>(t * w->palette_);
+        for (int64_t k = rank - 1; k >= 1; --k) {
+          if (++coord[static_cast<size_t>(k)] < d[static_cast<size_t>(k)]) break;
+          coord[static_cast<size_t>(k)] = 0;
+        }
+      }
+    }
+  }
+  return w;
+}
+
+uint32_t LutWeight::IndexAt(int64_t i) const {
+  return ReadPacked(packed_.data(), packed_.size(), i, bits_);
+}
+
+void LutWeight::DecodeRow(int64_t row, float* out) const {
+  const float* table = table_f32_.data() + row_table_[static_cast<size_t>(row)];
+  const uint8_t* p = packed_.data();
+  const size_t nb = packed_.size();
+  int64_t first = row * cols_;
+  if (!col_table_.empty()) {
+    for (int64_t c = 0; c < cols_; ++c) {
+      out[c] = table[col_table_[static_cast<size_t>(c)] + ReadPacked(p, nb, first + c, bits_)];
+    }
+    return;
+  }
+  uint64_t first_bit = static_cast<uint64_t>(first) * static_cast<uint64_t>(bits_);
+  if (bits_ == 8) {
+    const uint8_t* q = p + first;
+    for (int64_t c = 0; c < cols_; ++c) out[c] = table[q[c]];
+  } else if (bits_ == 4 && first_bit % 8 == 0) {
+    const uint8_t* q = p + first_bit / 8;
+    int64_t c = 0;
+    for (; c + 2 <= cols_; c += 2) {
+      uint8_t b = q[c / 2];
+      out[c] = table[b & 15];
+      out[c + 1] = table[b >> 4];
+    }
+    if (c < cols_) out[c] = table[q[c / 2] & 15];
+  } else if (bits_ == 2 && first_bit % 8 == 0) {
+    const uint8_t* q = p + first_bit / 8;
+    for (int64_t c = 0; c < cols_; ++c) out[c] = table[(q[c / 4] >> (2 * (c % 4))) & 3];
+  } else {
+    for (int64_t c = 0; c < cols_; ++c) out[c] = table[ReadPacked(p, nb, first + c, bits_)];
+  }
+}
+
+Tensor LutWeight::Expand() const {
+  Tensor out = Tensor::Zeros(dtype(), out_shape_);
+  const size_t es = ElementSize(dtype());
+  const int64_t rank = static_cast<int64_t>(indices_shape_.size());
+  const int64_t n = NumElements(indices_shape_);
+  const std::vector<int64_t>& gstride = gstride_;
+  std::vector<int64_t> ostride = Strides(out_shape_);
+  std::vector<int64_t> coord(static_cast<size_t>(rank), 0);
+  const uint8_t* table = lut_.bytes();
+  uint8_t* dst = out.mutable_bytes();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t t = 0, o = 0;
+    for (int64_t k = 0; k < rank; ++k) {
+      size_t ku = static_cast<size_t>(k);
+      t += (coord[ku] / (indices_shape_[ku] / lut_.dim(k))) * gstride[ku];
+      o += (k == vector_axis_ ? coord[ku] * vector_size_ : coord[ku]) * ostride[ku];
+    }
+    int64_t entry = (t * palette_ + IndexAt(i)) * vector_size_;
+    int64_t vstride = rank == 0 ? 0 : ostride[static_cast<size_t>(vector_axis_)];
+    for (int64_t v = 0; v < vector_size_; ++v) {
+      std::memcpy(dst + static_cast<size_t>(o + v * vstride) * es,
+                  table + static_cast<size_t>(entry + v) * es, es);
+    }
+    for (int64_t k = rank - 1; k >= 0; --k) {
+      if (++coord[static_cast<size_t>(k)] < indices_shape_[static_cast<size_t>(k)]) break;
+      coord[static_cast<size_t>(k)] = 0;
+    }
+  }
+  return out;
+}
+
+const Tensor& LutWeight::Dense() const {
+  std::call_once(dense_once_, [this] { dense_ = Expand(); });
+  return dense_;
+}
+
+}  // namespace anec::runtime

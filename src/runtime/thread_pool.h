@@ -1,0 +1,45 @@
+// A fixed pool of worker threads for data-parallel kernel loops.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace anec::runtime {
+
+class ThreadPool {
+ public:
+  // `num_threads` total workers including the calling thread; 0 = hardware concurrency.
+  explicit ThreadPool(int num_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) on disjoint ranges covering [0, n), split into about num_threads()
+  // pieces of at least `min_chunk` items, and waits for all. The caller runs one piece.
+  // Not reentrant: fn must not call ParallelFor on the same pool.
+  void ParallelFor(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void WorkerLoop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  std::vector<std::pair<int64_t, int64_t>> ranges_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  std::mutex call_mu_;  // serializes ParallelFor callers
+};
+
+// The process-wide pool the kernels use (created on first use).
+ThreadPool* DefaultThreadPool();
+
+}  // namespace anec::runtime

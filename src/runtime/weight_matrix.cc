@@ -1,0 +1,108 @@
+#include "runtime/weight_matrix.h"
+
+#include <cstring>
+#include <vector>
+
+#include "runtime/half.h"
+#include "runtime/lut_weight.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace anec::runtime {
+namespace {
+
+float DotScalar(const float* a, const float* b, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
+  }
+  float total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  s0 = _mm256_add_ps(s0, s1);
+  __m128 lo = _mm256_castps256_ps128(s0), hi = _mm256_extractf128_ps(s0, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_hadd_ps(lo, lo);
+  lo = _mm_hadd_ps(lo, lo);
+  float total = _mm_cvtss_f32(lo);
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
+
+}  // namespace
+
+float Dot(const float* a, const float* b, int64_t n) {
+#if defined(__x86_64__)
+  if (HasAvx2()) return DotAvx2(a, b, n);
+#endif
+  return DotScalar(a, b, n);
+}
+
+Result<WeightMatrix> WeightMatrix::Create(const Tensor& w, int64_t rows, int64_t cols) {
+  if (rows * cols != w.size()) {
+    return Internal("weight {} viewed as [{}, {}]: element counts differ", w.TypeString(), rows,
+                    cols);
+  }
+  if (w.is_lut()) {
+    if (!w.lut()->RowDecodable() || w.rank() == 0 || w.dim(0) != rows) {
+      return Unsupported("weight {} with this LUT layout cannot be used as a [{}, {}] matrix",
+                         w.TypeString(), rows, cols);
+    }
+  } else if (w.dtype() != DType::kFloat16 && w.dtype() != DType::kFloat32) {
+    return InvalidArgument("weight {} must be fp16 or fp32", w.TypeString());
+  }
+  WeightMatrix m;
+  m.t_ = w;
+  m.rows_ = rows;
+  m.cols_ = cols;
+  return m;
+}
+
+void WeightMatrix::DecodeRow(int64_t r, float* out) const {
+  if (t_.is_lut()) {
+    t_.lut()->DecodeRow(r, out);
+  } else if (t_.dtype() == DType::kFloat16) {
+    HalfToFloatN(t_.data<Half>() + r * cols_, out, cols_);
+  } else {
+    std::memcpy(out, t_.data<float>() + r * cols_, static_cast<size_t>(cols_) * 4);
+  }
+}
+
+void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* out,
+             ThreadPool* pool) {
+  const int64_t n = w.rows(), k = w.cols();
+  auto work = [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(k));
+    for (int64_t j = begin; j < end; ++j) {
+      w.DecodeRow(j, row.data());
+      float b = bias ? bias[j] : 0.0f;
+      for (int64_t i = 0; i < m; ++i) out[i * n + j] = Dot(x + i * k, row.data(), k) + b;
+    }
+  };
+  // Small problems are not worth waking the workers.
+  if (pool == nullptr || n * k * m < 65536) {
+    work(0, n);
+  } else {
+    pool->ParallelFor(n, 16, work);
+  }
+}
+
+}  // namespace anec::runtime

@@ -1,0 +1,127 @@
+// Unit tests of the Jinja subset beyond the jinja2 parity fixtures: error reporting, whitespace
+// control corner cases and Python value formatting.
+#include <gtest/gtest.h>
+
+#include "text/chat_template.h"
+#include "text/jinja_value.h"
+
+namespace anec::text {
+namespace {
+
+Result<std::string> R(std::string_view tmpl, OrderedJson extra = OrderedJson::object()) {
+  ChatTemplateOptions o;
+  o.extra_vars = std::move(extra);
+  o.now = 0;
+  return RenderChatTemplate(tmpl, OrderedJson::array(), o);
+}
+
+TEST(JinjaTest, WhitespaceControl) {
+  EXPECT_EQ(*R("a\n  {% if true %}\n  b\n  {% endif %}\nc"), "a\n  b\nc");
+  EXPECT_EQ(*R("x  {%- if true -%}  y  {%- endif -%}  z"), "xyz");
+  EXPECT_EQ(*R("x {% if true %}y{% endif %}"), "x y");  // not at line start: kept
+  EXPECT_EQ(*R("  {{ 1 }}\n"), "  1");                  // no lstrip for {{, trailing \n dropped
+  EXPECT_EQ(*R("a\n{# note #}\nb"), "a\nb");
+}
+
+TEST(JinjaTest, ErrorsNameLineAndCause) {
+  Result<std::string> r = R("line1\n{{ raise_exception('bad role') }}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("bad role"), std::string::npos);
+  r = R("a\nb\n{% if x %}unclosed");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("endif"), std::string::npos);
+  r = R("{% for %}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("line 1"), std::string::npos);
+  r = R("{{ undefined_thing.attr }}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("undefined"), std::string::npos);
+  r = R("{% call foo() %}{% endcall %}");
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  r = R("{{ 'abc' | no_such_filter }}");
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  r = R("{{ 1 / 0 }}");
+  EXPECT_FALSE(r.ok());
+  r = R("{{ 'unterminated }}");
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(JinjaTest, MacrosScopesAndRecursionGuard) {
+  EXPECT_EQ(*R("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}"), "1");
+  EXPECT_EQ(*R("{% macro m(a, b=2) %}{{ a + b }}{% endmacro %}{{ m(1) }},{{ m(1, b=5) }}"), "3,6");
+  Result<std::string> r = R("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("recursion"), std::string::npos);
+  EXPECT_EQ(*R("{{ strftime_now('%Y-%m-%d') | length }}"), "10");
+  EXPECT_EQ(*R("{{ tools is none }} {{ documents is none }} {{ flag }}", {{"flag", true}}),
+            "True True True");
+}
+
+TEST(JinjaValueTest, PythonFormatting) {
+  using jinja::Value;
+  EXPECT_EQ(Value(1.0).Str(), "1.0");
+  EXPECT_EQ(Value(1e16).Str(), "1e+16");
+  EXPECT_EQ(Value(0.1).Str(), "0.1");
+  EXPECT_EQ(Value("it's").Repr(), "\"it's\"");
+  EXPECT_EQ(Value::List({Value("a"), Value(int64_t{2}), Value::None()}).Str(), "['a', 2, None]");
+  EXPECT_TRUE(Value(int64_t{1}).Equals(Value(1.0)));
+  EXPECT_TRUE(Value(true).Equals(Value(int64_t{1})));
+  EXPECT_FALSE(Value("1").Equals(Value(int64_t{1})));
+  EXPECT_FALSE(Value("a").Compare(Value(int64_t{1})).ok());
+  Result<std::string> j = Value::List({Value("\x01\xC3\xA9")}).ToJson(-1, false);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(*j, "[\"\\u0001\xC3\xA9\"]");
+}
+
+TEST(JinjaTest, HostileNestingIsAnErrorNotACrash) {
+  std::string deep_parens =
+      "{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}";
+  EXPECT_FALSE(R(deep_parens).ok());
+  std::string deep_not = "{{ " + std::string(0, ' ');
+  for (int i = 0; i < 50000; ++i) deep_not += "not ";
+  deep_not += "1 }}";
+  EXPECT_FALSE(R(deep_not).ok());
+  std::string deep_if;
+  for (int i = 0; i < 20000; ++i) deep_if += "{% if true %}";
+  EXPECT_FALSE(R(deep_if).ok());
+  std::string deep_minus = "{{ " + std::string(50000, '-') + "1 }}";
+  EXPECT_FALSE(R(deep_minus).ok());
+  // Nesting within the limit still works.
+  EXPECT_EQ(*R("{{ " + std::string(50, '(') + "7" + std::string(50, ')') + " }}"), "7");
+}
+
+TEST(JinjaTest, HugeOperatorChainsAreBounded) {
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 60000; ++i) chain += "+1";
+  chain += " }}";
+  EXPECT_FALSE(R(chain).ok());
+  std::string attrs = "{% set d = {} %}{{ d";
+  for (int i = 0; i < 60000; ++i) attrs += ".x";
+  attrs += " }}";
+  EXPECT_FALSE(R(attrs).ok());
+  std::string ok_chain = "{{ 0";
+  for (int i = 0; i < 1000; ++i) ok_chain += "+1";
+  EXPECT_EQ(*R(ok_chain + " }}"), "1000");
+}
+
+TEST(ChatTemplateTest, ApplyChatTemplateUsesTokenizerConfig) {
+  Result<Tokenizer> tok = Tokenizer::FromJson(R"({
+    "added_tokens": [{"id": 0, "content": "<s>", "special": true}, {"id": 1, "content": "</s>", "special": true}],
+    "model": {"type": "BPE", "vocab": {"a": 2}, "merges": []}})");
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  OrderedJson messages = OrderedJson::array({{{"role", "user"}, {"content", "hi"}}});
+  EXPECT_EQ(ApplyChatTemplate(*tok, messages).status().code(), StatusCode::kFailedPrecondition);
+  Result<TokenizerConfig> cfg =
+      TokenizerConfig::FromJson(R"({"bos_token": "<s>", "eos_token": "</s>",
+      "chat_template": [{"name": "tool_use", "template": "x"},
+                        {"name": "default", "template": "{{ bos_token }}{% for m in messages %}{{ m.role }}:{{ m.content }}{{ eos_token }}{% endfor %}"}]})");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  ASSERT_TRUE(tok->ApplyConfig(*cfg).ok());
+  EXPECT_EQ(*ApplyChatTemplate(*tok, messages), "<s>user:hi</s>");
+  ChatTemplateOptions o;
+  o.extra_vars = {{"bos_token", "[B]"}};
+  EXPECT_EQ(*ApplyChatTemplate(*tok, messages, o), "[B]user:hi</s>");
+}
+
+}  // namespace
+}  // namespace anec::text

@@ -1,0 +1,278 @@
+"""Apple's coremltools reads every package `anec convert` writes.
+
+The `anec` binary converts parity fixtures (tests/fixtures/parity) into temporary folders:
+llama_untied with --lut 4 in one chunk, and qwen3_headdim in fp16 with 3 chunks (one layer
+each). Then, for every .mlpackage written (final files and the work folder):
+  - coremltools.models.MLModel(path, skip_model_load=True) opens it;
+  - the milproto loader rebuilds its MIL program, re-running type inference on every op, and each
+    op's inferred output dtype and shape equals the type anec declared in the protobuf;
+and the folder follows ANEMLL's contract (docs/PIPELINE.md, /work/shared/reference/ane-llm.md):
+file names built from model_prefix and the lut values, meta.yaml's model_info.parameters, the
+com.anemll.* user metadata, and multi-function FFN chunks (infer default + prefill) sharing the
+state model.model.kv_cache_0 [2L, kv_heads, C, head_dim].
+"""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+import coremltools as ct
+from coremltools.converters.mil.mil import types
+from coremltools.proto import MIL_pb2
+
+from conftest import tool_path
+from test_coremltools import load_package, vars_by_name
+
+SOURCE_DIR = os.environ.get(
+    "ANEC_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+)
+FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures", "parity")
+CONTEXT = 64
+BATCH = 8
+
+CONVERSIONS = {
+    "llama_lut4": dict(case="llama_untied", chunks=1, lut=4, prefix="llama"),
+    "qwen3_3chunks": dict(case="qwen3_headdim", chunks=3, lut=None, prefix="qwen"),
+}
+
+# MIL protobuf data types -> coremltools' builtin type names.
+PROTO_DTYPES = {
+    "FLOAT16": "fp16",
+    "FLOAT32": "fp32",
+    "FLOAT64": "fp64",
+    "INT32": "int32",
+    "INT64": "int64",
+    "INT16": "int16",
+    "UINT16": "uint16",
+    "INT8": "int8",
+    "UINT8": "uint8",
+    "INT4": "int4",
+    "UINT4": "uint4",
+    "UINT2": "uint2",
+    "UINT1": "uint1",
+    "UINT3": "uint3",
+    "UINT6": "uint6",
+    "BOOL": "bool",
+    "STRING": "str",
+}
+
+
+def lut_suffix(bits):
+    return f"_lut{bits}" if bits else ""
+
+
+@pytest.fixture(scope="session", params=sorted(CONVERSIONS))
+def converted(request, tmp_path_factory):
+    """Runs `anec convert` once per conversion; returns (name, output folder, settings, config)."""
+    name = request.param
+    c = CONVERSIONS[name]
+    out = tmp_path_factory.mktemp(name) / "out"
+    anec = tool_path(os.path.join("src", "cli", "anec"))
+    model_dir = os.path.join(FIXTURES, c["case"])
+    cmd = [anec, "convert", "--model", model_dir, "--output", str(out),
+           "--context", str(CONTEXT), "--batch-size", str(BATCH), "--chunks", str(c["chunks"]),
+           "--lut", str(c["lut"]) if c["lut"] else "none",
+           # The fixtures carry no tokenizer files, which the up-front check requires.
+           "--skip-check"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    return name, str(out), c, config
+
+
+def expected_names(c):
+    p, lut, n = c["prefix"], c["lut"], c["chunks"]
+    chunks = [f"{p}_FFN_PF{lut_suffix(lut)}_chunk_{k:02d}of{n:02d}.mlpackage" for k in range(1, n + 1)]
+    return f"{p}_embeddings.mlpackage", f"{p}_lm_head{lut_suffix(lut)}.mlpackage", chunks
+
+
+def all_packages(folder):
+    found = []
+    for root, dirs, _ in os.walk(folder):
+        for d in list(dirs):
+            if d.endswith(".mlpackage"):
+                found.append(os.path.join(root, d))
+                dirs.remove(d)
+    return sorted(found)
+
+
+def head_dim(config):
+    return config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+
+
+def check_declared_types(spec, prog, where):
+    """Every op output anec declared must exist in the rebuilt program with the same type."""
+    checked = 0
+    for fn_name, fn in spec.mlProgram.functions.items():
+        block = fn.block_specializations[fn.opset]
+        found = vars_by_name(prog.functions[fn_name])
+        for op in block.operations:
+            for out in op.outputs:
+                assert out.name in found, f"{where}/{fn_name}: {op.type} output {out.name} missing"
+                _, var = found[out.name]
+                tt = out.type.tensorType
+                want_dtype = PROTO_DTYPES[MIL_pb2.DataType.Name(tt.dataType)]
+                got_dtype = types.builtin_to_string(var.dtype)
+                if want_dtype == "int64" and got_dtype == "int32":
+                    want_dtype = "int32"  # coremltools narrows int64 constants
+                assert got_dtype == want_dtype, f"{where}/{fn_name}/{out.name}: {got_dtype}"
+                want_shape = [d.constant.size for d in tt.dimensions]
+                assert list(var.shape) == want_shape, f"{where}/{fn_name}/{out.name}"
+                checked += 1
+    return checked
+
+
+def test_every_package_opens_and_rebuilds_with_declared_types(converted):
+    name, out, c, _ = converted
+    packages = all_packages(out)
+    # Final files plus the work folder's single-function infer and prefill chunks.
+    assert len(packages) == 2 + 3 * c["chunks"], packages
+    total = 0
+    for path in packages:
+        model = ct.models.MLModel(path, skip_model_load=True)
+        spec = model.get_spec()
+        assert spec.WhichOneof("Type") == "mlProgram", path
+        folder, base = os.path.split(path)
+        _, prog = load_package(folder, base[: -len(".mlpackage")])
+        total += check_declared_types(spec, prog, os.path.relpath(path, out))
+    assert total > 50 * c["chunks"], f"only {total} op outputs checked"
+
+
+def test_file_names_follow_the_contract(converted):
+    _, out, c, _ = converted
+    emb, head, chunks = expected_names(c)
+    top = sorted(n for n in os.listdir(out) if n.endswith(".mlpackage"))
+    assert top == sorted([emb, head] + chunks)
+    assert os.path.isfile(os.path.join(out, "config.json"))
+
+
+def test_meta_yaml_parameters(converted):
+    _, out, c, config = converted
+    with open(os.path.join(out, "meta.yaml")) as f:
+        meta = yaml.safe_load(f)
+    info = meta["model_info"]
+    for key in ("name", "version", "description", "license", "author", "framework", "language",
+                "architecture", "parameters"):
+        assert key in info, key
+    assert info["name"].endswith(f"-ctx{CONTEXT}")
+    assert info["architecture"] == config["model_type"]
+    p = info["parameters"]
+    lut = str(c["lut"]) if c["lut"] else "none"
+    emb, head, chunks = expected_names(c)
+    want = {
+        "context_length": CONTEXT,
+        "batch_size": BATCH,
+        "lut_embeddings": "none",
+        "lut_ffn": int(lut) if c["lut"] else "none",
+        "lut_lmhead": int(lut) if c["lut"] else "none",
+        "num_chunks": c["chunks"],
+        "model_prefix": c["prefix"],
+        "embeddings": emb,
+        "lm_head": head,
+        "ffn": f"{c['prefix']}_FFN_PF{lut_suffix(c['lut'])}.mlpackage",
+        "split_lm_head": 1,  # vocab 256/384 fits one piece of <= 16384 rows
+    }
+    assert {k: p.get(k) for k in want} == want
+
+
+def test_user_defined_metadata(converted):
+    _, out, c, _ = converted
+    emb, head, chunks = expected_names(c)
+    for name in [emb, head] + chunks:
+        spec = ct.models.MLModel(os.path.join(out, name), skip_model_load=True).get_spec()
+        ud = dict(spec.description.metadata.userDefined)
+        assert ud["com.anemll.context_length"] == str(CONTEXT), name
+        assert ud["com.anemll.state_length"] == str(CONTEXT), name
+        assert ud["com.anemll.batch_size"] == str(BATCH), name
+        assert ud["com.anemll.num_chunks"] == str(c["chunks"]), name
+        assert "com.anemll.info" in ud, name
+        bits = 0 if name == emb else (c["lut"] or 0)
+        assert ud["com.anemll.lut_bits"] == str(bits), name
+    for k, name in enumerate(chunks, start=1):
+        spec = ct.models.MLModel(os.path.join(out, name), skip_model_load=True).get_spec()
+        assert spec.description.metadata.userDefined["com.anemll.chunk_no"] == str(k)
+
+
+def features(fs):
+    return {f.name: list(f.type.multiArrayType.shape) for f in fs}
+
+
+def test_embeddings_and_lm_head_io(converted):
+    _, out, c, config = converted
+    emb, head, _ = expected_names(c)
+    H, V = config["hidden_size"], config["vocab_size"]
+    spec = ct.models.MLModel(os.path.join(out, emb), skip_model_load=True).get_spec()
+    ins = {f.name: f for f in spec.description.input}
+    assert list(ins) == ["input_ids"]
+    assert ins["input_ids"].type.multiArrayType.dataType == ct.proto.FeatureTypes_pb2.ArrayFeatureType.INT32
+    outs = features(spec.description.output)
+    assert list(outs) == ["hidden_states"] and outs["hidden_states"][0] == 1
+    assert outs["hidden_states"][2] == H
+    spec = ct.models.MLModel(os.path.join(out, head), skip_model_load=True).get_spec()
+    assert features(spec.description.input) == {"hidden_states": [1, 1, H]}
+    outs = features(spec.description.output)
+    assert list(outs) == ["logits1"], outs
+    assert outs["logits1"][-1] == V
+
+
+def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
+    _, out, c, config = converted
+    _, _, chunks = expected_names(c)
+    H, C, B = config["hidden_size"], CONTEXT, BATCH
+    L, kv, hd = config["num_hidden_layers"], config["num_key_value_heads"], head_dim(config)
+    fp16 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT16
+    want_inputs = {
+        "infer": {"hidden_states": [1, 1, H], "position_ids": [1], "causal_mask": [1, 1, 1, C],
+                  "current_pos": [1]},
+        "prefill": {"hidden_states": [1, B, H], "position_ids": [B], "causal_mask": [1, 1, B, C],
+                    "current_pos": [1]},
+    }
+    for k, name in enumerate(chunks, start=1):
+        path = os.path.join(out, name)
+        spec = ct.models.MLModel(path, skip_model_load=True).get_spec()
+        desc = spec.description
+        assert desc.defaultFunctionName == "infer", name
+        assert sorted(f.name for f in desc.functions) == ["infer", "prefill"], name
+        for f in desc.functions:
+            assert [s.name for s in f.state] == ["model.model.kv_cache_0"], (name, f.name)
+            state = f.state[0].type.stateType.arrayType
+            assert list(state.shape) == [2 * L, kv, C, hd], (name, f.name)
+            assert state.dataType == fp16
+            assert features(f.input) == want_inputs[f.name], (name, f.name)
+            outs = features(f.output)
+            assert list(outs) == ["output_hidden_states"], (name, f.name)
+            rows = outs["output_hidden_states"][1]
+            assert outs["output_hidden_states"][2] == H
+            # Only the last chunk's prefill may shrink its output to one row.
+            if f.name == "infer":
+                assert rows == 1
+            elif k < len(chunks):
+                assert rows == B, (name, "prefill output rows")
+            else:
+                assert rows in (1, B), (name, "prefill output rows")
+        folder, base = os.path.split(path)
+        _, prog = load_package(folder, base[: -len(".mlpackage")])
+        assert sorted(prog.functions) == ["infer", "prefill"]
+
+
+def test_lut_chunks_hold_palettized_weights(converted):
+    """--lut N must really palettize: the FFN chunk's program has constexpr_lut_to_dense ops whose
+    tables have 2^N entries, and no fp16 matrix constant as large as a projection."""
+    _, out, c, config = converted
+    _, _, chunks = expected_names(c)
+    path = os.path.join(out, chunks[0])
+    folder, base = os.path.split(path)
+    _, prog = load_package(folder, base[: -len(".mlpackage")])
+    lut_ops = [op for op in prog.functions["infer"].operations
+               if op.op_type == "constexpr_lut_to_dense"]
+    if not c["lut"]:
+        assert lut_ops == []
+        return
+    assert lut_ops, "no constexpr_lut_to_dense op in a --lut chunk"
+    for op in lut_ops:
+        lut = np.asarray(op.lut.val)
+        assert lut.shape[-2] == 2 ** c["lut"], (op.name, lut.shape)
