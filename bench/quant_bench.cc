@@ -7,6 +7,7 @@
 // that reads every weight and builds its per-group histogram), and whole-model SNR; then the
 // process's peak RSS. --dump writes the first L layers' fp16 weights and our group-8 tables and
 // indices as .npy plus ours.csv, for bench/quant_vs_coremltools.py.
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -18,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "base/file_system.h"
 #include "quant/fp16.h"
@@ -138,7 +137,8 @@ bool WriteNpy(const std::string& path, const char* descr, int64_t rows, int64_t 
 double CpuSeconds() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 // The 1-minute load average, to tell how shared the machine was during the run.
@@ -164,10 +164,14 @@ int main(int argc, char** argv) {
   std::string dump_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--layers") layers = std::atoi(argv[i + 1]);
-    else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--dump") dump_dir = argv[i + 1];
-    else if (flag == "--dump-layers") dump_layers = std::atoi(argv[i + 1]);
+    if (flag == "--layers")
+      layers = std::atoi(argv[i + 1]);
+    else if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--dump")
+      dump_dir = argv[i + 1];
+    else if (flag == "--dump-layers")
+      dump_layers = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -177,8 +181,8 @@ int main(int argc, char** argv) {
   if (!dump_dir.empty() && !anec::RealFileSystem()->MakeDirs(dump_dir).ok()) return 1;
   std::string csv = "layer,tensor,rows,cols,bits,group_size,sse,sum_sq,seconds,cpu_seconds\n";
 
-  std::vector<ConfigStats> configs = {{{4, 8, threads}}, {{6, 8, threads}},
-                                      {{4, 0, threads}}, {{6, 0, threads}}};
+  std::vector<ConfigStats> configs = {
+      {{4, 8, threads}}, {{6, 8, threads}}, {{4, 0, threads}}, {{6, 0, threads}}};
   double floor_seconds = 0, floor_cpu = 0, sum_sq = 0, gen_seconds = 0;
   int64_t weights = 0, distinct_g8 = 0, groups_g8 = 0;
   for (int layer = 0; layer < layers; ++layer) {
@@ -188,8 +192,8 @@ int main(int argc, char** argv) {
       const std::vector<uint16_t> w = Generate(layer, t, s, threads);
       gen_seconds += Seconds(start);
       weights += static_cast<int64_t>(w.size());
-      for (uint16_t b : w) sum_sq += static_cast<double>(anec::quant::HalfToFloat(b)) *
-                                     anec::quant::HalfToFloat(b);
+      for (uint16_t b : w)
+        sum_sq += static_cast<double>(anec::quant::HalfToFloat(b)) * anec::quant::HalfToFloat(b);
       start = std::chrono::steady_clock::now();
       double cpu0 = CpuSeconds();
       distinct_g8 += HistogramFloor(w, s, 8, threads);
@@ -224,7 +228,8 @@ int main(int argc, char** argv) {
             return 1;
           }
           double tensor_sq = 0;
-          for (uint16_t b : w) tensor_sq += double(anec::quant::HalfToFloat(b)) * anec::quant::HalfToFloat(b);
+          for (uint16_t b : w)
+            tensor_sq += double(anec::quant::HalfToFloat(b)) * anec::quant::HalfToFloat(b);
           csv += fmt::format("{},{},{},{},{},{},{:.17g},{:.17g},{:.6f},{:.6f}\n", layer, s.name,
                              s.rows, s.cols, c.config.bits, 8, r->sse, tensor_sq, sec, cpu);
         }
@@ -232,15 +237,17 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "layer %d done\n", layer);
   }
-  if (!dump_dir.empty() && !anec::RealFileSystem()->WriteFileAtomic(dump_dir + "/ours.csv", csv).ok()) {
+  if (!dump_dir.empty() &&
+      !anec::RealFileSystem()->WriteFileAtomic(dump_dir + "/ours.csv", csv).ok()) {
     return 1;
   }
 
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  fmt::print("quant_bench: {} layers, {:.1f} M weights, {} threads, mean distinct fp16 values per "
-             "group of 8 rows: {:.0f} (generation {:.1f} s, not counted)\n",
-             layers, weights / 1e6, threads, double(distinct_g8) / double(groups_g8), gen_seconds);
+  fmt::print(
+      "quant_bench: {} layers, {:.1f} M weights, {} threads, mean distinct fp16 values per "
+      "group of 8 rows: {:.0f} (generation {:.1f} s, not counted)\n",
+      layers, weights / 1e6, threads, double(distinct_g8) / double(groups_g8), gen_seconds);
   fmt::print("| {:<22} | {:>8} | {:>8} | {:>9} | {:>12} | {:>11} | {:>9} |\n", "config", "wall s",
              "cpu s", "M w/s", "x floor wall", "x floor cpu", "SNR dB");
   fmt::print("|{:-<24}|{:->10}|{:->10}|{:->11}|{:->14}|{:->13}|{:->11}|\n", "", "", "", "", "", "",
@@ -250,13 +257,16 @@ int main(int argc, char** argv) {
              1.0, "-");
   for (const ConfigStats& c : configs) {
     const std::string name =
-        c.config.group_size == 0 ? fmt::format("LUT{} per-tensor", c.config.bits)
-                                 : fmt::format("LUT{} group {}", c.config.bits, c.config.group_size);
+        c.config.group_size == 0
+            ? fmt::format("LUT{} per-tensor", c.config.bits)
+            : fmt::format("LUT{} group {}", c.config.bits, c.config.group_size);
     fmt::print("| {:<22} | {:>8.2f} | {:>8.2f} | {:>9.0f} | {:>12.2f} | {:>11.2f} | {:>9.2f} |\n",
                name, c.seconds, c.cpu, weights / 1e6 / c.seconds, c.seconds / floor_seconds,
                c.cpu / floor_cpu, 10 * std::log10(sum_sq / c.sse));
   }
-  fmt::print("peak RSS: {:.0f} MB (whole run: one layer's weights + results at a time); "
-             "load average at the end: {}\n", ru.ru_maxrss / 1024.0, LoadAverage());
+  fmt::print(
+      "peak RSS: {:.0f} MB (whole run: one layer's weights + results at a time); "
+      "load average at the end: {}\n",
+      ru.ru_maxrss / 1024.0, LoadAverage());
   return 0;
 }

@@ -104,8 +104,11 @@ def sentencepiece_family(metaspace):
     base = Tokenizer(models.BPE())
     base.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     trainer = trainers.BpeTrainer(vocab_size=2000, special_tokens=["<unk>", "<s>", "</s>"],
-                                  limit_alphabet=150, show_progress=False)
-    base.train_from_iterator(read_corpus(), trainer)
+                                  show_progress=False)
+    # Train without CJK, Hangul and emoji lines so those characters need byte_fallback later.
+    # (limit_alphabet would do it too, but breaks frequency ties in hash order: not reproducible.)
+    base.train_from_iterator([line for line in read_corpus() if all(ord(c) < 0x2000 for c in line)],
+                             trainer)
     trained = json.loads(base.to_str())
     old_vocab = trained["model"]["vocab"]
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}

@@ -285,4 +285,15 @@ std::vector<float> ExpandBlockwise(const Int4Blockwise& b) {
   return w;
 }
 
+std::vector<uint16_t> BlockwiseToLuts(const Int4Blockwise& b) {
+  std::vector<uint16_t> luts(static_cast<size_t>(b.out_features * b.num_blocks * 16));
+  for (int64_t r = 0; r < b.out_features * b.num_blocks; ++r) {
+    float scale = HalfToFloat(b.scales[r]);
+    for (int k = 0; k < 16; ++k) {
+      luts[r * 16 + k] = FloatToHalf(scale * static_cast<float>(k - b.offsets[r]));
+    }
+  }
+  return luts;
+}
+
 }  // namespace anec::io

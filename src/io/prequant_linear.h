@@ -87,4 +87,10 @@ Result<Int4Blockwise> ToBlockwise(const Int4Linear& linear);
 // Expands a blockwise weight back to W[out, in] in the original input order, float32 (exact).
 std::vector<float> ExpandBlockwise(const Int4Blockwise& b);
 
+// The same groups as 16-entry lookup tables, for constexpr_lut_to_dense with one LUT per
+// (output row, block): lut[(o * num_blocks + blk) * 16 + k] = fp16(scale * (k - offset)), with
+// `b.data` as the indices (in `b.input_permutation` order). Each entry is rounded once to fp16,
+// exactly what an fp16 evaluation of the blockwise form gives for that code.
+std::vector<uint16_t> BlockwiseToLuts(const Int4Blockwise& b);
+
 }  // namespace anec::io

@@ -170,6 +170,28 @@ TEST(PrequantLinearTest, ActOrderGroupsBecomeBlocksAfterPermutingInputs) {
   EXPECT_EQ(ExpandBlockwise(*b), w);
 }
 
+TEST(PrequantLinearTest, LutsHoldTheSixteenValuesOfEachBlock) {
+  GptqCase c(/*v1=*/true);
+  auto l = ReadInt4Linear(Gptq(true), c.src, "l");
+  ASSERT_TRUE(l.ok());
+  auto b = ToBlockwise(*l);
+  ASSERT_TRUE(b.ok());
+  std::vector<uint16_t> luts = BlockwiseToLuts(*b);
+  ASSERT_EQ(luts.size(), static_cast<size_t>(kOut * 2 * 16));
+  std::vector<float> w = DequantizeInt4(*l);
+  for (int o = 0; o < kOut; ++o) {
+    for (int g = 0; g < 2; ++g) {
+      // Scale and code here are small: every table entry is exact in fp16.
+      EXPECT_EQ(HalfToFloat(luts[(o * 2 + g) * 16 + 3]),
+                c.scales[g * kOut + o] * static_cast<float>(3 - c.zeros[g][o]));
+    }
+    for (int i = 0; i < kIn; ++i) {
+      int blk = i / kGroup;
+      EXPECT_EQ(HalfToFloat(luts[(o * 2 + blk) * 16 + b->data[o * kIn + i]]), w[o * kIn + i]);
+    }
+  }
+}
+
 TEST(PrequantLinearTest, UnequalGroupsAreNotBlockwiseButStillDequantize) {
   GptqCase c(/*v1=*/false);
   std::vector<int32_t> g_idx(kIn, 1);

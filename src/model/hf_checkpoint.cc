@@ -1,5 +1,7 @@
 #include "model/hf_checkpoint.h"
 
+#include "io/prequant_source.h"
+
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "model/hf_model_spec.h"
@@ -27,7 +29,8 @@ Result<LoadedModel> LoadHfCheckpoint(FileSystem* fs, const std::string& dir,
   LoadedModel m;
   ANEC_ASSIGN_OR_RETURN(m.spec,
                         SpecFromHfConfig(config, ModelNameForFolder(dir), architecture_override));
-  ANEC_ASSIGN_OR_RETURN(m.source, io::OpenCheckpoint(fs, dir));
+  // GPTQ/AWQ checkpoints are presented as ordinary ones (exactly dequantized weights).
+  ANEC_ASSIGN_OR_RETURN(m.source, io::OpenCheckpointDequantized(fs, dir));
   ANEC_ASSIGN_OR_RETURN(m.checkpoint, Bind(m.spec, *m.source));
   return m;
 }

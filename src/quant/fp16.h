@@ -29,7 +29,8 @@ std::vector<float> HalfsToFloat(std::span<const uint16_t> fp16_bits);
 inline bool HalfIsNonFinite(uint16_t bits) { return (bits & 0x7C00u) == 0x7C00u; }
 
 // A total order key for finite fp16 bit patterns: key(a) < key(b) iff value(a) < value(b), and
-// -0 and +0 share the key of +0 (0x8000). Keys of finite values lie in [0x0400, 0xFBFF]; 0x7FFF is unused.
+// -0 and +0 share the key of +0 (0x8000). Keys of finite values lie in [0x0400, 0xFBFF]; 0x7FFF is
+// unused.
 inline uint16_t HalfOrderKey(uint16_t bits) {
   if (bits == 0x8000u) return 0x8000u;
   return (bits & 0x8000u) ? static_cast<uint16_t>(0x7FFFu - (bits & 0x7FFFu))

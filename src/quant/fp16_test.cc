@@ -43,7 +43,8 @@ TEST(Fp16, FloatToHalfRoundsLikeTheReference) {
   // Exact halfway points between neighbouring halves, where only ties-to-even decides.
   for (uint32_t b = 0; b < 0x7BFF; ++b) {
     const double mid = (static_cast<double>(HalfToFloat(static_cast<uint16_t>(b))) +
-                        HalfToFloat(static_cast<uint16_t>(b + 1))) / 2;
+                        HalfToFloat(static_cast<uint16_t>(b + 1))) /
+                       2;
     ASSERT_EQ(FloatToHalf(static_cast<float>(mid)), RefHalf(static_cast<float>(mid))) << b;
     ASSERT_EQ(DoubleToHalf(mid), RefHalfFromDouble(mid)) << b;
     ASSERT_EQ(DoubleToHalf(-mid), RefHalfFromDouble(-mid)) << b;
@@ -73,7 +74,7 @@ TEST(Fp16, DoubleToHalfRoundsOnceNotTwice) {
 TEST(Fp16, Bf16Conversions) {
   EXPECT_EQ(FloatToBf16(1.0f), 0x3F80);
   EXPECT_EQ(Bf16ToFloat(0x3F80), 1.0f);
-  EXPECT_EQ(FloatToBf16(1.0f + std::ldexp(1.0f, -8)), 0x3F80);  // tie -> even
+  EXPECT_EQ(FloatToBf16(1.0f + std::ldexp(1.0f, -8)), 0x3F80);      // tie -> even
   EXPECT_EQ(FloatToBf16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3F82);  // tie -> even (up)
   EXPECT_EQ(Bf16ToHalf(0x3F80), 0x3C00);
   EXPECT_EQ(Bf16ToHalf(FloatToBf16(1e6f)), 0x7C00);  // beyond fp16: Inf, rejected later

@@ -8,6 +8,10 @@
 namespace anec::quant {
 namespace {
 
+// Knuth layers are used while they scan fewer than this many times the cells that divide and
+// conquer scanned (see OptimalBoundaries).
+constexpr int64_t kKnuthFactor = 4;
+
 // Prefix sums over the first i values (i = 0..n) of w, w*x, w*x^2 with x centred on the weighted
 // mean, so that cluster costs S2 - S1^2/W cancel as little as possible.
 struct PrefixSums {
@@ -129,6 +133,7 @@ ANEC_INLINE std::vector<int32_t> OptimalBoundaries(const PrefixSums& p, int32_t 
   };
 
   bool use_knuth = false;
+  int64_t last_dc_evals = 0;
   struct Span {
     int32_t lo, hi, opt_lo, opt_hi;
   };
@@ -146,12 +151,27 @@ ANEC_INLINE std::vector<int32_t> OptimalBoundaries(const PrefixSums& p, int32_t 
       opt_at(m, i) = static_cast<Index>(r.arg);
       return r.arg;
     };
-    int64_t dc_evals = 0;
-    if (use_knuth || lo == hi) {
-      for (int32_t i = hi; i >= lo; --i) {
-        solve(i, prev_opt(m, i), i == hi ? i - 1 : static_cast<int32_t>(opt_at(m, i + 1)));
+    // Knuth's scans are not bounded by O(n log n) per layer in theory, so a Knuth layer that
+    // scans more than kKnuthFactor x the last divide-and-conquer layer is abandoned and redone by
+    // divide and conquer: every layer then costs O(n log n), and the whole DP O(k n log n).
+    bool solved = false;
+    if (lo == hi) {
+      solve(lo, prev_opt(m, lo), lo - 1);
+      solved = true;
+    } else if (use_knuth) {
+      int64_t evals = 0;
+      const int64_t budget = kKnuthFactor * last_dc_evals;
+      int32_t i = hi;
+      for (; i >= lo && evals <= budget; --i) {
+        const int32_t jlo = std::max(m - 1, prev_opt(m, i));
+        const int32_t jhi = i == hi ? i - 1 : std::min<int32_t>(opt_at(m, i + 1), i - 1);
+        evals += std::max(1, jhi - jlo + 1);
+        solve(i, jlo, jhi);
       }
-    } else {
+      solved = i < lo;
+    }
+    if (!solved) {
+      int64_t dc_evals = 0;
       stack.clear();
       stack.push_back({lo, hi, m - 1, hi - 1});
       while (!stack.empty()) {
@@ -165,16 +185,17 @@ ANEC_INLINE std::vector<int32_t> OptimalBoundaries(const PrefixSums& p, int32_t 
         if (s.lo < mid) stack.push_back({s.lo, mid - 1, s.opt_lo, j});
         if (mid < s.hi) stack.push_back({mid + 1, s.hi, j, s.opt_hi});
       }
-      // What Knuth's bounds would have scanned for this layer. Both counts shrink as m grows, so
-      // once Knuth is cheaper it stays cheaper. A Knuth step costs less than a divide-and-conquer
-      // step (no stack, wider and so vectorised scans): the factor 4 was measured on Llama-like
-      // weight groups. It only moves the switch point; the choice is deterministic, data-only.
+      last_dc_evals = dc_evals;
+      // What Knuth's bounds would have scanned for this layer. Both counts usually shrink as m
+      // grows. A Knuth step costs less than a divide-and-conquer step (no stack, wider and so
+      // vectorised scans): the factor was measured on Llama-like weight groups. It only moves
+      // the switch point; the choice is deterministic and depends on the data only.
       int64_t knuth_evals = 0;
       for (int32_t i = lo; i <= hi; ++i) {
         const int32_t upper = i == hi ? i - 1 : std::min<int32_t>(opt_at(m, i + 1), i - 1);
         knuth_evals += std::max(1, upper - std::max(m - 1, prev_opt(m, i)) + 1);
       }
-      use_knuth = knuth_evals < 4 * dc_evals;
+      use_knuth = knuth_evals < kKnuthFactor * dc_evals;
     }
     std::swap(prev, cur);
   }
@@ -220,8 +241,10 @@ Result<Kmeans1DResult> Kmeans1D(std::span<const double> values, std::span<const 
       return InvalidArgument("Kmeans1D: value {} is {}; values must be finite", i, values[i]);
     }
     if (i > 0 && values[i] < values[i - 1]) {
-      return InvalidArgument("Kmeans1D: values must be sorted ascending, but value {} ({}) < "
-                             "value {} ({})", i, values[i], i - 1, values[i - 1]);
+      return InvalidArgument(
+          "Kmeans1D: values must be sorted ascending, but value {} ({}) < "
+          "value {} ({})",
+          i, values[i], i - 1, values[i - 1]);
     }
     if (!(weights[i] > 0) || !std::isfinite(weights[i])) {
       return InvalidArgument("Kmeans1D: weight {} is {}; weights must be finite and > 0", i,

@@ -6,8 +6,10 @@
 // [j, i). The cost satisfies the quadrangle inequality, so the optimal split opt_m(i) is
 // nondecreasing in i and in m. Each layer is solved by divide and conquer over i (O(n log n)),
 // or, once it is measured to be cheaper (usually from a handful of clusters on), by Knuth's bound
-// opt_{m-1}(i) <= opt_m(i) <= opt_m(i+1). Costs come from prefix sums of w, w*x, w*x^2 over values
-// centred on their weighted mean, accumulated in long double and stored as double.
+// opt_{m-1}(i) <= opt_m(i) <= opt_m(i+1); a Knuth layer that overruns a budget tied to the last
+// divide-and-conquer layer is redone by divide and conquer, so the whole DP is O(k n log n).
+// Costs come from prefix sums of w, w*x, w*x^2 over values centred on their weighted mean,
+// accumulated in long double and stored as double.
 //
 // Memory: O(n) doubles plus the split-point table used to recover the partition, (k-1) x
 // (n-k+1) entries of 2 bytes when n < 65535 (4 bytes otherwise): at most 32 MB for k = 256 and

@@ -73,8 +73,10 @@ Status BuildHistogram(const Job& job, int64_t group, Workspace& ws) {
         std::fill(ws.present.begin(), ws.present.end(), 0u);
         std::fill(ws.importance.begin(), ws.importance.end(), 0.0);
         const int64_t row = group * job.group_rows + e / job.cols;
-        return InvalidArgument("tensor '{}': importance [{}, {}] is {}; importance weights must "
-                               "be finite and >= 0", job.name, row, e % job.cols, imp[e]);
+        return InvalidArgument(
+            "tensor '{}': importance [{}, {}] is {}; importance weights must "
+            "be finite and >= 0",
+            job.name, row, e % job.cols, imp[e]);
       }
       ws.importance[w[e]] += imp[e];
     }
@@ -216,29 +218,34 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
   const std::string_view name = tensor_name.empty() ? "<unnamed>" : tensor_name;
   const int bits = config.bits;
   if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 6 && bits != 8) {
-    return InvalidArgument("tensor '{}': LUT bits must be 1, 2, 3, 4, 6 or 8 (what Core ML's "
-                           "constexpr_lut_to_dense accepts), got {}", name, bits);
+    return InvalidArgument(
+        "tensor '{}': LUT bits must be 1, 2, 3, 4, 6 or 8 (what Core ML's "
+        "constexpr_lut_to_dense accepts), got {}",
+        name, bits);
   }
   if (rows <= 0 || cols <= 0) {
     return InvalidArgument("tensor '{}': shape [{}, {}] must have positive rows and cols", name,
                            rows, cols);
   }
   if (fp16_weights.size() != static_cast<size_t>(rows * cols)) {
-    return InvalidArgument("tensor '{}': shape [{}, {}] needs {} weights, got {}", name, rows,
-                           cols, rows * cols, fp16_weights.size());
+    return InvalidArgument("tensor '{}': shape [{}, {}] needs {} weights, got {}", name, rows, cols,
+                           rows * cols, fp16_weights.size());
   }
   if (!importance.empty() && importance.size() != fp16_weights.size()) {
-    return InvalidArgument("tensor '{}': {} importance weights for {} weights; pass one per "
-                           "weight or none", name, importance.size(), fp16_weights.size());
+    return InvalidArgument(
+        "tensor '{}': {} importance weights for {} weights; pass one per "
+        "weight or none",
+        name, importance.size(), fp16_weights.size());
   }
   if (config.group_size < 0 || (config.group_size > 0 && rows % config.group_size != 0)) {
-    return InvalidArgument("tensor '{}': group size {} does not divide the {} output channels "
-                           "(rows); choose a divisor of {} or 0 for one table per tensor",
-                           name, config.group_size, rows, rows);
+    return InvalidArgument(
+        "tensor '{}': group size {} does not divide the {} output channels "
+        "(rows); choose a divisor of {} or 0 for one table per tensor",
+        name, config.group_size, rows, rows);
   }
   if (config.threads < 0) {
-    return InvalidArgument("tensor '{}': thread count must be >= 0 (0 = all cores), got {}",
-                           name, config.threads);
+    return InvalidArgument("tensor '{}': thread count must be >= 0 (0 = all cores), got {}", name,
+                           config.threads);
   }
 
   LutResult out;
@@ -255,8 +262,12 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
   out.lut_fp16.assign(static_cast<size_t>(groups) * entries, 0);
   out.indices.assign(fp16_weights.size(), 0);
 
-  const Job job{fp16_weights.data(), importance.empty() ? nullptr : importance.data(), cols,
-                out.group_size, bits, name};
+  const Job job{fp16_weights.data(),
+                importance.empty() ? nullptr : importance.data(),
+                cols,
+                out.group_size,
+                bits,
+                name};
   std::vector<GroupStats> stats(groups);
   std::vector<Status> status(groups);
   std::atomic<int64_t> next{0};
@@ -271,8 +282,8 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
       if (!status[g].ok()) failed.store(true, std::memory_order_relaxed);
     }
   };
-  int threads = config.threads > 0 ? config.threads
-                                   : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = static_cast<int>(std::clamp<int64_t>(threads, 1, groups));
   if (threads == 1) {
     worker();
@@ -292,8 +303,8 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
     sum_sq += s.sum_sq;
   }
   out.mse = out.sse / static_cast<double>(fp16_weights.size());
-  out.snr_db = out.sse > 0 ? 10.0 * std::log10(sum_sq / out.sse)
-                           : std::numeric_limits<double>::infinity();
+  out.snr_db =
+      out.sse > 0 ? 10.0 * std::log10(sum_sq / out.sse) : std::numeric_limits<double>::infinity();
   return out;
 }
 

@@ -143,8 +143,8 @@ TEST(Palettize, MatchesPlainOptimumOnRandomGroups) {
         optimal += ref.optimal_sse;
         rounded += ref.rounded_sse;
       }
-      // Never better than the real-valued optimum (a lower bound for any table), never worse than the
-      // optimal partition with its centroids rounded to fp16.
+      // Never better than the real-valued optimum (a lower bound for any table), never worse than
+      // the optimal partition with its centroids rounded to fp16.
       const double tol = 1e-9 * rounded + 1e-15;
       EXPECT_LE(r->sse, rounded + tol) << "bits " << bits << " trial " << trial;
       EXPECT_NEAR(r->sse, DirectSse(w, *r), tol);
@@ -181,7 +181,8 @@ TEST(Palettize, ThreadCountDoesNotChangeAnyBit) {
   std::uniform_real_distribution<float> u(0.0f, 2.0f);
   for (auto& v : imp) v = u(rng);
   for (bool weighted : {false, true}) {
-    std::span<const float> importance = weighted ? std::span<const float>(imp) : std::span<const float>();
+    std::span<const float> importance =
+        weighted ? std::span<const float>(imp) : std::span<const float>();
     auto one = Palettize(w, rows, cols, {.bits = 4, .group_size = 8, .threads = 1}, importance);
     auto four = Palettize(w, rows, cols, {.bits = 4, .group_size = 8, .threads = 4}, importance);
     ASSERT_TRUE(one.ok() && four.ok());
@@ -207,8 +208,8 @@ TEST(Palettize, ImportanceWeightsPullTheTable) {
   EXPECT_NE(plain->lut_fp16, r->lut_fp16);
   EXPECT_LT(plain->sse, r->sse);  // unweighted optimum has the lower plain error
   // All-zero importance falls back to plain clustering.
-  auto zero = Palettize(w, 1, 8, {.bits = 1, .group_size = 0, .threads = 1},
-                        std::vector<float>(8, 0.0f));
+  auto zero =
+      Palettize(w, 1, 8, {.bits = 1, .group_size = 0, .threads = 1}, std::vector<float>(8, 0.0f));
   ASSERT_TRUE(zero.ok());
   EXPECT_EQ(zero->lut_fp16, plain->lut_fp16);
 }
@@ -227,8 +228,9 @@ TEST(Palettize, RejectsBadConfigurationsWithNamedErrors) {
   EXPECT_NE(r.status().message().find("mlp.up"), std::string::npos);
   EXPECT_FALSE(Palettize(w, 4, 2, {.bits = 4, .group_size = 0, .threads = 1}).ok());
   EXPECT_FALSE(Palettize(w, 3, 2, {.bits = 4, .group_size = 0, .threads = -1}).ok());
-  EXPECT_FALSE(Palettize(w, 3, 2, {.bits = 4, .group_size = 0, .threads = 1},
-                         std::vector<float>(5, 1.0f)).ok());
+  EXPECT_FALSE(
+      Palettize(w, 3, 2, {.bits = 4, .group_size = 0, .threads = 1}, std::vector<float>(5, 1.0f))
+          .ok());
   const std::vector<float> negative = {1, 1, 1, -1, 1, 1};
   r = Palettize(w, 3, 2, {.bits = 1, .group_size = 0, .threads = 1}, negative, "o");
   ASSERT_FALSE(r.ok());

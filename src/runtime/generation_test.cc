@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/toy_llm_test_util.h"
+#include "text/tokenizer_config.h"
 
 namespace anec::runtime {
 namespace {
@@ -87,6 +88,56 @@ TEST_F(GenerationTest, StopTokenEndsGenerationAndCallbackCanStop) {
   EXPECT_EQ(two->generated_tokens, 2);
   // The second call reused the cached prompt prefix.
   EXPECT_EQ(two->prefilled_tokens, 1);
+}
+
+// A byte-level tokenizer whose ids 0..3 are "a".."d" and 4 is the special end-of-turn token, so
+// it fits the toy model's 5 logits.
+constexpr char kTinyTokenizer[] = R"({
+  "added_tokens": [{"id": 4, "content": "<|im_end|>", "special": true}],
+  "normalizer": null,
+  "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+  "post_processor": null,
+  "decoder": {"type": "ByteLevel"},
+  "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2, "d": 3}, "merges": []}
+})";
+
+TEST_F(GenerationTest, ChatSessionRendersTemplateKeepsHistoryAndStreams) {
+  auto tok = text::Tokenizer::FromJson(kTinyTokenizer);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto cfg = text::TokenizerConfig::FromJson(
+      R"({"eos_token": "<|im_end|>", "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"})");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  ASSERT_TRUE(tok->ApplyConfig(*cfg).ok());
+  EXPECT_EQ(StopTokenIds(*tok), (std::set<int32_t>{4}));
+
+  ChatSession chat(model_.get(), &*tok, /*use_template=*/true);
+  chat.SetSystem("c");
+  GenerationOptions opts;
+  opts.max_tokens = 3;
+  std::string streamed;
+  auto stats = chat.Reply("ab", opts, [&](std::string_view piece) { streamed += piece; });
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  int shifts = 0;
+  std::vector<int32_t> want_ids = Reference({2, 0, 1}, 3, &shifts);
+  std::string want_text;
+  for (int32_t id : want_ids) want_text += static_cast<char>('a' + id);
+  EXPECT_EQ(streamed, want_text);
+  EXPECT_EQ(chat.turns(), 1u);
+
+  // The next prompt holds system, the first exchange and the new message.
+  auto next = chat.BuildPrompt("d", 0);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  std::vector<int32_t> expect = {2, 0, 1};
+  expect.insert(expect.end(), want_ids.begin(), want_ids.end());
+  expect.push_back(3);
+  EXPECT_EQ(*next, expect);
+  // Reserving room drops the oldest exchange first, then trims the message itself.
+  auto tight = chat.BuildPrompt("d", kContext - 2);
+  ASSERT_TRUE(tight.ok());
+  EXPECT_EQ(*tight, (std::vector<int32_t>{2, 3}));
+  auto trimmed = chat.BuildPrompt("abcdabcd", kContext - 3);
+  ASSERT_TRUE(trimmed.ok());
+  EXPECT_EQ(*trimmed, (std::vector<int32_t>{1, 2, 3}));
 }
 
 }  // namespace

@@ -141,6 +141,27 @@ void LutWeight::DecodeRow(int64_t row, float* out) const {
       out[c + 1] = table[b >> 4];
     }
     if (c < cols_) out[c] = table[q[c / 2] & 15];
+  } else if (bits_ == 6 && first_bit % 8 == 0) {
+    // 4 values in every 3 bytes.
+    const uint8_t* q = p + first_bit / 8;
+    int64_t c = 0;
+    for (; c + 4 <= cols_; c += 4, q += 3) {
+      uint32_t v = q[0] | (static_cast<uint32_t>(q[1]) << 8) | (static_cast<uint32_t>(q[2]) << 16);
+      out[c] = table[v & 63];
+      out[c + 1] = table[(v >> 6) & 63];
+      out[c + 2] = table[(v >> 12) & 63];
+      out[c + 3] = table[(v >> 18) & 63];
+    }
+    for (; c < cols_; ++c) out[c] = table[ReadPacked(p, nb, first + c, bits_)];
+  } else if (bits_ == 3 && first_bit % 8 == 0) {
+    // 8 values in every 3 bytes.
+    const uint8_t* q = p + first_bit / 8;
+    int64_t c = 0;
+    for (; c + 8 <= cols_; c += 8, q += 3) {
+      uint32_t v = q[0] | (static_cast<uint32_t>(q[1]) << 8) | (static_cast<uint32_t>(q[2]) << 16);
+      for (int k = 0; k < 8; ++k) out[c + k] = table[(v >> (3 * k)) & 7];
+    }
+    for (; c < cols_; ++c) out[c] = table[ReadPacked(p, nb, first + c, bits_)];
   } else if (bits_ == 2 && first_bit % 8 == 0) {
     const uint8_t* q = p + first_bit / 8;
     for (int64_t c = 0; c < cols_; ++c) out[c] = table[(q[c / 4] >> (2 * (c % 4))) & 3];

@@ -72,6 +72,8 @@ INSTANTIATE_TEST_SUITE_P(
     Bits, LutWeightTest,
     ::testing::Values(LutCase{3, {8, 24}, {4, 1, 8, 1}},     // 3-bit, groups of 2 rows
                       LutCase{6, {4, 33}, {2, 1, 64, 1}},    // 6-bit, odd row length
+                      LutCase{6, {4, 36}, {4, 1, 64, 1}},    // 6-bit, byte-aligned rows
+                      LutCase{3, {3, 20}, {3, 1, 8, 1}},     // 3-bit, rows straddling bytes
                       LutCase{4, {6, 16}, {3, 2, 16, 1}},    // tables vary along columns too
                       LutCase{2, {5, 12}, {1, 1, 4, 1}},     // one table
                       LutCase{1, {3, 9}, {3, 1, 2, 1}},

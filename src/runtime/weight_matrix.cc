@@ -41,6 +41,30 @@ __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b
   for (; i < n; ++i) total += a[i] * b[i];
   return total;
 }
+// Four dot products of x with rows w0..w3 (shares the loads of x).
+__attribute__((target("avx2,fma"))) void Dot4Avx2(const float* x, const float* const* w,
+                                                  int64_t n, float* out) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
+         s3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 xv = _mm256_loadu_ps(x + i);
+    s0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w[0] + i), s0);
+    s1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w[1] + i), s1);
+    s2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w[2] + i), s2);
+    s3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w[3] + i), s3);
+  }
+  __m256 sums[4] = {s0, s1, s2, s3};
+  for (int r = 0; r < 4; ++r) {
+    __m128 lo = _mm256_castps256_ps128(sums[r]), hi = _mm256_extractf128_ps(sums[r], 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_hadd_ps(lo, lo);
+    lo = _mm_hadd_ps(lo, lo);
+    float t = _mm_cvtss_f32(lo);
+    for (int64_t j = i; j < n; ++j) t += x[j] * w[r][j];
+    out[r] = t;
+  }
+}
 bool HasAvx2() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return has;
@@ -90,11 +114,26 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
              ThreadPool* pool) {
   const int64_t n = w.rows(), k = w.cols();
   auto work = [&](int64_t begin, int64_t end) {
-    std::vector<float> row(static_cast<size_t>(k));
-    for (int64_t j = begin; j < end; ++j) {
-      w.DecodeRow(j, row.data());
+    std::vector<float> rows(static_cast<size_t>(4 * k));
+    int64_t j = begin;
+#if defined(__x86_64__)
+    // Several activation rows (prefill): decode 4 weight rows, reuse each x load 4 times.
+    if (m > 1 && HasAvx2()) {
+      const float* w4[4] = {rows.data(), rows.data() + k, rows.data() + 2 * k, rows.data() + 3 * k};
+      for (; j + 4 <= end; j += 4) {
+        for (int r = 0; r < 4; ++r) w.DecodeRow(j + r, rows.data() + r * k);
+        for (int64_t i = 0; i < m; ++i) {
+          float d[4];
+          Dot4Avx2(x + i * k, w4, k, d);
+          for (int r = 0; r < 4; ++r) out[i * n + j + r] = d[r] + (bias ? bias[j + r] : 0.0f);
+        }
+      }
+    }
+#endif
+    for (; j < end; ++j) {
+      w.DecodeRow(j, rows.data());
       float b = bias ? bias[j] : 0.0f;
-      for (int64_t i = 0; i < m; ++i) out[i * n + j] = Dot(x + i * k, row.data(), k) + b;
+      for (int64_t i = 0; i < m; ++i) out[i * n + j] = Dot(x + i * k, rows.data(), k) + b;
     }
   };
   // Small problems are not worth waking the workers.

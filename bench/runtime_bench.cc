@@ -1,0 +1,165 @@
+// CPU runtime throughput.
+//
+//   runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] [--threads T]
+//       prefill and decode tokens/s of a converted model folder (meta.yaml + packages)
+//   runtime_bench --gemv [--threads T]
+//       the weight-path kernel alone on Llama-3.2-1B shapes: fp16 vs 4/6-bit LUT weights,
+//       1 row (decode) and 64 rows (prefill)
+//
+// Prints a table. Token ids are synthetic (the speed does not depend on them).
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "coreml/blob_file.h"
+#include "runtime/half.h"
+#include "runtime/llm_model.h"
+#include "runtime/lut_weight.h"
+#include "runtime/sampler.h"
+#include "runtime/weight_matrix.h"
+
+namespace {
+
+using namespace anec;           // NOLINT
+using namespace anec::runtime;  // NOLINT
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, ThreadPool* pool) {
+  auto t0 = Clock::now();
+  auto model = LlmModel::Open(RealFileSystem(), dir, pool);
+  if (!model.ok()) {
+    fmt::print(stderr, "runtime_bench: {}\n", model.status().ToString());
+    return 1;
+  }
+  double load_s = Since(t0);
+  LlmModel& m = **model;
+  prompt_tokens = std::min(prompt_tokens, m.context_length() - decode_tokens);
+  if (prompt_tokens < 1) {
+    fmt::print(stderr, "runtime_bench: context {} too small\n", m.context_length());
+    return 1;
+  }
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(100 + (i * 7919) % 900);
+  t0 = Clock::now();
+  auto logits = m.Forward(prompt);
+  double prefill_s = Since(t0);
+  if (!logits.ok()) {
+    fmt::print(stderr, "runtime_bench: {}\n", logits.status().ToString());
+    return 1;
+  }
+  t0 = Clock::now();
+  int32_t next = ArgMax(*logits);
+  for (int i = 0; i < decode_tokens; ++i) {
+    auto step = m.Step(next);
+    if (!step.ok()) {
+      fmt::print(stderr, "runtime_bench: {}\n", step.status().ToString());
+      return 1;
+    }
+    next = ArgMax(*step);
+  }
+  double decode_s = Since(t0);
+  fmt::print("model        {}\n", dir);
+  fmt::print("threads      {}\n", pool->num_threads());
+  fmt::print("context      {}  batch {}  hidden {}  vocab {}  chunks {}\n", m.context_length(),
+             m.batch_size(), m.hidden_size(), m.vocab_size(), m.config().num_chunks);
+  fmt::print("load         {:8.2f} s\n", load_s);
+  fmt::print("| phase   | tokens | seconds | tokens/s | ms/token |\n");
+  fmt::print("|---------|-------:|--------:|---------:|---------:|\n");
+  // The prompt pass is prefill batches plus one `infer` for the last prompt token.
+  fmt::print("| prefill | {:6} | {:7.3f} | {:8.2f} | {:8.2f} |\n", prompt_tokens, prefill_s,
+             prompt_tokens / prefill_s, 1000 * prefill_s / prompt_tokens);
+  fmt::print("| decode  | {:6} | {:7.3f} | {:8.2f} | {:8.2f} |\n", decode_tokens, decode_s,
+             decode_tokens / decode_s, 1000 * decode_s / decode_tokens);
+  return 0;
+}
+
+// Times GemmXWt on [rows, cols] weights.
+double TimeGemm(const WeightMatrix& w, int m, ThreadPool* pool, int reps) {
+  std::vector<float> x(static_cast<size_t>(m) * static_cast<size_t>(w.cols()), 0.01f);
+  std::vector<float> out(static_cast<size_t>(m) * static_cast<size_t>(w.rows()));
+  GemmXWt(x.data(), m, w, nullptr, out.data(), pool);  // warm-up
+  auto t0 = Clock::now();
+  for (int r = 0; r < reps; ++r) GemmXWt(x.data(), m, w, nullptr, out.data(), pool);
+  return Since(t0) / reps;
+}
+
+int BenchGemv(ThreadPool* pool) {
+  // Llama-3.2-1B projections: q/o [2048,2048], k/v [512,2048], gate/up [8192,2048],
+  // down [2048,8192]; per layer 2*2048*2048 + 2*512*2048 + 3*8192*2048 weights.
+  struct Shape2 { const char* name; int64_t rows, cols; };
+  const Shape2 shapes[] = {{"gate/up 8192x2048", 8192, 2048}, {"down 2048x8192", 2048, 8192},
+                           {"q/o 2048x2048", 2048, 2048}};
+  std::mt19937 rng(1);
+  fmt::print("threads {}\n", pool->num_threads());
+  fmt::print("| weight            | format | rows=1 ms | GB/s (stored) | rows=64 ms | GFLOP/s |\n");
+  fmt::print("|-------------------|--------|----------:|--------------:|-----------:|--------:|\n");
+  for (const Shape2& s : shapes) {
+    const int64_t n = s.rows * s.cols;
+    std::vector<float> vals(static_cast<size_t>(n));
+    for (auto& v : vals) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
+    Tensor fp16 = Tensor::FromFloats(DType::kFloat16, {s.rows, s.cols}, vals);
+    std::vector<std::pair<std::string, Tensor>> formats = {{"fp16", fp16}};
+    for (int bits : {4, 6}) {
+      std::vector<uint8_t> idx(static_cast<size_t>(n));
+      for (auto& i : idx) i = static_cast<uint8_t>(rng() % (1u << bits));
+      auto packed = std::make_shared<std::vector<uint8_t>>(coreml::PackBits(idx, bits));
+      int64_t groups = s.rows / 16;
+      std::vector<float> lut(static_cast<size_t>(groups << bits));
+      for (auto& v : lut) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
+      auto w = LutWeight::Create(*packed, packed, bits, {s.rows, s.cols},
+                                 Tensor::FromFloats(DType::kFloat16, {groups, 1, int64_t{1} << bits, 1}, lut),
+                                 std::nullopt);
+      if (!w.ok()) return 1;
+      formats.emplace_back(fmt::format("lut{}", bits), Tensor::Lut(*w));
+    }
+    for (auto& [fmt_name, t] : formats) {
+      auto wm = WeightMatrix::Create(t, s.rows, s.cols);
+      if (!wm.ok()) return 1;
+      double stored = t.is_lut() ? static_cast<double>(t.lut()->compressed_bytes()) : static_cast<double>(t.nbytes());
+      double t1 = TimeGemm(*wm, 1, pool, 10);
+      double t64 = TimeGemm(*wm, 64, pool, 2);
+      fmt::print("| {:17} | {:6} | {:9.3f} | {:13.2f} | {:10.2f} | {:7.2f} |\n", s.name, fmt_name,
+                 t1 * 1e3, stored / t1 / 1e9, t64 * 1e3, 2.0 * 64 * static_cast<double>(n) / t64 / 1e9);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir;
+  int prompt_tokens = 128, decode_tokens = 32, threads = 0;
+  bool gemv = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> int { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+    if (a == "--prompt-tokens") prompt_tokens = next();
+    else if (a == "--decode-tokens") decode_tokens = next();
+    else if (a == "--threads") threads = next();
+    else if (a == "--gemv") gemv = true;
+    else if (!a.empty() && a[0] != '-') dir = a;
+    else {
+      fmt::print(stderr, "usage: runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] "
+                         "[--threads T] | runtime_bench --gemv [--threads T]\n");
+      return 2;
+    }
+  }
+  ThreadPool pool(threads);
+  if (gemv) return BenchGemv(&pool);
+  if (dir.empty() || decode_tokens < 1 || prompt_tokens < 1) {
+    fmt::print(stderr, "usage: runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] [--threads T]\n");
+    return 2;
+  }
+  return BenchModel(dir, prompt_tokens, decode_tokens, &pool);
+}

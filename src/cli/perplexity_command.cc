@@ -1,0 +1,93 @@
+// `anec perplexity --model-path DIR --text-file F`: scores a text with a converted model on the
+// CPU runtime: perplexity, and (with --json) every position's token, top-1 prediction and
+// negative log-likelihood, so the figures can be compared with another implementation.
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "runtime/generation.h"
+#include "runtime/llm_model.h"
+
+namespace anec::cli {
+namespace {
+
+struct PerplexityOptions {
+  std::string model_path;
+  std::string text_file;
+  std::string json_out;
+  int max_tokens = 0;
+  int window = 0;
+};
+
+Status RunPerplexity(const PerplexityOptions& o) {
+  FileSystem* fs = RealFileSystem();
+  ANEC_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(o.text_file));
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
+  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, o.model_path));
+  std::vector<int32_t> ids = tokenizer.Encode(text, /*add_special_tokens=*/false);
+  if (o.max_tokens > 0 && ids.size() > static_cast<size_t>(o.max_tokens)) ids.resize(static_cast<size_t>(o.max_tokens));
+  if (ids.size() < 2) {
+    return InvalidArgument("{}: the text has {} tokens; perplexity needs at least 2", o.text_file, ids.size());
+  }
+  int window = o.window > 0 ? std::min(o.window, model->context_length()) : model->context_length();
+  if (window < 2) return InvalidArgument("--window must be >= 2, got {}", o.window);
+
+  // Non-overlapping windows, each scored from an empty cache.
+  std::vector<int32_t> top1;
+  std::vector<double> nll;
+  std::vector<size_t> scored_positions;
+  double total = 0;
+  for (size_t start = 0; start + 1 < ids.size(); start += static_cast<size_t>(window)) {
+    size_t end = std::min(ids.size(), start + static_cast<size_t>(window));
+    std::span<const int32_t> piece(ids.data() + start, end - start);
+    ANEC_ASSIGN_OR_RETURN(auto logits, model->LogitsPerPosition(piece));
+    for (size_t i = 0; i + 1 < piece.size(); ++i) {
+      const std::vector<float>& l = logits[i];
+      double mx = -INFINITY;
+      size_t arg = 0;
+      for (size_t v = 0; v < l.size(); ++v) {
+        if (l[v] > mx) {
+          mx = l[v];
+          arg = v;
+        }
+      }
+      double sum = 0;
+      for (float x : l) sum += std::exp(static_cast<double>(x) - mx);
+      double loss = mx + std::log(sum) - static_cast<double>(l[static_cast<size_t>(piece[i + 1])]);
+      top1.push_back(static_cast<int32_t>(arg));
+      nll.push_back(loss);
+      scored_positions.push_back(start + i);
+      total += loss;
+    }
+    fmt::print(stderr, "\rscored {} / {} tokens", end, ids.size());
+  }
+  fmt::print(stderr, "\n");
+  double ppl = std::exp(total / static_cast<double>(nll.size()));
+  fmt::print("tokens: {}  scored: {}  window: {}  perplexity: {:.4f}\n", ids.size(), nll.size(), window, ppl);
+  if (!o.json_out.empty()) {
+    nlohmann::json j = {{"tokens", ids}, {"positions", scored_positions}, {"top1", top1},
+                        {"nll", nll}, {"perplexity", ppl}, {"window", window}};
+    ANEC_RETURN_IF_ERROR(fs->WriteFileAtomic(o.json_out, j.dump()));
+  }
+  return Status::Ok();
+}
+
+const Registrar kPerplexity({
+    "perplexity",
+    "Score a text file with a converted model: perplexity and per-token top-1 predictions",
+    [](CLI::App* sub) -> std::function<Status()> {
+      auto o = std::make_shared<PerplexityOptions>();
+      sub->add_option("--model-path", o->model_path, "Folder written by `anec convert`")->required();
+      sub->add_option("--text-file", o->text_file, "UTF-8 text to score")->required();
+      sub->add_option("--max-tokens", o->max_tokens, "Score only the first N tokens (default: all)");
+      sub->add_option("--window", o->window,
+                      "Tokens per scoring window, each from an empty cache (default: the context length)");
+      sub->add_option("--json", o->json_out, "Write tokens, top-1 predictions and per-token NLL here");
+      return [o] { return RunPerplexity(*o); };
+    },
+});
+
+}  // namespace
+}  // namespace anec::cli

@@ -1,0 +1,25 @@
+#include "model/gguf_model.h"
+
+#include "io/hf_config.h"
+#include "model/hf_model_spec.h"
+
+namespace anec::model {
+
+bool IsGgufPath(std::string_view path) {
+  return path.size() > 5 && path.substr(path.size() - 5) == ".gguf";
+}
+
+Result<LoadedModel> LoadGgufModel(FileSystem* fs, const std::string& path,
+                                  std::optional<std::string_view> architecture_override) {
+  ANEC_ASSIGN_OR_RETURN(std::unique_ptr<io::GgufCheckpoint> ckpt, io::GgufCheckpoint::Open(fs, path));
+  ANEC_ASSIGN_OR_RETURN(io::HfConfig config, io::HfConfigFromJson(ckpt->hf_config(), path));
+  std::string name = Basename(path);
+  name = name.substr(0, name.size() - 5);
+  LoadedModel m;
+  ANEC_ASSIGN_OR_RETURN(m.spec, SpecFromHfConfig(config, name, architecture_override));
+  m.source = std::move(ckpt);
+  ANEC_ASSIGN_OR_RETURN(m.checkpoint, Bind(m.spec, *m.source));
+  return m;
+}
+
+}  // namespace anec::model
