@@ -1,6 +1,7 @@
 // Palettization speed and memory on a synthetic Llama-3.2-1B-shaped set of linear weights.
 //
 //   quant_bench [--layers N] [--threads T] [--dump DIR --dump-layers L]
+//   quant_bench --dp-groups G      (the exact k-means DP alone, see DpMicro)
 //
 // Weights are N(0, 1) * 0.02 rounded to bf16 (like a real checkpoint) then to fp16, from a fixed
 // seed. Prints one row per configuration: wall time, throughput, ratio to the "floor" (one pass
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -22,6 +24,7 @@
 
 #include "base/file_system.h"
 #include "quant/fp16.h"
+#include "quant/kmeans_1d.h"
 #include "quant/palettize.h"
 
 namespace {
@@ -151,6 +154,55 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// The exact 1-D k-means alone, on one thread: the first `groups` groups of 8 rows of layer 0's
+// q_proj as sorted distinct values with counts, clustered for k = 16 and 64. Prints CPU ms per
+// group and a hash of every cluster start plus the summed SSE, so that a faster DP can be shown
+// to return the same partitions bit for bit.
+int DpMicro(int groups) {
+  const Shape& s = kShapes[0];
+  if (groups < 1 || groups > s.rows / 8) return 2;
+  const std::vector<uint16_t> w = Generate(0, 0, s, 1);
+  std::vector<std::vector<double>> values(groups), counts(groups);
+  int64_t distinct = 0;
+  for (int g = 0; g < groups; ++g) {
+    std::vector<double> x(8 * s.cols);
+    for (int64_t e = 0; e < 8 * s.cols; ++e) {
+      x[e] = anec::quant::HalfToFloat(w[g * 8 * s.cols + e]) + 0.0;  // -0 -> +0
+    }
+    std::sort(x.begin(), x.end());
+    for (size_t e = 0; e < x.size(); ++e) {
+      if (e == 0 || x[e] != x[e - 1]) {
+        values[g].push_back(x[e]);
+        counts[g].push_back(0);
+      }
+      counts[g].back() += 1;
+    }
+    distinct += static_cast<int64_t>(values[g].size());
+  }
+  for (int k : {16, 64}) {
+    uint64_t hash = 1469598103934665603ull;
+    double sse = 0;
+    const double cpu0 = CpuSeconds();
+    for (int g = 0; g < groups; ++g) {
+      const auto r = anec::quant::Kmeans1D(values[g], counts[g], k);
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+        return 1;
+      }
+      for (int32_t b : r->cluster_begin)
+        hash = (hash ^ static_cast<uint32_t>(b)) * 1099511628211ull;
+      sse += r->sse;
+    }
+    const double cpu = CpuSeconds() - cpu0;
+    std::printf(
+        "dp: %d groups, mean n %.0f, k %d: %.3f CPU ms per group, hash %016llx, sse %.12e\n",
+        groups, static_cast<double>(distinct) / groups, k, 1e3 * cpu / groups,
+        static_cast<unsigned long long>(hash), sse);
+  }
+  std::printf("load average: %s\n", LoadAverage().c_str());
+  return 0;
+}
+
 struct ConfigStats {
   LutConfig config;
   double seconds = 0, cpu = 0, sse = 0;
@@ -160,7 +212,7 @@ struct ConfigStats {
 
 int main(int argc, char** argv) {
   int layers = 16, threads = static_cast<int>(std::thread::hardware_concurrency());
-  int dump_layers = 0;
+  int dump_layers = 0, dp_groups = 0;
   std::string dump_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -172,12 +224,15 @@ int main(int argc, char** argv) {
       dump_dir = argv[i + 1];
     else if (flag == "--dump-layers")
       dump_layers = std::atoi(argv[i + 1]);
+    else if (flag == "--dp-groups")
+      dp_groups = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   if (threads < 1 || layers < 1) return 2;
+  if (dp_groups > 0) return DpMicro(dp_groups);
   if (!dump_dir.empty() && !anec::RealFileSystem()->MakeDirs(dump_dir).ok()) return 1;
   std::string csv = "layer,tensor,rows,cols,bits,group_size,sse,sum_sq,seconds,cpu_seconds\n";
 

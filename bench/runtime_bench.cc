@@ -9,6 +9,7 @@
 // Prints a table. Token ids are synthetic (the speed does not depend on them).
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -48,8 +49,16 @@ int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, Thr
     fmt::print(stderr, "runtime_bench: context {} too small\n", m.context_length());
     return 1;
   }
+  // One token first: warms up and tells the vocabulary size, so the ids below are valid.
+  auto probe = m.Forward(std::vector<int32_t>{0});
+  if (!probe.ok()) {
+    fmt::print(stderr, "runtime_bench: {}\n", probe.status().ToString());
+    return 1;
+  }
+  m.Reset();
+  const int64_t id_range = std::max<int64_t>(1, std::min<int64_t>(m.vocab_size(), 1000) - 1);
   std::vector<int32_t> prompt;
-  for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(100 + (i * 7919) % 900);
+  for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(static_cast<int32_t>(1 + (i * 7919) % id_range));
   t0 = Clock::now();
   auto logits = m.Forward(prompt);
   double prefill_s = Since(t0);

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
-  libcurl4-openssl-dev libssl-dev libyaml-cpp-dev
+  libcurl4-openssl-dev libssl-dev libyaml-cpp-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv
   base-files

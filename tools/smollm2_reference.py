@@ -48,6 +48,8 @@ def main():
     ref_ids = tok(open(args.text_file).read(), add_special_tokens=False)["input_ids"][:len(ids)]
     same = sum(a == b for a, b in zip(ids, ref_ids))
     print(f"tokenizer: {same}/{len(ids)} ids equal to transformers' GGUF tokenizer")
+    # transformers' GGUF tokenizer does not split digits one by one for SmolLM's "smollm"
+    # pre-tokenizer, while llama.cpp (and anec) do; so the model is scored on anec's ids.
 
     window = ours["window"]
     top1, nll = [], []

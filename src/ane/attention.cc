@@ -1,8 +1,8 @@
 #include "ane/attention.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "ane/mil_ops.h"
 #include "ane/rms_norm.h"
@@ -41,8 +41,8 @@ mil::Value CacheBegin(mil::Function* f, const AttentionContext& ctx, int64_t fir
 }
 
 mil::Value Projection(mil::Function* f, WeightEmitter* w, int64_t layer, mil::Value x,
-                      TensorRole weight_role, std::optional<TensorRole> bias_role,
-                      int64_t out_ch, int64_t in_ch, const std::string& tag) {
+                      TensorRole weight_role, std::optional<TensorRole> bias_role, int64_t out_ch,
+                      int64_t in_ch, const std::string& tag) {
   const std::string base = LayerWeightName(layer, tag);
   mil::Value weight = w->Matrix(f, base, weight_role, layer, 0, out_ch, {out_ch, in_ch, 1, 1});
   std::optional<mil::Value> bias;
@@ -52,18 +52,18 @@ mil::Value Projection(mil::Function* f, WeightEmitter* w, int64_t layer, mil::Va
 
 }  // namespace
 
-mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
-                     int64_t layer, mil::Value x_norm) {
+mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx, int64_t layer,
+                     mil::Value x_norm) {
   const model::ModelSpec& sp = *ctx.spec;
-  const int64_t hidden = sp.hidden_size, d = sp.head_dim, nh = sp.num_heads,
-                kvh = sp.num_kv_heads, s = ctx.seq, c = ctx.context;
+  const int64_t hidden = sp.hidden_size, d = sp.head_dim, nh = sp.num_heads, kvh = sp.num_kv_heads,
+                s = ctx.seq, c = ctx.context;
   const int64_t rep = nh / kvh;
   const std::string p = fmt::format("l{}", layer);
   const bool bias = sp.attention_bias;
 
-  mil::Value q = Projection(f, w, layer, x_norm, TensorRole::kQProj,
-                            bias ? std::optional(TensorRole::kQBias) : std::nullopt, nh * d, hidden,
-                            "q_proj");
+  mil::Value q =
+      Projection(f, w, layer, x_norm, TensorRole::kQProj,
+                 bias ? std::optional(TensorRole::kQBias) : std::nullopt, nh * d, hidden, "q_proj");
   mil::Value k = Projection(f, w, layer, x_norm, TensorRole::kKProj,
                             bias ? std::optional(TensorRole::kKBias) : std::nullopt, kvh * d,
                             hidden, "k_proj");
@@ -83,9 +83,9 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   k = Rope(f, k, ctx, kvh, p + "_k");
 
   // Write this call's keys and values into the cache.
-  mil::Value extent = f->Const(I32s({1, static_cast<int32_t>(kvh), static_cast<int32_t>(s),
-                                     static_cast<int32_t>(d)}),
-                               p + "_extent");
+  mil::Value extent = f->Const(
+      I32s({1, static_cast<int32_t>(kvh), static_cast<int32_t>(s), static_cast<int32_t>(d)}),
+      p + "_extent");
   mil::Value kb = CacheBegin(f, ctx, layer, p + "_kc");
   mil::Value vb = CacheBegin(f, ctx, ctx.total_layers + layer, p + "_vc");
   mil::Value cache = f->Op("read_state", {{"input", ctx.kv_state}}, p + "_read0");
@@ -100,8 +100,8 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   mil::Value values = SliceStatic(f, cache, {vi, 0, 0, 0}, {vi + 1, ki, ci, di}, p + "_values");
 
   // Scores for all query heads grouped by their kv head.
-  mil::Value qs = ScaleBy(f, q, static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))),
-                          p + "_qscaled");
+  mil::Value qs =
+      ScaleBy(f, q, static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))), p + "_qscaled");
   mil::Value qg = f->Reshape(qs, {1, kvh, rep * s, d}, p + "_qgroups");
   mil::Value scores = f->MatMul(qg, keys, false, true, p + "_scores");
   scores = f->Reshape(scores, {1, nh, s, c}, p + "_scores_heads");
@@ -110,7 +110,7 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   probs = f->Reshape(probs, {1, kvh, rep * s, c}, p + "_probs_groups");
   mil::Value out = f->MatMul(probs, values, false, false, p + "_attn");  // [1,kvh,rep*s,d]
   out = f->Reshape(out, {1, nh, s, d}, p + "_attn_heads");
-  out = f->Transpose(out, {0, 1, 3, 2}, p + "_attn_t");                // [1,nh,d,s]
+  out = f->Transpose(out, {0, 1, 3, 2}, p + "_attn_t");  // [1,nh,d,s]
   out = f->Reshape(out, {1, nh * d, 1, s}, p + "_attn_flat");
   return Projection(f, w, layer, out, TensorRole::kOProj, std::nullopt, hidden, nh * d, "o_proj");
 }

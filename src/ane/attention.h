@@ -21,17 +21,17 @@ namespace anec::ane {
 
 struct AttentionContext {
   const model::ModelSpec* spec = nullptr;
-  int64_t seq = 1;            // S: tokens per call
-  int64_t context = 0;        // C: cache rows
-  int64_t total_layers = 0;   // L of the whole model (the state holds 2*L slices)
-  mil::Value cos, sin;        // fp16 [1, 1, S, head_dim]
-  mil::Value causal_mask;     // fp16 [1, 1, S, C]
-  mil::Value kv_state;        // state fp16 [2L, kv_heads, C, head_dim]
-  mil::Value current_pos;     // int32 [1]
+  int64_t seq = 1;           // S: tokens per call
+  int64_t context = 0;       // C: cache rows
+  int64_t total_layers = 0;  // L of the whole model (the state holds 2*L slices)
+  mil::Value cos, sin;       // fp16 [1, 1, S, head_dim]
+  mil::Value causal_mask;    // fp16 [1, 1, S, C]
+  mil::Value kv_state;       // state fp16 [2L, kv_heads, C, head_dim]
+  mil::Value current_pos;    // int32 [1]
 };
 
 // `x_norm`: fp16 [1, hidden, 1, S]. Returns o_proj's output, same shape. `layer` is global.
-mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
-                     int64_t layer, mil::Value x_norm);
+mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx, int64_t layer,
+                     mil::Value x_norm);
 
 }  // namespace anec::ane

@@ -1,5 +1,8 @@
 #include "ane/chunk_function.h"
 
+#include <cmath>
+#include <vector>
+
 #include "ane/half.h"
 #include "ane/mil_ops.h"
 #include "ane/rope_tables.h"
@@ -13,6 +16,24 @@ mil::Tensor RopeTensor(const std::vector<double>& v, int64_t context, int64_t he
   std::vector<uint16_t> bits(v.size());
   for (size_t i = 0; i < v.size(); ++i) bits[i] = FloatToHalf(static_cast<float>(v[i]));
   return mil::Tensor::F16Bits({context, head_dim}, bits);
+}
+
+// Mistral's sliding window: a query at position p sees the key at position j only when
+// p - j < window (transformers' sliding_window_overlay). The host mask is only causal (and
+// meta.yaml has no window field), so the chunk masks keys that left the window itself:
+// select(position_ids[r] - j >= window, -inf, causal_mask), all [1, 1, S, C]. (coremltools types
+// select's output from a and b alone, so b carries the full shape.)
+mil::Value WithSlidingWindow(mil::Function* f, mil::Value mask, mil::Value pos, int64_t seq,
+                             int64_t context, int64_t window) {
+  std::vector<int32_t> cols(static_cast<size_t>(context));
+  for (size_t j = 0; j < cols.size(); ++j) cols[j] = static_cast<int32_t>(j);
+  mil::Value col = f->Const(mil::Tensor::I32({1, 1, 1, context}, cols), "window_cols");
+  mil::Value rows = f->Reshape(pos, {1, 1, seq, 1}, "window_rows");
+  mil::Value age = f->Op("sub", {{"x", rows}, {"y", col}}, "window_age");
+  mil::Value limit = f->Const(mil::Tensor::I32({}, {static_cast<int32_t>(window)}), "window_size");
+  mil::Value old = f->Op("greater_equal", {{"x", age}, {"y", limit}}, "window_expired");
+  mil::Value neg_inf = f->Const(mil::Tensor::F16({}, {-INFINITY}), "window_neg_inf");
+  return f->Op("select", {{"cond", old}, {"a", neg_inf}, {"b", mask}}, "causal_window_mask");
 }
 
 }  // namespace
@@ -40,10 +61,13 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   // Rotary tables: computed once per program (both functions share the blobs).
   std::optional<RopeTables> tables;
   auto table = [&](bool cosine) {
-    return f->SharedConst(cosine ? "rope_cos" : "rope_sin", [&] {
-      if (!tables) tables = ComputeRopeTables(spec, c);
-      return RopeTensor(cosine ? tables->cos : tables->sin, c, d);
-    }, cosine ? "rope_cos" : "rope_sin");
+    return f->SharedConst(
+        cosine ? "rope_cos" : "rope_sin",
+        [&] {
+          if (!tables) tables = ComputeRopeTables(spec, c);
+          return RopeTensor(cosine ? tables->cos : tables->sin, c, d);
+        },
+        cosine ? "rope_cos" : "rope_sin");
   };
   AttentionContext ctx;
   ctx.spec = &spec;
@@ -53,6 +77,9 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   ctx.cos = f->Reshape(Gather(f, table(true), pos, 0, "cos_rows"), {1, 1, seq, d}, "cos");
   ctx.sin = f->Reshape(Gather(f, table(false), pos, 0, "sin_rows"), {1, 1, seq, d}, "sin");
   ctx.causal_mask = mask;
+  if (spec.sliding_window && *spec.sliding_window < c) {
+    ctx.causal_mask = WithSlidingWindow(f, mask, pos, seq, c, *spec.sliding_window);
+  }
   ctx.kv_state = state;
   ctx.current_pos = cur;
 

@@ -4,6 +4,8 @@
 //           current_pos int32 [1], state model_model_kv_cache_0 fp16 [2L, kv_heads, C, head_dim]
 //   output  output_hidden_states fp16 [1,S,H] (after the final norm in the last chunk only)
 // The rotary cos/sin tables are fp16 constants [C, head_dim] gathered by position_ids.
+// With spec.sliding_window < C (Mistral), keys at positions j <= position_ids[r] - window are
+// masked inside the function (the host causal mask knows no window).
 #pragma once
 
 #include <cstdint>

@@ -80,7 +80,7 @@ TEST(ChunkFunctionTest, WritesOnlyItsOwnLayersAndSharesWeights) {
   Built b = BuildChunk(spec, {1, 3, 32, false}, &fs);
   const MS::Function& infer = b.model.mlprogram().functions().at("infer");
   const MS::Function& prefill = b.model.mlprogram().functions().at("prefill");
-  EXPECT_EQ(OpsOfType(infer, "write_state").size(), 2u);  // one per layer of the chunk
+  EXPECT_EQ(OpsOfType(infer, "write_state").size(), 2u);   // one per layer of the chunk
   EXPECT_EQ(OpsOfType(infer, "slice_update").size(), 4u);  // keys + values per layer
   // No final norm outside the last chunk.
   EXPECT_EQ(Producer(infer, "final_norm"), nullptr);
@@ -161,6 +161,31 @@ TEST(ChunkFunctionTest, RmsNormEpsilonIsTheCheckpointsEpsilon) {
     EXPECT_EQ(cat->type(), "concat");
     EXPECT_EQ(Dims(cat->outputs(0).type())[1], 128);
   }
+}
+
+TEST(ChunkFunctionTest, SlidingWindowIsMaskedInsideTheChunk) {
+  // Mistral: window 12 < context 32 adds a window mask; attention reads it, not the host mask.
+  model::ModelSpec spec = TinySpec(1);
+  spec.sliding_window = 12;
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {0, 1, 32, true}, &fs);
+  const MS::Function& prefill = b.model.mlprogram().functions().at("prefill");
+  const MS::Operation* mask = Producer(prefill, "causal_window_mask");
+  ASSERT_NE(mask, nullptr);
+  EXPECT_EQ(Dims(mask->outputs(0).type()), (std::vector<int64_t>{1, 1, 8, 32}));
+  const MS::Operation* limit = Producer(prefill, "window_size");
+  ASSERT_NE(limit, nullptr);
+  const auto& ints = limit->attributes().at("val").immediatevalue().tensor().ints();
+  ASSERT_EQ(ints.values_size(), 1);
+  EXPECT_EQ(ints.values(0), 12);
+  const MS::Operation* masked = Producer(prefill, "l0_masked");
+  ASSERT_NE(masked, nullptr);
+  EXPECT_EQ(masked->inputs().at("y").arguments(0).name(), "causal_window_mask");
+  // A window as long as the context changes nothing: no window ops.
+  spec.sliding_window = 32;
+  Built full = BuildChunk(spec, {0, 1, 32, true}, &fs);
+  EXPECT_EQ(Producer(full.model.mlprogram().functions().at("prefill"), "causal_window_mask"),
+            nullptr);
 }
 
 }  // namespace

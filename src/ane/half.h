@@ -21,6 +21,8 @@ float HalfToFloat(uint16_t h);
 // Errors: a non-float dtype, a range outside the tensor, or a finite value that overflows fp16
 // (the message names the tensor and the first offending element).
 Result<std::vector<uint16_t>> ToHalfRange(const io::TensorData& t, int64_t begin, int64_t end);
+// The same as little-endian bytes (what a blob constant stores), without an extra copy.
+Result<std::vector<uint8_t>> ToHalfBytes(const io::TensorData& t, int64_t begin, int64_t end);
 // Whole tensor.
 Result<std::vector<uint16_t>> ToHalf(const io::TensorData& t);
 

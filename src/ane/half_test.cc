@@ -1,11 +1,11 @@
 #include "ane/half.h"
 
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 namespace anec::ane {
 namespace {

@@ -28,8 +28,8 @@ Result<FunctionSignature> AddLmHeadFunction(mil::ProgramBuilder* program, Weight
   for (int64_t rows : LmHeadPieces(spec.vocab_size)) {
     ++i;
     const std::string name = "logits" + std::to_string(i);
-    mil::Value wt = w->Matrix(f, "lm_head_" + std::to_string(i), model::TensorRole::kLmHead, 0,
-                              row, row + rows, {rows, h, 1, 1});
+    mil::Value wt = w->Matrix(f, "lm_head_" + std::to_string(i), model::TensorRole::kLmHead, 0, row,
+                              row + rows, {rows, h, 1, 1});
     mil::Value y = f->Conv(x, wt, std::nullopt, name + "_conv");
     mil::Value out = f->Reshape(y, {1, 1, rows}, name);
     f->Output(out, name);

@@ -1,8 +1,8 @@
 #include "ane/lm_head_function.h"
 
-#include <numeric>
-
 #include <gtest/gtest.h>
+
+#include <numeric>
 
 #include "ane/ane_test_util.h"
 #include "ane/embeddings_function.h"

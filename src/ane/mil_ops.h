@@ -32,7 +32,7 @@ Value Gather(Function* f, Value x, Value indices, int32_t axis, const std::strin
 Value LayerNorm(Function* f, Value x, const std::vector<int32_t>& axes, float epsilon,
                 const std::string& name = "");
 Value Silu(Function* f, Value x, const std::string& name = "");
-Value Neg(Function* f, Value x, const std::string& name = "");  // mul by -1
+Value Neg(Function* f, Value x, const std::string& name = "");               // mul by -1
 Value ScaleBy(Function* f, Value x, float s, const std::string& name = "");  // mul by fp16 scalar
 
 }  // namespace anec::ane

@@ -11,11 +11,16 @@ namespace {
 
 Result<CS::ArrayFeatureType::ArrayDataType> ArrayType(mil::DType t, const std::string& name) {
   switch (t) {
-    case mil::DType::kFloat16: return CS::ArrayFeatureType::FLOAT16;
-    case mil::DType::kFloat32: return CS::ArrayFeatureType::FLOAT32;
-    case mil::DType::kFloat64: return CS::ArrayFeatureType::DOUBLE;
-    case mil::DType::kInt32: return CS::ArrayFeatureType::INT32;
-    case mil::DType::kInt8: return CS::ArrayFeatureType::INT8;
+    case mil::DType::kFloat16:
+      return CS::ArrayFeatureType::FLOAT16;
+    case mil::DType::kFloat32:
+      return CS::ArrayFeatureType::FLOAT32;
+    case mil::DType::kFloat64:
+      return CS::ArrayFeatureType::DOUBLE;
+    case mil::DType::kInt32:
+      return CS::ArrayFeatureType::INT32;
+    case mil::DType::kInt8:
+      return CS::ArrayFeatureType::INT8;
     default:
       return Unsupported("feature {}: {} cannot be a Core ML model input or output", name,
                          mil::DTypeName(t));
@@ -26,8 +31,9 @@ Result<CS::FeatureDescription> Describe(const FeatureSpec& f) {
   CS::FeatureDescription d;
   d.set_name(f.name);
   ANEC_ASSIGN_OR_RETURN(auto dt, ArrayType(f.type.dtype, f.name));
-  CS::ArrayFeatureType* arr = f.is_state ? d.mutable_type()->mutable_statetype()->mutable_arraytype()
-                                         : d.mutable_type()->mutable_multiarraytype();
+  CS::ArrayFeatureType* arr = f.is_state
+                                  ? d.mutable_type()->mutable_statetype()->mutable_arraytype()
+                                  : d.mutable_type()->mutable_multiarraytype();
   arr->set_datatype(dt);
   const std::vector<int64_t>& shape =
       f.enumerated_shapes.empty() ? f.type.shape : f.enumerated_shapes.front();
@@ -43,9 +49,9 @@ Result<CS::FeatureDescription> Describe(const FeatureSpec& f) {
 
 // Marks dimension `dim` of a tensor type as unknown (flexible).
 void MakeDimUnknown(MS::ValueType* vt, int dim) {
-  MS::TensorType* tt = vt->has_statetype() ? vt->mutable_statetype()->mutable_wrappedtype()
-                                                 ->mutable_tensortype()
-                                           : vt->mutable_tensortype();
+  MS::TensorType* tt = vt->has_statetype()
+                           ? vt->mutable_statetype()->mutable_wrappedtype()->mutable_tensortype()
+                           : vt->mutable_tensortype();
   if (dim < tt->dimensions_size()) {
     MS::Dimension* d = tt->mutable_dimensions(dim);
     d->clear_constant();

@@ -36,8 +36,8 @@ inline FeatureSpec Feature(std::string name, mil::TensorType type, bool is_state
 }
 
 struct FunctionSignature {
-  std::string name;  // MIL function name in the builder
-  std::vector<FeatureSpec> inputs;   // including states (is_state)
+  std::string name;                 // MIL function name in the builder
+  std::vector<FeatureSpec> inputs;  // including states (is_state)
   std::vector<FeatureSpec> outputs;
 };
 

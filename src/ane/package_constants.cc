@@ -1,5 +1,7 @@
 #include "ane/package_constants.h"
 
+#include "ane/page_release.h"
+
 namespace anec::ane {
 
 namespace MS = CoreML::Specification::MILSpec;
@@ -7,21 +9,36 @@ namespace MS = CoreML::Specification::MILSpec;
 Result<mil::DType> DTypeFromMil(int t) {
   using D = mil::DType;
   switch (t) {
-    case MS::FLOAT16: return D::kFloat16;
-    case MS::FLOAT32: return D::kFloat32;
-    case MS::INT8: return D::kInt8;
-    case MS::INT16: return D::kInt16;
-    case MS::INT32: return D::kInt32;
-    case MS::UINT8: return D::kUInt8;
-    case MS::UINT16: return D::kUInt16;
-    case MS::UINT32: return D::kUInt32;
-    case MS::INT4: return D::kInt4;
-    case MS::UINT1: return D::kUInt1;
-    case MS::UINT2: return D::kUInt2;
-    case MS::UINT3: return D::kUInt3;
-    case MS::UINT4: return D::kUInt4;
-    case MS::UINT6: return D::kUInt6;
-    default: return Unsupported("MIL data type {} cannot back a blob constant", t);
+    case MS::FLOAT16:
+      return D::kFloat16;
+    case MS::FLOAT32:
+      return D::kFloat32;
+    case MS::INT8:
+      return D::kInt8;
+    case MS::INT16:
+      return D::kInt16;
+    case MS::INT32:
+      return D::kInt32;
+    case MS::UINT8:
+      return D::kUInt8;
+    case MS::UINT16:
+      return D::kUInt16;
+    case MS::UINT32:
+      return D::kUInt32;
+    case MS::INT4:
+      return D::kInt4;
+    case MS::UINT1:
+      return D::kUInt1;
+    case MS::UINT2:
+      return D::kUInt2;
+    case MS::UINT3:
+      return D::kUInt3;
+    case MS::UINT4:
+      return D::kUInt4;
+    case MS::UINT6:
+      return D::kUInt6;
+    default:
+      return Unsupported("MIL data type {} cannot back a blob constant", t);
   }
 }
 
@@ -55,8 +72,8 @@ Status IndexBlock(const MS::Block& block, const std::string& where,
     if (op.type() == "const") {
       auto val = op.attributes().find("val");
       if (val == op.attributes().end() || !val->second.has_blobfilevalue()) continue;
-      ANEC_RETURN_IF_ERROR(AddEntry(result, op.outputs(0).type(),
-                                    val->second.blobfilevalue().offset(), where, out));
+      ANEC_RETURN_IF_ERROR(
+          AddEntry(result, op.outputs(0).type(), val->second.blobfilevalue().offset(), where, out));
       continue;
     }
     if (op.type().rfind("constexpr_", 0) != 0) continue;
@@ -105,7 +122,9 @@ Result<mil::Tensor> PackageConstants::Get(const std::string& name) const {
     return Corrupt("{}: constant {} of type {} has a {}-byte blob, expected {}", pkg_->path(), name,
                    it->second.type.ToString(), blob.size_bytes, need);
   }
-  return mil::Tensor(it->second.type, std::vector<uint8_t>(blob.data.begin(), blob.data.end()));
+  mil::Tensor t(it->second.type, std::vector<uint8_t>(blob.data.begin(), blob.data.end()));
+  ReleasePages(blob.data);  // copied; the mapped pages are not read again
+  return t;
 }
 
 }  // namespace anec::ane

@@ -1,8 +1,8 @@
 #include "ane/rope_tables.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace anec::ane {
 namespace {
@@ -24,12 +24,12 @@ model::ModelSpec Llama32Spec() {
 TEST(RopeTablesTest, Llama3ScalingMatchesHuggingFaceRule) {
   std::vector<double> inv = RopeInverseFrequencies(Llama32Spec());
   ASSERT_EQ(inv.size(), 32u);
-  EXPECT_DOUBLE_EQ(inv[0], 1.0);                             // high frequency: unchanged
-  EXPECT_NEAR(inv[14], 0.0032114459947525913, 1e-18);        // last unchanged band
-  EXPECT_NEAR(inv[15], 0.001290547928209264, 1e-17);         // medium: interpolated
+  EXPECT_DOUBLE_EQ(inv[0], 1.0);                       // high frequency: unchanged
+  EXPECT_NEAR(inv[14], 0.0032114459947525913, 1e-18);  // last unchanged band
+  EXPECT_NEAR(inv[15], 0.001290547928209264, 1e-17);   // medium: interpolated
   EXPECT_NEAR(inv[16], 0.00042955679655936815, 1e-17);
   EXPECT_NEAR(inv[17], 9.70828780262767e-05, 1e-18);
-  EXPECT_NEAR(inv[18], 1.9461638184831125e-05, 1e-19);       // low frequency: / factor
+  EXPECT_NEAR(inv[18], 1.9461638184831125e-05, 1e-19);  // low frequency: / factor
   EXPECT_NEAR(inv[31], 9.418306725434911e-08, 1e-21);
 }
 

@@ -13,12 +13,12 @@ mil::Value FeedForward(mil::Function* f, WeightEmitter* w, const model::ModelSpe
                        int64_t layer, mil::Value x_norm) {
   const int64_t h = spec.hidden_size, inter = spec.intermediate_size;
   const std::string p = fmt::format("l{}", layer);
-  mil::Value wg = w->Matrix(f, LayerWeightName(layer, "gate_proj"), TensorRole::kGateProj, layer,
-                            0, inter, {inter, h, 1, 1});
+  mil::Value wg = w->Matrix(f, LayerWeightName(layer, "gate_proj"), TensorRole::kGateProj, layer, 0,
+                            inter, {inter, h, 1, 1});
   mil::Value wu = w->Matrix(f, LayerWeightName(layer, "up_proj"), TensorRole::kUpProj, layer, 0,
                             inter, {inter, h, 1, 1});
-  mil::Value wd = w->Matrix(f, LayerWeightName(layer, "down_proj"), TensorRole::kDownProj, layer,
-                            0, h, {h, inter, 1, 1});
+  mil::Value wd = w->Matrix(f, LayerWeightName(layer, "down_proj"), TensorRole::kDownProj, layer, 0,
+                            h, {h, inter, 1, 1});
   mil::Value gate = f->Conv(x_norm, wg, std::nullopt, p + "_gate");
   mil::Value up = f->Conv(x_norm, wu, std::nullopt, p + "_up");
   mil::Value act = f->Mul(Silu(f, gate, p + "_silu"), up, p + "_act");
@@ -30,13 +30,13 @@ mil::Value TransformerLayer(mil::Function* f, WeightEmitter* w, const AttentionC
   const model::ModelSpec& sp = *ctx.spec;
   const int64_t h = sp.hidden_size;
   const std::string p = fmt::format("l{}", layer);
-  mil::Value g1 = w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm,
-                            layer, {1, h, 1, 1});
+  mil::Value g1 = w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm, layer,
+                            {1, h, 1, 1});
   mil::Value n1 = AneRmsNorm(f, x, 1, g1, sp.rms_norm_eps, p + "_input_norm");
   mil::Value attn = Attention(f, w, ctx, layer, n1);
   mil::Value h1 = f->Add(x, attn, p + "_attn_residual");
-  mil::Value g2 = w->Vector(f, LayerWeightName(layer, "post_attn_norm"),
-                            TensorRole::kPostAttnNorm, layer, {1, h, 1, 1});
+  mil::Value g2 = w->Vector(f, LayerWeightName(layer, "post_attn_norm"), TensorRole::kPostAttnNorm,
+                            layer, {1, h, 1, 1});
   mil::Value n2 = AneRmsNorm(f, h1, 1, g2, sp.rms_norm_eps, p + "_post_attn_norm");
   mil::Value mlp = FeedForward(f, w, sp, layer, n2);
   return f->Add(h1, mlp, p + "_out");

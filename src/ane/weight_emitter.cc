@@ -1,9 +1,9 @@
 #include "ane/weight_emitter.h"
 
-#include "ane/half.h"
-
 #include <cstring>
 
+#include "ane/half.h"
+#include "ane/page_release.h"
 #include "quant/palettize.h"
 
 namespace anec::ane {
@@ -25,24 +25,30 @@ Result<mil::Tensor> WeightEmitter::Fp16(const std::string& name, model::TensorRo
   }
   if (source_ == nullptr) return Internal("weight {}: no weight source", name);
   ANEC_ASSIGN_OR_RETURN(io::TensorData data, source_->Read(role, layer));
-  ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> bits, ToHalfRange(data, elem_begin, elem_end));
-  return mil::Tensor::F16Bits(std::move(shape), bits);
+  ANEC_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ToHalfBytes(data, elem_begin, elem_end));
+  // The checkpoint pages just converted are not needed again.
+  const size_t elem = io::TensorDTypeSize(data.info.dtype);
+  if (data.data.size() >= static_cast<size_t>(elem_end) * elem) {
+    ReleasePages(data.data.subspan(static_cast<size_t>(elem_begin) * elem,
+                                   static_cast<size_t>(elem_end - elem_begin) * elem));
+  }
+  return mil::Tensor(mil::TensorType{mil::DType::kFloat16, std::move(shape)}, std::move(bytes));
 }
 
-mil::Value WeightEmitter::Shared(mil::Function* f, const std::string& name,
-                                 Result<mil::Tensor> t) {
+mil::Value WeightEmitter::Shared(mil::Function* f, const std::string& name, Result<mil::Tensor> t) {
   if (!t.ok()) {
     program_->Fail(t.status().WithContext("weight " + name));
     return mil::Value();
   }
   mil::Tensor tensor = std::move(t).value();
   emitted_.insert(name);
-  return f->SharedConst(name, [&tensor] { return tensor; }, name);
+  return f->SharedConst(
+      name, [&tensor] { return tensor; }, name);
 }
 
-mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name,
-                                 model::TensorRole role, int64_t layer, int64_t row_begin,
-                                 int64_t row_end, std::vector<int64_t> shape) {
+mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name, model::TensorRole role,
+                                 int64_t layer, int64_t row_begin, int64_t row_end,
+                                 std::vector<int64_t> shape) {
   if (!program_->status().ok()) return mil::Value();
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -53,7 +59,8 @@ mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name,
   }
   const int64_t cols = n / rows;
   if (emitted_.count(name)) {  // stored by another function of this program: share its blob
-    return f->SharedConst(name, [] { return mil::Tensor(); }, name);
+    return f->SharedConst(
+        name, [] { return mil::Tensor(); }, name);
   }
   if (format_.lut_bits > 0) return Palettized(f, name, role, layer, row_begin, row_end, shape);
   return Shared(f, name, Fp16(name, role, layer, row_begin * cols, row_end * cols, shape));
@@ -69,12 +76,18 @@ static int LutGroupFor(int64_t rows, int group) {
 
 static Result<mil::DType> IndexDType(int bits) {
   switch (bits) {
-    case 1: return mil::DType::kUInt1;
-    case 2: return mil::DType::kUInt2;
-    case 3: return mil::DType::kUInt3;
-    case 4: return mil::DType::kUInt4;
-    case 6: return mil::DType::kUInt6;
-    case 8: return mil::DType::kUInt8;
+    case 1:
+      return mil::DType::kUInt1;
+    case 2:
+      return mil::DType::kUInt2;
+    case 3:
+      return mil::DType::kUInt3;
+    case 4:
+      return mil::DType::kUInt4;
+    case 6:
+      return mil::DType::kUInt6;
+    case 8:
+      return mil::DType::kUInt8;
     default:
       return InvalidArgument("LUT bits {} not supported; use 1, 2, 3, 4, 6 or 8", bits);
   }
@@ -98,8 +111,10 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
   const std::string idx_name = name + "_indices", lut_name = name + "_lut";
   mil::Value indices, lut;
   if (emitted_.count(idx_name)) {
-    indices = f->SharedConst(idx_name, [] { return mil::Tensor(); }, idx_name);
-    lut = f->SharedConst(lut_name, [] { return mil::Tensor(); }, lut_name);
+    indices = f->SharedConst(
+        idx_name, [] { return mil::Tensor(); }, idx_name);
+    lut = f->SharedConst(
+        lut_name, [] { return mil::Tensor(); }, lut_name);
   } else if (reuse_ != nullptr) {
     // Exactly the bytes an earlier step stored: never palettized twice.
     indices = Shared(f, idx_name, reuse_->Get(idx_name));
@@ -129,13 +144,14 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
   return f->Op("constexpr_lut_to_dense", {{"indices", indices}, {"lut", lut}}, name);
 }
 
-mil::Value WeightEmitter::Vector(mil::Function* f, const std::string& name,
-                                 model::TensorRole role, int64_t layer,
-                                 std::vector<int64_t> shape) {
+mil::Value WeightEmitter::Vector(mil::Function* f, const std::string& name, model::TensorRole role,
+                                 int64_t layer, std::vector<int64_t> shape) {
   if (!program_->status().ok()) return mil::Value();
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
-  if (emitted_.count(name)) return f->SharedConst(name, [] { return mil::Tensor(); }, name);
+  if (emitted_.count(name))
+    return f->SharedConst(
+        name, [] { return mil::Tensor(); }, name);
   return Shared(f, name, Fp16(name, role, layer, 0, n, shape));
 }
 

@@ -20,9 +20,9 @@
 namespace anec::ane {
 
 struct WeightFormat {
-  int lut_bits = 0;    // 0: fp16; else palettize with 2^lut_bits entries per group
-  int lut_group = 8;   // output channels (rows) per lookup table (reduced to the largest
-                       // divisor of a matrix's rows when it does not divide them)
+  int lut_bits = 0;   // 0: fp16; else palettize with 2^lut_bits entries per group
+  int lut_group = 8;  // output channels (rows) per lookup table (reduced to the largest
+                      // divisor of a matrix's rows when it does not divide them)
 };
 
 class WeightEmitter {
@@ -37,8 +37,7 @@ class WeightEmitter {
   // element count must be (row_end-row_begin) * cols), e.g. [rows, cols, 1, 1] for a 1x1 conv.
   // Palettized when the format asks for it (groups of lut_group rows).
   mil::Value Matrix(mil::Function* f, const std::string& name, model::TensorRole role,
-                    int64_t layer, int64_t row_begin, int64_t row_end,
-                    std::vector<int64_t> shape);
+                    int64_t layer, int64_t row_begin, int64_t row_end, std::vector<int64_t> shape);
   // A whole small tensor (norm weight, bias) as fp16 of `shape`; never palettized.
   mil::Value Vector(mil::Function* f, const std::string& name, model::TensorRole role,
                     int64_t layer, std::vector<int64_t> shape);

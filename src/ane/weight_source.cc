@@ -10,8 +10,7 @@ void MemoryWeightSource::Set(model::TensorRole role, int64_t layer, std::vector<
   tensors_[{static_cast<int>(role), layer}] = Entry{std::move(shape), std::move(values)};
 }
 
-const std::vector<float>* MemoryWeightSource::Values(model::TensorRole role,
-                                                     int64_t layer) const {
+const std::vector<float>* MemoryWeightSource::Values(model::TensorRole role, int64_t layer) const {
   auto it = tensors_.find({static_cast<int>(role), layer});
   if (it == tensors_.end() && role == model::TensorRole::kLmHead) {
     it = tensors_.find({static_cast<int>(model::TensorRole::kEmbedding), 0});
@@ -45,22 +44,32 @@ std::vector<int64_t> ShapeOf(const model::ModelSpec& s, model::TensorRole role) 
   const int64_t q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
   switch (role) {
     case R::kEmbedding:
-    case R::kLmHead: return {s.vocab_size, s.hidden_size};
+    case R::kLmHead:
+      return {s.vocab_size, s.hidden_size};
     case R::kFinalNorm:
     case R::kInputNorm:
-    case R::kPostAttnNorm: return {s.hidden_size};
-    case R::kQProj: return {q, s.hidden_size};
+    case R::kPostAttnNorm:
+      return {s.hidden_size};
+    case R::kQProj:
+      return {q, s.hidden_size};
     case R::kKProj:
-    case R::kVProj: return {kv, s.hidden_size};
-    case R::kOProj: return {s.hidden_size, q};
-    case R::kQBias: return {q};
+    case R::kVProj:
+      return {kv, s.hidden_size};
+    case R::kOProj:
+      return {s.hidden_size, q};
+    case R::kQBias:
+      return {q};
     case R::kKBias:
-    case R::kVBias: return {kv};
+    case R::kVBias:
+      return {kv};
     case R::kQNorm:
-    case R::kKNorm: return {s.head_dim};
+    case R::kKNorm:
+      return {s.head_dim};
     case R::kGateProj:
-    case R::kUpProj: return {s.intermediate_size, s.hidden_size};
-    case R::kDownProj: return {s.hidden_size, s.intermediate_size};
+    case R::kUpProj:
+      return {s.intermediate_size, s.hidden_size};
+    case R::kDownProj:
+      return {s.hidden_size, s.intermediate_size};
   }
   return {};
 }

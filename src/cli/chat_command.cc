@@ -30,8 +30,12 @@ struct ChatOptions {
 Status RunChat(const ChatOptions& o) {
   if (o.max_tokens < 1) return InvalidArgument("--max-tokens must be >= 1, got {}", o.max_tokens);
   FileSystem* fs = RealFileSystem();
-  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
+  if (!fs->IsDirectory(o.model_path)) {
+    return NotFound("--model-path {} is not a folder; give the output folder of `anec convert`",
+                    o.model_path);
+  }
   ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, o.model_path));
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
   runtime::ChatSession session(model.get(), &tokenizer, !o.no_template);
   session.SetSystem(o.system);
   runtime::GenerationOptions gen;

@@ -1,12 +1,12 @@
 // `anec convert` / `anec convert-hf`: a Hugging Face model folder (or Hub id) -> ANE-shaped Core
 // ML packages in ANEMLL's layout (docs/PIPELINE.md). Both spellings of ANEMLL's and anec's flags
 // are accepted (--model/--model-id, --output/--output-dir, --context/--context-length, ...).
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdio>
 #include <memory>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "ane/weight_source.h"
 #include "base/file_system.h"
@@ -15,6 +15,9 @@
 #include "model/architecture.h"
 #include "model/hf_checkpoint.h"
 #include "pipeline/converter.h"
+#include "runtime/generation.h"
+#include "runtime/llm_model.h"
+#include "cli/model_input.h"
 
 namespace anec::cli {
 namespace {
@@ -24,7 +27,7 @@ struct ConvertFlags {
   std::string output;
   int64_t context = 1024;
   std::string chunks = "auto";
-  std::string lut = "none";
+  std::string lut = "6";
   std::string lut_embed, lut_ffn, lut_lmhead;
   int lut_group = 8;
   int64_t batch = 64;
@@ -46,7 +49,10 @@ std::optional<int64_t> ParseInt(const std::string& v) {
 
 Result<int> ParseLut(const std::string& flag, const std::string& v) {
   if (v == "none" || v == "0" || v == "no") return 0;
-  if (auto bits = ParseInt(v); bits && *bits > 0 && *bits <= 8) return static_cast<int>(*bits);
+  if (auto bits = ParseInt(v); bits && (*bits == 1 || *bits == 2 || *bits == 3 || *bits == 4 ||
+                                         *bits == 6 || *bits == 8)) {
+    return static_cast<int>(*bits);
+  }
   return InvalidArgument("{} {}: expected a number of bits (1, 2, 3, 4, 6, 8) or none", flag, v);
 }
 
@@ -93,6 +99,29 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
   return o;
 }
 
+// Step 8: a short greedy answer from the converted folder, through the CPU runtime (which reads
+// only the written files, as a Mac would).
+Status AnswerTestPrompt(const std::string& dir) {
+  FileSystem* fs = RealFileSystem();
+  if (!fs->Exists(JoinPath(dir, "tokenizer.json"))) {
+    fmt::print(stderr, "step 8: no tokenizer.json in {}; test prompt skipped\n", dir);
+    return Status::Ok();
+  }
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, dir));
+  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, dir));
+  runtime::ChatSession session(model.get(), &tokenizer, /*use_template=*/true);
+  runtime::GenerationOptions gen;
+  gen.max_tokens = 32;
+  gen.sampling.temperature = 0;
+  const char* prompt = "What is the capital of France?";
+  std::string reply;
+  ANEC_ASSIGN_OR_RETURN(runtime::GenerationStats stats,
+                        session.Reply(prompt, gen, [&](std::string_view piece) { reply += piece; }));
+  fmt::print(stderr, "step 8: \"{}\" -> \"{}\" ({:.1f} tok/s decode)\n", prompt, reply,
+             stats.decode_tokens_per_s());
+  return Status::Ok();
+}
+
 Status RunConvert(const ConvertFlags& flags) {
   FileSystem* fs = RealFileSystem();
   ANEC_ASSIGN_OR_RETURN(pipeline::ConvertOptions o, ToOptions(flags));
@@ -106,24 +135,17 @@ Status RunConvert(const ConvertFlags& flags) {
     ANEC_RETURN_IF_ERROR(model::ParseArchitectureName(o.architecture).status());
     arch = o.architecture;
   }
-  if (!fs->IsDirectory(o.model_dir)) {
-    if (o.model_dir.find('/') == std::string::npos || o.model_dir.front() == '.' ||
-        o.model_dir.front() == '/') {
-      return NotFound("--model {}: no such folder (give a Hugging Face model folder or a Hub id "
-                      "such as meta-llama/Llama-3.2-1B)",
-                      o.model_dir);
-    }
-    io::HubOptions hub = io::HubOptionsFromEnvironment();
-    ANEC_ASSIGN_OR_RETURN(o.model_dir, io::DownloadSnapshot(hub, o.model_dir, "main"));
-  }
-  ANEC_ASSIGN_OR_RETURN(model::LoadedModel loaded, model::LoadHfCheckpoint(fs, o.model_dir, arch));
-  ANEC_ASSIGN_OR_RETURN(std::string config, fs->ReadFile(JoinPath(o.model_dir, "config.json")));
-  ane::CheckpointWeights weights(&loaded.checkpoint);
+  ANEC_ASSIGN_OR_RETURN(ModelInput input, OpenModelInput(fs, o.model_dir, arch));
+  o.model_source = o.model_dir;
+  o.model_dir = input.model_dir;  // a GGUF's config.json + tokenizer files live here
+  ane::CheckpointWeights weights(&input.loaded.checkpoint);
   pipeline::ConversionInput in;
-  in.spec = loaded.spec;
+  in.spec = input.loaded.spec;
   in.weights = &weights;
-  in.config_json = config;
-  ANEC_ASSIGN_OR_RETURN(pipeline::ConversionReport report, pipeline::Convert(fs, in, o));
+  in.config_json = input.config_json;
+  pipeline::ConvertHooks hooks;
+  hooks.test_prompt = [](const std::string& dir) { return AnswerTestPrompt(dir); };
+  ANEC_ASSIGN_OR_RETURN(pipeline::ConversionReport report, pipeline::Convert(fs, in, o, hooks));
   fmt::print(stderr, "\n{}", pipeline::FormatReport(report));
   return Status::Ok();
 }
@@ -146,9 +168,9 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_option("--lut-lmhead", f->lut_lmhead, "LUT bits for the LM head (N or none)");
   sub->add_option("--lut-group", f->lut_group, "Output channels per LUT")->capture_default_str();
   sub->add_option("--batch-size,--batch", f->batch, "Prefill batch size")->capture_default_str();
-  sub->add_option("--architecture", f->architecture,
-                  "Override the detected architecture (" + model::SupportedArchitectureNames() +
-                      ")");
+  sub->add_option(
+      "--architecture", f->architecture,
+      "Override the detected architecture (" + model::SupportedArchitectureNames() + ")");
   sub->add_option("--restart", f->restart, "Resume from step N (1-8), reusing earlier outputs");
   sub->add_option("--only", f->only, "Run only step N (1-8)");
   sub->add_flag("--skip-check", f->skip_check, "Skip the up-front input, disk and xcrun checks");

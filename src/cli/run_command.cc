@@ -27,8 +27,12 @@ Status RunRun(const RunOptions& o) {
   if (o.temperature < 0) return InvalidArgument("--temperature must be >= 0, got {}", o.temperature);
   if (o.top_p <= 0 || o.top_p > 1) return InvalidArgument("--top-p must be in (0, 1], got {}", o.top_p);
   FileSystem* fs = RealFileSystem();
-  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
+  if (!fs->IsDirectory(o.model_path)) {
+    return NotFound("--model-path {} is not a folder; give the output folder of `anec convert`",
+                    o.model_path);
+  }
   ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, o.model_path));
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
   runtime::ChatSession session(model.get(), &tokenizer, !o.no_template);
   session.SetSystem(o.system);
   runtime::GenerationOptions gen;

@@ -1,8 +1,8 @@
 #include "pipeline/chunk_plan.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "ane/lm_head_function.h"
 

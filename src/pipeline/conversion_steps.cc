@@ -1,8 +1,8 @@
 #include "pipeline/conversion_steps.h"
 
-#include <cstdlib>
-
 #include <fmt/format.h>
+
+#include <cstdlib>
 
 #include "ane/chunk_function.h"
 #include "ane/embeddings_function.h"
@@ -73,8 +73,12 @@ std::vector<std::string> ConversionRun::StepOutputs(int step) const {
   std::vector<std::string> out;
   const int64_t n = static_cast<int64_t>(chunks_.size());
   switch (step) {
-    case 1: out.push_back(Out(names_.embeddings)); break;
-    case 2: out.push_back(Out(names_.lm_head)); break;
+    case 1:
+      out.push_back(Out(names_.embeddings));
+      break;
+    case 2:
+      out.push_back(Out(names_.lm_head));
+      break;
     case 3:
       for (int64_t k = 1; k <= n; ++k) out.push_back(work_.Path(names_.InferChunk(k)));
       break;
@@ -84,23 +88,35 @@ std::vector<std::string> ConversionRun::StepOutputs(int step) const {
     case 5:
       for (int64_t k = 1; k <= n; ++k) out.push_back(Out(names_.Chunk(k)));
       break;
-    case 7: out.push_back(Out("meta.yaml")); break;
-    default: break;
+    case 7:
+      out.push_back(Out("meta.yaml"));
+      break;
+    default:
+      break;
   }
   return out;
 }
 
 Status ConversionRun::RunStep(int step, std::string* note) {
   switch (step) {
-    case 1: return Embeddings();
-    case 2: return LmHead();
-    case 3: return InferChunks();
-    case 4: return PrefillChunks();
-    case 5: return Combine();
-    case 6: return Compile(note);
-    case 7: return TokenizerAndMeta();
-    case 8: return TestPrompt(note);
-    default: return Internal("no step {}", step);
+    case 1:
+      return Embeddings();
+    case 2:
+      return LmHead();
+    case 3:
+      return InferChunks();
+    case 4:
+      return PrefillChunks();
+    case 5:
+      return Combine();
+    case 6:
+      return Compile(note);
+    case 7:
+      return TokenizerAndMeta();
+    case 8:
+      return TestPrompt(note);
+    default:
+      return Internal("no step {}", step);
   }
 }
 
@@ -153,7 +169,8 @@ Status ConversionRun::InferChunks() {
         fs_, work_.Path(names_.InferChunk(k)),
         [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
           ane::WeightEmitter w(pb, in_.weights, {opts_.lut.ffn, opts_.lut.group});
-          ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddChunkFunction(pb, &w, in_.spec, shape, 1, "main"));
+          ANEC_ASSIGN_OR_RETURN(auto sig,
+                                ane::AddChunkFunction(pb, &w, in_.spec, shape, 1, "main"));
           return std::vector<ane::FunctionSignature>{sig};
         },
         "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
@@ -164,6 +181,26 @@ Status ConversionRun::InferChunks() {
   return Status::Ok();
 }
 
+namespace {
+
+// Stands in for a weight file whose bytes are not wanted: step 4's program refers to step 3's
+// constants by name, and step 5 points them at the copies it makes (package_merge.h).
+class DiscardingFile : public WritableFile {
+ public:
+  Status Append(std::span<const uint8_t> data) override {
+    size_ += data.size();
+    return Status::Ok();
+  }
+  uint64_t size() const override { return size_; }
+  Status PatchAt(uint64_t, std::span<const uint8_t>) override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  uint64_t size_ = 0;
+};
+
+}  // namespace
+
 Status ConversionRun::PrefillChunks() {
   const int64_t n = static_cast<int64_t>(chunks_.size());
   Progress p(hooks_.log, "[4/8] prefill chunks", n);
@@ -172,16 +209,21 @@ Status ConversionRun::PrefillChunks() {
     ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs_, infer_path));
     ANEC_ASSIGN_OR_RETURN(ane::PackageConstants consts, ane::PackageConstants::Index(&infer));
     const ane::ChunkShape shape = ShapeOf(chunks_[k - 1], opts_.context, k == n);
-    ANEC_RETURN_IF_ERROR(WritePackage(
-        fs_, work_.Path(names_.PrefillChunk(k)),
-        [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
-          ane::WeightEmitter w(pb, nullptr, {opts_.lut.ffn, opts_.lut.group});
-          w.ReuseFrom(&consts);
-          ANEC_ASSIGN_OR_RETURN(
-              auto sig, ane::AddChunkFunction(pb, &w, in_.spec, shape, opts_.batch, "main"));
-          return std::vector<ane::FunctionSignature>{sig};
-        },
-        "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
+    coreml::BlobWriter discard(std::make_unique<DiscardingFile>());
+    Result<CoreML::Specification::Model> model = Status(StatusCode::kInternal, "not built");
+    {
+      mil::ProgramBuilder pb(&discard);
+      ane::WeightEmitter w(&pb, nullptr, {opts_.lut.ffn, opts_.lut.group});
+      w.ReuseFrom(&consts);
+      auto sig = ane::AddChunkFunction(&pb, &w, in_.spec, shape, opts_.batch, "main");
+      if (!sig.ok()) return sig.status().WithContext(infer_path);
+      model = ane::AssembleModel(
+          pb, {*sig}, "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k));
+    }
+    if (!model.ok()) return model.status();
+    std::string bytes;
+    if (!model->SerializeToString(&bytes)) return Internal("step 4: cannot serialize the program");
+    ANEC_RETURN_IF_ERROR(fs_->WriteFileAtomic(work_.Path(names_.PrefillChunk(k)), bytes));
     p.Advance();
     ANEC_RETURN_IF_ERROR(Unit(4, names_.PrefillChunk(k)));
   }
@@ -193,10 +235,9 @@ Status ConversionRun::Combine() {
   const int64_t n = static_cast<int64_t>(chunks_.size());
   Progress p(hooks_.log, "[5/8] combine infer + prefill", n);
   for (int64_t k = 1; k <= n; ++k) {
-    ANEC_RETURN_IF_ERROR(MergeFunctions(fs_,
-                                        {{work_.Path(names_.InferChunk(k)), "infer"},
-                                         {work_.Path(names_.PrefillChunk(k)), "prefill"}},
-                                        "infer", Out(names_.Chunk(k))));
+    ANEC_RETURN_IF_ERROR(MergeInferPrefill(fs_, work_.Path(names_.InferChunk(k)),
+                                           work_.Path(names_.PrefillChunk(k)),
+                                           Out(names_.Chunk(k))));
     p.Advance();
     ANEC_RETURN_IF_ERROR(Unit(5, names_.Chunk(k)));
   }
@@ -218,8 +259,7 @@ Status ConversionRun::Compile(std::string* note) {
       const std::string cmd = fmt::format("xcrun coremlcompiler compile {} {} >/dev/null",
                                           ShellQuote(Out(pkg)), ShellQuote(opts_.output_dir));
       if (std::system(cmd.c_str()) != 0) {
-        return IoError("step 6: `{}` failed; check that Xcode is installed (xcode-select -p)",
-                       cmd);
+        return IoError("step 6: `{}` failed; check that Xcode is installed (xcode-select -p)", cmd);
       }
       p.Advance();
     }
@@ -246,9 +286,9 @@ Status ConversionRun::Compile(std::string* note) {
 
 Status ConversionRun::TokenizerAndMeta() {
   Progress p(hooks_.log, "[7/8] tokenizer, config.json, meta.yaml", 1);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
-                        "tokenizer.model", "special_tokens_map.json", "config.json",
-                        "generation_config.json"}) {
+  for (const char* f :
+       {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model",
+        "special_tokens_map.json", "config.json", "generation_config.json"}) {
     const std::string src = JoinPath(opts_.model_dir, f);
     if (opts_.model_dir.empty() || !fs_->Exists(src)) continue;
     ANEC_ASSIGN_OR_RETURN(std::string bytes, fs_->ReadFile(src));

@@ -1,9 +1,8 @@
 #include "pipeline/convert_options.h"
 
-#include <cctype>
-
 #include <fmt/format.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 namespace anec::pipeline {
@@ -24,13 +23,15 @@ Status ValidateOptions(const ConvertOptions& o, const model::ModelSpec& spec) {
         "cache {} rows at a time); try --context {}",
         o.context, o.batch, o.batch, std::max<int64_t>(o.batch, (o.context / o.batch) * o.batch));
   }
-  if (o.chunks < 0) return InvalidArgument("--chunks {}: must be a positive number or auto", o.chunks);
+  if (o.chunks < 0)
+    return InvalidArgument("--chunks {}: must be a positive number or auto", o.chunks);
   if (o.chunks > spec.num_layers) {
     return InvalidArgument("--chunks {}: the model has only {} layers; use at most {} chunks",
                            o.chunks, spec.num_layers, spec.num_layers);
   }
-  for (auto [flag, bits] : {std::pair{"--lut-embed", o.lut.embed}, std::pair{"--lut-ffn", o.lut.ffn},
-                            std::pair{"--lut-lmhead", o.lut.lmhead}}) {
+  for (auto [flag, bits] :
+       {std::pair{"--lut-embed", o.lut.embed}, std::pair{"--lut-ffn", o.lut.ffn},
+        std::pair{"--lut-lmhead", o.lut.lmhead}}) {
     if (!ValidLut(bits)) {
       return InvalidArgument("{} {}: LUT bits must be 1, 2, 3, 4, 6, 8 or none", flag, bits);
     }
@@ -62,7 +63,7 @@ std::string FileNames::InferChunk(int64_t k) const {
   return fmt::format("{}_FFN{}_chunk_{:02d}of{:02d}.mlpackage", prefix, ffn_lut_suffix, k, chunks);
 }
 std::string FileNames::PrefillChunk(int64_t k) const {
-  return fmt::format("{}_prefill{}_chunk_{:02d}of{:02d}.mlpackage", prefix, ffn_lut_suffix, k,
+  return fmt::format("{}_prefill{}_chunk_{:02d}of{:02d}.mlmodel", prefix, ffn_lut_suffix, k,
                      chunks);
 }
 
@@ -81,7 +82,7 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
                                int64_t resolved_chunks, const std::string& config_json) {
   nlohmann::ordered_json j;
   j["format"] = 1;
-  j["model_dir"] = o.model_dir;
+  j["model_dir"] = o.model_source.empty() ? o.model_dir : o.model_source;
   j["config_json"] = config_json;
   j["architecture"] = std::string(model::ArchitectureName(spec.architecture));
   j["layers"] = spec.num_layers;

@@ -14,16 +14,19 @@ namespace anec::pipeline {
 inline constexpr int kNumSteps = 8;
 
 struct ConvertOptions {
-  std::string model_dir;   // Hugging Face folder (config.json, tokenizer files, weights)
+  std::string model_dir;  // Hugging Face folder (config.json, tokenizer files, weights)
+  // What the user named (a folder, GGUF file or Hub id), for the restart fingerprint; model_dir
+  // may then be a temporary folder holding a GGUF's config.json and tokenizer files.
+  std::string model_source;
   std::string output_dir;
   int64_t context = 1024;
   int64_t batch = 64;
-  int64_t chunks = 0;      // 0 = auto
+  int64_t chunks = 0;  // 0 = auto
   Target target = Target::kIOS;
-  LutPlan lut;             // 0 = none
-  std::string prefix;      // empty = the architecture's default prefix
-  int restart = 1;         // first step to run (1 = clean run)
-  int only = 0;            // run just this step (0 = all from `restart`)
+  LutPlan lut;         // 0 = none
+  std::string prefix;  // empty = the architecture's default prefix
+  int restart = 1;     // first step to run (1 = clean run)
+  int only = 0;        // run just this step (0 = all from `restart`)
   bool skip_check = false;
   std::string architecture;  // override; empty = detect
 };
@@ -36,12 +39,13 @@ Status ValidateOptions(const ConvertOptions& o, const model::ModelSpec& spec);
 struct FileNames {
   std::string prefix;
   int64_t chunks = 0;
-  std::string embeddings;       // llama_embeddings[_lutN].mlpackage
-  std::string lm_head;          // llama_lm_head[_lutN].mlpackage
-  std::string ffn_base;         // llama_FFN_PF[_lutN] (meta.yaml's ffn key, no suffix)
-  std::string Chunk(int64_t k) const;         // llama_FFN_PF[_lutN]_chunk_01of02.mlpackage
-  std::string InferChunk(int64_t k) const;    // work folder: llama_FFN[_lutN]_chunk_...
-  std::string PrefillChunk(int64_t k) const;  // work folder: llama_prefill[_lutN]_chunk_...
+  std::string embeddings;                   // llama_embeddings[_lutN].mlpackage
+  std::string lm_head;                      // llama_lm_head[_lutN].mlpackage
+  std::string ffn_base;                     // llama_FFN_PF[_lutN] (meta.yaml's ffn key, no suffix)
+  std::string Chunk(int64_t k) const;       // llama_FFN_PF[_lutN]_chunk_01of02.mlpackage
+  std::string InferChunk(int64_t k) const;  // work folder: llama_FFN[_lutN]_chunk_...
+  std::string PrefillChunk(int64_t k) const;  // work folder: llama_prefill[_lutN]_chunk_...mlmodel
+                                              // (program only; weights are step 3's)
   std::string ffn_lut_suffix;
 };
 

@@ -1,10 +1,9 @@
 #include "pipeline/convert_options.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include "pipeline/meta_yaml.h"
-
-#include <yaml-cpp/yaml.h>
 
 namespace anec::pipeline {
 namespace {

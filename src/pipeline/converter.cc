@@ -1,8 +1,8 @@
 #include "pipeline/converter.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
+
+#include <chrono>
 
 #include "ane/lm_head_function.h"
 #include "pipeline/conversion_steps.h"
@@ -12,9 +12,15 @@
 namespace anec::pipeline {
 
 std::string_view StepName(int step) {
-  static constexpr std::string_view kNames[] = {
-      "", "embeddings", "LM head", "FFN chunks (infer)", "prefill chunks",
-      "combine (multi-function)", "compile", "tokenizer + meta.yaml", "test prompt"};
+  static constexpr std::string_view kNames[] = {"",
+                                                "embeddings",
+                                                "LM head",
+                                                "FFN chunks (infer)",
+                                                "prefill chunks",
+                                                "combine (multi-function)",
+                                                "compile",
+                                                "tokenizer + meta.yaml",
+                                                "test prompt"};
   return step >= 1 && step <= kNumSteps ? kNames[step] : "?";
 }
 
@@ -23,11 +29,16 @@ namespace {
 // Which earlier steps' outputs step `s` reads.
 std::vector<int> Prerequisites(int s) {
   switch (s) {
-    case 4: return {3};
-    case 5: return {3, 4};
-    case 6: return {1, 2, 5};
-    case 8: return {1, 2, 5, 7};
-    default: return {};
+    case 4:
+      return {3};
+    case 5:
+      return {3, 4};
+    case 6:
+      return {1, 2, 5};
+    case 8:
+      return {1, 2, 5, 7};
+    default:
+      return {};
   }
 }
 
@@ -60,9 +71,10 @@ Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOpt
   for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"}) {
     const std::string p = JoinPath(o.model_dir, f);
     if (!fs->Exists(p)) {
-      return NotFound("{} is missing: the converted model needs it at run time; add it to the "
-                      "model folder (or pass --skip-check to convert anyway)",
-                      p);
+      return NotFound(
+          "{} is missing: the converted model needs it at run time; add it to the "
+          "model folder (or pass --skip-check to convert anyway)",
+          p);
     }
   }
   // Free disk: the work folder holds infer and prefill chunks next to the final ones.
@@ -91,7 +103,8 @@ Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOpt
 Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, ConvertOptions o,
                                  const ConvertHooks& hooks) {
   if (in.weights == nullptr) return Internal("Convert: no weight source");
-  if (o.prefix.empty()) o.prefix = in.spec.default_prefix.empty() ? "llama" : in.spec.default_prefix;
+  if (o.prefix.empty())
+    o.prefix = in.spec.default_prefix.empty() ? "llama" : in.spec.default_prefix;
   ANEC_RETURN_IF_ERROR(ValidateOptions(o, in.spec));
   int64_t n = o.chunks;
   if (n == 0) {
@@ -118,13 +131,15 @@ Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, Conv
     for (int s : needed) {
       if (!run.work().IsDone(s)) {
         return FailedPrecondition(
-            "cannot start at step {}: step {} ({}) has not completed in {}; rerun with --restart {}",
+            "cannot start at step {}: step {} ({}) has not completed in {}; rerun with --restart "
+            "{}",
             first, s, StepName(s), o.output_dir, s);
       }
       for (const std::string& f : run.StepOutputs(s)) {
         if (!fs->Exists(f)) {
           return FailedPrecondition(
-              "cannot start at step {}: {} (an output of step {}) is missing; rerun with --restart {}",
+              "cannot start at step {}: {} (an output of step {}) is missing; rerun with --restart "
+              "{}",
               first, f, s, s);
         }
       }

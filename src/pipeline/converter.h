@@ -4,9 +4,11 @@
 //   multi-function chunks   6 compile (macOS) / compile_on_mac.sh   7 tokenizer + config.json +
 //   meta.yaml   8 test prompt
 //
-// Steps 3 and 4 write single-function packages into OUT/.anec-work; step 4 takes every weight
-// from step 3's package by name (never converted or palettized twice); step 5 merges them with
-// blob deduplication into OUT/{prefix}_FFN_PF[_lutN]_chunk_KKofNN.mlpackage. Every package is
+// Step 3 writes single-function infer packages into OUT/.anec-work, converting (or palettizing)
+// each weight once; step 4 builds each prefill function from step 3's package by constant name
+// and keeps only its program (a .mlmodel file, no weight bytes); step 5 copies the infer weights
+// once and points both functions at them in OUT/{prefix}_FFN_PF[_lutN]_chunk_KKofNN.mlpackage.
+// Every package is
 // written atomically. --restart N / --only N reuse earlier outputs after checking the options
 // fingerprint and the step markers (work_state.h).
 #pragma once

@@ -48,7 +48,10 @@ TEST(ConverterTest, OneChunkUntiedWritesEveryFile) {
   ASSERT_TRUE(infer.ok());
   EXPECT_LE(chunk->weight_file_bytes(), infer->weight_file_bytes() + 4096);
   EXPECT_GT(chunk->weight_file_bytes() + 1, infer->weight_file_bytes());
-  EXPECT_LE(chunk->total_bytes(), infer->total_bytes() + 32 * 1024);
+  // The only other growth is the second function's program text.
+  auto prefill_model = fs.FileSize("/out/.anec-work/llama_prefill_chunk_01of01.mlmodel");
+  ASSERT_TRUE(prefill_model.ok());
+  EXPECT_LE(chunk->total_bytes(), infer->total_bytes() + *prefill_model + 4096);
   auto emb = coreml::Package::Open(&fs, "/out/llama_embeddings.mlpackage");
   ASSERT_TRUE(emb.ok());
   EXPECT_EQ(emb->model().description().metadata().userdefined().at("com.anemll.lut_bits"), "0");
@@ -216,6 +219,43 @@ TEST(ConverterTest, UpFrontChecks) {
   ConvertOptions skip = TinyOptions("/m", "/out", 1);
   skip.skip_check = true;
   EXPECT_TRUE(Convert(&fs, tm.input(), skip, Quiet()).ok());
+}
+
+TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
+  MemoryFileSystem fs;
+  WriteModelFolder(&fs, "/m");
+  TinyModel tm = MakeTinyModel(2, 300, true);
+  ConvertOptions o = TinyOptions("/m", "/out", 1);
+  o.lut.ffn = 4;
+  o.lut.lmhead = 6;
+  auto r = Convert(&fs, tm.input(), o, Quiet());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto chunk = coreml::Package::Open(&fs, "/out/llama_FFN_PF_lut4_chunk_01of01.mlpackage");
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  for (const char* fn : {"infer", "prefill"}) {
+    const MS::Function& f = chunk->model().mlprogram().functions().at(fn);
+    // 7 projections per layer, 2 layers.
+    EXPECT_EQ(ane::OpsOfType(f, "constexpr_lut_to_dense").size(), 14u) << fn;
+    const MS::Operation* q = ane::Producer(f, "layers_0_q_proj");
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(q->type(), "constexpr_lut_to_dense");
+    EXPECT_EQ(ane::Dims(q->inputs().at("lut").arguments(0).value().type()),
+              (std::vector<int64_t>{8, 1, 1, 1, 16, 1}));  // 64 rows / group 8
+  }
+  // Both functions point at the same index and table blobs.
+  const MS::Operation* qi =
+      ane::Producer(chunk->model().mlprogram().functions().at("infer"), "layers_1_down_proj");
+  const MS::Operation* qp =
+      ane::Producer(chunk->model().mlprogram().functions().at("prefill"), "layers_1_down_proj");
+  ASSERT_NE(qi, nullptr);
+  ASSERT_NE(qp, nullptr);
+  EXPECT_EQ(qi->inputs().at("indices").arguments(0).value().blobfilevalue().offset(),
+            qp->inputs().at("indices").arguments(0).value().blobfilevalue().offset());
+  auto infer = coreml::Package::Open(&fs, "/out/.anec-work/llama_FFN_lut4_chunk_01of01.mlpackage");
+  ASSERT_TRUE(infer.ok());
+  EXPECT_LE(chunk->weight_file_bytes(), infer->weight_file_bytes() + 4096);
+  EXPECT_TRUE(fs.Exists("/out/llama_lm_head_lut6.mlpackage"));
+  EXPECT_TRUE(fs.Exists("/out/llama_embeddings.mlpackage"));
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "pipeline/converter_test_util.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "ane/ane_test_util.h"
+#include "coreml/proto/model.pb.h"
 
 namespace anec::pipeline {
 
@@ -8,8 +12,8 @@ ConversionInput TinyModel::input() const {
   ConversionInput in;
   in.spec = spec;
   in.weights = &weights;
-  in.config_json = "{\"model_type\": \"llama\", \"num_hidden_layers\": " +
-                   std::to_string(spec.num_layers) + "}";
+  in.config_json =
+      "{\"model_type\": \"llama\", \"num_hidden_layers\": " + std::to_string(spec.num_layers) + "}";
   return in;
 }
 
@@ -37,6 +41,26 @@ ConvertOptions TinyOptions(const std::string& model_dir, const std::string& out,
   return o;
 }
 
+namespace {
+
+// The model protobuf re-serialized with deterministic map order: protobuf does not fix the order
+// of map entries (op inputs, functions) between serializations, so equal models can differ in
+// bytes; this canonical form compares their content exactly.
+std::string Canonical(const std::string& bytes) {
+  CoreML::Specification::Model m;
+  if (!m.ParseFromString(bytes)) return "<unparsable model>";
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream sos(&out);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&cos);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::map<std::string, std::string> Snapshot(FileSystem* fs, const std::string& out) {
   std::map<std::string, std::string> snap;
   auto names = fs->ListDir(out);
@@ -47,7 +71,7 @@ std::map<std::string, std::string> Snapshot(FileSystem* fs, const std::string& o
       const std::string data = JoinPath(p, "Data/com.apple.CoreML");
       auto model = fs->ReadFile(JoinPath(data, "model.mlmodel"));
       auto weights = fs->ReadFile(JoinPath(data, "weights/weight.bin"));
-      snap[n + "/model.mlmodel"] = model.ok() ? *model : "<missing>";
+      snap[n + "/model.mlmodel"] = model.ok() ? Canonical(*model) : "<missing>";
       snap[n + "/weight.bin"] = weights.ok() ? *weights : "<missing>";
     } else if (!fs->IsDirectory(p)) {
       auto b = fs->ReadFile(p);

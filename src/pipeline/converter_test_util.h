@@ -24,7 +24,8 @@ void WriteModelFolder(FileSystem* fs, const std::string& dir);
 ConvertOptions TinyOptions(const std::string& model_dir, const std::string& out, int64_t chunks);
 
 // model.mlmodel + weight.bin bytes of every package in `out` (keyed by package name) plus the
-// other top-level files; Manifest.json is left out (its UUIDs are random by design).
+// other top-level files; Manifest.json is left out (its UUIDs are random by design) and
+// model.mlmodel is compared in canonical (deterministic map order) serialization.
 std::map<std::string, std::string> Snapshot(FileSystem* fs, const std::string& out);
 
 }  // namespace anec::pipeline

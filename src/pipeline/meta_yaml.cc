@@ -47,8 +47,7 @@ std::string MetaYaml(const MetaInfo& m) {
   e << YAML::Key << "model_prefix" << YAML::Value << m.prefix;
   e << YAML::Key << "embeddings" << YAML::Value << WithExt(names.embeddings, m.compiled);
   e << YAML::Key << "lm_head" << YAML::Value << WithExt(names.lm_head, m.compiled);
-  e << YAML::Key << "ffn" << YAML::Value
-    << WithExt(names.ffn_base + ".mlpackage", m.compiled);
+  e << YAML::Key << "ffn" << YAML::Value << WithExt(names.ffn_base + ".mlpackage", m.compiled);
   e << YAML::Key << "split_lm_head" << YAML::Value << m.split_lm_head;
   e << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   return std::string(e.c_str()) + "\n";

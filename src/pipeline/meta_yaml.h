@@ -20,7 +20,7 @@ struct MetaInfo {
   int64_t num_chunks = 0;
   std::string prefix;
   int64_t split_lm_head = 0;
-  bool compiled = false;     // .mlmodelc names instead of .mlpackage
+  bool compiled = false;  // .mlmodelc names instead of .mlpackage
 };
 
 std::string MetaYaml(const MetaInfo& m);

@@ -1,5 +1,9 @@
 #include "pipeline/package_merge.h"
 
+#include <functional>
+#include <map>
+
+#include "ane/page_release.h"
 #include "coreml/package.h"
 
 namespace anec::pipeline {
@@ -9,83 +13,113 @@ namespace MS = CoreML::Specification::MILSpec;
 
 namespace {
 
-// Re-adds the blob `v` points at to `out`, rewriting the offset.
-Status CopyBlob(const coreml::Package& src, coreml::BlobWriter* out, MS::Value* v) {
-  if (!v->has_blobfilevalue()) return Status::Ok();
-  if (src.weights() == nullptr) {
-    return Corrupt("{}: a constant refers to weight.bin but the package has none", src.path());
+// Calls `fn(key, value)` for every blob-backed Value in `block`: a const op's value under its
+// output name, an iOS18 constexpr op's inline input under "<op output>_<param>" (the names
+// ane::PackageConstants uses), anything else under "".
+Status ForEachBlobValue(MS::Block* block,
+                        const std::function<Status(const std::string&, MS::Value*)>& fn) {
+  for (MS::Operation& op : *block->mutable_operations()) {
+    const std::string out = op.outputs_size() ? op.outputs(0).name() : "";
+    for (auto& [name, value] : *op.mutable_attributes()) {
+      if (value.has_blobfilevalue()) {
+        ANEC_RETURN_IF_ERROR(fn(op.type() == "const" && name == "val" ? out : "", &value));
+      }
+    }
+    const bool constexpr_op = op.type().rfind("constexpr_", 0) == 0;
+    for (auto& [param, arg] : *op.mutable_inputs()) {
+      for (MS::Argument::Binding& b : *arg.mutable_arguments()) {
+        if (b.has_value() && b.value().has_blobfilevalue()) {
+          ANEC_RETURN_IF_ERROR(fn(constexpr_op ? out + "_" + param : "", b.mutable_value()));
+        }
+      }
+    }
+    for (MS::Block& inner : *op.mutable_blocks())
+      ANEC_RETURN_IF_ERROR(ForEachBlobValue(&inner, fn));
   }
-  ANEC_ASSIGN_OR_RETURN(coreml::Blob blob, src.weights()->Get(v->blobfilevalue().offset()));
-  const uint64_t bits = static_cast<uint64_t>(coreml::BlobDTypeBits(blob.dtype));
-  const uint64_t n = (blob.size_bytes * 8 - blob.padding_bits) / bits;
-  ANEC_ASSIGN_OR_RETURN(uint64_t offset, out->Add(blob.dtype, blob.data, n));
-  v->mutable_blobfilevalue()->set_offset(offset);
   return Status::Ok();
 }
 
-Status CopyBlock(const coreml::Package& src, coreml::BlobWriter* out, MS::Block* block) {
-  for (MS::Operation& op : *block->mutable_operations()) {
-    for (auto& [name, value] : *op.mutable_attributes()) {
-      ANEC_RETURN_IF_ERROR(CopyBlob(src, out, &value));
-    }
-    for (auto& [param, arg] : *op.mutable_inputs()) {
-      for (MS::Argument::Binding& b : *arg.mutable_arguments()) {
-        if (b.has_value()) ANEC_RETURN_IF_ERROR(CopyBlob(src, out, b.mutable_value()));
-      }
-    }
-    for (MS::Block& inner : *op.mutable_blocks()) ANEC_RETURN_IF_ERROR(CopyBlock(src, out, &inner));
+Result<MS::Function> SingleFunction(const CS::Model& m, const std::string& where) {
+  if (!m.has_mlprogram() || m.mlprogram().functions_size() != 1 ||
+      !m.mlprogram().functions().contains("main")) {
+    return InvalidArgument("{}: expected a single-function ML Program with function main", where);
   }
+  return m.mlprogram().functions().at("main");
+}
+
+void AddDescription(const CS::Model& m, const std::string& name, CS::Model* merged) {
+  CS::FunctionDescription* fd = merged->mutable_description()->add_functions();
+  fd->set_name(name);
+  *fd->mutable_input() = m.description().input();
+  *fd->mutable_output() = m.description().output();
+  *fd->mutable_state() = m.description().state();
+}
+
+Status Merge(FileSystem* fs, const std::string& infer_package, const std::string& prefill_model,
+             coreml::PackageWriter* writer, CS::Model* merged) {
+  ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs, infer_package));
+  ANEC_ASSIGN_OR_RETURN(MS::Function infer_fn, SingleFunction(infer.model(), infer_package));
+  std::map<std::string, uint64_t> copied;  // constant name -> offset in the new weight file
+  for (auto& [opset, block] : *infer_fn.mutable_block_specializations()) {
+    ANEC_RETURN_IF_ERROR(ForEachBlobValue(&block, [&](const std::string& key, MS::Value* v) {
+      if (infer.weights() == nullptr) {
+        return Corrupt("{}: a constant refers to weight.bin but the package has none",
+                       infer_package);
+      }
+      ANEC_ASSIGN_OR_RETURN(coreml::Blob blob, infer.weights()->Get(v->blobfilevalue().offset()));
+      const uint64_t bits = static_cast<uint64_t>(coreml::BlobDTypeBits(blob.dtype));
+      const uint64_t n = (blob.size_bytes * 8 - blob.padding_bits) / bits;
+      ANEC_ASSIGN_OR_RETURN(uint64_t offset, writer->weights()->Add(blob.dtype, blob.data, n));
+      ane::ReleasePages(blob.data);  // copied: keep the mapped source out of the resident set
+      v->mutable_blobfilevalue()->set_offset(offset);
+      if (!key.empty()) copied[key] = offset;
+      return Status::Ok();
+    }));
+  }
+
+  ANEC_ASSIGN_OR_RETURN(std::string bytes, fs->ReadFile(prefill_model));
+  CS::Model prefill;
+  if (!prefill.ParseFromString(bytes)) {
+    return Corrupt("{}: not a Core ML model protobuf; rerun step 4 (--restart 4)", prefill_model);
+  }
+  ANEC_ASSIGN_OR_RETURN(MS::Function prefill_fn, SingleFunction(prefill, prefill_model));
+  for (auto& [opset, block] : *prefill_fn.mutable_block_specializations()) {
+    ANEC_RETURN_IF_ERROR(ForEachBlobValue(&block, [&](const std::string& key, MS::Value* v) {
+      auto it = copied.find(key);
+      if (key.empty() || it == copied.end()) {
+        return FailedPrecondition(
+            "{}: constant '{}' has no same-named constant in {}; steps 3 and 4 were made by "
+            "different runs, rerun with --restart 3",
+            prefill_model, key, infer_package);
+      }
+      v->mutable_blobfilevalue()->set_offset(it->second);
+      return Status::Ok();
+    }));
+  }
+
+  merged->mutable_mlprogram()->set_version(1);
+  (*merged->mutable_mlprogram()->mutable_functions())["infer"] = std::move(infer_fn);
+  (*merged->mutable_mlprogram()->mutable_functions())["prefill"] = std::move(prefill_fn);
+  AddDescription(infer.model(), "infer", merged);
+  AddDescription(prefill, "prefill", merged);
+  *merged->mutable_description()->mutable_metadata() = infer.model().description().metadata();
+  merged->set_specificationversion(
+      std::max({9, infer.model().specificationversion(), prefill.specificationversion()}));
+  merged->mutable_description()->set_defaultfunctionname("infer");
   return Status::Ok();
 }
 
 }  // namespace
 
-Status MergeFunctions(FileSystem* fs, const std::vector<MergeSource>& sources,
-                      const std::string& default_function, const std::string& out_path) {
-  if (sources.empty()) return Internal("MergeFunctions: no sources");
-  bool default_found = false;
-  for (const auto& s : sources) default_found |= s.function_name == default_function;
-  if (!default_found) {
-    return Internal("MergeFunctions: default function {} is not among the sources",
-                    default_function);
-  }
+Status MergeInferPrefill(FileSystem* fs, const std::string& infer_package,
+                         const std::string& prefill_model, const std::string& out_path) {
   ANEC_ASSIGN_OR_RETURN(auto writer, coreml::PackageWriter::Create(fs, out_path));
   CS::Model merged;
-  merged.mutable_mlprogram()->set_version(1);
-  int spec_version = 9;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    const MergeSource& s = sources[i];
-    auto pkg = coreml::Package::Open(fs, s.package_path);
-    if (!pkg.ok()) {
-      writer->Abandon();
-      return pkg.status().WithContext("step 5 (combine) reading " + s.package_path);
-    }
-    const CS::Model& m = pkg->model();
-    if (!m.has_mlprogram() || m.mlprogram().functions_size() != 1 ||
-        !m.mlprogram().functions().contains("main")) {
-      writer->Abandon();
-      return InvalidArgument("{}: expected a single-function ML Program with function main",
-                             s.package_path);
-    }
-    spec_version = std::max(spec_version, m.specificationversion());
-    MS::Function fn = m.mlprogram().functions().at("main");
-    for (auto& [opset, block] : *fn.mutable_block_specializations()) {
-      Status st = CopyBlock(*pkg, writer->weights(), &block);
-      if (!st.ok()) {
-        writer->Abandon();
-        return st.WithContext("copying weights of " + s.package_path);
-      }
-    }
-    (*merged.mutable_mlprogram()->mutable_functions())[s.function_name] = std::move(fn);
-    CS::FunctionDescription* fd = merged.mutable_description()->add_functions();
-    fd->set_name(s.function_name);
-    *fd->mutable_input() = m.description().input();
-    *fd->mutable_output() = m.description().output();
-    *fd->mutable_state() = m.description().state();
-    if (i == 0) *merged.mutable_description()->mutable_metadata() = m.description().metadata();
+  Status s = Merge(fs, infer_package, prefill_model, writer.get(), &merged);
+  if (!s.ok()) {
+    writer->Abandon();
+    return s.WithContext("step 5 (combine)");
   }
-  merged.set_specificationversion(spec_version);
-  merged.mutable_description()->set_defaultfunctionname(default_function);
   return writer->Finish(merged);
 }
 

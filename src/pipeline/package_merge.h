@@ -1,27 +1,23 @@
-// MergeFunctions: several single-function packages -> one multi-function package.
+// MergeInferPrefill: step 5's combination of a chunk's two functions into one package.
 //
-// Step 5 combines each chunk's `infer` and `prefill` packages. Every blob is copied through the
-// new package's BlobWriter, which stores identical bytes once, so weights the two functions
-// share (all of them: step 4 reuses step 3's bytes) are stored once and the result is no larger
-// than the infer package plus the second function's program text.
+// `infer` comes from a single-function package (step 3). `prefill` comes from a program-only
+// model file (step 4): a Model protobuf whose blob constants carry the same names as the infer
+// package's constants (step 4 builds every weight from step 3's package by name) and whose own
+// blob offsets are meaningless. The infer blobs are copied once into the new package; every
+// prefill constant is pointed at the copy of the same-named infer constant, so each weight is
+// stored once and the package is the infer package plus the second function's program text.
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "base/file_system.h"
 #include "base/status.h"
 
 namespace anec::pipeline {
 
-struct MergeSource {
-  std::string package_path;  // a single-function package (function "main")
-  std::string function_name; // its name in the merged package
-};
-
-// Writes `out_path` atomically. The first source's metadata is kept; `default_function` must be
-// one of the names. Errors name the source package.
-Status MergeFunctions(FileSystem* fs, const std::vector<MergeSource>& sources,
-                      const std::string& default_function, const std::string& out_path);
+// Writes `out_path` atomically, functions "infer" (default) and "prefill", the infer package's
+// metadata. Errors name the source and the constant that could not be matched.
+Status MergeInferPrefill(FileSystem* fs, const std::string& infer_package,
+                         const std::string& prefill_model, const std::string& out_path);
 
 }  // namespace anec::pipeline

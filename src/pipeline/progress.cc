@@ -1,8 +1,7 @@
 #include "pipeline/progress.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace anec::pipeline {
 

@@ -40,7 +40,9 @@ Status WorkState::Resume(const std::string& fingerprint) {
 
 bool WorkState::IsDone(int step) const { return fs_->Exists(Path(MarkerName(step))); }
 
-Status WorkState::MarkDone(int step) { return fs_->WriteFileAtomic(Path(MarkerName(step)), "ok\n"); }
+Status WorkState::MarkDone(int step) {
+  return fs_->WriteFileAtomic(Path(MarkerName(step)), "ok\n");
+}
 
 Status WorkState::Invalidate(int step) {
   for (int s = step; s <= kNumSteps; ++s) {

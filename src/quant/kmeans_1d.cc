@@ -161,12 +161,23 @@ ANEC_INLINE std::vector<int32_t> OptimalBoundaries(const PrefixSums& p, int32_t 
     } else if (use_knuth) {
       int64_t evals = 0;
       const int64_t budget = kKnuthFactor * last_dc_evals;
+      // solve() and prev_opt() spelled out with row pointers, and the upper bound (the split just
+      // found for row i + 1) kept in a register: this loop is most of the DP's time.
+      // opt_m[i - m] is opt_m(i); opt_prev[i - (m-1)] is opt_{m-1}(i).
+      Index* opt_m = &opt_at(m, m);
+      const Index* opt_prev = m > 2 ? &opt_at(m - 1, m - 1) : nullptr;
+      int32_t upper = hi - 1;
       int32_t i = hi;
       for (; i >= lo && evals <= budget; --i) {
-        const int32_t jlo = std::max(m - 1, prev_opt(m, i));
-        const int32_t jhi = i == hi ? i - 1 : std::min<int32_t>(opt_at(m, i + 1), i - 1);
+        int32_t jlo = m - 1;
+        if (m > 2) jlo = std::max<int32_t>(jlo, opt_prev[std::min(i, hi - 1) - (m - 1)]);
+        const int32_t jhi = std::min(upper, i - 1);
         evals += std::max(1, jhi - jlo + 1);
-        solve(i, jlo, jhi);
+        if (jlo > jhi) jlo = jhi;  // only reachable through rounding ties; stay in range
+        const RowMin r = ScanRow(a.data(), s1, w, s1[i], w[i], jlo, jhi);
+        cur[i] = r.value + s2[i];
+        opt_m[i - m] = static_cast<Index>(r.arg);
+        upper = r.arg;
       }
       solved = i < lo;
     }

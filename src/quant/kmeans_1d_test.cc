@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <random>
 #include <vector>
+
+#include "quant/fp16.h"
 
 namespace anec::quant {
 namespace {
@@ -156,6 +159,27 @@ TEST(Kmeans1D, LargerInputsUseBothLayerStrategiesAndStayOptimal) {
   for (int k : {5, 16, 64}) {
     std::vector<double> x, w;
     MakeInput(rng, 700, 0, k == 16, &x, &w);
+    auto r = Kmeans1D(x, w, k);
+    ASSERT_TRUE(r.ok());
+    ExpectConsistent(*r, x, w, k);
+    ExpectOptimal(r->sse, PlainDp(x, w, k));
+  }
+}
+
+TEST(Kmeans1D, Fp16HistogramsLikePalettizationStayOptimal) {
+  // What Palettize hands the solver: the distinct fp16 values of Gaussian weights with their
+  // counts as weights (many Knuth layers, mostly 1-2 candidates per row, count-valued weights).
+  std::mt19937_64 rng(6);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  for (int k : {16, 64}) {
+    std::map<double, double> histogram;
+    for (int e = 0; e < 2500; ++e) histogram[HalfToFloat(FloatToHalf(normal(rng))) + 0.0] += 1;
+    std::vector<double> x, w;
+    for (const auto& [value, count] : histogram) {
+      x.push_back(value);
+      w.push_back(count);
+    }
+    ASSERT_GT(x.size(), 300u);
     auto r = Kmeans1D(x, w, k);
     ASSERT_TRUE(r.ok());
     ExpectConsistent(*r, x, w, k);

@@ -143,6 +143,22 @@ TEST(MathKernels, LayerNormMatchesFormula) {
   EXPECT_THAT(rms, Pointwise(FloatNear(1e-6), std::vector<float>{3 / s, 4 / s, -3 / s, -4 / s}));
 }
 
+TEST(MathKernels, LayerNormOverAMiddleAxis) {
+  // Channels-first [1, C=4, 1, S=2]: each of the 2 columns is normalized over its 4 channels.
+  // Column 0 = (3, 4, -3, -4): rms sqrt(12.5); column 1 = (1, 1, 1, 5): mean 2, var 3.
+  Tensor x = F32({1, 4, 1, 2}, {3, 1, 4, 1, -3, 1, -4, 5});
+  auto r = Run1("layer_norm", {{"x", x}},
+                {{"axes", Int32s({1})}, {"gamma", Fp32({4}, {1, 2, 1, 1})}, {"epsilon", ScalarF(0.0f)}},
+                {"o", kFp32, {1, 4, 1, 2}});
+  const float s = std::sqrt(12.5f), t = std::sqrt(3.0f);
+  EXPECT_THAT(r, Pointwise(FloatNear(1e-6), std::vector<float>{3 / s, -1 / t, 2 * 4 / s, 2 * -1 / t,
+                                                              -3 / s, -1 / t, -4 / s, 3 / t}));
+  // Axes that are not one contiguous run are refused, naming the op's axes.
+  auto bad = RunOp("layer_norm", {{"x", x}}, {{"axes", Int32s({1, 3})}}, {{"o", kFp32, {1, 4, 1, 2}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("contiguous"));
+}
+
 TEST(MathKernels, ComparisonsGiveBool) {
   auto r = RunOp("less", {{"x", F32({3}, {1, 2, 3})}, {"y", F32({}, {2})}}, {}, {{"o", kBool, {3}}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -161,6 +161,13 @@ void LlmModel::Reset() {
 }
 
 Result<Tensor> LlmModel::Embed(std::span<const int32_t> ids, int64_t padded_len) {
+  if (embed_seq_ > padded_len) {
+    // Fixed longer input: pad, run, keep the leading rows.
+    ANEC_ASSIGN_OR_RETURN(Tensor full, Embed(ids, embed_seq_));
+    Tensor out = Tensor::Zeros(full.dtype(), {1, padded_len, hidden_});
+    std::memcpy(out.mutable_bytes(), full.bytes(), out.nbytes());
+    return out;
+  }
   if (embed_seq_ > 0 && embed_seq_ != padded_len) {
     if (embed_seq_ != 1) {
       return InvalidArgument("{}: input_ids has a fixed length {} but {} tokens are needed",

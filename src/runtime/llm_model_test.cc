@@ -70,6 +70,19 @@ TEST_F(LlmModelTest, ForwardPrefillsInBatchesAndMatchesReference) {
   EXPECT_EQ(*o, Expected(other));
 }
 
+// Embeddings with a fixed input length (one token, or a whole batch) give the same results.
+TEST_F(LlmModelTest, FixedLengthEmbeddings) {
+  for (int64_t seq : {int64_t{1}, kBatch}) {
+    emb_ = Embeddings(seq);
+    auto m = Make();
+    ASSERT_NE(m, nullptr);
+    std::vector<int32_t> t = {3, 1, 4, 1, 0, 2, 2};
+    auto logits = m->Forward(t);
+    ASSERT_TRUE(logits.ok()) << seq << ": " << logits.status().ToString();
+    EXPECT_EQ(*logits, Expected(t)) << seq;
+  }
+}
+
 TEST_F(LlmModelTest, LogitsPerPositionAndContextLimits) {
   auto m = Make();
   ASSERT_NE(m, nullptr);

@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "runtime/half.h"
 
 namespace anec::runtime {
@@ -15,6 +19,32 @@ inline uint32_t ReadPacked(const uint8_t* p, size_t n_bytes, int64_t i, int bits
   if (byte + 1 < n_bytes) word |= static_cast<uint32_t>(p[byte + 1]) << 8;
   return (word >> (bit & 7)) & ((1u << bits) - 1);
 }
+
+#if defined(__x86_64__)
+// 4-bit indices, 8 per step: two 8-entry halves of the table looked up with permutes, bit 3
+// selects the half.
+__attribute__((target("avx2"))) int64_t DecodeRow4Avx2(const uint8_t* q, const float* table,
+                                                       int64_t cols, float* out) {
+  const __m256 lo = _mm256_loadu_ps(table), hi = _mm256_loadu_ps(table + 8);
+  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  const __m256i fifteen = _mm256_set1_epi32(15);
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8) {
+    uint32_t word;
+    std::memcpy(&word, q + c / 2, 4);
+    __m256i idx = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)), shifts), fifteen);
+    __m256 a = _mm256_permutevar8x32_ps(lo, idx), b = _mm256_permutevar8x32_ps(hi, idx);
+    __m256 pick_hi = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));
+    _mm256_storeu_ps(out + c, _mm256_blendv_ps(a, b, pick_hi));
+  }
+  return c;
+}
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
 
 }  // namespace
 
@@ -135,6 +165,9 @@ void LutWeight::DecodeRow(int64_t row, float* out) const {
   } else if (bits_ == 4 && first_bit % 8 == 0) {
     const uint8_t* q = p + first_bit / 8;
     int64_t c = 0;
+#if defined(__x86_64__)
+    if (HasAvx2()) c = DecodeRow4Avx2(q, table, cols_, out);
+#endif
     for (; c + 2 <= cols_; c += 2) {
       uint8_t b = q[c / 2];
       out[c] = table[b & 15];

@@ -1,5 +1,6 @@
 #include "runtime/lut_weight.h"
 
+#include <ostream>
 #include <random>
 
 #include <gmock/gmock.h>
@@ -17,6 +18,10 @@ struct LutCase {
   Shape indices;   // [rows, cols]
   Shape lut;       // [g0, g1, 2^bits, vs]
 };
+
+void PrintTo(const LutCase& c, std::ostream* os) {
+  *os << c.bits << "-bit indices " << ShapeString(c.indices) << " lut " << ShapeString(c.lut);
+}
 
 // Naive reference: element (r, c) of the indices reads table (r / (rows/g0), c / (cols/g1)).
 std::vector<float> Reference(const LutCase& lc, const std::vector<uint8_t>& idx,
@@ -76,6 +81,8 @@ INSTANTIATE_TEST_SUITE_P(
                       LutCase{3, {3, 20}, {3, 1, 8, 1}},     // 3-bit, rows straddling bytes
                       LutCase{4, {6, 16}, {3, 2, 16, 1}},    // tables vary along columns too
                       LutCase{2, {5, 12}, {1, 1, 4, 1}},     // one table
+                      LutCase{4, {5, 40}, {5, 1, 16, 1}},    // 4-bit, vector path
+                      LutCase{4, {3, 21}, {1, 1, 16, 1}},    // 4-bit, unaligned rows and tail
                       LutCase{1, {3, 9}, {3, 1, 2, 1}},
                       LutCase{8, {2, 300}, {2, 1, 256, 1}},
                       LutCase{4, {64, 4096}, {8, 1, 16, 1}}));  // big enough to go parallel

@@ -68,14 +68,15 @@ inline std::vector<float> Embedding() {
   return e;
 }
 
-inline ModelBuilder Embeddings() {
+// `seq` fixes the input length (-1: any length).
+inline ModelBuilder Embeddings(int64_t seq = -1) {
   ModelBuilder mb;
   mb.Function("main")
-      .Input("input_ids", kInt32, {1, -1})
+      .Input("input_ids", kInt32, {1, seq})
       .Const("table", Fp16({kVocab, kHidden}, Embedding()))
       .Op("gather", "hidden_states", {{"x", std::string("table")}, {"indices", std::string("input_ids")},
                                       {"axis", Scalar(0)}},
-          {{"hidden_states", kFp16, {1, -1, kHidden}}})
+          {{"hidden_states", kFp16, {1, seq, kHidden}}})
       .Output("hidden_states");
   return mb;
 }

@@ -37,6 +37,30 @@ struct Expr {
   bool negate = false;
   std::vector<ExprPtr> children;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
+
+  Expr() = default;
+  Expr(const Expr&) = delete;
+  Expr& operator=(const Expr&) = delete;
+  // Iterative, so a long operator chain (a deep left-leaning tree) cannot overflow the stack.
+  ~Expr() {
+    std::vector<ExprPtr> pending;
+    auto detach = [&pending](Expr& e) {
+      for (ExprPtr& c : e.children) {
+        if (c) pending.push_back(std::move(c));
+      }
+      for (auto& kv : e.kwargs) {
+        if (kv.second) pending.push_back(std::move(kv.second));
+      }
+      e.children.clear();
+      e.kwargs.clear();
+    };
+    detach(*this);
+    while (!pending.empty()) {
+      ExprPtr e = std::move(pending.back());
+      pending.pop_back();
+      detach(*e);
+    }
+  }
 };
 
 struct Node;

@@ -8,8 +8,8 @@
 namespace anec::text::jinja {
 namespace {
 
-constexpr int kMaxDepth = 200;           // macro recursion guard
-constexpr int kMaxEvalDepth = 3000;      // nested expression evaluation, across macro calls
+constexpr int kMaxDepth = 100;           // macro recursion guard
+constexpr int kMaxEvalDepth = 500;       // nested expression evaluation, across macro calls
 constexpr size_t kMaxOutput = 64 << 20;  // a runaway template must not eat the machine
 
 class Interpreter {

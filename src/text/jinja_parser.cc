@@ -438,8 +438,8 @@ class Parser {
 
   ExprResult ParsePostfix(ExprPtr e) {
     while (true) {
-      ANEC_RETURN_IF_ERROR(CountChainStep());
       int line = Peek().line;
+      if (IsOp(".") || IsOp("[") || IsOp("(")) ANEC_RETURN_IF_ERROR(CountChainStep());
       if (SkipOp(".")) {
         ExprPtr a = Make(Expr::Kind::kAttr, line);
         if (Peek().type == TokenType::kInt) {
@@ -484,8 +484,8 @@ class Parser {
 
   ExprResult ParseFilterExpr(ExprPtr e) {
     while (true) {
-      ANEC_RETURN_IF_ERROR(CountChainStep());
       int line = Peek().line;
+      if (IsOp("|") || IsName("is") || IsOp("(")) ANEC_RETURN_IF_ERROR(CountChainStep());
       if (SkipOp("|")) {
         ExprPtr f = Make(Expr::Kind::kFilter, line);
         ANEC_ASSIGN_OR_RETURN(f->name, ExpectName());

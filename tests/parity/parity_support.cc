@@ -1,5 +1,6 @@
 #include "parity_support.h"
 
+#include <fmt/format.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "ane/weight_source.h"
@@ -55,8 +54,8 @@ Result<Reference> LoadReference(const std::string& dir) {
       for (const auto& v : row) r.push_back(v.get<float>());
       if (vocab == 0) vocab = r.size();
       if (r.size() != vocab || vocab == 0) {
-        return Corrupt("{}: prompts[{}].logits: row of {} values, expected {}", path, p,
-                       r.size(), vocab);
+        return Corrupt("{}: prompts[{}].logits: row of {} values, expected {}", path, p, r.size(),
+                       vocab);
       }
       rp.logits.push_back(std::move(r));
     }
@@ -65,8 +64,8 @@ Result<Reference> LoadReference(const std::string& dir) {
                      rp.ids.size());
     }
     if (rp.greedy.size() != rp.greedy_margins.size()) {
-      return Corrupt("{}: prompts[{}]: {} greedy tokens but {} margins", path, p,
-                     rp.greedy.size(), rp.greedy_margins.size());
+      return Corrupt("{}: prompts[{}]: {} greedy tokens but {} margins", path, p, rp.greedy.size(),
+                     rp.greedy_margins.size());
     }
     ref.prompts.push_back(std::move(rp));
   }

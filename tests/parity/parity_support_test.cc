@@ -1,11 +1,11 @@
 // The measures the parity tests rely on, and the reference loader on the committed fixtures.
 #include "parity_support.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace anec::parity {
 namespace {

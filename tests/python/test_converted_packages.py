@@ -1,15 +1,16 @@
 """Apple's coremltools reads every package `anec convert` writes.
 
 The `anec` binary converts parity fixtures (tests/fixtures/parity) into temporary folders:
-llama_untied with --lut 4 in one chunk, and qwen3_headdim in fp16 with 3 chunks (one layer
-each). Then, for every .mlpackage written (final files and the work folder):
+llama_untied with --lut 4 in one chunk, qwen3_headdim in fp16 with 3 chunks (one layer each)
+and mistral_window (sliding window) in 2 chunks. Then, for every .mlpackage written (final files and the work folder):
   - coremltools.models.MLModel(path, skip_model_load=True) opens it;
   - the milproto loader rebuilds its MIL program, re-running type inference on every op, and each
     op's inferred output dtype and shape equals the type anec declared in the protobuf;
 and the folder follows ANEMLL's contract (docs/PIPELINE.md, /work/shared/reference/ane-llm.md):
 file names built from model_prefix and the lut values, meta.yaml's model_info.parameters, the
 com.anemll.* user metadata, and multi-function FFN chunks (infer default + prefill) sharing the
-state model.model.kv_cache_0 [2L, kv_heads, C, head_dim].
+state model_model_kv_cache_0 (ANEMLL's model.model.kv_cache_0 as coremltools stores it)
+[2L, kv_heads, C, head_dim].
 """
 import json
 import os
@@ -21,9 +22,11 @@ import yaml
 
 import coremltools as ct
 from coremltools.converters.mil.mil import types
+from coremltools.converters.mil.mil.types.symbolic import is_symbolic
 from coremltools.proto import MIL_pb2
 
 from conftest import tool_path
+from coremltools.converters.mil.frontend.milproto.load import load as milproto_load
 from test_coremltools import load_package, vars_by_name
 
 SOURCE_DIR = os.environ.get(
@@ -36,6 +39,8 @@ BATCH = 8
 CONVERSIONS = {
     "llama_lut4": dict(case="llama_untied", chunks=1, lut=4, prefix="llama"),
     "qwen3_3chunks": dict(case="qwen3_headdim", chunks=3, lut=None, prefix="qwen"),
+    # Sliding window (12 < context 64): the chunk builds its own window mask.
+    "mistral_2chunks": dict(case="mistral_window", chunks=2, lut=None, prefix="mistral"),
 }
 
 # MIL protobuf data types -> coremltools' builtin type names.
@@ -56,7 +61,7 @@ PROTO_DTYPES = {
     "UINT3": "uint3",
     "UINT6": "uint6",
     "BOOL": "bool",
-    "STRING": "str",
+    "STRING": "string",
 }
 
 
@@ -120,8 +125,13 @@ def check_declared_types(spec, prog, where):
                 if want_dtype == "int64" and got_dtype == "int32":
                     want_dtype = "int32"  # coremltools narrows int64 constants
                 assert got_dtype == want_dtype, f"{where}/{fn_name}/{out.name}: {got_dtype}"
-                want_shape = [d.constant.size for d in tt.dimensions]
-                assert list(var.shape) == want_shape, f"{where}/{fn_name}/{out.name}"
+                assert len(var.shape) == len(tt.dimensions), f"{where}/{fn_name}/{out.name}"
+                for axis, (d, got) in enumerate(zip(tt.dimensions, var.shape)):
+                    if d.WhichOneof("dimension") == "unknown":
+                        # A flexible axis (enumerated input shapes): symbolic after inference.
+                        assert is_symbolic(got), f"{where}/{fn_name}/{out.name}[{axis}]"
+                    else:
+                        assert got == d.constant.size, f"{where}/{fn_name}/{out.name}[{axis}]"
                 checked += 1
     return checked
 
@@ -129,8 +139,10 @@ def check_declared_types(spec, prog, where):
 def test_every_package_opens_and_rebuilds_with_declared_types(converted):
     name, out, c, _ = converted
     packages = all_packages(out)
-    # Final files plus the work folder's single-function infer and prefill chunks.
-    assert len(packages) == 2 + 3 * c["chunks"], packages
+    # The final files, plus whatever single-function chunks the work folder keeps.
+    emb, head, chunks = expected_names(c)
+    finals = {os.path.join(out, n) for n in [emb, head] + chunks}
+    assert finals <= set(packages), packages
     total = 0
     for path in packages:
         model = ct.models.MLModel(path, skip_model_load=True)
@@ -238,7 +250,9 @@ def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
         assert desc.defaultFunctionName == "infer", name
         assert sorted(f.name for f in desc.functions) == ["infer", "prefill"], name
         for f in desc.functions:
-            assert [s.name for s in f.state] == ["model.model.kv_cache_0"], (name, f.name)
+            # ANEMLL's converter names it model.model.kv_cache_0; coremltools stores the
+            # sanitized identifier, which ANEMLL's tools read (state.read_state(...)).
+            assert [s.name for s in f.state] == ["model_model_kv_cache_0"], (name, f.name)
             state = f.state[0].type.stateType.arrayType
             assert list(state.shape) == [2 * L, kv, C, hd], (name, f.name)
             assert state.dataType == fp16
@@ -276,3 +290,21 @@ def test_lut_chunks_hold_palettized_weights(converted):
     for op in lut_ops:
         lut = np.asarray(op.lut.val)
         assert lut.shape[-2] == 2 ** c["lut"], (op.name, lut.shape)
+
+
+def test_type_check_has_teeth(converted):
+    """A declared output shape that disagrees with coremltools' inference (one FFN op's last dim
+    off by one) must be caught, by the loader itself or by check_declared_types."""
+    _, out, c, _ = converted
+    _, _, chunks = expected_names(c)
+    path = os.path.join(out, chunks[0])
+    spec = ct.models.MLModel(path, skip_model_load=True).get_spec()
+    fn = spec.mlProgram.functions["infer"]
+    block = fn.block_specializations[fn.opset]
+    target = next(op for op in block.operations if op.type == "mul")
+    dims = target.outputs[0].type.tensorType.dimensions
+    dims[len(dims) - 1].constant.size += 1
+    weights_dir = os.path.join(path, "Data", "com.apple.CoreML", "weights")
+    with pytest.raises(AssertionError):
+        prog = milproto_load(spec, spec.specificationVersion, weights_dir)
+        check_declared_types(spec, prog, "mutated")
