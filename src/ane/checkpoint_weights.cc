@@ -10,3 +10,25 @@ Result<io::TensorData> CheckpointWeights::Read(model::TensorRole role, int64_t l
 }
 
 }  // namespace anec::ane
+
+namespace anec::ane {
+
+Result<io::TensorData> GgufPreservingWeights::Read(model::TensorRole role, int64_t layer) const {
+  return ckpt_->Read(role, layer);
+}
+
+Result<std::optional<io::GgufRawTensor>> GgufPreservingWeights::ReadRaw(model::TensorRole role,
+                                                                        int64_t layer) const {
+  std::optional<io::GgufRawTensor> none;
+  if (role == model::TensorRole::kEmbedding || !ckpt_->Has(role)) return none;
+  const std::string& name = ckpt_->Name(role, layer);
+  if (name.empty() || ckpt_->Info(role, layer).shape.size() != 2) return none;
+  ANEC_ASSIGN_OR_RETURN(io::GgufRawTensor raw, gguf_->ReadRaw(name));
+  if (raw.type != io::GgmlType::kQ4_0 && raw.type != io::GgmlType::kQ4_1 &&
+      raw.type != io::GgmlType::kQ8_0) {
+    return none;
+  }
+  return std::optional<io::GgufRawTensor>(std::move(raw));
+}
+
+}  // namespace anec::ane

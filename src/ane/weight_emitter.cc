@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "ane/ggml_blocks.h"
 #include "ane/half.h"
 #include "ane/page_release.h"
 #include "quant/palettize.h"
@@ -62,8 +63,60 @@ mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name, mode
     return f->SharedConst(
         name, [] { return mil::Tensor(); }, name);
   }
+  std::optional<mil::Value> kept = Preserved(f, name, role, layer, row_begin, row_end, shape);
+  if (kept) return *kept;
   if (format_.lut_bits > 0) return Palettized(f, name, role, layer, row_begin, row_end, shape);
   return Shared(f, name, Fp16(name, role, layer, row_begin * cols, row_end * cols, shape));
+}
+
+std::optional<mil::Value> WeightEmitter::Preserved(mil::Function* f, const std::string& name,
+                                                   model::TensorRole role, int64_t layer,
+                                                   int64_t row_begin, int64_t row_end,
+                                                   const std::vector<int64_t>& shape) {
+  static const PreservedKind kShiftScale{"constexpr_blockwise_shift_scale", "data", "scale"};
+  static const PreservedKind kLut{"constexpr_lut_to_dense", "indices", "lut"};
+  auto op = [&](const PreservedKind& k, mil::Value a, mil::Value b) {
+    preserved_[name] = k;
+    return f->Op(k.op, {{k.first, a}, {k.second, b}}, name);
+  };
+  auto stored = [&](const PreservedKind& k) {  // already in this program: share its blobs
+    const std::string a = name + "_" + k.first, b = name + "_" + k.second;
+    return op(k,
+              f->SharedConst(
+                  a, [] { return mil::Tensor(); }, a),
+              f->SharedConst(
+                  b, [] { return mil::Tensor(); }, b));
+  };
+  if (auto it = preserved_.find(name); it != preserved_.end()) return stored(it->second);
+  if (reuse_ != nullptr) {
+    // The bytes an earlier step stored, whichever form they took.
+    for (const PreservedKind* k : {&kShiftScale, &kLut}) {
+      const std::string a = name + "_" + k->first, b = name + "_" + k->second;
+      if (!reuse_->Has(a)) continue;
+      return op(*k, Shared(f, a, reuse_->Get(a)), Shared(f, b, reuse_->Get(b)));
+    }
+    return std::nullopt;
+  }
+  if (source_ == nullptr) return std::nullopt;
+  auto raw = source_->ReadRaw(role, layer);
+  if (!raw.ok()) {
+    program_->Fail(raw.status().WithContext("weight " + name));
+    return mil::Value();
+  }
+  if (!raw->has_value()) return std::nullopt;
+  const io::GgufRawTensor& t = **raw;
+  if (t.shape.size() != 2) {
+    program_->Fail(Internal("weight {}: raw GGUF blocks are not 2-D", name));
+    return mil::Value();
+  }
+  auto enc = EncodeGgmlBlocks(t.type, t.bytes, t.shape[0], t.shape[1], row_begin, row_end, shape);
+  if (!enc.ok()) {
+    program_->Fail(enc.status().WithContext("weight " + name));
+    return mil::Value();
+  }
+  const PreservedKind& k = enc->op == kLut.op ? kLut : kShiftScale;
+  return op(k, Shared(f, name + "_" + k.first, std::move(enc->first)),
+            Shared(f, name + "_" + k.second, std::move(enc->second)));
 }
 
 static int LutGroupFor(int64_t rows, int group) {

@@ -4,11 +4,16 @@
 // SharedConst key, so the `infer` and `prefill` functions of one program share one blob and a
 // later step can find the weight again by name (PackageConstants). Three sources:
 //  - the checkpoint (fp16 conversion, or LUT palettization when lut_bits > 0);
+//  - GGUF blocks the source hands over through WeightSource::ReadRaw (--preserve-quant): carried
+//    as they are (ggml_blocks.h), as `<name>_data` + `<name>_scale` or `<name>_indices` +
+//    `<name>_lut`; the LUT format is ignored for those matrices;
 //  - an earlier package (ReuseFrom): the stored bytes are copied, never recomputed.
 // Errors go to the ProgramBuilder (sticky), so builders check one status at the end.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,12 +57,22 @@ class WeightEmitter {
                         int64_t layer, int64_t row_begin, int64_t row_end,
                         const std::vector<int64_t>& shape);
   mil::Value Shared(mil::Function* f, const std::string& name, Result<mil::Tensor> t);
+  // A constexpr op over two stored inputs `<name>_<first>` and `<name>_<second>`.
+  struct PreservedKind {
+    std::string op, first, second;
+  };
+  // Emits `name` from GGUF blocks (or the reused package's copy of them); nullopt when the
+  // weight is not a preserved one and the fp16/LUT path applies.
+  std::optional<mil::Value> Preserved(mil::Function* f, const std::string& name,
+                                      model::TensorRole role, int64_t layer, int64_t row_begin,
+                                      int64_t row_end, const std::vector<int64_t>& shape);
 
   mil::ProgramBuilder* program_;
   const WeightSource* source_;
   WeightFormat format_;
   const PackageConstants* reuse_ = nullptr;
-  std::set<std::string> emitted_;  // names already stored in this program
+  std::set<std::string> emitted_;                   // names already stored in this program
+  std::map<std::string, PreservedKind> preserved_;  // matrices emitted by Preserved()
 };
 
 }  // namespace anec::ane

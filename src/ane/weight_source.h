@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "io/gguf_checkpoint.h"
 #include "io/tensor_source.h"
 #include "model/model_spec.h"
 
@@ -26,6 +28,12 @@ class WeightSource {
   // The tensor for `role` (at `layer` for per-layer roles). With tied embeddings kLmHead must
   // resolve to the embedding. The returned data stays valid while the source lives.
   virtual Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const = 0;
+  // The GGUF blocks of a 2-D weight that should be carried into Core ML as they are
+  // (--preserve-quant: Q4_0, Q4_1, Q8_0), or nullopt to use Read(). Default: never.
+  virtual Result<std::optional<io::GgufRawTensor>> ReadRaw(model::TensorRole /*role*/,
+                                                           int64_t /*layer*/) const {
+    return std::optional<io::GgufRawTensor>();
+  }
 };
 
 // Adapter over a bound checkpoint. REQUIRES: `ckpt` outlives this.
@@ -36,6 +44,22 @@ class CheckpointWeights : public WeightSource {
 
  private:
   const model::BoundCheckpoint* ckpt_;
+};
+
+// --preserve-quant over a GGUF checkpoint: Read() as CheckpointWeights; ReadRaw() returns the
+// blocks of every Q4_0/Q4_1/Q8_0 matrix except the embedding (a gather, kept on the fp16/LUT
+// path). REQUIRES: `ckpt` and `gguf` (the source `ckpt` was bound to) outlive this.
+class GgufPreservingWeights : public WeightSource {
+ public:
+  GgufPreservingWeights(const model::BoundCheckpoint* ckpt, const io::GgufCheckpoint* gguf)
+      : ckpt_(ckpt), gguf_(gguf) {}
+  Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const override;
+  Result<std::optional<io::GgufRawTensor>> ReadRaw(model::TensorRole role,
+                                                   int64_t layer) const override;
+
+ private:
+  const model::BoundCheckpoint* ckpt_;
+  const io::GgufCheckpoint* gguf_;
 };
 
 // Tensors held in memory as fp32 (tests and synthetic models).

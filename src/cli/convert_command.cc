@@ -37,6 +37,7 @@ struct ConvertFlags {
   bool skip_check = false;
   std::string prefix;
   std::string target = "ios";
+  bool preserve_quant = false;
 };
 
 // A whole-string non-negative integer, without exceptions.
@@ -96,6 +97,7 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
   o.only = f.only;
   o.skip_check = f.skip_check;
   o.architecture = f.architecture;
+  o.preserve_quant = f.preserve_quant;
   return o;
 }
 
@@ -139,9 +141,22 @@ Status RunConvert(const ConvertFlags& flags) {
   o.model_source = o.model_dir;
   o.model_dir = input.model_dir;  // a GGUF's config.json + tokenizer files live here
   ane::CheckpointWeights weights(&input.loaded.checkpoint);
+  std::optional<ane::GgufPreservingWeights> preserving;
+  if (o.preserve_quant) {
+    if (input.gguf == nullptr) {
+      return InvalidArgument("--preserve-quant: --model {} is not a GGUF file; the flag keeps a "
+                             "GGUF's Q4_0/Q4_1/Q8_0 blocks, so drop it or give a .gguf file",
+                             o.model_source);
+    }
+    preserving.emplace(&input.loaded.checkpoint, input.gguf);
+    fmt::print(stderr,
+               "plan: --preserve-quant: Q4_0/Q8_0 matrices become constexpr_blockwise_shift_scale "
+               "and Q4_1 matrices constexpr_lut_to_dense (per-block tables), not re-quantized; "
+               "LUT flags apply only to the embeddings and to matrices of other types\n");
+  }
   pipeline::ConversionInput in;
   in.spec = input.loaded.spec;
-  in.weights = &weights;
+  in.weights = preserving ? static_cast<const ane::WeightSource*>(&*preserving) : &weights;
   in.config_json = input.config_json;
   pipeline::ConvertHooks hooks;
   hooks.test_prompt = [](const std::string& dir) { return AnswerTestPrompt(dir); };
@@ -177,6 +192,9 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_option("--prefix", f->prefix, "File name prefix (default: per architecture)");
   sub->add_option("--target", f->target, "ios (1 GB per file) or macos (2 GB)")
       ->capture_default_str();
+  sub->add_flag("--preserve-quant", f->preserve_quant,
+                "GGUF input: carry Q4_0/Q4_1/Q8_0 weights into Core ML as they are (no "
+                "re-quantization; LUT flags then apply only to the other weights)");
   sub->footer(
       "Steps: 1 embeddings, 2 LM head, 3 FFN chunks, 4 prefill chunks, 5 combine, 6 compile,\n"
       "7 tokenizer + meta.yaml, 8 test prompt.");

@@ -34,6 +34,7 @@ Result<ModelInput> OpenModelInput(FileSystem* fs, const std::string& model,
     if (!fs->Exists(model)) return NotFound("--model {}: no such GGUF file", model);
     ANEC_ASSIGN_OR_RETURN(in.loaded, model::LoadGgufModel(fs, model, architecture));
     const auto* gguf = static_cast<const io::GgufCheckpoint*>(in.loaded.source.get());
+    in.gguf = gguf;
     ANEC_ASSIGN_OR_RETURN(in.temp_dir_, MakeTempDir());
     in.model_dir = in.temp_dir_;
     in.config_json = gguf->hf_config().dump(2);

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/file_system.h"
+#include "io/gguf_checkpoint.h"
 #include "model/hf_checkpoint.h"
 
 namespace anec::cli {
@@ -23,6 +24,7 @@ class ModelInput {
       : loaded(std::move(o.loaded)),
         model_dir(std::move(o.model_dir)),
         config_json(std::move(o.config_json)),
+        gguf(std::exchange(o.gguf, nullptr)),
         temp_dir_(std::exchange(o.temp_dir_, {})) {}
   ModelInput& operator=(ModelInput&&) = delete;
   ~ModelInput();
@@ -30,6 +32,8 @@ class ModelInput {
   model::LoadedModel loaded;
   std::string model_dir;    // folder holding config.json and the tokenizer files
   std::string config_json;  // its config.json
+  // The GGUF file behind `loaded` (owned by loaded.source), or null for other inputs.
+  const io::GgufCheckpoint* gguf = nullptr;
 
  private:
   friend Result<ModelInput> OpenModelInput(FileSystem*, const std::string&,

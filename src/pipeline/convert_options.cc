@@ -93,6 +93,7 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   j["chunks"] = resolved_chunks;
   j["lut"] = {o.lut.embed, o.lut.ffn, o.lut.lmhead, o.lut.group};
   j["prefix"] = o.prefix;
+  if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
   return j.dump(1);
 }
 

@@ -29,6 +29,9 @@ struct ConvertOptions {
   int only = 0;        // run just this step (0 = all from `restart`)
   bool skip_check = false;
   std::string architecture;  // override; empty = detect
+  // GGUF input only: Q4_0/Q4_1/Q8_0 matrices carried into Core ML without re-quantizing
+  // (ane/ggml_blocks.h); the LUT settings then apply only to the other weights.
+  bool preserve_quant = false;
 };
 
 // Checks the options against the model: context a positive multiple of batch, chunks <= layers,

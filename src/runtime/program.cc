@@ -189,23 +189,34 @@ struct FunctionLoader {
     return -1;
   }
 
-  // slice_update(x = read_state(S)) whose output is written back by write_state(S) before any
-  // other read_state(S): the interpreter may update S in place (saves copying the KV cache).
+  // A chain read_state(S) -> slice_update -> slice_update ... whose last output is written back
+  // by write_state(S) before any other read_state(S) (the converter updates keys and values of a
+  // layer this way): every slice_update in the chain may update S in place, which saves copying
+  // the whole KV cache per update. The interpreter still copies when another live value shares
+  // the buffer (see SliceUpdate).
   void MarkInPlaceStateUpdates() {
     for (size_t i = 0; i < fn.ops.size(); ++i) {
       CompiledOp& op = fn.ops[i];
-      if (op.type != "slice_update") continue;
+      if (op.type != "slice_update" || op.output_slots.empty()) continue;
       int x = SlotOf(op, "x");
-      if (x < 0) continue;
-      int producer = slot_producer[static_cast<size_t>(x)];
+      int producer = x < 0 ? -1 : slot_producer[static_cast<size_t>(x)];
+      while (producer >= 0 && fn.ops[static_cast<size_t>(producer)].type == "slice_update") {
+        int px = SlotOf(fn.ops[static_cast<size_t>(producer)], "x");
+        producer = px < 0 ? -1 : slot_producer[static_cast<size_t>(px)];
+      }
       if (producer < 0 || fn.ops[static_cast<size_t>(producer)].type != "read_state") continue;
       int state = SlotOf(fn.ops[static_cast<size_t>(producer)], "input");
-      int out = op.output_slots.empty() ? -1 : op.output_slots[0];
+      int chain_end = op.output_slots[0];
       for (size_t j = i + 1; j < fn.ops.size(); ++j) {
         const CompiledOp& later = fn.ops[j];
         if (later.type == "read_state" && SlotOf(later, "input") == state) break;
+        if (later.type == "slice_update" && SlotOf(later, "x") == chain_end &&
+            !later.output_slots.empty()) {
+          chain_end = later.output_slots[0];
+          continue;
+        }
         if (later.type == "write_state" && SlotOf(later, "input") == state) {
-          op.in_place_state_update = SlotOf(later, "data") == out;
+          op.in_place_state_update = SlotOf(later, "data") == chain_end;
           break;
         }
       }
