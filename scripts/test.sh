@@ -22,10 +22,10 @@ echo "== Python cross-checks (coremltools, tokenizers, transformers references)"
 ANEC_BINARY_DIR="$root/build" "$root/.venv/bin/python" -m pytest -q tests/python
 
 if [ -z "${ANEC_SKIP_SANITIZE:-}" ]; then
-  # The sanitizer run covers the format readers/writers, the builder, the tokenizers and the
-  # quantizer: the code that parses untrusted files. (Extending it to runtime/ane/pipeline is
-  # tracked in the issues.)
-  sanitized=(base_tests coreml_tests mil_tests io_tests model_tests quant_tests text_tests)
+  # Every C++ test binary again, under AddressSanitizer + UndefinedBehaviorSanitizer (the tools
+  # and the anec binary are not rebuilt: the tests cover their code).
+  sanitized=(base_tests coreml_tests mil_tests io_tests model_tests quant_tests text_tests
+             ane_tests runtime_tests pipeline_tests parity_tests)
   echo "== build + C++ tests with AddressSanitizer and UndefinedBehaviorSanitizer: ${sanitized[*]}"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DANEC_SANITIZE=ON \
     -DANEC_BUILD_BENCH=OFF >/dev/null
