@@ -9,13 +9,15 @@
 #include <span>
 #include <vector>
 
+#include "base/half.h"
 #include "base/status.h"
 #include "io/tensor_source.h"
 
 namespace anec::ane {
 
-uint16_t FloatToHalf(float f);
-float HalfToFloat(uint16_t h);
+// Scalar conversions are the project-wide ones (base/half.h), inline for the hot loops here.
+using ::anec::FloatToHalf;
+using ::anec::HalfToFloat;
 
 // The elements [begin, end) of `t` (in row-major element order) as fp16 bits.
 // Errors: a non-float dtype, a range outside the tensor, or a finite value that overflows fp16

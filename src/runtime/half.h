@@ -5,14 +5,16 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/half.h"
+
 namespace anec::runtime {
 
 using Half = uint16_t;
 
-// Exact: every fp16 value (including subnormals, inf, NaN) is representable in fp32.
-float HalfToFloat(Half h);
-// Round to nearest even; overflow -> +-inf, NaN stays NaN.
-Half FloatToHalf(float f);
+// Scalar conversions are the project-wide ones (base/half.h): exact fp16 -> fp32, and fp32 ->
+// fp16 rounding to nearest even (overflow -> +-inf, NaN stays NaN).
+using ::anec::FloatToHalf;
+using ::anec::HalfToFloat;
 
 // Table-driven HalfToFloat for hot loops (64K entries, built once).
 const float* HalfToFloatTable();
