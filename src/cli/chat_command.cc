@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/sampling_flags.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
 
@@ -18,17 +19,13 @@ namespace {
 struct ChatOptions {
   std::string model_path;
   std::string system;
-  int max_tokens = 512;
-  float temperature = 0.7f;
-  float top_p = 0.9f;
-  int top_k = 0;
-  int64_t seed = -1;
+  SamplingFlags sampling{.max_tokens = 512};
   bool no_template = false;
   bool stats = false;
 };
 
 Status RunChat(const ChatOptions& o) {
-  if (o.max_tokens < 1) return InvalidArgument("--max-tokens must be >= 1, got {}", o.max_tokens);
+  ANEC_ASSIGN_OR_RETURN(runtime::GenerationOptions gen, ToGenerationOptions(o.sampling));
   FileSystem* fs = RealFileSystem();
   if (!fs->IsDirectory(o.model_path)) {
     return NotFound("--model-path {} is not a folder; give the output folder of `anec convert`",
@@ -38,12 +35,6 @@ Status RunChat(const ChatOptions& o) {
   ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
   runtime::ChatSession session(model.get(), &tokenizer, !o.no_template);
   session.SetSystem(o.system);
-  runtime::GenerationOptions gen;
-  gen.max_tokens = o.max_tokens;
-  gen.sampling.temperature = o.temperature;
-  gen.sampling.top_p = o.top_p;
-  gen.sampling.top_k = o.top_k;
-  gen.sampling.seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) : std::random_device{}();
   const bool interactive = isatty(STDIN_FILENO) != 0;
   if (interactive) {
     fmt::print(stderr, "anec chat: {} (context {}). /reset, /system TEXT, /quit\n",
@@ -96,11 +87,7 @@ const Registrar kChat({
       sub->add_option("--model-path", o->model_path, "Folder written by `anec convert` (meta.yaml)")
           ->required();
       sub->add_option("--system", o->system, "System prompt");
-      sub->add_option("--max-tokens", o->max_tokens, "Most tokens per reply (default 512)");
-      sub->add_option("--temperature", o->temperature, "Sampling temperature; 0 = greedy (default 0.7)");
-      sub->add_option("--top-p", o->top_p, "Nucleus sampling mass (default 0.9)");
-      sub->add_option("--top-k", o->top_k, "Sample among the k most likely tokens; 0 = all (default 0)");
-      sub->add_option("--seed", o->seed, "Random seed for sampling (default: random)");
+      AddSamplingFlags(sub, &o->sampling);
       sub->add_flag("--no-template", o->no_template, "Do not use the chat template");
       sub->add_flag("--stats", o->stats, "Print timing after each reply even when not interactive");
       return [o] { return RunChat(*o); };
