@@ -81,6 +81,42 @@ TEST(Interpreter, StateSharedAcrossFunctionsAndUpdatedInPlace) {
   EXPECT_EQ(states.at("cache").bytes(), buffer) << "the KV update should not copy the state";
 }
 
+// The converter's pattern: keys then values of one layer updated in a chain before one write.
+TEST(Interpreter, ChainedKeyValueUpdatesAreInPlace) {
+  ModelBuilder mb;
+  mb.Function("infer")
+      .State("cache", {2, 3})
+      .Input("k", kFp16, {1, 3})
+      .Input("v", kFp16, {1, 3})
+      .Op("read_state", "r0", {{"input", std::string("cache")}}, {{"r0", kFp16, {2, 3}}})
+      .Op("slice_update", "ku",
+          {{"x", std::string("r0")}, {"update", std::string("k")}, {"begin", Int32s({0, 0})},
+           {"end", Int32s({1, 3})}},
+          {{"ku", kFp16, {2, 3}}})
+      .Op("slice_update", "vu",
+          {{"x", std::string("ku")}, {"update", std::string("v")}, {"begin", Int32s({1, 0})},
+           {"end", Int32s({2, 3})}},
+          {{"vu", kFp16, {2, 3}}})
+      .Op("write_state", "w0", {{"input", std::string("cache")}, {"data", std::string("vu")}}, {})
+      .Op("read_state", "r1", {{"input", std::string("cache")}}, {{"r1", kFp16, {2, 3}}})
+      .Op("identity", "out", {{"x", std::string("r1")}}, {{"out", kFp16, {2, 3}}})
+      .Output("out");
+  auto program = LoadModel(mb);
+  ASSERT_TRUE(program.ok()) << program.status().ToString();
+  const CompiledFunction* infer = (*program)->Find("infer");
+  ASSERT_NE(infer, nullptr);
+  EXPECT_TRUE(infer->ops[1].in_place_state_update);
+  EXPECT_TRUE(infer->ops[2].in_place_state_update);
+  StateStore states;
+  ASSERT_TRUE(PrepareStates(*infer, &states).ok());
+  const uint8_t* buffer = states.at("cache").bytes();
+  auto out = RunFunction(*infer, {{"k", F16({1, 3}, {1, 2, 3})}, {"v", F16({1, 3}, {4, 5, 6})}},
+                         &states, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_THAT(out->at("out").ToFloats(), ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_EQ(states.at("cache").bytes(), buffer) << "the K and V updates should not copy the state";
+}
+
 TEST(Interpreter, ReadValueKeepsOldContentsAfterWrite) {
   ModelBuilder mb = StatefulModel();
   auto program = LoadModel(mb);
