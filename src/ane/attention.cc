@@ -56,7 +56,7 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
                      mil::Value x_norm) {
   const model::ModelSpec& sp = *ctx.spec;
   const int64_t hidden = sp.hidden_size, d = sp.head_dim, nh = sp.num_heads, kvh = sp.num_kv_heads,
-                s = ctx.seq, c = ctx.context;
+                s = ctx.seq, c = ctx.cache_rows;
   const int64_t rep = nh / kvh;
   const std::string p = fmt::format("l{}", layer);
   const bool bias = sp.attention_bias;
@@ -86,16 +86,17 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   mil::Value extent = f->Const(
       I32s({1, static_cast<int32_t>(kvh), static_cast<int32_t>(s), static_cast<int32_t>(d)}),
       p + "_extent");
-  mil::Value kb = CacheBegin(f, ctx, layer, p + "_kc");
-  mil::Value vb = CacheBegin(f, ctx, ctx.total_layers + layer, p + "_vc");
+  const int64_t slot = layer - ctx.state_first_layer;
+  mil::Value kb = CacheBegin(f, ctx, slot, p + "_kc");
+  mil::Value vb = CacheBegin(f, ctx, ctx.state_layers + slot, p + "_vc");
   mil::Value cache = f->Op("read_state", {{"input", ctx.kv_state}}, p + "_read0");
   cache = SliceUpdate(f, cache, k, kb, f->Add(kb, extent, p + "_kc_end"), p + "_kupd");
   cache = SliceUpdate(f, cache, v, vb, f->Add(vb, extent, p + "_vc_end"), p + "_vupd");
   f->AddOp("write_state", {{"input", ctx.kv_state}, {"data", cache}}, p + "_write");
   cache = f->Op("read_state", {{"input", ctx.kv_state}}, p + "_read1");
   const int32_t ci = static_cast<int32_t>(c), di = static_cast<int32_t>(d),
-                ki = static_cast<int32_t>(kvh), li = static_cast<int32_t>(layer),
-                vi = static_cast<int32_t>(ctx.total_layers + layer);
+                ki = static_cast<int32_t>(kvh), li = static_cast<int32_t>(slot),
+                vi = static_cast<int32_t>(ctx.state_layers + slot);
   mil::Value keys = SliceStatic(f, cache, {li, 0, 0, 0}, {li + 1, ki, ci, di}, p + "_keys");
   mil::Value values = SliceStatic(f, cache, {vi, 0, 0, 0}, {vi + 1, ki, ci, di}, p + "_values");
 

@@ -3,9 +3,11 @@
 // Activations are channels-first (1, C, 1, S); projections are 1x1 convs. Per layer:
 //   q,k,v = conv(x) (+ bias when spec.attention_bias) -> heads [1, heads, S, head_dim]
 //   q,k   = per-head RMSNorm (when spec.qk_norm), then RoPE with the gathered cos/sin rows
-//   cache[layer] and cache[L_total + layer] get k and v at rows current_pos .. current_pos+S
-//         (read_state -> slice_update -> write_state, then read_state again)
-//   scores = (q / sqrt(head_dim)) k^T over all `context` cache rows + causal_mask
+//   cache[i] and cache[L_state + i] (i = layer - state_first_layer) get k and v at rows
+//         current_pos .. current_pos+S (read_state -> slice_update -> write_state, read_state)
+//   scores = (q / sqrt(head_dim)) k^T over all `cache_rows` rows + causal_mask
+// The host's causal_mask says which rows each query may see, so a ring-buffer cache (sliding
+// window, kv_cache_layout.h) needs nothing different here.
 //   out    = softmax(scores) v -> o_proj conv
 // GQA without copies: query heads are grouped as [1, kv_heads, n_rep*S, head_dim] so each kv head
 // is used by its n_rep query heads (HF repeat_kv order: query head h uses kv head h / n_rep).
@@ -22,11 +24,12 @@ namespace anec::ane {
 struct AttentionContext {
   const model::ModelSpec* spec = nullptr;
   int64_t seq = 1;           // S: tokens per call
-  int64_t context = 0;       // C: cache rows
-  int64_t total_layers = 0;  // L of the whole model (the state holds 2*L slices)
-  mil::Value cos, sin;       // fp16 [1, 1, S, head_dim]
-  mil::Value causal_mask;    // fp16 [1, 1, S, C]
-  mil::Value kv_state;       // state fp16 [2L, kv_heads, C, head_dim]
+  int64_t cache_rows = 0;         // C: cache rows (the context, or a sliding window's ring)
+  int64_t state_layers = 0;       // L: layers the state holds (2*L slices)
+  int64_t state_first_layer = 0;  // global index of the layer at slice 0
+  mil::Value cos, sin;            // fp16 [1, 1, S, head_dim]
+  mil::Value causal_mask;         // fp16 [1, 1, S, C]
+  mil::Value kv_state;            // state fp16 [2L, kv_heads, C, head_dim]
   mil::Value current_pos;    // int32 [1]
 };
 

@@ -18,30 +18,24 @@ mil::Tensor RopeTensor(const std::vector<double>& v, int64_t context, int64_t he
   return mil::Tensor::F16Bits({context, head_dim}, bits);
 }
 
-// Mistral's sliding window: a query at position p sees the key at position j only when
-// p - j < window (transformers' sliding_window_overlay). The host mask is only causal (and
-// meta.yaml has no window field), so the chunk masks keys that left the window itself:
-// select(position_ids[r] - j >= window, -inf, causal_mask), all [1, 1, S, C]. (coremltools types
-// select's output from a and b alone, so b carries the full shape.)
-mil::Value WithSlidingWindow(mil::Function* f, mil::Value mask, mil::Value pos, int64_t seq,
-                             int64_t context, int64_t window) {
-  std::vector<int32_t> cols(static_cast<size_t>(context));
-  for (size_t j = 0; j < cols.size(); ++j) cols[j] = static_cast<int32_t>(j);
-  mil::Value col = f->Const(mil::Tensor::I32({1, 1, 1, context}, cols), "window_cols");
-  mil::Value rows = f->Reshape(pos, {1, 1, seq, 1}, "window_rows");
-  mil::Value age = f->Op("sub", {{"x", rows}, {"y", col}}, "window_age");
-  mil::Value limit = f->Const(mil::Tensor::I32({}, {static_cast<int32_t>(window)}), "window_size");
-  mil::Value old = f->Op("greater_equal", {{"x", age}, {"y", limit}}, "window_expired");
-  mil::Value neg_inf = f->Const(mil::Tensor::F16({}, {-INFINITY}), "window_neg_inf");
-  return f->Op("select", {{"cond", old}, {"a", neg_inf}, {"b", mask}}, "causal_window_mask");
-}
-
 }  // namespace
 
 Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightEmitter* w,
                                            const model::ModelSpec& spec, const ChunkShape& chunk,
                                            int64_t seq, const std::string& fn_name) {
   const int64_t h = spec.hidden_size, c = chunk.context, d = spec.head_dim;
+  KvCacheLayout kv = chunk.kv;
+  if (kv.rows == 0) {
+    kv = MakeKvCacheLayout(spec, c, 1, KvCacheSharing::kShared, 0, 0, spec.num_layers);
+    kv.rows = c;
+    kv.ring = false;
+  }
+  if (chunk.first_layer < kv.first_layer || chunk.end_layer > kv.first_layer + kv.layers) {
+    return InvalidArgument("{}: layers [{}, {}) are not all in state {} (layers [{}, {}))", fn_name,
+                           chunk.first_layer, chunk.end_layer, kv.state_name, kv.first_layer,
+                           kv.first_layer + kv.layers);
+  }
+  const int64_t rows = kv.rows;
   mil::Function* f = program->AddFunction(fn_name);
   FunctionSignature sig;
   sig.name = fn_name;
@@ -51,12 +45,12 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   };
   mil::Value hidden = input("hidden_states", {mil::DType::kFloat16, {1, seq, h}});
   mil::Value pos = input("position_ids", {mil::DType::kInt32, {seq}});
-  mil::Value mask = input("causal_mask", {mil::DType::kFloat16, {1, 1, seq, c}});
+  mil::Value mask = input("causal_mask", {mil::DType::kFloat16, {1, 1, seq, rows}});
   mil::Value cur = input("current_pos", {mil::DType::kInt32, {1}});
-  const std::vector<int64_t> state_shape = {2 * spec.num_layers, spec.num_kv_heads, c, d};
-  FeatureSpec state_spec = Feature(kKvCacheStateName, {mil::DType::kFloat16, state_shape}, true);
+  const std::vector<int64_t> state_shape = {2 * kv.layers, spec.num_kv_heads, rows, d};
+  FeatureSpec state_spec = Feature(kv.state_name, {mil::DType::kFloat16, state_shape}, true);
   sig.inputs.push_back(state_spec);
-  mil::Value state = f->StateInput(kKvCacheStateName, state_shape);
+  mil::Value state = f->StateInput(kv.state_name, state_shape);
 
   // Rotary tables: computed once per program (both functions share the blobs).
   std::optional<RopeTables> tables;
@@ -72,14 +66,12 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   AttentionContext ctx;
   ctx.spec = &spec;
   ctx.seq = seq;
-  ctx.context = c;
-  ctx.total_layers = spec.num_layers;
+  ctx.cache_rows = rows;
+  ctx.state_layers = kv.layers;
+  ctx.state_first_layer = kv.first_layer;
   ctx.cos = f->Reshape(Gather(f, table(true), pos, 0, "cos_rows"), {1, 1, seq, d}, "cos");
   ctx.sin = f->Reshape(Gather(f, table(false), pos, 0, "sin_rows"), {1, 1, seq, d}, "sin");
   ctx.causal_mask = mask;
-  if (spec.sliding_window && *spec.sliding_window < c) {
-    ctx.causal_mask = WithSlidingWindow(f, mask, pos, seq, c, *spec.sliding_window);
-  }
   ctx.kv_state = state;
   ctx.current_pos = cur;
 

@@ -1,16 +1,20 @@
 // One FFN chunk function: layers [first_layer, end_layer) for S tokens, following the ANEMLL
 // contract (docs/ANE_LAYERS.md):
-//   inputs  hidden_states fp16 [1,S,H], position_ids int32 [S], causal_mask fp16 [1,1,S,C],
-//           current_pos int32 [1], state model_model_kv_cache_0 fp16 [2L, kv_heads, C, head_dim]
+//   inputs  hidden_states fp16 [1,S,H], position_ids int32 [S], causal_mask fp16 [1,1,S,R],
+//           current_pos int32 [1], state model_model_kv_cache_N fp16 [2L, kv_heads, R, head_dim]
 //   output  output_hidden_states fp16 [1,S,H] (after the final norm in the last chunk only)
-// The rotary cos/sin tables are fp16 constants [C, head_dim] gathered by position_ids.
-// With spec.sliding_window < C (Mistral), keys at positions j <= position_ids[r] - window are
-// masked inside the function (the host causal mask knows no window).
+// R and L come from the chunk's KvCacheLayout (kv_cache_layout.h): R is the context, or a
+// sliding window's ring; L is every layer (shared state) or the chunk's own (per-chunk state).
+// The rotary cos/sin tables are fp16 constants [context, head_dim] gathered by position_ids.
+// Attention is masked only by the host's causal_mask: for a sliding window it is the host that
+// leaves out rows older than the window (the window is in the package metadata,
+// com.anec.sliding_window, and in meta.yaml).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "ane/kv_cache_layout.h"
 #include "ane/model_assembly.h"
 #include "ane/weight_emitter.h"
 #include "model/model_spec.h"
@@ -27,6 +31,8 @@ struct ChunkShape {
   int64_t end_layer = 0;  // exclusive
   int64_t context = 0;
   bool is_last = false;  // applies the final norm
+  // The KV state. rows == 0 means the default: the shared state of `context` rows.
+  KvCacheLayout kv;
 };
 
 // Adds function `fn_name` to `program`. Errors are recorded in the program (and returned).

@@ -46,7 +46,7 @@ Built BuildChunk(const model::ModelSpec& spec, const ChunkShape& chunk, MemoryFi
 TEST(ChunkFunctionTest, InputsOutputsAndStateFollowTheContract) {
   model::ModelSpec spec = TinySpec(3);
   MemoryFileSystem fs;
-  Built b = BuildChunk(spec, {1, 3, 32, true}, &fs);
+  Built b = BuildChunk(spec, {1, 3, 32, true, {}}, &fs);
   const CS::ModelDescription& d = b.model.description();
   ASSERT_EQ(d.functions_size(), 2);
   EXPECT_EQ(d.defaultfunctionname(), "infer");
@@ -77,7 +77,7 @@ TEST(ChunkFunctionTest, InputsOutputsAndStateFollowTheContract) {
 TEST(ChunkFunctionTest, WritesOnlyItsOwnLayersAndSharesWeights) {
   model::ModelSpec spec = TinySpec(3);
   MemoryFileSystem fs;
-  Built b = BuildChunk(spec, {1, 3, 32, false}, &fs);
+  Built b = BuildChunk(spec, {1, 3, 32, false, {}}, &fs);
   const MS::Function& infer = b.model.mlprogram().functions().at("infer");
   const MS::Function& prefill = b.model.mlprogram().functions().at("prefill");
   EXPECT_EQ(OpsOfType(infer, "write_state").size(), 2u);   // one per layer of the chunk
@@ -101,7 +101,7 @@ TEST(ChunkFunctionTest, LastChunkHasFinalNormAndRopeTablesMatch) {
   spec.rope_scaling.type = model::RopeScalingType::kLinear;
   spec.rope_scaling.factor = 2.0;
   MemoryFileSystem fs;
-  Built b = BuildChunk(spec, {0, 2, 16, true}, &fs);
+  Built b = BuildChunk(spec, {0, 2, 16, true, {}}, &fs);
   const MS::Function& infer = b.model.mlprogram().functions().at("infer");
   EXPECT_NE(Producer(infer, "final_norm"), nullptr);
   const MS::Operation* cos = Producer(infer, "rope_cos");
@@ -124,7 +124,7 @@ TEST(ChunkFunctionTest, BiasAndQkNormAreData) {
   spec.attention_bias = true;
   spec.qk_norm = true;
   MemoryFileSystem fs;
-  Built b = BuildChunk(spec, {0, 1, 16, true}, &fs);
+  Built b = BuildChunk(spec, {0, 1, 16, true, {}}, &fs);
   const MS::Function& infer = b.model.mlprogram().functions().at("infer");
   ASSERT_NE(Producer(infer, "layers_0_q_proj_bias"), nullptr);
   EXPECT_EQ(Dims(Producer(infer, "layers_0_k_proj_bias")->outputs(0).type()),
@@ -132,7 +132,7 @@ TEST(ChunkFunctionTest, BiasAndQkNormAreData) {
   EXPECT_NE(Producer(infer, "layers_0_q_norm"), nullptr);
   EXPECT_NE(Producer(infer, "layers_0_k_norm"), nullptr);
   // The plain Llama spec has neither.
-  Built plain = BuildChunk(TinySpec(1), {0, 1, 16, true}, &fs);
+  Built plain = BuildChunk(TinySpec(1), {0, 1, 16, true, {}}, &fs);
   const MS::Function& pi = plain.model.mlprogram().functions().at("infer");
   EXPECT_EQ(Producer(pi, "layers_0_q_proj_bias"), nullptr);
   EXPECT_EQ(Producer(pi, "layers_0_q_norm"), nullptr);
@@ -142,7 +142,7 @@ TEST(ChunkFunctionTest, RmsNormEpsilonIsTheCheckpointsEpsilon) {
   model::ModelSpec spec = TinySpec(1);
   spec.rms_norm_eps = 1e-5;
   MemoryFileSystem fs;
-  Built b = BuildChunk(spec, {0, 1, 16, true}, &fs);
+  Built b = BuildChunk(spec, {0, 1, 16, true, {}}, &fs);
   const MS::Function& infer = b.model.mlprogram().functions().at("infer");
   auto norms = OpsOfType(infer, "layer_norm");
   ASSERT_EQ(norms.size(), 3u);  // input, post-attention, final
@@ -163,29 +163,72 @@ TEST(ChunkFunctionTest, RmsNormEpsilonIsTheCheckpointsEpsilon) {
   }
 }
 
-TEST(ChunkFunctionTest, SlidingWindowIsMaskedInsideTheChunk) {
-  // Mistral: window 12 < context 32 adds a window mask; attention reads it, not the host mask.
-  model::ModelSpec spec = TinySpec(1);
+std::vector<int64_t> StateDims(const CS::FunctionDescription& fd, const std::string& name) {
+  for (const auto& in : fd.state()) {
+    if (in.name() != name) continue;
+    const auto& shape = in.type().statetype().arraytype().shape();
+    return std::vector<int64_t>(shape.begin(), shape.end());
+  }
+  return {};
+}
+
+std::vector<int64_t> InputDims(const CS::FunctionDescription& fd, const std::string& name) {
+  for (const auto& in : fd.input()) {
+    if (in.name() != name) continue;
+    const auto& shape = in.type().multiarraytype().shape();
+    return std::vector<int64_t>(shape.begin(), shape.end());
+  }
+  return {};
+}
+
+TEST(ChunkFunctionTest, SlidingWindowRingHoldsOnlyTheRing) {
+  // Mistral: window 12 < context 32 with prefill batch 8: a ring of 24 rows; the mask and the
+  // state are 24 wide and no window op is in the graph (the host mask carries the window).
+  model::ModelSpec spec = TinySpec(2);
   spec.sliding_window = 12;
   MemoryFileSystem fs;
-  Built b = BuildChunk(spec, {0, 1, 32, true}, &fs);
+  ChunkShape shape{0, 2, 32, true, {}};
+  shape.kv = MakeKvCacheLayout(spec, 32, 8, KvCacheSharing::kShared, 0, 0, 2);
+  ASSERT_TRUE(shape.kv.ring);
+  Built b = BuildChunk(spec, shape, &fs);
+  for (const auto& fd : b.model.description().functions()) {
+    const int64_t s = fd.name() == "prefill" ? 8 : 1;
+    EXPECT_EQ(StateDims(fd, "model_model_kv_cache_0"),
+              (std::vector<int64_t>{4, spec.num_kv_heads, 24, spec.head_dim}));
+    EXPECT_EQ(InputDims(fd, "causal_mask"), (std::vector<int64_t>{1, 1, s, 24}));
+  }
   const MS::Function& prefill = b.model.mlprogram().functions().at("prefill");
-  const MS::Operation* mask = Producer(prefill, "causal_window_mask");
-  ASSERT_NE(mask, nullptr);
-  EXPECT_EQ(Dims(mask->outputs(0).type()), (std::vector<int64_t>{1, 1, 8, 32}));
-  const MS::Operation* limit = Producer(prefill, "window_size");
-  ASSERT_NE(limit, nullptr);
-  const auto& ints = limit->attributes().at("val").immediatevalue().tensor().ints();
-  ASSERT_EQ(ints.values_size(), 1);
-  EXPECT_EQ(ints.values(0), 12);
-  const MS::Operation* masked = Producer(prefill, "l0_masked");
-  ASSERT_NE(masked, nullptr);
-  EXPECT_EQ(masked->inputs().at("y").arguments(0).name(), "causal_window_mask");
-  // A window as long as the context changes nothing: no window ops.
-  spec.sliding_window = 32;
-  Built full = BuildChunk(spec, {0, 1, 32, true}, &fs);
-  EXPECT_EQ(Producer(full.model.mlprogram().functions().at("prefill"), "causal_window_mask"),
-            nullptr);
+  for (const auto& op : prefill.block_specializations().begin()->second.operations()) {
+    EXPECT_NE(op.type(), "select") << "no in-graph window mask expected";
+  }
+}
+
+TEST(ChunkFunctionTest, PerChunkStateHoldsOnlyTheChunksLayers) {
+  model::ModelSpec spec = TinySpec(5);
+  MemoryFileSystem fs;
+  ChunkShape shape{3, 5, 32, true, {}};
+  shape.kv = MakeKvCacheLayout(spec, 32, 8, KvCacheSharing::kPerChunk, 1, 3, 5);
+  Built b = BuildChunk(spec, shape, &fs);
+  const CS::FunctionDescription& fd = b.model.description().functions(0);
+  EXPECT_EQ(StateDims(fd, "model_model_kv_cache_1"),
+            (std::vector<int64_t>{4, spec.num_kv_heads, 32, spec.head_dim}));
+  // Layer 3's keys go to slice 0 and its values to slice 2 (= layers + 0).
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  const MS::Operation* begin = Producer(infer, "l3_vc_b0");
+  ASSERT_NE(begin, nullptr);
+  EXPECT_EQ(begin->attributes().at("val").immediatevalue().tensor().ints().values(0), 2);
+  // A layer outside the state is an error, not a silent out-of-range write.
+  ChunkShape bad{2, 5, 32, true, {}};
+  bad.kv = shape.kv;
+  MemoryWeightSource weights = RandomWeights(spec, 7);
+  auto file = fs.OpenForWrite("/bad.bin");
+  ASSERT_TRUE(file.ok());
+  coreml::BlobWriter blobs(std::move(file).value());
+  mil::ProgramBuilder pb(&blobs);
+  WeightEmitter w(&pb, &weights, {});
+  auto r = AddChunkFunction(&pb, &w, spec, bad, 1, "infer");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not all in state model_model_kv_cache_1"), std::string::npos);
 }
 
 }  // namespace

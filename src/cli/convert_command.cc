@@ -38,6 +38,7 @@ struct ConvertFlags {
   std::string prefix;
   std::string target = "ios";
   bool preserve_quant = false;
+  std::string kv_cache = "shared";
 };
 
 // A whole-string non-negative integer, without exceptions.
@@ -98,6 +99,13 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
   o.skip_check = f.skip_check;
   o.architecture = f.architecture;
   o.preserve_quant = f.preserve_quant;
+  if (f.kv_cache == "shared") {
+    o.kv_cache = ane::KvCacheSharing::kShared;
+  } else if (f.kv_cache == "per-chunk") {
+    o.kv_cache = ane::KvCacheSharing::kPerChunk;
+  } else {
+    return InvalidArgument("--kv-cache {}: expected shared or per-chunk", f.kv_cache);
+  }
   return o;
 }
 
@@ -195,6 +203,11 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_flag("--preserve-quant", f->preserve_quant,
                 "GGUF input: carry Q4_0/Q4_1/Q8_0 weights into Core ML as they are (no "
                 "re-quantization; LUT flags then apply only to the other weights)");
+  sub->add_option("--kv-cache", f->kv_cache,
+                  "shared: one KV state for the whole model, as ANEMLL's runtimes expect; "
+                  "per-chunk: each chunk keeps only its own layers (smaller state per model; "
+                  "anec's runtime, not ANEMLL's)")
+      ->capture_default_str();
   sub->footer(
       "Steps: 1 embeddings, 2 LM head, 3 FFN chunks, 4 prefill chunks, 5 combine, 6 compile,\n"
       "7 tokenizer + meta.yaml, 8 test prompt.");

@@ -60,7 +60,13 @@ ane::ModelMetadata ConversionRun::Metadata(const std::string& what, int lut_bits
   m.author = "anec";
   auto& u = m.user_defined;
   u["com.anemll.context_length"] = std::to_string(opts_.context);
-  u["com.anemll.state_length"] = std::to_string(opts_.context);
+  u["com.anemll.state_length"] =
+      std::to_string(ane::KvCacheRows(in_.spec, opts_.context, opts_.batch));
+  // The runtime's causal mask must leave out rows older than the window (the chunk does not).
+  if (in_.spec.sliding_window && *in_.spec.sliding_window < opts_.context) {
+    u["com.anec.sliding_window"] = std::to_string(*in_.spec.sliding_window);
+  }
+  if (opts_.kv_cache == ane::KvCacheSharing::kPerChunk) u["com.anec.kv_cache"] = "per-chunk";
   u["com.anemll.batch_size"] = std::to_string(opts_.batch);
   u["com.anemll.lut_bits"] = std::to_string(lut_bits);
   u["com.anemll.num_chunks"] = std::to_string(chunks_.size());
@@ -149,12 +155,15 @@ Status ConversionRun::LmHead() {
 }
 
 namespace {
-ane::ChunkShape ShapeOf(const LayerRange& r, int64_t context, bool last) {
+// Chunk `k` (1-based) of `n`.
+ane::ChunkShape ShapeOf(const model::ModelSpec& spec, const ConvertOptions& o, const LayerRange& r,
+                        int64_t k, int64_t n) {
   ane::ChunkShape s;
   s.first_layer = r.first;
   s.end_layer = r.end;
-  s.context = context;
-  s.is_last = last;
+  s.context = o.context;
+  s.is_last = k == n;
+  s.kv = ane::MakeKvCacheLayout(spec, o.context, o.batch, o.kv_cache, k - 1, r.first, r.end);
   return s;
 }
 }  // namespace
@@ -164,7 +173,7 @@ Status ConversionRun::InferChunks() {
   const int64_t n = static_cast<int64_t>(chunks_.size());
   Progress p(hooks_.log, "[3/8] FFN chunks (infer)", n);
   for (int64_t k = 1; k <= n; ++k) {
-    const ane::ChunkShape shape = ShapeOf(chunks_[k - 1], opts_.context, k == n);
+    const ane::ChunkShape shape = ShapeOf(in_.spec, opts_, chunks_[k - 1], k, n);
     ANEC_RETURN_IF_ERROR(WritePackage(
         fs_, work_.Path(names_.InferChunk(k)),
         [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
@@ -208,7 +217,7 @@ Status ConversionRun::PrefillChunks() {
     const std::string infer_path = work_.Path(names_.InferChunk(k));
     ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs_, infer_path));
     ANEC_ASSIGN_OR_RETURN(ane::PackageConstants consts, ane::PackageConstants::Index(&infer));
-    const ane::ChunkShape shape = ShapeOf(chunks_[k - 1], opts_.context, k == n);
+    const ane::ChunkShape shape = ShapeOf(in_.spec, opts_, chunks_[k - 1], k, n);
     coreml::BlobWriter discard(std::make_unique<DiscardingFile>());
     Result<CoreML::Specification::Model> model = Status(StatusCode::kInternal, "not built");
     {
@@ -305,6 +314,11 @@ Status ConversionRun::TokenizerAndMeta() {
   m.prefix = opts_.prefix;
   m.split_lm_head = static_cast<int64_t>(ane::LmHeadPieces(in_.spec.vocab_size).size());
   m.compiled = Compiled();
+  m.state_length = ane::KvCacheRows(in_.spec, opts_.context, opts_.batch);
+  if (in_.spec.sliding_window && *in_.spec.sliding_window < opts_.context) {
+    m.sliding_window = *in_.spec.sliding_window;
+  }
+  m.kv_cache_per_chunk = opts_.kv_cache == ane::KvCacheSharing::kPerChunk;
   ANEC_RETURN_IF_ERROR(fs_->WriteFileAtomic(Out("meta.yaml"), MetaYaml(m)));
   p.Done();
   return Unit(7, "meta.yaml");

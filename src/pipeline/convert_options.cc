@@ -94,6 +94,7 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   j["lut"] = {o.lut.embed, o.lut.ffn, o.lut.lmhead, o.lut.group};
   j["prefix"] = o.prefix;
   if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
+  if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";  // likewise
   return j.dump(1);
 }
 

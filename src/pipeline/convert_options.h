@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ane/kv_cache_layout.h"
 #include "base/status.h"
 #include "model/model_spec.h"
 #include "pipeline/chunk_plan.h"
@@ -32,6 +33,9 @@ struct ConvertOptions {
   // GGUF input only: Q4_0/Q4_1/Q8_0 matrices carried into Core ML without re-quantizing
   // (ane/ggml_blocks.h); the LUT settings then apply only to the other weights.
   bool preserve_quant = false;
+  // --kv-cache: one state for the whole model (ANEMLL's contract, the default) or one per chunk
+  // holding only that chunk's layers (ane/kv_cache_layout.h).
+  ane::KvCacheSharing kv_cache = ane::KvCacheSharing::kShared;
 };
 
 // Checks the options against the model: context a positive multiple of batch, chunks <= layers,

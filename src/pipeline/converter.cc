@@ -6,6 +6,7 @@
 
 #include "ane/lm_head_function.h"
 #include "pipeline/conversion_steps.h"
+#include "pipeline/kv_memory.h"
 #include "pipeline/package_build.h"
 #include "pipeline/progress.h"
 
@@ -62,6 +63,7 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
     fmt::print(log, "    chunk {}: layers {}-{} ({} layers, ~{})\n", i + 1, chunks[i].first,
                chunks[i].end - 1, chunks[i].count(), HumanBytes(sizes.chunks[i]));
   }
+  fmt::print(log, "  {}\n", DescribeKvCache(s, o, chunks));
   fmt::print(log, "  steps {}..{}\n", first, last);
 }
 

@@ -49,6 +49,12 @@ std::string MetaYaml(const MetaInfo& m) {
   e << YAML::Key << "lm_head" << YAML::Value << WithExt(names.lm_head, m.compiled);
   e << YAML::Key << "ffn" << YAML::Value << WithExt(names.ffn_base + ".mlpackage", m.compiled);
   e << YAML::Key << "split_lm_head" << YAML::Value << m.split_lm_head;
+  // anec extensions; ANEMLL's runtimes ignore unknown keys (and cannot run such models anyway).
+  if (m.sliding_window > 0) e << YAML::Key << "sliding_window" << YAML::Value << m.sliding_window;
+  if (m.state_length > 0 && m.state_length != m.context) {
+    e << YAML::Key << "state_length" << YAML::Value << m.state_length;
+  }
+  if (m.kv_cache_per_chunk) e << YAML::Key << "kv_cache" << YAML::Value << "per-chunk";
   e << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   return std::string(e.c_str()) + "\n";
 }

@@ -21,6 +21,9 @@ struct MetaInfo {
   std::string prefix;
   int64_t split_lm_head = 0;
   bool compiled = false;  // .mlmodelc names instead of .mlpackage
+  int64_t state_length = 0;    // KV cache rows; written only when it differs from the context
+  int64_t sliding_window = 0;  // 0 = none (or not shorter than the context)
+  bool kv_cache_per_chunk = false;
 };
 
 std::string MetaYaml(const MetaInfo& m);

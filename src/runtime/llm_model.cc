@@ -110,10 +110,26 @@ Status LlmModel::Init() {
       return InvalidArgument("{}: hidden size {} differs from the first chunk's {}",
                              c.program->name(), h->dims.back(), hidden_);
     }
-    if (mask != nullptr && !mask->dims.empty() && mask->dims.back() > 0 &&
-        mask->dims.back() != context_) {
-      return InvalidArgument("{}: causal_mask has {} columns but meta.yaml context_length is {}",
-                             c.program->name(), mask->dims.back(), context_);
+    const int rows = mask != nullptr && !mask->dims.empty() && mask->dims.back() > 0
+                         ? static_cast<int>(mask->dims.back())
+                         : context_;
+    if (rows > context_ || (cache_rows_ != 0 && rows != cache_rows_)) {
+      return InvalidArgument(
+          "{}: causal_mask has {} columns; expected meta.yaml's context_length {}, or one ring "
+          "size shared by every chunk{}",
+          c.program->name(), rows, context_,
+          cache_rows_ ? fmt::format(" (the first chunk has {})", cache_rows_) : "");
+    }
+    cache_rows_ = rows;
+    const auto& meta = c.program->description().metadata().userdefined();
+    if (auto it = meta.find("com.anec.sliding_window"); it != meta.end()) {
+      int w = 0;
+      auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), w);
+      if (ec != std::errc() || end != it->second.data() + it->second.size() || w <= 0) {
+        return InvalidArgument("{}: metadata com.anec.sliding_window '{}' is not a positive "
+                               "integer", c.program->name(), it->second);
+      }
+      window_ = w;
     }
     if (c.prefill != nullptr) {
       const ValueSpec* ph = c.prefill->FindInput("hidden_states");
@@ -121,6 +137,13 @@ Status LlmModel::Init() {
     }
     ANEC_RETURN_IF_ERROR(PrepareStates(*c.infer, &states_));
     if (c.prefill != nullptr) ANEC_RETURN_IF_ERROR(PrepareStates(*c.prefill, &states_));
+  }
+  if (cache_rows_ < context_ && (window_ == 0 || cache_rows_ < window_)) {
+    return InvalidArgument("{}: the KV cache has {} rows for a context of {}, which only a sliding "
+                           "window of at most {} rows allows (package metadata "
+                           "com.anec.sliding_window: {})",
+                           chunks_[0].program->name(), cache_rows_, context_, cache_rows_,
+                           window_ ? std::to_string(window_) : std::string("absent"));
   }
   has_prefill_ = std::all_of(chunks_.begin(), chunks_.end(), [](const Chunk& c) { return c.prefill != nullptr; });
 
@@ -211,16 +234,22 @@ Result<NamedTensors> LlmModel::ChunkInputs(const CompiledFunction& fn, Tensor hi
       Shape shape = spec.dims.size() == 2 ? Shape{1, rows} : Shape{rows};
       in[spec.name] = Tensor::FromInts(spec.dtype, shape, p);
     } else if (spec.name == "causal_mask") {
-      std::vector<float> m(static_cast<size_t>(rows * context_));
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t j = 0; j < context_; ++j) {
-          m[static_cast<size_t>(r * context_ + j)] = j <= pos + r ? 0.0f : -INFINITY;
+      // Row s holds position p_s, the latest p <= last with p = s (mod R) (for R = context and
+      // no wrap, simply s).
+      const int64_t cr = cache_rows_, last = pos + rows - 1;
+      std::vector<float> m(static_cast<size_t>(rows * cr));
+      for (int64_t s = 0; s < cr; ++s) {
+        const int64_t held = last - (((last - s) % cr) + cr) % cr;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t q = pos + r;
+          const bool seen = held >= 0 && held <= q && (window_ == 0 || q - held < window_);
+          m[static_cast<size_t>(r * cr + s)] = seen ? 0.0f : -INFINITY;
         }
       }
-      in[spec.name] = Tensor::FromFloats(spec.dtype, {1, 1, rows, context_}, m);
+      in[spec.name] = Tensor::FromFloats(spec.dtype, {1, 1, rows, cr}, m);
     } else if (spec.name == "current_pos") {
       Shape shape = spec.dims.empty() ? Shape{} : Shape{1};
-      in[spec.name] = Tensor::FromInts(spec.dtype, shape, std::vector<int64_t>{pos});
+      in[spec.name] = Tensor::FromInts(spec.dtype, shape, std::vector<int64_t>{pos % cache_rows_});
     } else {
       return InvalidArgument("{}: function '{}' input '{}' is not one of hidden_states, "
                              "position_ids, causal_mask, current_pos", fn.package, fn.name, spec.name);
@@ -266,12 +295,17 @@ Result<std::vector<float>> LlmModel::Forward(std::span<const int32_t> tokens) {
   }
   size_t keep = 0;
   while (keep < cached_.size() && keep + 1 < tokens.size() && cached_[keep] == tokens[keep]) ++keep;
+  // In a ring, rows of dropped positions past `keep` overwrote older ones; they are harmless
+  // (masked, then rewritten) only while they lie within R - window positions of `keep`.
+  if (cache_rows_ < context_ && cached_.size() - keep > static_cast<size_t>(cache_rows_ - window_)) {
+    keep = 0;
+  }
   cached_.resize(keep);
   int pos = static_cast<int>(keep);
   last_prefill_tokens_ = 0;
   while (pos < n - 1) {
     int count = std::min(batch_, n - 1 - pos);
-    if (has_prefill_ && pos + batch_ <= context_) {
+    if (has_prefill_ && pos + batch_ <= context_ && pos % cache_rows_ + batch_ <= cache_rows_) {
       ANEC_RETURN_IF_ERROR(PrefillBatch(tokens.subspan(static_cast<size_t>(pos), static_cast<size_t>(count)), pos));
       last_prefill_tokens_ += count;
     } else {

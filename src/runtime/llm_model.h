@@ -1,7 +1,15 @@
 // Runs a converted LLM the way ANEMLL's runtime does: embeddings -> FFN chunks -> LM head, with
-// one KV-cache state shared by every chunk and by both chunk functions (`prefill` for batches of
-// batch_size tokens, `infer` for one token), a host causal mask (0 / -inf) sliced per call, and
-// the LM head's logits1..K concatenated into one vocabulary.
+// the KV-cache state(s) shared by both chunk functions (`prefill` for batches of batch_size
+// tokens, `infer` for one token), a host causal mask (0 / -inf) per call, and the LM head's
+// logits1..K concatenated into one vocabulary. States are found by name in each function, so one
+// state shared by every chunk (ANEMLL's contract) and one state per chunk both work.
+//
+// KV rows: when the chunks' causal_mask has R < context_length columns, the cache is a ring
+// (a sliding-window model, ane/kv_cache_layout.h): position p lives in row p mod R, current_pos
+// is the first row a call writes, and the mask admits row s for a query at position q only when
+// the position it holds, p_s (the latest p <= the call's last position with p = s mod R), has
+// p_s <= q and q - p_s < window. The window (package metadata com.anec.sliding_window) applies to
+// an ordinary cache as well. A prefill batch is used only when its rows do not wrap.
 //
 // Names and shapes are read from the packages (function inputs/outputs), not assumed, so a
 // mismatch between the converter and this contract shows up as an error naming the package.
@@ -58,6 +66,9 @@ class LlmModel {
   // (for parity tests against a reference implementation).
   Result<std::vector<std::vector<float>>> LogitsPerPosition(std::span<const int32_t> tokens);
 
+  // The KV-cache state buffers by name (one shared, or one per chunk).
+  const StateStore& states() const { return states_; }
+
   // Tokens the last Forward sent through prefill (for throughput reports).
   int last_prefill_tokens() const { return last_prefill_tokens_; }
 
@@ -85,6 +96,8 @@ class LlmModel {
   std::vector<Chunk> chunks_;
   StateStore states_;
   int context_ = 0, batch_ = 0;
+  int cache_rows_ = 0;  // R: columns of causal_mask; < context_ for a ring
+  int window_ = 0;      // sliding window, 0 = none
   int64_t hidden_ = 0, vocab_ = 0, embed_seq_ = -1;  // embed_seq_: fixed input length or -1
   bool has_prefill_ = false;
   std::vector<int32_t> cached_;

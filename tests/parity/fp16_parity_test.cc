@@ -31,12 +31,16 @@ constexpr double kAbsoluteFloor = 0.01;
 struct Case {
   std::string name;
   int64_t chunks;
+  bool per_chunk_kv = false;  // --kv-cache per-chunk instead of the shared state
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name << ", " << c.chunks << " chunk(s)"; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name << ", " << c.chunks << " chunk(s)" << (c.per_chunk_kv ? ", per-chunk KV" : "");
+}
 
 std::string CaseName(const testing::TestParamInfo<Case>& info) {
-  return info.param.name + "_chunks" + std::to_string(info.param.chunks);
+  return info.param.name + "_chunks" + std::to_string(info.param.chunks) +
+         (info.param.per_chunk_kv ? "_kvperchunk" : "");
 }
 
 class Fp16ParityTest : public testing::TestWithParam<Case> {
@@ -51,6 +55,7 @@ class Fp16ParityTest : public testing::TestWithParam<Case> {
     ref_ = std::move(*ref);
     ParityConversion conv;
     conv.chunks = GetParam().chunks;
+    conv.per_chunk_kv = GetParam().per_chunk_kv;
     converted_ = GetConverted(GetParam().name, conv);
     if (converted_->status.code() == StatusCode::kUnsupported) {
       std::printf("UNSUPPORTED %s: %s\n", GetParam().name.c_str(),
@@ -154,9 +159,67 @@ const Case kCases[] = {
     {"llama3_tied", 2},   {"llama_linear_rope", 1}, {"llama_linear_rope", 2},
     {"qwen2_tied", 1},    {"qwen2_tied", 2},        {"qwen3_headdim", 1},
     {"qwen3_headdim", 2}, {"mistral_window", 1},    {"mistral_window", 2},
+    // One KV state per chunk, each holding only its chunk's layers.
+    {"llama_untied", 2, true}, {"qwen2_tied", 2, true}, {"mistral_window", 2, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fp16ParityTest, testing::ValuesIn(kCases), CaseName);
+
+// The sliding-window fixture (window 12, context 64, batch 8) keeps a ring of 24 rows, not 64:
+// its KV memory is bounded by the window. The parity cases above then cover prefill and decode
+// across the wrap-around (prompts of 29 tokens plus 32 generated reach position 60).
+TEST(SlidingWindowRing, StateHoldsTheRingNotTheContext) {
+  for (bool per_chunk : {false, true}) {
+    ParityConversion conv;
+    conv.chunks = 2;
+    conv.per_chunk_kv = per_chunk;
+    ConvertedModel* m = GetConverted("mistral_window", conv);
+    ASSERT_TRUE(m->status.ok()) << m->status.ToString();
+    auto meta = RealFileSystem()->ReadFile(m->dir + "/meta.yaml");
+    ASSERT_TRUE(meta.ok());
+    EXPECT_NE(meta->find("sliding_window: 12"), std::string::npos) << *meta;
+    EXPECT_NE(meta->find("state_length: 24"), std::string::npos) << *meta;
+    EXPECT_EQ(meta->find("kv_cache: per-chunk") != std::string::npos, per_chunk) << *meta;
+    runtime::StateStore states;
+    for (const auto& [name, t] : m->model->states()) states[name] = t;
+    ASSERT_EQ(states.size(), per_chunk ? 2u : 1u);
+    int64_t layers = 0;
+    for (const auto& [name, t] : states) {
+      ASSERT_EQ(t.rank(), 4) << name;
+      EXPECT_EQ(t.dim(2), 24) << name << ": rows of the ring";
+      layers += t.dim(0) / 2;
+    }
+    EXPECT_EQ(layers, 3) << "every layer's keys and values, once";
+  }
+}
+
+// Forward() reuses the cached prefix of a new token list; in a ring that is safe only while the
+// dropped positions are few. Whatever came before, the logits must be those of a fresh run.
+TEST(SlidingWindowRing, ForwardAfterAnotherSequenceEqualsAFreshRun) {
+  ParityConversion conv;
+  ConvertedModel* m = GetConverted("mistral_window", conv);
+  ASSERT_TRUE(m->status.ok()) << m->status.ToString();
+  auto ref = LoadReference(FixtureDir("mistral_window"));
+  ASSERT_TRUE(ref.ok());
+  std::vector<int32_t> longest;
+  for (const auto& p : ref->prompts) {
+    if (p.ids.size() > longest.size()) longest = p.ids;
+  }
+  ASSERT_GE(longest.size(), 29u);
+  runtime::LlmModel* model = m->model.get();
+  for (size_t keep : {27u, 20u, 9u, 3u}) {  // dropped positions: 2 (reused) .. 26 (recomputed)
+    std::vector<int32_t> next(longest.begin(), longest.begin() + static_cast<long>(keep));
+    for (size_t i = 0; i < 17; ++i) next.push_back(longest[(i * 7 + 3) % longest.size()]);
+    model->Reset();
+    ASSERT_TRUE(model->Forward(longest).ok());
+    auto after = model->Forward(next);
+    ASSERT_TRUE(after.ok()) << after.status().ToString();
+    model->Reset();
+    auto fresh = model->Forward(next);
+    ASSERT_TRUE(fresh.ok());
+    EXPECT_LE(MaxAbsDiff(*after, *fresh), 1e-3) << "keeping " << keep << " of " << longest.size();
+  }
+}
 
 }  // namespace
 }  // namespace anec::parity

@@ -59,7 +59,8 @@ struct ParityConversion {
   pipeline::LutPlan lut;  // all zero = fp16
   int64_t context = 64;
   int64_t batch = 8;
-  // Stable key for caching: "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>".
+  bool per_chunk_kv = false;  // --kv-cache per-chunk
+  // Stable key for caching: "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc]".
   std::string Key(const std::string& case_name) const;
 };
 

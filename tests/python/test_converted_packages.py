@@ -39,8 +39,12 @@ BATCH = 8
 CONVERSIONS = {
     "llama_lut4": dict(case="llama_untied", chunks=1, lut=4, prefix="llama"),
     "qwen3_3chunks": dict(case="qwen3_headdim", chunks=3, lut=None, prefix="qwen"),
-    # Sliding window (12 < context 64): the chunk builds its own window mask.
+    # Sliding window (12 < context 64): the KV cache is a ring of 24 rows (window + batch - 1,
+    # rounded up to a batch); the host mask carries the window.
     "mistral_2chunks": dict(case="mistral_window", chunks=2, lut=None, prefix="mistral"),
+    # --kv-cache per-chunk: chunk k has its own state model_model_kv_cache_{k-1}.
+    "mistral_perchunk_kv": dict(case="mistral_window", chunks=2, lut=None, prefix="mistral",
+                                kv_cache="per-chunk"),
 }
 
 # MIL protobuf data types -> coremltools' builtin type names.
@@ -80,6 +84,7 @@ def converted(request, tmp_path_factory):
     cmd = [anec, "convert", "--model", model_dir, "--output", str(out),
            "--context", str(CONTEXT), "--batch-size", str(BATCH), "--chunks", str(c["chunks"]),
            "--lut", str(c["lut"]) if c["lut"] else "none",
+           "--kv-cache", c.get("kv_cache", "shared"),
            # The fixtures carry no tokenizer files, which the up-front check requires.
            "--skip-check"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -103,6 +108,25 @@ def all_packages(folder):
                 found.append(os.path.join(root, d))
                 dirs.remove(d)
     return sorted(found)
+
+
+def cache_rows(config):
+    """KV rows: the context, or the sliding window's ring (ane/kv_cache_layout.h)."""
+    w = config.get("sliding_window")
+    if w and w < CONTEXT:
+        ring = -(-(w + BATCH - 1) // BATCH) * BATCH
+        return min(ring, CONTEXT)
+    return CONTEXT
+
+
+def chunk_layers(layers, chunks):
+    """[first, end) of each chunk: the first layers % chunks chunks get one more."""
+    out, first = [], 0
+    for i in range(chunks):
+        n = layers // chunks + (1 if i < layers % chunks else 0)
+        out.append((first, first + n))
+        first += n
+    return out
 
 
 def head_dim(config):
@@ -189,16 +213,22 @@ def test_meta_yaml_parameters(converted):
         "split_lm_head": 1,  # vocab 256/384 fits one piece of <= 16384 rows
     }
     assert {k: p.get(k) for k in want} == want
+    # anec's extensions: the window, the ring's rows, the KV sharing.
+    w = config.get("sliding_window")
+    assert p.get("sliding_window") == (w if w and w < CONTEXT else None)
+    rows = cache_rows(config)
+    assert p.get("state_length") == (rows if rows != CONTEXT else None)
+    assert p.get("kv_cache", "shared") == c.get("kv_cache", "shared")
 
 
 def test_user_defined_metadata(converted):
-    _, out, c, _ = converted
+    _, out, c, config = converted
     emb, head, chunks = expected_names(c)
     for name in [emb, head] + chunks:
         spec = ct.models.MLModel(os.path.join(out, name), skip_model_load=True).get_spec()
         ud = dict(spec.description.metadata.userDefined)
         assert ud["com.anemll.context_length"] == str(CONTEXT), name
-        assert ud["com.anemll.state_length"] == str(CONTEXT), name
+        assert ud["com.anemll.state_length"] == str(cache_rows(config)), name
         assert ud["com.anemll.batch_size"] == str(BATCH), name
         assert ud["com.anemll.num_chunks"] == str(c["chunks"]), name
         assert "com.anemll.info" in ud, name
@@ -234,8 +264,10 @@ def test_embeddings_and_lm_head_io(converted):
 def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
     _, out, c, config = converted
     _, _, chunks = expected_names(c)
-    H, C, B = config["hidden_size"], CONTEXT, BATCH
+    H, C, B = config["hidden_size"], cache_rows(config), BATCH
     L, kv, hd = config["num_hidden_layers"], config["num_key_value_heads"], head_dim(config)
+    per_chunk = c.get("kv_cache") == "per-chunk"
+    ranges = chunk_layers(L, len(chunks))
     fp16 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT16
     want_inputs = {
         "infer": {"hidden_states": [1, 1, H], "position_ids": [1], "causal_mask": [1, 1, 1, C],
@@ -252,9 +284,12 @@ def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
         for f in desc.functions:
             # ANEMLL's converter names it model.model.kv_cache_0; coremltools stores the
             # sanitized identifier, which ANEMLL's tools read (state.read_state(...)).
-            assert [s.name for s in f.state] == ["model_model_kv_cache_0"], (name, f.name)
+            # Per chunk: model_model_kv_cache_{k-1} holding only the chunk's own layers.
+            state_name = f"model_model_kv_cache_{k - 1 if per_chunk else 0}"
+            assert [s.name for s in f.state] == [state_name], (name, f.name)
             state = f.state[0].type.stateType.arrayType
-            assert list(state.shape) == [2 * L, kv, C, hd], (name, f.name)
+            layers = ranges[k - 1][1] - ranges[k - 1][0] if per_chunk else L
+            assert list(state.shape) == [2 * layers, kv, C, hd], (name, f.name)
             assert state.dataType == fp16
             assert features(f.input) == want_inputs[f.name], (name, f.name)
             outs = features(f.output)
