@@ -49,7 +49,7 @@ class Cursor {
     return Status::Ok();
   }
   Status ReadString(std::string* out, std::string_view what) {
-    uint64_t n;
+    uint64_t n = 0;
     ANEC_RETURN_IF_ERROR(Read(&n, what));
     if (n > left()) {
       return Corrupt("{}: {} claims a string of {} bytes at offset {} but only {} bytes remain; "
@@ -88,18 +88,18 @@ Status ReadScalar(Cursor& c, GgufValue::Type t, const std::string& key, int64_t*
                   double* d, std::string* s, int* which) {
   using T = GgufValue::Type;
   switch (t) {
-    case T::kU8: { uint8_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
-    case T::kI8: { int8_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
-    case T::kU16: { uint16_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
-    case T::kI16: { int16_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
-    case T::kU32: { uint32_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
-    case T::kI32: { int32_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
-    case T::kU64: { uint64_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
-    case T::kI64: { int64_t v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
-    case T::kF32: { float v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *d = v; *which = 2; break; }
-    case T::kF64: { double v; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *d = v; *which = 2; break; }
+    case T::kU8: { uint8_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
+    case T::kI8: { int8_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
+    case T::kU16: { uint16_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
+    case T::kI16: { int16_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
+    case T::kU32: { uint32_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
+    case T::kI32: { int32_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
+    case T::kU64: { uint64_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *u = v; *which = 1; break; }
+    case T::kI64: { int64_t v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *i = v; *which = 0; break; }
+    case T::kF32: { float v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *d = v; *which = 2; break; }
+    case T::kF64: { double v{}; ANEC_RETURN_IF_ERROR(c.Read(&v, key)); *d = v; *which = 2; break; }
     case T::kBool: {
-      uint8_t v;
+      uint8_t v = 0;
       ANEC_RETURN_IF_ERROR(c.Read(&v, key));
       *i = v != 0;
       *which = 0;

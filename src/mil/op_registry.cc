@@ -160,13 +160,20 @@ Result<std::string> OpCall::String(const std::string& param) const {
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  // Appended piece by piece: GCC 12 -O3 warns falsely (-Wrestrict) on `const char* + string`.
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 
 std::string DTypeList(std::initializer_list<DType> dtypes) {
   std::string s;
-  for (DType d : dtypes) s += (s.empty() ? "" : "|") + std::string(DTypeName(d));
+  for (DType d : dtypes) {
+    if (!s.empty()) s += '|';
+    s += DTypeName(d);
+  }
   return s;
 }
 

@@ -3,20 +3,22 @@
 // Core ML stores lookup tables as fp16, so every weight is brought to fp16 before clustering.
 // All conversions round to nearest, ties to even; fp16 overflow becomes +-Inf (the palettizer then
 // rejects the tensor with a message naming it), NaN stays NaN. Values are passed as raw bit
-// patterns (uint16_t) because the repo has no half-precision type of its own.
+// patterns (uint16_t).
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "base/half.h"
+
 namespace anec::quant {
 
-float HalfToFloat(uint16_t bits);
-uint16_t FloatToHalf(float value);
-
-float Bf16ToFloat(uint16_t bits);
-uint16_t FloatToBf16(float value);
+// The scalar conversions are base/half.h's (one implementation for the whole repo).
+using anec::FloatToHalf;
+using anec::HalfToFloat;
+inline float Bf16ToFloat(uint16_t bits) { return anec::BF16ToFloat(bits); }
+inline uint16_t FloatToBf16(float value) { return anec::FloatToBF16(value); }
 
 // bf16 -> fp16 in one rounding (bf16 -> fp32 is exact).
 inline uint16_t Bf16ToHalf(uint16_t bits) { return FloatToHalf(Bf16ToFloat(bits)); }

@@ -234,12 +234,15 @@ Status ExpandDims(OpContext& ctx) {
 
 Status Squeeze(OpContext& ctx) {
   ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
-  ANEC_ASSIGN_OR_RETURN(auto axes, ctx.OptionalInts("axes"));
+  ANEC_ASSIGN_OR_RETURN(auto maybe_axes, ctx.OptionalInts("axes"));
+  // Unwrapped here: GCC 12 -O3 warns falsely (-Wmaybe-uninitialized) on the optional's vector.
+  const bool all_unit = !maybe_axes.has_value();
+  const std::vector<int64_t> axes = maybe_axes.value_or(std::vector<int64_t>{});
   std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
-  if (!axes.has_value()) {
+  if (all_unit) {
     for (int64_t k = 0; k < x.rank(); ++k) drop[static_cast<size_t>(k)] = x.dim(k) == 1;
   } else {
-    for (int64_t a : *axes) {
+    for (int64_t a : axes) {
       ANEC_ASSIGN_OR_RETURN(int64_t na, NormalizeAxis(a, x.rank()));
       if (x.dim(na) != 1) return InvalidArgument("cannot squeeze axis {} of {}", na, x.TypeString());
       drop[static_cast<size_t>(na)] = true;
