@@ -222,6 +222,18 @@ class RealFs : public FileSystem {
     if (ec) return IoError("cannot remove {}: {}", path, ec.message());
     return Status::Ok();
   }
+  Status LinkOrCopy(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+    const int err = errno;
+    // Another file system, or one without hard links: copy instead.
+    if (err != EXDEV && err != EPERM && err != ENOTSUP && err != EMLINK && err != ENOSYS) {
+      return IoError("cannot link {} to {}: {}", from, to, std::strerror(err));
+    }
+    std::error_code ec;
+    fs::copy_file(from, to, fs::copy_options::none, ec);
+    if (ec) return IoError("cannot copy {} to {}: {}", from, to, ec.message());
+    return Status::Ok();
+  }
   Result<uint64_t> FreeSpace(const std::string& path) override {
     std::string p = path;
     struct statvfs st;
@@ -346,6 +358,15 @@ Result<std::vector<std::string>> MemoryFileSystem::ListDir(const std::string& pa
 Status MemoryFileSystem::MakeDirs(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   for (std::string d = path; d != "." && d != "/" && !d.empty(); d = Dirname(d)) dirs_[d] = true;
+  return Status::Ok();
+}
+
+Status MemoryFileSystem::LinkOrCopy(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(from);
+  if (it == files_.end()) return NotFound("{}: no such file", from);
+  if (files_.count(to) || dirs_.count(to)) return FailedPrecondition("{} already exists", to);
+  files_[to] = std::make_shared<std::string>(*it->second);
   return Status::Ok();
 }
 

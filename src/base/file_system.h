@@ -70,6 +70,10 @@ class FileSystem {
   // removed first.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveAll(const std::string& path) = 0;
+  // Makes `to` (which must not exist) a file holding `from`'s bytes: a hard link where the file
+  // system allows one (nothing is copied; both names then share the data, which stays safe
+  // because every writer here replaces files by temp + rename, never in place), else a copy.
+  virtual Status LinkOrCopy(const std::string& from, const std::string& to) = 0;
   // Bytes free on the filesystem holding `path` (or a parent of it).
   virtual Result<uint64_t> FreeSpace(const std::string& path) = 0;
 };
@@ -90,6 +94,7 @@ class MemoryFileSystem : public FileSystem {
   Status MakeDirs(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status RemoveAll(const std::string& path) override;
+  Status LinkOrCopy(const std::string& from, const std::string& to) override;  // copies
   Result<uint64_t> FreeSpace(const std::string& path) override;
 
   // Test helpers.

@@ -135,6 +135,21 @@ Result<std::string> RootModelPath(FileSystem* fs, const std::string& pkg,
 
 Result<std::unique_ptr<PackageWriter>> PackageWriter::Create(FileSystem* fs,
                                                              std::string final_path) {
+  return Start(fs, std::move(final_path), "");
+}
+
+Result<std::unique_ptr<PackageWriter>> PackageWriter::CreateWithWeightFile(
+    FileSystem* fs, std::string final_path, std::string weight_file) {
+  if (weight_file.empty()) return InvalidArgument("CreateWithWeightFile: no weight file given");
+  if (!fs->Exists(weight_file)) {
+    return NotFound("{}: the weight file to reuse for {} does not exist", weight_file, final_path);
+  }
+  return Start(fs, std::move(final_path), std::move(weight_file));
+}
+
+Result<std::unique_ptr<PackageWriter>> PackageWriter::Start(FileSystem* fs,
+                                                            std::string final_path,
+                                                            std::string adopted_weights) {
   while (final_path.size() > 1 && final_path.back() == '/') final_path.pop_back();
   const std::string suffix = ".mlpackage";
   if (final_path.size() <= suffix.size() ||
@@ -152,6 +167,8 @@ Result<std::unique_ptr<PackageWriter>> PackageWriter::Create(FileSystem* fs,
     w->Abandon();
     return s.WithContext(fmt::format("creating package {}", final_path));
   }
+  w->adopted_weights_ = std::move(adopted_weights);
+  if (!w->adopted_weights_.empty()) return w;
   Result<std::unique_ptr<WritableFile>> file =
       fs->OpenForWrite(JoinPath(weights_dir, "weight.bin"));
   if (!file.ok()) {
@@ -174,7 +191,9 @@ Status PackageWriter::Finish(const CoreML::Specification::Model& model) {
     Abandon();
     return s.WithContext(fmt::format("writing package {}", final_path_));
   };
-  Status s = weights_->Finish();
+  Status s = weights_ ? weights_->Finish()
+                     : fs_->LinkOrCopy(adopted_weights_,
+                                       JoinPath(temp_path_, "Data/com.apple.CoreML/weights/weight.bin"));
   if (!s.ok()) return fail(s);
   std::string proto;
   if (!model.SerializeToString(&proto)) {

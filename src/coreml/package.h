@@ -27,6 +27,12 @@ class PackageWriter {
   // REQUIRES: `fs` outlives the writer. `final_path` ends in ".mlpackage"; an existing package
   // there is replaced only when Finish() succeeds.
   static Result<std::unique_ptr<PackageWriter>> Create(FileSystem* fs, std::string final_path);
+  // The same, but the package's weight.bin will be the existing blob file `weight_file` (hard
+  // linked at Finish where possible, else copied): for a model whose constants already live
+  // there at known offsets. weights() is then null.
+  static Result<std::unique_ptr<PackageWriter>> CreateWithWeightFile(FileSystem* fs,
+                                                                     std::string final_path,
+                                                                     std::string weight_file);
   ~PackageWriter();
 
   BlobWriter* weights() { return weights_.get(); }
@@ -38,7 +44,10 @@ class PackageWriter {
  private:
   PackageWriter() = default;
   FileSystem* fs_ = nullptr;
+  static Result<std::unique_ptr<PackageWriter>> Start(FileSystem* fs, std::string final_path,
+                                                      std::string adopted_weights);
   std::string final_path_, temp_path_;
+  std::string adopted_weights_;  // CreateWithWeightFile's file, else empty
   std::unique_ptr<BlobWriter> weights_;
   bool done_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -274,6 +275,50 @@ TEST(PackageRealFsTest, AbandonedWriterLeavesNothingFinishedOneOpens) {
   ASSERT_TRUE(blob.ok());
   EXPECT_EQ(std::vector<uint8_t>(blob->data.begin(), blob->data.end()), kWeights);
   std::filesystem::remove_all(dir);
+}
+
+// A second package reusing the first one's weight file: hard-linked on a real file system (one
+// inode, no bytes copied), and the constant reads back at the same offset.
+TEST(PackageRealFsTest, CreateWithWeightFileLinksTheExistingFile) {
+  char tmpl[] = "/tmp/anec-package-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  FileSystem* fs = RealFileSystem();
+  const std::string first = JoinPath(dir, "a.mlpackage"), second = JoinPath(dir, "b.mlpackage");
+  ASSERT_TRUE(WritePackage(fs, first).ok());
+  const std::string src = JoinPath(first, "Data/com.apple.CoreML/weights/weight.bin");
+  auto w = PackageWriter::CreateWithWeightFile(fs, second, src);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ((*w)->weights(), nullptr);
+  ASSERT_TRUE((*w)->Finish(TinyModel(64)).ok());
+  auto p = Package::Open(fs, second);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto blob = p->weights()->Get(64, BlobDType::kFloat16, 4);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ(std::vector<uint8_t>(blob->data.begin(), blob->data.end()), kWeights);
+  struct stat a {}, b {};
+  ASSERT_EQ(stat(src.c_str(), &a), 0);
+  ASSERT_EQ(stat(JoinPath(second, "Data/com.apple.CoreML/weights/weight.bin").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "expected a hard link, not a copy";
+  // Replacing the first package (temp + rename) leaves the second one's bytes alone.
+  ASSERT_TRUE(WritePackage(fs, first).ok());
+  EXPECT_TRUE(Package::Open(fs, second).ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PackageTest, CreateWithWeightFileCopiesInMemoryAndNeedsTheFile) {
+  MemoryFileSystem fs;
+  ASSERT_TRUE(WritePackage(&fs, kPkg).ok());
+  const std::string src = JoinPath(kPkg, "Data/com.apple.CoreML/weights/weight.bin");
+  auto w = PackageWriter::CreateWithWeightFile(&fs, "/out/b.mlpackage", src);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Finish(TinyModel(64)).ok());
+  EXPECT_EQ(fs.ReadFile("/out/b.mlpackage/Data/com.apple.CoreML/weights/weight.bin").value(),
+            fs.ReadFile(src).value());
+  auto missing = PackageWriter::CreateWithWeightFile(&fs, "/out/c.mlpackage", "/nope/weight.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nope/weight.bin"), std::string::npos);
+  EXPECT_FALSE(fs.Exists("/out/c.mlpackage"));
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 //
 // Step 3 writes single-function infer packages into OUT/.anec-work, converting (or palettizing)
 // each weight once; step 4 builds each prefill function from step 3's package by constant name
-// and keeps only its program (a .mlmodel file, no weight bytes); step 5 copies the infer weights
+// and keeps only its program (a .mlmodel file, no weight bytes); step 5 hard-links the infer weights
 // once and points both functions at them in OUT/{prefix}_FFN_PF[_lutN]_chunk_KKofNN.mlpackage.
 // Every package is
 // written atomically. --restart N / --only N reuse earlier outputs after checking the options

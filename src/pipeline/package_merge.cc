@@ -3,7 +3,6 @@
 #include <functional>
 #include <map>
 
-#include "ane/page_release.h"
 #include "coreml/package.h"
 
 namespace anec::pipeline {
@@ -55,24 +54,23 @@ void AddDescription(const CS::Model& m, const std::string& name, CS::Model* merg
   *fd->mutable_state() = m.description().state();
 }
 
-Status Merge(FileSystem* fs, const std::string& infer_package, const std::string& prefill_model,
-             coreml::PackageWriter* writer, CS::Model* merged) {
-  ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs, infer_package));
+// The merged package keeps the infer package's weight.bin as it is (hard-linked where possible,
+// see MergeInferPrefill), so every constant keeps its offset; `offsets` maps the constants'
+// names to them for the prefill function.
+Status Merge(FileSystem* fs, const coreml::Package& infer, const std::string& prefill_model,
+             CS::Model* merged) {
+  const std::string& infer_package = infer.path();
   ANEC_ASSIGN_OR_RETURN(MS::Function infer_fn, SingleFunction(infer.model(), infer_package));
-  std::map<std::string, uint64_t> copied;  // constant name -> offset in the new weight file
+  std::map<std::string, uint64_t> copied;  // constant name -> offset in the weight file
   for (auto& [opset, block] : *infer_fn.mutable_block_specializations()) {
     ANEC_RETURN_IF_ERROR(ForEachBlobValue(&block, [&](const std::string& key, MS::Value* v) {
       if (infer.weights() == nullptr) {
         return Corrupt("{}: a constant refers to weight.bin but the package has none",
                        infer_package);
       }
-      ANEC_ASSIGN_OR_RETURN(coreml::Blob blob, infer.weights()->Get(v->blobfilevalue().offset()));
-      const uint64_t bits = static_cast<uint64_t>(coreml::BlobDTypeBits(blob.dtype));
-      const uint64_t n = (blob.size_bytes * 8 - blob.padding_bits) / bits;
-      ANEC_ASSIGN_OR_RETURN(uint64_t offset, writer->weights()->Add(blob.dtype, blob.data, n));
-      ane::ReleasePages(blob.data);  // copied: keep the mapped source out of the resident set
-      v->mutable_blobfilevalue()->set_offset(offset);
-      if (!key.empty()) copied[key] = offset;
+      // Validates the blob (header, bounds) before the merged model points at it.
+      ANEC_RETURN_IF_ERROR(infer.weights()->Get(v->blobfilevalue().offset()).status());
+      if (!key.empty()) copied[key] = v->blobfilevalue().offset();
       return Status::Ok();
     }));
   }
@@ -113,13 +111,12 @@ Status Merge(FileSystem* fs, const std::string& infer_package, const std::string
 
 Status MergeInferPrefill(FileSystem* fs, const std::string& infer_package,
                          const std::string& prefill_model, const std::string& out_path) {
-  ANEC_ASSIGN_OR_RETURN(auto writer, coreml::PackageWriter::Create(fs, out_path));
+  ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs, infer_package));
   CS::Model merged;
-  Status s = Merge(fs, infer_package, prefill_model, writer.get(), &merged);
-  if (!s.ok()) {
-    writer->Abandon();
-    return s.WithContext("step 5 (combine)");
-  }
+  Status s = Merge(fs, infer, prefill_model, &merged);
+  if (!s.ok()) return s.WithContext("step 5 (combine)");
+  const std::string weights = JoinPath(Dirname(infer.model_path()), "weights/weight.bin");
+  ANEC_ASSIGN_OR_RETURN(auto writer, coreml::PackageWriter::CreateWithWeightFile(fs, out_path, weights));
   return writer->Finish(merged);
 }
 

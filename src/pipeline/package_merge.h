@@ -3,9 +3,12 @@
 // `infer` comes from a single-function package (step 3). `prefill` comes from a program-only
 // model file (step 4): a Model protobuf whose blob constants carry the same names as the infer
 // package's constants (step 4 builds every weight from step 3's package by name) and whose own
-// blob offsets are meaningless. The infer blobs are copied once into the new package; every
-// prefill constant is pointed at the copy of the same-named infer constant, so each weight is
-// stored once and the package is the infer package plus the second function's program text.
+// blob offsets are meaningless. The new package's weight.bin IS the infer package's weight file:
+// hard-linked (no byte copied; FileSystem::LinkOrCopy) or, across file systems, copied whole.
+// Infer constants keep their offsets and every prefill constant is pointed at the same-named
+// infer constant, so each weight is stored once and the package is the infer package plus the
+// second function's program text. (A hard link is safe: step 3 replaces its packages by temp +
+// rename, so rewriting the work folder never changes the final file's bytes.)
 #pragma once
 
 #include <string>
