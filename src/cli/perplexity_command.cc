@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/converted_model.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
 
@@ -24,8 +25,9 @@ struct PerplexityOptions {
 Status RunPerplexity(const PerplexityOptions& o) {
   FileSystem* fs = RealFileSystem();
   ANEC_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(o.text_file));
-  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
-  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, o.model_path));
+  ANEC_ASSIGN_OR_RETURN(ConvertedModel converted, OpenConvertedModel(o.model_path, "--model-path"));
+  auto& model = converted.model;
+  text::Tokenizer& tokenizer = converted.tokenizer;
   std::vector<int32_t> ids = tokenizer.Encode(text, /*add_special_tokens=*/false);
   if (o.max_tokens > 0 && ids.size() > static_cast<size_t>(o.max_tokens)) ids.resize(static_cast<size_t>(o.max_tokens));
   if (ids.size() < 2) {

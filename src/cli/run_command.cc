@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/converted_model.h"
 #include "cli/sampling_flags.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
@@ -21,13 +22,9 @@ struct RunOptions {
 
 Status RunRun(const RunOptions& o) {
   ANEC_ASSIGN_OR_RETURN(runtime::GenerationOptions gen, ToGenerationOptions(o.sampling));
-  FileSystem* fs = RealFileSystem();
-  if (!fs->IsDirectory(o.model_path)) {
-    return NotFound("--model-path {} is not a folder; give the output folder of `anec convert`",
-                    o.model_path);
-  }
-  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, o.model_path));
-  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, o.model_path));
+  ANEC_ASSIGN_OR_RETURN(ConvertedModel converted, OpenConvertedModel(o.model_path, "--model-path"));
+  auto& model = converted.model;
+  text::Tokenizer& tokenizer = converted.tokenizer;
   runtime::ChatSession session(model.get(), &tokenizer, !o.no_template);
   session.SetSystem(o.system);
   ANEC_ASSIGN_OR_RETURN(runtime::GenerationStats stats,
