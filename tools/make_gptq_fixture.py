@@ -6,14 +6,17 @@ quantizes every decoder linear with round-to-nearest per-group min/max (we test 
 not GPTQ's optimizer), and writes, under tests/fixtures/gptq/:
 
   gptq_llama/  GPTQ, checkpoint_format "gptq" (v1: qzeros store zero - 1), group_size 32,
-               desc_act true (g_idx is a permuted grouping), sym false.
+               desc_act true (g_idx is a permuted grouping), sym false. Rows 0-7 of group 0
+               of layer 0's up_proj get zero 16 (stored nibble 15): what a v1 file holds where
+               AutoGPTQ packed a zero of 0 as -1 & 0xF, and what v1 readers then use.
   awq_llama/   AWQ gemm packing (nibble order 0,2,4,6,1,3,5,7), group_size 32, zero_point true.
 
 Each folder holds config.json (with quantization_config), model.safetensors and
 expected_weights.safetensors: W[out, in] float32 = float32(scale) * (q - zero) for the layer-0
-attention projections and the layer-0 down_proj, computed here from the unpacked codes, before
-and independently of any packing, plus the fp16 originals of those weights under
-"original.<name>" (so tests can bound the quantization error without the parity fixture).
+attention projections, the layer-0 down_proj and up_proj, computed here from the unpacked codes,
+before and independently of any packing, plus the fp16 originals of those weights except up_proj
+under "original.<name>" (so tests can bound the quantization error without the parity fixture;
+up_proj's forced zeros of 16 are off that bound by design).
 Norms, embeddings and lm_head stay fp16, unquantized.
 
 Usage: .venv/bin/python tools/make_gptq_fixture.py [--source DIR] [--out DIR]
@@ -29,6 +32,7 @@ GROUP_SIZE = 32
 AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]  # nibble k of an AWQ int32 holds column 8c + AWQ_ORDER[k]
 LINEARS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+ZERO16_LINEAR = "mlp.up_proj"  # GPTQ only: a few zero points of 16 (see above)
 EXPECTED = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.down_proj"]
 
@@ -83,7 +87,7 @@ def pack_gptq(codes, zeros, scales, g_idx, zeros_minus_one):
     # qweight [in/8, out]: nibble k of qweight[r, o] = q[8r + k, o]; pack along the input dim.
     qweight = pack_nibbles(codes, list(range(8))).T.copy()  # codes [out,in] -> [out,in/8] -> T
     stored = zeros.astype(np.int32) - (1 if zeros_minus_one else 0)
-    assert stored.min() >= 0, "v1 format cannot store zero 0"
+    assert stored.min() >= 0 and stored.max() <= 15, "zero out of the nibble's range"
     qzeros = pack_nibbles(stored.T, list(range(8)))  # [G, out/8]
     return {"qweight": qweight, "qzeros": qzeros, "scales": scales.T.copy(),
             "g_idx": g_idx.astype(np.int32)}
@@ -158,6 +162,8 @@ def main():
                 w = weights[prefix + ".weight"].astype(np.float32)
                 g_idx = group_index(w.shape[1], GROUP_SIZE, rng if is_gptq else None)
                 codes, zeros, scales = quantize_rtn(w, g_idx, min_zero=1 if is_gptq else 0)
+                if is_gptq and layer == 0 and lin == ZERO16_LINEAR:
+                    zeros[:8, 0] = 16
                 deq = dequantize(codes, zeros, scales, g_idx)
                 worst = max(worst, float(np.abs(deq - w).max()))
                 if is_gptq:
@@ -168,8 +174,9 @@ def main():
                 for k, v in packed.items():
                     tensors[f"{prefix}.{k}"] = v
                 quantized.add(prefix + ".weight")
-                if layer == 0 and lin in EXPECTED:
+                if layer == 0 and (lin in EXPECTED or lin == ZERO16_LINEAR):
                     expected[prefix + ".weight"] = deq
+                if layer == 0 and lin in EXPECTED:
                     expected["original." + prefix + ".weight"] = weights[prefix + ".weight"]
         for k, v in weights.items():
             if k not in quantized:

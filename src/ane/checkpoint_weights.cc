@@ -1,6 +1,9 @@
 // CheckpointWeights (declared in weight_source.h) lives in its own file so that code using only
 // MemoryWeightSource does not need the checkpoint binding library.
+#include <fmt/format.h>
+
 #include "ane/weight_source.h"
+#include "io/prequant_source.h"
 #include "model/checkpoint_binding.h"
 
 namespace anec::ane {
@@ -29,6 +32,33 @@ Result<std::optional<io::GgufRawTensor>> GgufPreservingWeights::ReadRaw(model::T
     return none;
   }
   return std::optional<io::GgufRawTensor>(std::move(raw));
+}
+
+}  // namespace anec::ane
+
+namespace anec::ane {
+
+Result<io::TensorData> PrequantPreservingWeights::Read(model::TensorRole role,
+                                                       int64_t layer) const {
+  return ckpt_->Read(role, layer);
+}
+
+Result<std::optional<io::Int4Blockwise>> PrequantPreservingWeights::ReadInt4(model::TensorRole role,
+                                                                             int64_t layer) const {
+  std::optional<io::Int4Blockwise> none;
+  // The embedding is a gather, not a matmul: it stays on the fp16/LUT path (and is never
+  // quantized by GPTQ/AWQ anyway).
+  if (role == model::TensorRole::kEmbedding || !ckpt_->Has(role)) return none;
+  const std::string& name = ckpt_->Name(role, layer);
+  if (name.empty() || !prequant_->IsQuantized(name)) return none;
+  auto blockwise = prequant_->ReadBlockwise(name);
+  if (!blockwise.ok()) {
+    const Status& s = blockwise.status();
+    return Status(s.code(), fmt::format("{} (pre-quantized checkpoint): {}; convert with "
+                                        "--no-preserve-quant to use the dequantized weights",
+                                        prequant_->config().path, s.message()));
+  }
+  return std::optional<io::Int4Blockwise>(std::move(blockwise).value());
 }
 
 }  // namespace anec::ane

@@ -4,6 +4,8 @@
 
 #include "ane/ggml_blocks.h"
 #include "ane/half.h"
+#include "ane/int4_blocks.h"
+#include "ane/mil_ops.h"
 #include "ane/page_release.h"
 #include "quant/palettize.h"
 
@@ -69,31 +71,76 @@ mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name, mode
   return Shared(f, name, Fp16(name, role, layer, row_begin * cols, row_end * cols, shape));
 }
 
+mil::Value WeightEmitter::PreservedOp(mil::Function* f, const std::string& name,
+                                      const PreservedKind& kind,
+                                      const std::vector<mil::Value>& inputs, mil::Value order) {
+  preserved_[name] = kind;
+  std::vector<mil::NamedArg> args = {{kind.first, inputs[0]}, {kind.second, inputs[1]}};
+  if (!kind.third.empty()) args.push_back({kind.third, inputs[2]});
+  if (!kind.permuted) return f->Op(kind.op, std::move(args), name);
+  // Act-order: the op's columns are in group order; gathering them by the inverse order gives
+  // the weight in the checkpoint's input order, W[:, i] = grouped[:, input_order[i]].
+  mil::Value grouped = f->Op(kind.op, std::move(args), name + "_grouped");
+  return Gather(f, grouped, order, 1, name);
+}
+
 std::optional<mil::Value> WeightEmitter::Preserved(mil::Function* f, const std::string& name,
                                                    model::TensorRole role, int64_t layer,
                                                    int64_t row_begin, int64_t row_end,
                                                    const std::vector<int64_t>& shape) {
-  static const PreservedKind kShiftScale{"constexpr_blockwise_shift_scale", "data", "scale"};
-  static const PreservedKind kLut{"constexpr_lut_to_dense", "indices", "lut"};
-  auto op = [&](const PreservedKind& k, mil::Value a, mil::Value b) {
-    preserved_[name] = k;
-    return f->Op(k.op, {{k.first, a}, {k.second, b}}, name);
+  static const PreservedKind kShiftScale{"constexpr_blockwise_shift_scale", "data", "scale", "",
+                                         false};
+  static const PreservedKind kLut{"constexpr_lut_to_dense", "indices", "lut", "", false};
+  static const PreservedKind kInt4{"constexpr_blockwise_shift_scale", "data", "scale", "offset",
+                                   false};
+  static const PreservedKind kInt4Permuted{"constexpr_blockwise_shift_scale", "data", "scale",
+                                           "offset", true};
+  const std::string order_name = name + "_input_order";
+  auto base_of = [&](const PreservedKind& k) { return k.permuted ? name + "_grouped" : name; };
+  auto params = [](const PreservedKind& k) {
+    std::vector<std::string> p = {k.first, k.second};
+    if (!k.third.empty()) p.push_back(k.third);
+    return p;
   };
-  auto stored = [&](const PreservedKind& k) {  // already in this program: share its blobs
-    const std::string a = name + "_" + k.first, b = name + "_" + k.second;
-    return op(k,
-              f->SharedConst(
-                  a, [] { return mil::Tensor(); }, a),
-              f->SharedConst(
-                  b, [] { return mil::Tensor(); }, b));
-  };
-  if (auto it = preserved_.find(name); it != preserved_.end()) return stored(it->second);
+  // Already in this program (the other function): share its blobs.
+  if (auto it = preserved_.find(name); it != preserved_.end()) {
+    const PreservedKind k = it->second;
+    std::vector<mil::Value> in;
+    for (const std::string& p : params(k)) {
+      const std::string key = base_of(k) + "_" + p;
+      in.push_back(f->SharedConst(
+          key, [] { return mil::Tensor(); }, key));
+    }
+    mil::Value order;
+    if (k.permuted) {
+      order = f->SharedConst(
+          order_name, [] { return mil::Tensor(); }, order_name);
+    }
+    return PreservedOp(f, name, k, in, order);
+  }
   if (reuse_ != nullptr) {
     // The bytes an earlier step stored, whichever form they took.
-    for (const PreservedKind* k : {&kShiftScale, &kLut}) {
-      const std::string a = name + "_" + k->first, b = name + "_" + k->second;
-      if (!reuse_->Has(a)) continue;
-      return op(*k, Shared(f, a, reuse_->Get(a)), Shared(f, b, reuse_->Get(b)));
+    for (const PreservedKind* k : {&kInt4Permuted, &kInt4, &kShiftScale, &kLut}) {
+      const std::string base = base_of(*k);
+      if (!reuse_->Has(base + "_" + k->first)) continue;
+      if (!k->third.empty() && !reuse_->Has(base + "_" + k->third)) continue;
+      if (k->permuted && !reuse_->Has(order_name)) continue;
+      std::vector<mil::Value> in;
+      for (const std::string& p : params(*k)) {
+        Result<mil::Tensor> t = reuse_->Get(base + "_" + p);
+        // uint4 shift-scale data is only written with its offset (GGUF data is int4/int8): an
+        // offset the index cannot see must not be dropped silently.
+        if (k == &kShiftScale && p == k->first && t.ok() && t->type().dtype == mil::DType::kUInt4) {
+          t = FailedPrecondition(
+              "reused constant {}_data is uint4 but {}_offset is not stored "
+              "in the blob file; rerun without --restart",
+              base, base);
+        }
+        in.push_back(Shared(f, base + "_" + p, std::move(t)));
+      }
+      mil::Value order;
+      if (k->permuted) order = Shared(f, order_name, reuse_->Get(order_name));
+      return PreservedOp(f, name, *k, in, order);
     }
     return std::nullopt;
   }
@@ -103,7 +150,30 @@ std::optional<mil::Value> WeightEmitter::Preserved(mil::Function* f, const std::
     program_->Fail(raw.status().WithContext("weight " + name));
     return mil::Value();
   }
-  if (!raw->has_value()) return std::nullopt;
+  if (!raw->has_value()) {
+    auto int4 = source_->ReadInt4(role, layer);
+    if (!int4.ok()) {
+      program_->Fail(int4.status().WithContext("weight " + name));
+      return mil::Value();
+    }
+    if (!int4->has_value()) return std::nullopt;
+    auto enc = EncodeInt4Blockwise(**int4, row_begin, row_end, shape);
+    if (!enc.ok()) {
+      program_->Fail(enc.status().WithContext("weight " + name));
+      return mil::Value();
+    }
+    const PreservedKind& k = enc->input_order.empty() ? kInt4 : kInt4Permuted;
+    const std::string base = base_of(k);
+    std::vector<mil::Value> in = {Shared(f, base + "_data", std::move(enc->data)),
+                                  Shared(f, base + "_scale", std::move(enc->scale)),
+                                  Shared(f, base + "_offset", std::move(enc->offset))};
+    mil::Value order;
+    if (k.permuted) {
+      const int64_t in_features = static_cast<int64_t>(enc->input_order.size());
+      order = Shared(f, order_name, mil::Tensor::I32({in_features}, enc->input_order));
+    }
+    return PreservedOp(f, name, k, in, order);
+  }
   const io::GgufRawTensor& t = **raw;
   if (t.shape.size() != 2) {
     program_->Fail(Internal("weight {}: raw GGUF blocks are not 2-D", name));
@@ -115,8 +185,10 @@ std::optional<mil::Value> WeightEmitter::Preserved(mil::Function* f, const std::
     return mil::Value();
   }
   const PreservedKind& k = enc->op == kLut.op ? kLut : kShiftScale;
-  return op(k, Shared(f, name + "_" + k.first, std::move(enc->first)),
-            Shared(f, name + "_" + k.second, std::move(enc->second)));
+  return PreservedOp(f, name, k,
+                     {Shared(f, name + "_" + k.first, std::move(enc->first)),
+                      Shared(f, name + "_" + k.second, std::move(enc->second))},
+                     mil::Value());
 }
 
 static int LutGroupFor(int64_t rows, int group) {

@@ -7,6 +7,9 @@
 //  - GGUF blocks the source hands over through WeightSource::ReadRaw (--preserve-quant): carried
 //    as they are (ggml_blocks.h), as `<name>_data` + `<name>_scale` or `<name>_indices` +
 //    `<name>_lut`; the LUT format is ignored for those matrices;
+//  - GPTQ / AWQ int4 groups from WeightSource::ReadInt4 (int4_blocks.h): `<name>_data` (uint4) +
+//    `<name>_scale` + `<name>_offset`; with act-order the constexpr op is `<name>_grouped` (its
+//    inputs `<name>_grouped_*`) and the weight is its gather by `<name>_input_order` on axis 1;
 //  - an earlier package (ReuseFrom): the stored bytes are copied, never recomputed.
 // Errors go to the ProgramBuilder (sticky), so builders check one status at the end.
 #pragma once
@@ -57,15 +60,22 @@ class WeightEmitter {
                         int64_t layer, int64_t row_begin, int64_t row_end,
                         const std::vector<int64_t>& shape);
   mil::Value Shared(mil::Function* f, const std::string& name, Result<mil::Tensor> t);
-  // A constexpr op over two stored inputs `<name>_<first>` and `<name>_<second>`.
+  // A constexpr op over stored inputs `<base>_<first>`, `<base>_<second>` and, when `third` is
+  // set, `<base>_<third>`. `permuted` (GPTQ act-order): the op is named `<name>_grouped` (= base)
+  // and `name` is gather(<name>_grouped, <name>_input_order, axis=1); else base = name.
   struct PreservedKind {
-    std::string op, first, second;
+    std::string op, first, second, third;
+    bool permuted = false;
   };
-  // Emits `name` from GGUF blocks (or the reused package's copy of them); nullopt when the
-  // weight is not a preserved one and the fp16/LUT path applies.
+  // Emits `name` from GGUF blocks or GPTQ/AWQ int4 groups (or the reused package's copy of
+  // them); nullopt when the weight is not a preserved one and the fp16/LUT path applies.
   std::optional<mil::Value> Preserved(mil::Function* f, const std::string& name,
                                       model::TensorRole role, int64_t layer, int64_t row_begin,
                                       int64_t row_end, const std::vector<int64_t>& shape);
+  // The op (and gather) of `kind` over the stored inputs; `inputs` are the first/second/third
+  // values, `order` the gather indices (permuted kinds only).
+  mil::Value PreservedOp(mil::Function* f, const std::string& name, const PreservedKind& kind,
+                         const std::vector<mil::Value>& inputs, mil::Value order);
 
   mil::ProgramBuilder* program_;
   const WeightSource* source_;

@@ -13,9 +13,13 @@
 
 #include "base/status.h"
 #include "io/gguf_checkpoint.h"
+#include "io/prequant_linear.h"
 #include "io/tensor_source.h"
 #include "model/model_spec.h"
 
+namespace anec::io {
+class PrequantizedSource;
+}
 namespace anec::model {
 class BoundCheckpoint;
 }
@@ -33,6 +37,12 @@ class WeightSource {
   virtual Result<std::optional<io::GgufRawTensor>> ReadRaw(model::TensorRole /*role*/,
                                                            int64_t /*layer*/) const {
     return std::optional<io::GgufRawTensor>();
+  }
+  // The GPTQ / AWQ int4 groups of a 2-D weight that should be carried into Core ML as they are
+  // (constexpr_blockwise_shift_scale, int4_blocks.h), or nullopt to use Read(). Default: never.
+  virtual Result<std::optional<io::Int4Blockwise>> ReadInt4(model::TensorRole /*role*/,
+                                                            int64_t /*layer*/) const {
+    return std::optional<io::Int4Blockwise>();
   }
 };
 
@@ -60,6 +70,26 @@ class GgufPreservingWeights : public WeightSource {
  private:
   const model::BoundCheckpoint* ckpt_;
   const io::GgufCheckpoint* gguf_;
+};
+
+// A GPTQ / AWQ int4 checkpoint carried as int4 (the default for such input): Read() as
+// CheckpointWeights (dequantized, for the unquantized weights); ReadInt4() returns the groups of
+// every quantized linear except the embedding. A linear whose groups cannot be blockwise
+// (io::ToBlockwise: unequal groups, scales not exact in fp16) is an error naming the tensor,
+// never a silent re-quantization. REQUIRES: `ckpt` and `prequant` (the source `ckpt` was bound
+// to) outlive this.
+class PrequantPreservingWeights : public WeightSource {
+ public:
+  PrequantPreservingWeights(const model::BoundCheckpoint* ckpt,
+                            const io::PrequantizedSource* prequant)
+      : ckpt_(ckpt), prequant_(prequant) {}
+  Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const override;
+  Result<std::optional<io::Int4Blockwise>> ReadInt4(model::TensorRole role,
+                                                    int64_t layer) const override;
+
+ private:
+  const model::BoundCheckpoint* ckpt_;
+  const io::PrequantizedSource* prequant_;
 };
 
 // Tensors held in memory as fp32 (tests and synthetic models).

@@ -11,13 +11,14 @@
 #include "ane/weight_source.h"
 #include "base/file_system.h"
 #include "cli/commands.h"
+#include "cli/model_input.h"
 #include "io/hub_download.h"
+#include "io/prequant_source.h"
 #include "model/architecture.h"
 #include "model/hf_checkpoint.h"
 #include "pipeline/converter.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
-#include "cli/model_input.h"
 
 namespace anec::cli {
 namespace {
@@ -39,6 +40,7 @@ struct ConvertFlags {
   std::string target = "ios";
   bool preserve_quant = false;
   std::string kv_cache = "shared";
+  bool no_preserve_quant = false;
 };
 
 // A whole-string non-negative integer, without exceptions.
@@ -150,11 +152,47 @@ Status RunConvert(const ConvertFlags& flags) {
   o.model_dir = input.model_dir;  // a GGUF's config.json + tokenizer files live here
   ane::CheckpointWeights weights(&input.loaded.checkpoint);
   std::optional<ane::GgufPreservingWeights> preserving;
-  if (o.preserve_quant) {
+  std::optional<ane::PrequantPreservingWeights> prequant;
+  if (flags.preserve_quant && flags.no_preserve_quant) {
+    return InvalidArgument(
+        "--preserve-quant and --no-preserve-quant contradict each other; "
+        "give one of them");
+  }
+  if (input.loaded.prequant != nullptr) {
+    // GPTQ / AWQ int4: carried as it is unless the user asks for the dequantized weights.
+    const io::PrequantConfig& q = input.loaded.prequant->config();
+    if (flags.no_preserve_quant) {
+      fmt::print(stderr,
+                 "plan: --no-preserve-quant: the {} int4 weights ({}) are dequantized exactly and "
+                 "then converted like fp16 weights (fp16 or LUT as the LUT flags say)\n",
+                 io::PrequantMethodName(q.method), q.path);
+    } else {
+      o.preserve_quant = true;
+      prequant.emplace(&input.loaded.checkpoint, input.loaded.prequant);
+      fmt::print(
+          stderr,
+          "plan: {} int4 checkpoint ({}, group size {}{}): its {} quantized linears become "
+          "constexpr_blockwise_shift_scale (uint4 codes, fp16 scales, uint4 zero points; "
+          "fp16 zero points where a zero is 16), not re-quantized{}; LUT flags apply only "
+          "to the embeddings, the LM head and other unquantized weights "
+          "(--no-preserve-quant to dequantize instead)\n",
+          io::PrequantMethodName(q.method), q.path, q.group_size, q.desc_act ? ", act-order" : "",
+          input.loaded.prequant->QuantizedWeights().size(),
+          q.desc_act ? "; act-order linears gather their columns back into input order" : "");
+    }
+  } else if (flags.no_preserve_quant) {
+    return InvalidArgument(
+        "--no-preserve-quant: --model {} is not a GPTQ/AWQ checkpoint (no "
+        "quantization_config in its config.json); drop the flag",
+        o.model_source);
+  }
+  if (o.preserve_quant && prequant == std::nullopt) {
     if (input.gguf == nullptr) {
-      return InvalidArgument("--preserve-quant: --model {} is not a GGUF file; the flag keeps a "
-                             "GGUF's Q4_0/Q4_1/Q8_0 blocks, so drop it or give a .gguf file",
-                             o.model_source);
+      return InvalidArgument(
+          "--preserve-quant: --model {} is neither a GGUF file nor a GPTQ/AWQ "
+          "checkpoint; the flag keeps a GGUF's Q4_0/Q4_1/Q8_0 blocks (GPTQ/AWQ "
+          "int4 is kept by default), so drop it or give a .gguf file",
+          o.model_source);
     }
     preserving.emplace(&input.loaded.checkpoint, input.gguf);
     fmt::print(stderr,
@@ -164,7 +202,9 @@ Status RunConvert(const ConvertFlags& flags) {
   }
   pipeline::ConversionInput in;
   in.spec = input.loaded.spec;
-  in.weights = preserving ? static_cast<const ane::WeightSource*>(&*preserving) : &weights;
+  in.weights = &weights;
+  if (preserving) in.weights = &*preserving;
+  if (prequant) in.weights = &*prequant;
   in.config_json = input.config_json;
   pipeline::ConvertHooks hooks;
   hooks.test_prompt = [](const std::string& dir) { return AnswerTestPrompt(dir); };
@@ -202,7 +242,11 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
       ->capture_default_str();
   sub->add_flag("--preserve-quant", f->preserve_quant,
                 "GGUF input: carry Q4_0/Q4_1/Q8_0 weights into Core ML as they are (no "
-                "re-quantization; LUT flags then apply only to the other weights)");
+                "re-quantization; LUT flags then apply only to the other weights). GPTQ/AWQ int4 "
+                "input is always carried this way unless --no-preserve-quant");
+  sub->add_flag("--no-preserve-quant", f->no_preserve_quant,
+                "GPTQ/AWQ input: dequantize the int4 weights and convert them like fp16 ones "
+                "(fp16 or LUT) instead of carrying the int4 groups");
   sub->add_option("--kv-cache", f->kv_cache,
                   "shared: one KV state for the whole model, as ANEMLL's runtimes expect; "
                   "per-chunk: each chunk keeps only its own layers (smaller state per model; "

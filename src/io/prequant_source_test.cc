@@ -54,7 +54,7 @@ TEST_P(PrequantFixtureTest, DequantizedWeightsAreBitIdenticalToNumpy) {
     ASSERT_EQ(got->data.size(), want->data.size()) << e.name;
     EXPECT_EQ(std::memcmp(got->data.data(), want->data.data(), got->data.size()), 0) << e.name;
   }
-  EXPECT_EQ(compared, 5);
+  EXPECT_EQ(compared, 6);
 }
 
 // Same names as the unquantized model, and every weight close to its fp16 original (so the
@@ -121,7 +121,9 @@ TEST_P(PrequantFixtureTest, BlockwiseFormReproducesEveryWeightExactly) {
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     EXPECT_EQ(b->block_size, 32) << name;
     EXPECT_EQ(b->input_permutation.empty(), !act_order) << name;
-    EXPECT_TRUE(b->offsets_fit_uint4) << name;
+    // The GPTQ fixture gives layer 0's up_proj a few zeros of 16 (v1's stored 15).
+    const bool zero16 = act_order && name == "model.layers.0.mlp.up_proj.weight";
+    EXPECT_EQ(b->offsets_fit_uint4, !zero16) << name;
     auto w = (*src)->Read(name);
     ASSERT_TRUE(w.ok());
     EXPECT_EQ(ExpandBlockwise(*b), Floats(*w)) << name;

@@ -1,9 +1,8 @@
 #include "model/hf_checkpoint.h"
 
-#include "io/prequant_source.h"
-
 #include "io/checkpoint.h"
 #include "io/hf_config.h"
+#include "io/prequant_source.h"
 #include "model/hf_model_spec.h"
 
 namespace anec::model {
@@ -31,6 +30,7 @@ Result<LoadedModel> LoadHfCheckpoint(FileSystem* fs, const std::string& dir,
                         SpecFromHfConfig(config, ModelNameForFolder(dir), architecture_override));
   // GPTQ/AWQ checkpoints are presented as ordinary ones (exactly dequantized weights).
   ANEC_ASSIGN_OR_RETURN(m.source, io::OpenCheckpointDequantized(fs, dir));
+  m.prequant = dynamic_cast<const io::PrequantizedSource*>(m.source.get());
   ANEC_ASSIGN_OR_RETURN(m.checkpoint, Bind(m.spec, *m.source));
   return m;
 }

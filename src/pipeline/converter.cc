@@ -54,8 +54,11 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
              s.num_layers, s.hidden_size, s.vocab_size, o.output_dir);
   fmt::print(log, "  context {}, batch {}, target {} (budget {} per file)\n", o.context, o.batch,
              TargetName(o.target), HumanBytes(TargetBudgetBytes(o.target)));
-  fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {})\n", lut(o.lut.embed),
-             lut(o.lut.ffn), lut(o.lut.lmhead), o.lut.group);
+  fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {}){}\n",
+             lut(o.lut.embed), lut(o.lut.ffn), lut(o.lut.lmhead), o.lut.group,
+             o.preserve_quant ? "; quantized matrices are carried as they are, these settings "
+                                "apply to the others (sizes below assume them)"
+                              : "");
   fmt::print(log, "  embeddings ~{}, LM head ~{} in {} pieces\n", HumanBytes(sizes.embeddings),
              HumanBytes(sizes.lm_head), ane::LmHeadPieces(s.vocab_size).size());
   fmt::print(log, "  {} FFN chunk(s){}:\n", chunks.size(), auto_chunks ? " (auto)" : "");

@@ -58,9 +58,22 @@ Result<Tensor> BlockwiseShiftScale(const std::map<std::string, ConstArg, std::le
                              data.TypeString(), k);
     }
   }
+  const DType dt = data.dtype();
+  if (dt != DType::kInt4 && dt != DType::kUInt4 && dt != DType::kInt8 && dt != DType::kUInt8 &&
+      !IsFloat(dt)) {
+    return InvalidArgument("parameter 'data' must be int4, uint4, int8, uint8, fp16 or fp32, "
+                           "found {}",
+                           data.TypeString());
+  }
   if (offset.defined() && offset.shape() != scale.shape()) {
     return InvalidArgument("'offset' {} must have the shape of 'scale' {}", offset.TypeString(),
                            scale.TypeString());
+  }
+  // Core ML's rule: an integer offset has the dtype of 'data' (a uint4 zero point for uint4
+  // codes); a float offset (fp16 / fp32) goes with any data.
+  if (offset.defined() && !IsFloat(offset.dtype()) && offset.dtype() != dt) {
+    return InvalidArgument("'offset' {} must be fp16/fp32 or have the dtype of 'data' {}",
+                           offset.TypeString(), data.TypeString());
   }
   const int64_t rank = data.rank(), n = data.size();
   std::vector<int64_t> sstride = Strides(scale.shape());

@@ -2,7 +2,8 @@
 
 The `anec` binary converts parity fixtures (tests/fixtures/parity) into temporary folders:
 llama_untied with --lut 4 in one chunk, qwen3_headdim in fp16 with 3 chunks (one layer each)
-and mistral_window (sliding window) in 2 chunks. Then, for every .mlpackage written (final files and the work folder):
+and mistral_window (sliding window) in 2 chunks; and the GPTQ (act-order) and AWQ int4 fixtures
+(tests/fixtures/gptq), whose int4 groups are carried as constexpr_blockwise_shift_scale. Then, for every .mlpackage written (final files and the work folder):
   - coremltools.models.MLModel(path, skip_model_load=True) opens it;
   - the milproto loader rebuilds its MIL program, re-running type inference on every op, and each
     op's inferred output dtype and shape equals the type anec declared in the protobuf;
@@ -33,6 +34,7 @@ SOURCE_DIR = os.environ.get(
     "ANEC_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 )
 FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures", "parity")
+GPTQ_FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures", "gptq")
 CONTEXT = 64
 BATCH = 8
 
@@ -45,6 +47,13 @@ CONVERSIONS = {
     # --kv-cache per-chunk: chunk k has its own state model_model_kv_cache_{k-1}.
     "mistral_perchunk_kv": dict(case="mistral_window", chunks=2, lut=None, prefix="mistral",
                                 kv_cache="per-chunk"),
+    # GPTQ / AWQ int4 (tools/make_gptq_fixture.py): the int4 groups are carried as
+    # constexpr_blockwise_shift_scale by default; GPTQ is act-order (a gather per linear).
+    # With --lut 4 only the (unquantized) LM head is palettized.
+    "gptq_actorder": dict(case="gptq_llama", root=GPTQ_FIXTURES, chunks=1, lut=None,
+                          prefix="llama", prequant=True),
+    "awq_lut4_2chunks": dict(case="awq_llama", root=GPTQ_FIXTURES, chunks=2, lut=4,
+                             prefix="llama", prequant=True),
 }
 
 # MIL protobuf data types -> coremltools' builtin type names.
@@ -80,7 +89,7 @@ def converted(request, tmp_path_factory):
     c = CONVERSIONS[name]
     out = tmp_path_factory.mktemp(name) / "out"
     anec = tool_path(os.path.join("src", "cli", "anec"))
-    model_dir = os.path.join(FIXTURES, c["case"])
+    model_dir = os.path.join(c.get("root", FIXTURES), c["case"])
     cmd = [anec, "convert", "--model", model_dir, "--output", str(out),
            "--context", str(CONTEXT), "--batch-size", str(BATCH), "--chunks", str(c["chunks"]),
            "--lut", str(c["lut"]) if c["lut"] else "none",
@@ -318,6 +327,15 @@ def test_lut_chunks_hold_palettized_weights(converted):
     _, prog = load_package(folder, base[: -len(".mlpackage")])
     lut_ops = [op for op in prog.functions["infer"].operations
                if op.op_type == "constexpr_lut_to_dense"]
+    if c.get("prequant"):
+        # Every FFN matrix is a carried int4 weight; the LUT goes to the LM head only.
+        assert lut_ops == []
+        _, head, _ = expected_names(c)
+        _, head_prog = load_package(out, head[: -len(".mlpackage")])
+        head_luts = [op for op in head_prog.functions["main"].operations
+                     if op.op_type == "constexpr_lut_to_dense"]
+        assert bool(head_luts) == bool(c["lut"])
+        return
     if not c["lut"]:
         assert lut_ops == []
         return
@@ -343,3 +361,51 @@ def test_type_check_has_teeth(converted):
     with pytest.raises(AssertionError):
         prog = milproto_load(spec, spec.specificationVersion, weights_dir)
         check_declared_types(spec, prog, "mutated")
+
+
+def test_prequant_chunks_carry_the_int4_groups(converted):
+    """GPTQ/AWQ: each decoder linear is constexpr_blockwise_shift_scale(uint4 data, fp16 scale,
+    uint4 or fp16 offset), and the weight coremltools decompresses from it (then, for act-order,
+    gathers by the stored order) is, bit for bit, fp16 of the weight numpy dequantized in
+    tools/make_gptq_fixture.py."""
+    name, out, c, config = converted
+    if not c.get("prequant"):
+        pytest.skip("not a pre-quantized checkpoint")
+    from safetensors.numpy import load_file
+
+    expected = load_file(os.path.join(c["root"], c["case"], "expected_weights.safetensors"))
+    _, _, chunks = expected_names(c)
+    folder, base = os.path.split(os.path.join(out, chunks[0]))
+    _, prog = load_package(folder, base[: -len(".mlpackage")])
+    for fn_name in ("infer", "prefill"):
+        fn = prog.functions[fn_name]
+        ops = vars_by_name(fn)
+        shift_scale = [op for op in fn.operations
+                       if op.op_type == "constexpr_blockwise_shift_scale"]
+        # Seven linears per layer of the chunk (chunk 1 holds layer 0 and maybe more).
+        assert shift_scale and len(shift_scale) % 7 == 0, (fn_name, len(shift_scale))
+        for op in shift_scale:
+            assert types.builtin_to_string(op.data.dtype) == "uint4", op.name
+            assert types.builtin_to_string(op.scale.dtype) == "fp16", op.name
+            assert types.builtin_to_string(op.offset.dtype) in ("uint4", "fp16"), op.name
+        checked = 0
+        for weight, want in expected.items():
+            if weight.startswith("original."):
+                continue
+            tag = weight.split(".")[-2]  # q_proj, ..., up_proj, down_proj
+            const = f"layers_0_{tag}"
+            if const in ops and ops[const][0].op_type == "gather":
+                gather = ops[const][0]
+                grouped = gather.x.op
+                assert grouped.op_type == "constexpr_blockwise_shift_scale"
+                dense = grouped.materialized_val_inference()
+                assert int(gather.axis.val) == 1
+                dense = np.take(dense, gather.indices.val, axis=1)
+            else:
+                dense = ops[const][0].materialized_val_inference()
+            assert dense.dtype == np.float16, const
+            got = dense.reshape(want.shape)
+            assert np.array_equal(got.view(np.uint16), want.astype(np.float16).view(np.uint16)), (
+                fn_name, const, float(np.abs(got.astype(np.float32) - want).max()))
+            checked += 1
+        assert checked == 6, checked
