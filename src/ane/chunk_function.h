@@ -3,6 +3,9 @@
 //   inputs  hidden_states fp16 [1,S,H], position_ids int32 [S], causal_mask fp16 [1,1,S,C],
 //           current_pos int32 [1], state model_model_kv_cache_0 fp16 [2L, kv_heads, C, head_dim]
 //   output  output_hidden_states fp16 [1,S,H] (after the final norm in the last chunk only)
+// A chunk that starts inside an MLP past its first row has one more input, mlp_input fp16 [1,S,H]
+// (that MLP's normalized input n); one that stops inside an MLP past its first row has one more
+// output, output_mlp_input (n), which the runtime feeds to the next chunk's mlp_input.
 // The rotary cos/sin tables are fp16 constants [C, head_dim] gathered by position_ids.
 // With spec.sliding_window < C (Mistral), keys at positions j <= position_ids[r] - window are
 // masked inside the function (the host causal mask knows no window).
@@ -27,6 +30,14 @@ struct ChunkShape {
   int64_t end_layer = 0;  // exclusive
   int64_t context = 0;
   bool is_last = false;  // applies the final norm
+  // Plans that split a layer across files (pipeline/chunk_plan.h). kWholeLayer: first_layer
+  // starts with its attention block. m >= 0: the chunk starts in first_layer's MLP at intermediate
+  // row m (its attention block, and MLP rows [0, m), ran in the previous chunk).
+  int64_t begin_mlp = kWholeLayer;
+  // kWholeLayer: layer end_layer-1 is run to its end. m >= 0: the chunk stops in that layer's MLP
+  // before intermediate row m (m = 0: right after its attention block).
+  int64_t end_mlp = kWholeLayer;
+  static constexpr int64_t kWholeLayer = -1;
 };
 
 // Adds function `fn_name` to `program`. Errors are recorded in the program (and returned).

@@ -32,7 +32,13 @@ struct ConvertOptions {
   // GGUF input only: Q4_0/Q4_1/Q8_0 matrices carried into Core ML without re-quantizing
   // (ane/ggml_blocks.h); the LUT settings then apply only to the other weights.
   bool preserve_quant = false;
+  // Per-file budget for --chunks auto instead of the target's (--max-file-mb; tests, experts);
+  // 0 = the target's. Layers that do not fit it alone are split (chunk_plan.h).
+  uint64_t max_file_bytes = 0;
 };
+
+// The budget --chunks auto plans for: --max-file-mb when given, else the target's.
+FileBudget BudgetOf(const ConvertOptions& o);
 
 // Checks the options against the model: context a positive multiple of batch, chunks <= layers,
 // LUT bits in {1,2,3,4,6,8}, restart/only in 1..8, a valid prefix. Messages name the flag.
@@ -55,8 +61,10 @@ struct FileNames {
 FileNames MakeFileNames(const std::string& prefix, const LutPlan& lut, int64_t chunks);
 
 // A stable text of everything that changes the output bytes (model identity and shape, context,
-// batch, chunk count, LUT settings, prefix). --restart refuses a work folder with another one.
+// batch, chunk count, LUT settings, prefix, file budget; `split_plan`: the chunks' pieces when
+// the plan splits layers, else empty). --restart refuses a work folder with another one.
 std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& spec,
-                               int64_t resolved_chunks, const std::string& config_json);
+                               int64_t resolved_chunks, const std::string& config_json,
+                               const std::string& split_plan = "");
 
 }  // namespace anec::pipeline

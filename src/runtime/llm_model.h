@@ -2,6 +2,8 @@
 // one KV-cache state shared by every chunk and by both chunk functions (`prefill` for batches of
 // batch_size tokens, `infer` for one token), a host causal mask (0 / -inf) sliced per call, and
 // the LM head's logits1..K concatenated into one vocabulary.
+// A chunk input X other than hidden_states, position_ids, causal_mask and current_pos is fed from
+// the previous chunk's output output_X (split-layer plans carry mlp_input this way).
 //
 // Names and shapes are read from the packages (function inputs/outputs), not assumed, so a
 // mismatch between the converter and this contract shows up as an error naming the package.
