@@ -30,9 +30,13 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
     kv.rows = c;
     kv.ring = false;
   }
-  if (chunk.first_layer < kv.first_layer || chunk.end_layer > kv.first_layer + kv.layers) {
+  // The attention blocks this chunk runs (none of first_layer's when it starts inside its MLP).
+  const int64_t first_attention =
+      chunk.begin_mlp == ChunkShape::kWholeLayer ? chunk.first_layer : chunk.first_layer + 1;
+  if (first_attention < chunk.end_layer &&
+      (first_attention < kv.first_layer || chunk.end_layer > kv.first_layer + kv.layers)) {
     return InvalidArgument("{}: layers [{}, {}) are not all in state {} (layers [{}, {}))", fn_name,
-                           chunk.first_layer, chunk.end_layer, kv.state_name, kv.first_layer,
+                           first_attention, chunk.end_layer, kv.state_name, kv.first_layer,
                            kv.first_layer + kv.layers);
   }
   const int64_t rows = kv.rows;
@@ -47,10 +51,14 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   mil::Value pos = input("position_ids", {mil::DType::kInt32, {seq}});
   mil::Value mask = input("causal_mask", {mil::DType::kFloat16, {1, 1, seq, rows}});
   mil::Value cur = input("current_pos", {mil::DType::kInt32, {1}});
-  const std::vector<int64_t> state_shape = {2 * kv.layers, spec.num_kv_heads, rows, d};
-  FeatureSpec state_spec = Feature(kv.state_name, {mil::DType::kFloat16, state_shape}, true);
-  sig.inputs.push_back(state_spec);
-  mil::Value state = f->StateInput(kv.state_name, state_shape);
+  // A per-chunk state of a chunk without attention blocks (a slice of an MLP) would hold no layer:
+  // such a chunk has no state at all.
+  mil::Value state;
+  if (kv.layers > 0) {
+    const std::vector<int64_t> state_shape = {2 * kv.layers, spec.num_kv_heads, rows, d};
+    sig.inputs.push_back(Feature(kv.state_name, {mil::DType::kFloat16, state_shape}, true));
+    state = f->StateInput(kv.state_name, state_shape);
+  }
 
   // Rotary tables: computed once per program (both functions share the blobs).
   std::optional<RopeTables> tables;
@@ -77,14 +85,36 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
 
   // (1, S, H) -> channels-first (1, H, 1, S).
   mil::Value x = ExpandDims(f, f->Transpose(hidden, {0, 2, 1}, "hidden_t"), {2}, "x_in");
+  // An MLP split across files: its normalized input n comes from the previous chunk.
+  const int64_t inter = spec.intermediate_size;
+  mil::Value mlp_input;
+  if (chunk.begin_mlp > 0) {
+    mil::Value carried = input("mlp_input", {mil::DType::kFloat16, {1, seq, h}});
+    mlp_input = ExpandDims(f, f->Transpose(carried, {0, 2, 1}, "mlp_input_t"), {2}, "mlp_in");
+  }
   for (int64_t l = chunk.first_layer; l < chunk.end_layer; ++l) {
-    x = TransformerLayer(f, w, ctx, l, x);
+    LayerPiece piece{true, 0, inter};
+    if (l == chunk.first_layer && chunk.begin_mlp >= 0) {
+      piece.attention = false;
+      piece.mlp_begin = chunk.begin_mlp;
+    }
+    if (l + 1 == chunk.end_layer && chunk.end_mlp >= 0) piece.mlp_end = chunk.end_mlp;
+    const bool whole = piece.attention && piece.mlp_begin == 0 && piece.mlp_end == inter;
+    x = whole ? TransformerLayer(f, w, ctx, l, x)
+              : TransformerLayerPiece(f, w, ctx, l, piece, x, &mlp_input);
   }
   if (chunk.is_last) x = FinalNorm(f, w, spec, x);
   mil::Value out = f->Transpose(Squeeze(f, x, {2}, "x_out"), {0, 2, 1}, "output_hidden_states");
   f->Output(out, "output_hidden_states");
+  const bool carries = chunk.end_mlp > 0 && chunk.end_mlp < inter;
+  mil::Value carry;
+  if (carries) {
+    carry = f->Transpose(Squeeze(f, mlp_input, {2}, "mlp_out"), {0, 2, 1}, "output_mlp_input");
+    f->Output(carry, "output_mlp_input");
+  }
   ANEC_RETURN_IF_ERROR(program->status());
   sig.outputs.push_back(OutputSpec("output_hidden_states", out));
+  if (carries) sig.outputs.push_back(OutputSpec("output_mlp_input", carry));
   return sig;
 }
 

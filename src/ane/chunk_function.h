@@ -9,6 +9,9 @@
 // Attention is masked only by the host's causal_mask: for a sliding window it is the host that
 // leaves out rows older than the window (the window is in the package metadata,
 // com.anec.sliding_window, and in meta.yaml).
+// A chunk that starts inside an MLP past its first row has one more input, mlp_input fp16 [1,S,H]
+// (that MLP's normalized input n); one that stops inside an MLP past its first row has one more
+// output, output_mlp_input (n), which the runtime feeds to the next chunk's mlp_input.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +35,15 @@ struct ChunkShape {
   int64_t context = 0;
   bool is_last = false;  // applies the final norm
   // The KV state. rows == 0 means the default: the shared state of `context` rows.
-  KvCacheLayout kv;
+  KvCacheLayout kv{};
+  // Plans that split a layer across files (pipeline/chunk_plan.h). kWholeLayer: first_layer
+  // starts with its attention block. m >= 0: the chunk starts in first_layer's MLP at intermediate
+  // row m (its attention block, and MLP rows [0, m), ran in the previous chunk).
+  int64_t begin_mlp = kWholeLayer;
+  // kWholeLayer: layer end_layer-1 is run to its end. m >= 0: the chunk stops in that layer's MLP
+  // before intermediate row m (m = 0: right after its attention block).
+  int64_t end_mlp = kWholeLayer;
+  static constexpr int64_t kWholeLayer = -1;
 };
 
 // Adds function `fn_name` to `program`. Errors are recorded in the program (and returned).

@@ -233,3 +233,69 @@ TEST(ChunkFunctionTest, PerChunkStateHoldsOnlyTheChunksLayers) {
 
 }  // namespace
 }  // namespace anec::ane
+
+namespace anec::ane {
+namespace {
+
+TEST(ChunkFunctionTest, SplitLayerPiecesCarryTheMlpInput) {
+  // TinySpec: intermediate 96. Chunk A: layer 0 whole, layer 1 attention + MLP rows [0, 40).
+  // Chunk B: layer 1 MLP rows [40, 96), then layer 2 attention only.
+  model::ModelSpec spec = TinySpec(3);
+  MemoryFileSystem fs;
+  ChunkShape a{0, 2, 32, false};
+  a.end_mlp = 40;
+  ChunkShape b{1, 3, 32, false};
+  b.begin_mlp = 40;
+  b.end_mlp = 0;
+  Built ba = BuildChunk(spec, a, &fs);
+  Built bb = BuildChunk(spec, b, &fs);
+  const CS::FunctionDescription& fa = ba.model.description().functions(1);  // prefill
+  ASSERT_EQ(fa.output_size(), 2);
+  EXPECT_EQ(fa.output(1).name(), "output_mlp_input");
+  EXPECT_EQ(std::vector<int64_t>(fa.output(1).type().multiarraytype().shape().begin(),
+                                 fa.output(1).type().multiarraytype().shape().end()),
+            (std::vector<int64_t>{1, 8, 64}));
+  for (const auto& in : fa.input()) EXPECT_NE(in.name(), "mlp_input");
+  const CS::FunctionDescription& fb = bb.model.description().functions(1);
+  ASSERT_EQ(fb.output_size(), 1);  // stops right after an attention block: nothing to carry
+  bool has_carry = false;
+  for (const auto& in : fb.input()) has_carry |= in.name() == "mlp_input";
+  EXPECT_TRUE(has_carry);
+
+  const MS::Function& ia = ba.model.mlprogram().functions().at("infer");
+  const MS::Function& ib = bb.model.mlprogram().functions().at("infer");
+  // Layer 0 is whole and keeps its usual constant names.
+  EXPECT_NE(Producer(ia, "layers_0_down_proj"), nullptr);
+  // Layer 1's MLP is cut at row 40: gate/up rows and down columns, named by their range.
+  const MS::Operation* up = Producer(ia, "layers_1_up_proj_0_40");
+  ASSERT_NE(up, nullptr);
+  EXPECT_EQ(Dims(up->outputs(0).type()), (std::vector<int64_t>{40, 64, 1, 1}));
+  const MS::Operation* down = Producer(ib, "layers_1_down_proj_40_96");
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(Dims(down->outputs(0).type()), (std::vector<int64_t>{64, 56, 1, 1}));
+  EXPECT_EQ(Producer(ib, "layers_1_input_norm"), nullptr);      // attention ran in chunk A
+  EXPECT_EQ(Producer(ib, "layers_1_post_attn_norm"), nullptr);  // so did the MLP's norm
+  EXPECT_NE(Producer(ib, "layers_2_q_proj"), nullptr);
+  EXPECT_EQ(Producer(ib, "layers_2_post_attn_norm"), nullptr);
+  EXPECT_EQ(OpsOfType(ib, "write_state").size(), 1u);  // layer 2's attention only
+
+  // The down slice holds exactly columns [40, 96) of every row of the checkpoint matrix.
+  MemoryWeightSource weights = RandomWeights(spec, 7);
+  const std::vector<float>* full = weights.Values(model::TensorRole::kDownProj, 1);
+  ASSERT_NE(full, nullptr);
+  auto reader = coreml::BlobReader::FromBytes(bb.blob_bytes, "w.bin");
+  ASSERT_TRUE(reader.ok());
+  auto blob = reader->Get(down->attributes().at("val").blobfilevalue().offset());
+  ASSERT_TRUE(blob.ok());
+  ASSERT_EQ(blob->data.size(), 64u * 56u * 2u);
+  for (size_t r : {0u, 17u, 63u}) {
+    for (size_t c : {0u, 30u, 55u}) {
+      uint16_t h;
+      std::memcpy(&h, blob->data.data() + 2 * (r * 56 + c), 2);
+      EXPECT_EQ(h, FloatToHalf((*full)[r * 96 + 40 + c])) << r << "," << c;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace anec::ane

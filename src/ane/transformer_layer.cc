@@ -42,6 +42,46 @@ mil::Value TransformerLayer(mil::Function* f, WeightEmitter* w, const AttentionC
   return f->Add(h1, mlp, p + "_out");
 }
 
+mil::Value FeedForwardSlice(mil::Function* f, WeightEmitter* w, const model::ModelSpec& spec,
+                            int64_t layer, int64_t begin, int64_t end, mil::Value x_norm) {
+  if (begin == 0 && end == spec.intermediate_size) return FeedForward(f, w, spec, layer, x_norm);
+  const int64_t h = spec.hidden_size, rows = end - begin;
+  const std::string p = fmt::format("l{}", layer), r = fmt::format("_{}_{}", begin, end);
+  auto name = [&](const char* proj) { return LayerWeightName(layer, proj + r); };
+  mil::Value wg =
+      w->Matrix(f, name("gate_proj"), TensorRole::kGateProj, layer, begin, end, {rows, h, 1, 1});
+  mil::Value wu =
+      w->Matrix(f, name("up_proj"), TensorRole::kUpProj, layer, begin, end, {rows, h, 1, 1});
+  mil::Value wd = w->MatrixColumns(f, name("down_proj"), TensorRole::kDownProj, layer, begin, end,
+                                   {h, rows, 1, 1});
+  mil::Value gate = f->Conv(x_norm, wg, std::nullopt, p + "_gate" + r);
+  mil::Value up = f->Conv(x_norm, wu, std::nullopt, p + "_up" + r);
+  mil::Value act = f->Mul(Silu(f, gate, p + "_silu" + r), up, p + "_act" + r);
+  return f->Conv(act, wd, std::nullopt, p + "_down" + r);
+}
+
+mil::Value TransformerLayerPiece(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
+                                 int64_t layer, const LayerPiece& piece, mil::Value x,
+                                 mil::Value* mlp_input) {
+  const model::ModelSpec& sp = *ctx.spec;
+  const int64_t h = sp.hidden_size;
+  const std::string p = fmt::format("l{}", layer);
+  if (piece.attention) {
+    mil::Value g1 = w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm,
+                              layer, {1, h, 1, 1});
+    mil::Value n1 = AneRmsNorm(f, x, 1, g1, sp.rms_norm_eps, p + "_input_norm");
+    x = f->Add(x, Attention(f, w, ctx, layer, n1), p + "_attn_residual");
+  }
+  if (piece.mlp_end <= piece.mlp_begin) return x;
+  if (piece.mlp_begin == 0) {
+    mil::Value g2 = w->Vector(f, LayerWeightName(layer, "post_attn_norm"),
+                              TensorRole::kPostAttnNorm, layer, {1, h, 1, 1});
+    *mlp_input = AneRmsNorm(f, x, 1, g2, sp.rms_norm_eps, p + "_post_attn_norm");
+  }
+  mil::Value part = FeedForwardSlice(f, w, sp, layer, piece.mlp_begin, piece.mlp_end, *mlp_input);
+  return f->Add(x, part, fmt::format("{}_mlp_{}_{}_out", p, piece.mlp_begin, piece.mlp_end));
+}
+
 mil::Value FinalNorm(mil::Function* f, WeightEmitter* w, const model::ModelSpec& spec,
                      mil::Value x) {
   mil::Value g = w->Vector(f, "final_norm", TensorRole::kFinalNorm, 0, {1, spec.hidden_size, 1, 1});

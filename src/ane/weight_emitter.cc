@@ -220,7 +220,8 @@ static Result<mil::DType> IndexDType(int bits) {
 
 mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
                                      model::TensorRole role, int64_t layer, int64_t row_begin,
-                                     int64_t row_end, const std::vector<int64_t>& shape) {
+                                     int64_t row_end, const std::vector<int64_t>& shape,
+                                     const ColumnRange* columns) {
   const int64_t rows = row_end - row_begin;
   const int64_t cols = shape.size() >= 2 ? shape[1] : 1;
   const int group = LutGroupFor(rows, format_.lut_group);
@@ -245,7 +246,9 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
     indices = Shared(f, idx_name, reuse_->Get(idx_name));
     lut = Shared(f, lut_name, reuse_->Get(lut_name));
   } else {
-    auto half = Fp16(name, role, layer, row_begin * cols, row_end * cols, {rows, cols});
+    auto half = columns != nullptr
+                    ? Fp16Columns(name, role, layer, *columns, {rows, cols})
+                    : Fp16(name, role, layer, row_begin * cols, row_end * cols, {rows, cols});
     if (!half.ok()) {
       program_->Fail(half.status().WithContext("weight " + name));
       return mil::Value();
@@ -267,6 +270,62 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
     lut = Shared(f, lut_name, mil::Tensor::F16Bits(lut_shape, pal->lut_fp16));
   }
   return f->Op("constexpr_lut_to_dense", {{"indices", indices}, {"lut", lut}}, name);
+}
+
+Result<mil::Tensor> WeightEmitter::Fp16Columns(const std::string& name, model::TensorRole role,
+                                               int64_t layer, ColumnRange columns,
+                                               std::vector<int64_t> shape) {
+  const auto [begin, end] = columns;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (reuse_ != nullptr) return Fp16(name, role, layer, 0, n, std::move(shape));
+  if (source_ == nullptr) return Internal("weight {}: no weight source", name);
+  ANEC_ASSIGN_OR_RETURN(io::TensorData data, source_->Read(role, layer));
+  const std::vector<int64_t>& full = data.info.shape;
+  if (full.size() != 2 || begin < 0 || end > full[1] || n != full[0] * (end - begin)) {
+    return Internal("weight {}: columns [{}, {}) of every row do not fit {} as {} elements", name,
+                    begin, end, data.info.name, n);
+  }
+  std::vector<uint8_t> bytes;
+  bytes.reserve(static_cast<size_t>(n) * 2);
+  for (int64_t r = 0; r < full[0]; ++r) {
+    ANEC_ASSIGN_OR_RETURN(std::vector<uint8_t> row,
+                          ToHalfBytes(data, r * full[1] + begin, r * full[1] + end));
+    bytes.insert(bytes.end(), row.begin(), row.end());
+  }
+  return mil::Tensor(mil::TensorType{mil::DType::kFloat16, std::move(shape)}, std::move(bytes));
+}
+
+mil::Value WeightEmitter::MatrixColumns(mil::Function* f, const std::string& name,
+                                        model::TensorRole role, int64_t layer, int64_t col_begin,
+                                        int64_t col_end, std::vector<int64_t> shape) {
+  if (!program_->status().ok()) return mil::Value();
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const int64_t cols = col_end - col_begin;
+  if (cols <= 0 || shape.size() < 2 || shape[1] != cols || n % cols != 0) {
+    program_->Fail(Internal("weight {}: shape does not hold {} columns", name, cols));
+    return mil::Value();
+  }
+  if (emitted_.count(name)) {  // stored by another function of this program: share its blob
+    return f->SharedConst(
+        name, [] { return mil::Tensor(); }, name);
+  }
+  if (reuse_ == nullptr && source_ != nullptr) {
+    auto raw = source_->ReadRaw(role, layer);
+    if (!raw.ok() || raw->has_value()) {
+      program_->Fail(
+          raw.ok() ? InvalidArgument("weight {}: a column slice of GGUF blocks kept by "
+                                     "--preserve-quant is not supported; drop --preserve-quant or "
+                                     "raise --max-file-mb so that MLPs stay whole",
+                                     name)
+                   : raw.status().WithContext("weight " + name));
+      return mil::Value();
+    }
+  }
+  const ColumnRange range{col_begin, col_end};
+  if (format_.lut_bits > 0) return Palettized(f, name, role, layer, 0, n / cols, shape, &range);
+  return Shared(f, name, Fp16Columns(name, role, layer, range, shape));
 }
 
 mil::Value WeightEmitter::Vector(mil::Function* f, const std::string& name, model::TensorRole role,

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ane/package_constants.h"
@@ -46,6 +47,14 @@ class WeightEmitter {
   // Palettized when the format asks for it (groups of lut_group rows).
   mil::Value Matrix(mil::Function* f, const std::string& name, model::TensorRole role,
                     int64_t layer, int64_t row_begin, int64_t row_end, std::vector<int64_t> shape);
+  // Columns [col_begin, col_end) of the 2-D tensor `role` (at `layer`), every row, shaped `shape`
+  // (element count rows * (col_end-col_begin)), e.g. [rows, n, 1, 1]: the part of down_proj that
+  // one slice of the MLP's intermediate dimension feeds (plans that split a layer). Palettized on
+  // its own (groups of lut_group rows of this slice). Errors for GGUF blocks kept by
+  // --preserve-quant, whose blocks run along the columns.
+  mil::Value MatrixColumns(mil::Function* f, const std::string& name, model::TensorRole role,
+                           int64_t layer, int64_t col_begin, int64_t col_end,
+                           std::vector<int64_t> shape);
   // A whole small tensor (norm weight, bias) as fp16 of `shape`; never palettized.
   mil::Value Vector(mil::Function* f, const std::string& name, model::TensorRole role,
                     int64_t layer, std::vector<int64_t> shape);
@@ -56,9 +65,14 @@ class WeightEmitter {
   // The fp16 tensor, from the checkpoint or the reused package.
   Result<mil::Tensor> Fp16(const std::string& name, model::TensorRole role, int64_t layer,
                            int64_t elem_begin, int64_t elem_end, std::vector<int64_t> shape);
+  // Columns [first, second) of every row (MatrixColumns).
+  using ColumnRange = std::pair<int64_t, int64_t>;
+  Result<mil::Tensor> Fp16Columns(const std::string& name, model::TensorRole role, int64_t layer,
+                                  ColumnRange columns, std::vector<int64_t> shape);
+  // `columns` set: rows [row_begin, row_end) are all rows and the data is that column range.
   mil::Value Palettized(mil::Function* f, const std::string& name, model::TensorRole role,
                         int64_t layer, int64_t row_begin, int64_t row_end,
-                        const std::vector<int64_t>& shape);
+                        const std::vector<int64_t>& shape, const ColumnRange* columns = nullptr);
   mil::Value Shared(mil::Function* f, const std::string& name, Result<mil::Tensor> t);
   // A constexpr op over stored inputs `<base>_<first>`, `<base>_<second>` and, when `third` is
   // set, `<base>_<third>`. `permuted` (GPTQ act-order): the op is named `<name>_grouped` (= base)

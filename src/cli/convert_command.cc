@@ -41,6 +41,7 @@ struct ConvertFlags {
   bool preserve_quant = false;
   std::string kv_cache = "shared";
   bool no_preserve_quant = false;
+  double max_file_mb = 0;  // 0: the target's budget
 };
 
 // A whole-string non-negative integer, without exceptions.
@@ -81,6 +82,14 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
     o.target = pipeline::Target::kMacOS;
   } else {
     return InvalidArgument("--target {}: expected ios or macos", f.target);
+  }
+  if (!(f.max_file_mb >= 0 && f.max_file_mb <= 1e9)) {  // also catches NaN
+    return InvalidArgument("--max-file-mb {}: expected a size in MB (10^6 bytes), e.g. 500",
+                           f.max_file_mb);
+  }
+  o.max_file_bytes = static_cast<uint64_t>(f.max_file_mb * 1e6 + 0.5);
+  if (f.max_file_mb > 0 && o.max_file_bytes == 0) {
+    return InvalidArgument("--max-file-mb {}: below one byte", f.max_file_mb);
   }
   ANEC_ASSIGN_OR_RETURN(int lut, ParseLut("--lut", f.lut));
   o.lut.ffn = lut;
@@ -240,6 +249,10 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_option("--prefix", f->prefix, "File name prefix (default: per architecture)");
   sub->add_option("--target", f->target, "ios (1 GB per file) or macos (2 GB)")
       ->capture_default_str();
+  sub->add_option("--max-file-mb", f->max_file_mb,
+                  "Per-file budget in MB (10^6 bytes) for --chunks auto instead of the target's "
+                  "(1000 for ios, 2000 for macos); decimals allowed. When one layer does not fit, "
+                  "chunks end after attention blocks or inside MLPs (for tests and experts)");
   sub->add_flag("--preserve-quant", f->preserve_quant,
                 "GGUF input: carry Q4_0/Q4_1/Q8_0 weights into Core ML as they are (no "
                 "re-quantization; LUT flags then apply only to the other weights). GPTQ/AWQ int4 "

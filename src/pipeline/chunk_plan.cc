@@ -14,6 +14,10 @@ uint64_t TargetBudgetBytes(Target t) {
   return t == Target::kIOS ? 1'000'000'000ull : 2'000'000'000ull;
 }
 
+FileBudget TargetBudget(Target t) {
+  return {TargetBudgetBytes(t), fmt::format("for --target {}", TargetName(t))};
+}
+
 std::vector<LayerRange> SplitLayers(int64_t layers, int64_t chunks) {
   std::vector<LayerRange> out;
   const int64_t base = layers / chunks, extra = layers % chunks;
@@ -24,6 +28,73 @@ std::vector<LayerRange> SplitLayers(int64_t layers, int64_t chunks) {
     first += n;
   }
   return out;
+}
+
+LayerRange AttentionLayers(const ChunkSpan& span) {
+  const int64_t first =
+      span.begin.part == StackCursor::kAttention ? span.begin.layer : span.begin.layer + 1;
+  const int64_t end = span.end.part == StackCursor::kMlp ? span.end.layer + 1 : span.end.layer;
+  return {std::min(first, end), end};
+}
+
+ChunkSpan LayersSpan(const LayerRange& r) {
+  return {{r.first, StackCursor::kAttention, 0}, {r.end, StackCursor::kAttention, 0}};
+}
+
+std::vector<ChunkSpan> LayerSpans(const std::vector<LayerRange>& ranges) {
+  std::vector<ChunkSpan> out;
+  for (const LayerRange& r : ranges) out.push_back(LayersSpan(r));
+  return out;
+}
+
+std::vector<LayerPart> PartsOf(const ChunkSpan& s, int64_t intermediate) {
+  const bool ends_in_mlp = s.end.part == StackCursor::kMlp;
+  const int64_t last = ends_in_mlp ? s.end.layer : s.end.layer - 1;
+  std::vector<LayerPart> out;
+  for (int64_t l = s.begin.layer; l <= last; ++l) {
+    const bool starts_in_mlp = l == s.begin.layer && s.begin.part == StackCursor::kMlp;
+    LayerPart p;
+    p.layer = l;
+    p.attention = !starts_in_mlp;
+    p.mlp_begin = starts_in_mlp ? s.begin.mlp_begin : 0;
+    p.mlp_end = l == s.end.layer && ends_in_mlp ? s.end.mlp_begin : intermediate;
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::string DescribeChunk(const ChunkSpan& s, int64_t intermediate, int64_t mlp_slice) {
+  if (s.whole_layers()) {
+    return s.end.layer - s.begin.layer == 1
+               ? fmt::format("layer {}", s.begin.layer)
+               : fmt::format("layers {}-{}", s.begin.layer, s.end.layer - 1);
+  }
+  const int64_t w = mlp_slice > 0 ? mlp_slice : intermediate;
+  auto mlp = [](int64_t layer, int64_t a, int64_t b) {
+    return fmt::format("layer {} mlp[{}:{})", layer, a, b);
+  };
+  // Only MLP rows of one layer: one range.
+  const bool ends_in_same_mlp =
+      (s.end.part == StackCursor::kMlp && s.end.layer == s.begin.layer) ||
+      (s.end.part == StackCursor::kAttention && s.end.layer == s.begin.layer + 1);
+  if (s.begin.part == StackCursor::kMlp && ends_in_same_mlp) {
+    return mlp(s.begin.layer, s.begin.mlp_begin,
+               s.end.part == StackCursor::kMlp ? s.end.mlp_begin : intermediate);
+  }
+  // The piece right after `begin` and the one right before `end`.
+  std::string first =
+      s.begin.part == StackCursor::kAttention
+          ? fmt::format("layer {} attention", s.begin.layer)
+          : mlp(s.begin.layer, s.begin.mlp_begin, std::min(s.begin.mlp_begin + w, intermediate));
+  std::string last;
+  if (s.end.part == StackCursor::kAttention) {
+    last = mlp(s.end.layer - 1, std::max<int64_t>(0, intermediate - w), intermediate);
+  } else if (s.end.mlp_begin == 0) {
+    last = fmt::format("layer {} attention", s.end.layer);
+  } else {
+    last = mlp(s.end.layer, std::max<int64_t>(0, s.end.mlp_begin - w), s.end.mlp_begin);
+  }
+  return first == last ? first : first + " .. " + last;
 }
 
 uint64_t EstimateMatrixBytes(int64_t rows, int64_t cols, int bits, int group) {
@@ -41,61 +112,206 @@ uint64_t SizePlan::largest() const {
 
 namespace {
 
-uint64_t LayerBytes(const model::ModelSpec& s, const LutPlan& lut) {
-  const int64_t q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
-  const int64_t h = s.hidden_size, inter = s.intermediate_size;
-  auto m = [&](int64_t r, int64_t c) { return EstimateMatrixBytes(r, c, lut.ffn, lut.group); };
-  uint64_t b = m(q, h) + 2 * m(kv, h) + m(h, q) + 2 * m(inter, h) + m(h, inter);
-  b += 2 * static_cast<uint64_t>(h) * 2;  // two norms
-  if (s.attention_bias) b += static_cast<uint64_t>(q + 2 * kv) * 2;
-  if (s.qk_norm) b += static_cast<uint64_t>(2 * s.head_dim) * 2;
-  return b;
-}
+// Stored bytes of the pieces of one layer. A whole layer is attention() + mlp(I, true).
+struct PieceBytes {
+  const model::ModelSpec& s;
+  const LutPlan& lut;
+
+  uint64_t m(int64_t r, int64_t c) const { return EstimateMatrixBytes(r, c, lut.ffn, lut.group); }
+  uint64_t norm() const { return static_cast<uint64_t>(s.hidden_size) * 2; }
+  // Input norm, q/k/v/o, biases, q/k norms.
+  uint64_t attention() const {
+    const int64_t q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
+    const int64_t h = s.hidden_size;
+    uint64_t b = m(q, h) + 2 * m(kv, h) + m(h, q) + norm();
+    if (s.attention_bias) b += static_cast<uint64_t>(q + 2 * kv) * 2;
+    if (s.qk_norm) b += static_cast<uint64_t>(2 * s.head_dim) * 2;
+    return b;
+  }
+  // gate and up rows, down columns of `rows` intermediate rows; the post-attention norm lives
+  // with the slice that computes the MLP input (the one starting at row 0).
+  uint64_t mlp(int64_t rows, bool with_norm) const {
+    const int64_t h = s.hidden_size;
+    return 2 * m(rows, h) + m(h, rows) + (with_norm ? norm() : 0);
+  }
+  uint64_t part(const LayerPart& p) const {
+    uint64_t b = p.attention ? attention() : 0;
+    if (p.mlp_end > p.mlp_begin) b += mlp(p.mlp_end - p.mlp_begin, p.mlp_begin == 0);
+    return b;
+  }
+  // Rotary tables and a generous allowance for program text and alignment: in every chunk file.
+  uint64_t fixed(int64_t context) const {
+    return 2 * static_cast<uint64_t>(context * s.head_dim) * 2 + 64 * 1024;
+  }
+};
 
 }  // namespace
 
-SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<LayerRange>& chunks,
+SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<ChunkSpan>& chunks,
                        const LutPlan& lut, int64_t context) {
   SizePlan p;
   p.embeddings = EstimateMatrixBytes(spec.vocab_size, spec.hidden_size, lut.embed, lut.group);
   for (int64_t rows : ane::LmHeadPieces(spec.vocab_size)) {
     p.lm_head += EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group);
   }
-  const uint64_t layer = LayerBytes(spec, lut);
-  const uint64_t rope = 2 * static_cast<uint64_t>(context * spec.head_dim) * 2;
-  const uint64_t program = 64 * 1024;  // program text, alignment: a generous allowance
+  const PieceBytes pieces{spec, lut};
   for (size_t i = 0; i < chunks.size(); ++i) {
-    uint64_t b = layer * static_cast<uint64_t>(chunks[i].count()) + rope + program;
-    if (i + 1 == chunks.size()) b += static_cast<uint64_t>(spec.hidden_size) * 2;
+    uint64_t b = pieces.fixed(context);
+    for (const LayerPart& part : PartsOf(chunks[i], spec.intermediate_size)) b += pieces.part(part);
+    if (i + 1 == chunks.size()) b += pieces.norm();  // the final norm
     p.chunks.push_back(b);
   }
   return p;
 }
 
-Result<int64_t> AutoChunkCount(const model::ModelSpec& spec, const LutPlan& lut, int64_t context,
-                               Target target) {
-  const uint64_t budget = TargetBudgetBytes(target);
-  SizePlan one = EstimateSizes(spec, SplitLayers(spec.num_layers, spec.num_layers), lut, context);
-  if (one.embeddings > budget) {
-    return InvalidArgument(
-        "the embeddings model would be {} (budget {} for --target {}); use --lut-embed 6 or 4, or "
-        "--target macos",
-        HumanBytes(one.embeddings), HumanBytes(budget), TargetName(target));
+SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<LayerRange>& chunks,
+                       const LutPlan& lut, int64_t context) {
+  return EstimateSizes(spec, LayerSpans(chunks), lut, context);
+}
+
+namespace {
+
+struct Piece {
+  StackCursor at;  // where the piece starts
+  uint64_t bytes = 0;
+};
+
+// Chunk starts (indices into `pieces`) when each chunk takes pieces while they fit `cap`.
+// Greedy filling gives the fewest contiguous chunks for a given cap. REQUIRES: each piece <= cap.
+std::vector<size_t> Pack(const std::vector<Piece>& pieces, uint64_t cap) {
+  std::vector<size_t> starts;
+  uint64_t used = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (starts.empty() || used + pieces[i].bytes > cap) {
+      starts.push_back(i);
+      used = 0;
+    }
+    used += pieces[i].bytes;
   }
-  if (one.lm_head > budget) {
+  return starts;
+}
+
+// The pieces of the whole stack with MLP slices of width w (w divides the intermediate size).
+std::vector<Piece> StackPieces(const model::ModelSpec& spec, const PieceBytes& pb, int64_t w) {
+  std::vector<Piece> pieces;
+  for (int64_t l = 0; l < spec.num_layers; ++l) {
+    pieces.push_back({{l, StackCursor::kAttention, 0}, pb.attention()});
+    for (int64_t i = 0; i < spec.intermediate_size; i += w) {
+      pieces.push_back({{l, StackCursor::kMlp, i}, pb.mlp(w, i == 0)});
+    }
+  }
+  pieces.back().bytes += pb.norm();  // the final norm rides with the last piece
+  return pieces;
+}
+
+// The MLP slice width: among equal slices whose width is a multiple of 64 (else of the LUT group,
+// else any) and whose pieces fit `room`, the one giving the fewest chunks, then the fewest
+// slices. (The fewest slices alone can waste files: 70B fp16 on iOS in 2 slices packs one piece
+// per file.) 0: no slice fits.
+int64_t MlpSliceWidth(const model::ModelSpec& spec, const PieceBytes& pb, int group,
+                      uint64_t room) {
+  const int64_t inter = spec.intermediate_size;
+  constexpr int64_t kMaxSlices = 1024;  // finer cuts only add program text
+  for (int64_t align : {int64_t{64}, int64_t{std::max(group, 1)}, int64_t{1}}) {
+    int64_t best_w = 0;
+    size_t best_chunks = 0;
+    for (int64_t k = 1; k <= std::min(inter, kMaxSlices); ++k) {
+      const int64_t w = inter / k;
+      if (inter % k != 0 || w % align != 0 || pb.mlp(w, true) + pb.norm() > room) continue;
+      const size_t chunks = Pack(StackPieces(spec, pb, w), room).size();
+      if (best_w == 0 || chunks < best_chunks) {
+        best_w = w;
+        best_chunks = chunks;
+      }
+    }
+    if (best_w != 0) return best_w;
+  }
+  return 0;
+}
+
+Result<ChunkPlan> PlanPieces(const model::ModelSpec& spec, const LutPlan& lut, int64_t context,
+                             const FileBudget& budget) {
+  const PieceBytes pb{spec, lut};
+  const uint64_t fixed = pb.fixed(context);
+  if (fixed + pb.attention() > budget.bytes) {
     return InvalidArgument(
-        "the LM head model would be {} (budget {} for --target {}); use --lut-lmhead 6 or 4, or "
+        "one attention block alone would make a {} chunk (budget {} {}); use --lut 4, a larger "
+        "--max-file-mb, or --target macos",
+        HumanBytes(fixed + pb.attention()), HumanBytes(budget.bytes), budget.origin);
+  }
+  // Every chunk holds the fixed part; `room` is what is left for pieces.
+  const uint64_t room = budget.bytes - fixed;
+  const int64_t w = MlpSliceWidth(spec, pb, lut.group, room);
+  if (w == 0) {
+    return InvalidArgument("no slice of the MLP fits the budget {} {}; use a larger --max-file-mb",
+                           HumanBytes(budget.bytes), budget.origin);
+  }
+  const std::vector<Piece> pieces = StackPieces(spec, pb, w);
+  // The fewest chunks, then the smallest cap that keeps that count: balanced files.
+  const size_t n = Pack(pieces, room).size();
+  uint64_t lo = 0, hi = room;
+  for (const Piece& p : pieces) lo = std::max(lo, p.bytes);
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (Pack(pieces, mid).size() <= n) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  const std::vector<size_t> starts = Pack(pieces, lo);
+  ChunkPlan plan;
+  plan.mlp_slice = w;
+  for (size_t c = 0; c < starts.size(); ++c) {
+    const StackCursor end =
+        c + 1 < starts.size() ? pieces[starts[c + 1]].at : StackCursor{spec.num_layers};
+    plan.chunks.push_back({pieces[starts[c]].at, end});
+  }
+  return plan;
+}
+
+}  // namespace
+
+Result<ChunkPlan> PlanChunks(const model::ModelSpec& spec, const LutPlan& lut, int64_t context,
+                             const FileBudget& budget) {
+  const uint64_t limit = budget.bytes;
+  const SizePlan one =
+      EstimateSizes(spec, SplitLayers(spec.num_layers, spec.num_layers), lut, context);
+  if (one.embeddings > limit) {
+    return InvalidArgument(
+        "the embeddings model would be {} (budget {} {}); use --lut-embed 6 or 4, or "
         "--target macos",
-        HumanBytes(one.lm_head), HumanBytes(budget), TargetName(target));
+        HumanBytes(one.embeddings), HumanBytes(limit), budget.origin);
+  }
+  if (one.lm_head > limit) {
+    return InvalidArgument(
+        "the LM head model would be {} (budget {} {}); use --lut-lmhead 6 or 4, or "
+        "--target macos",
+        HumanBytes(one.lm_head), HumanBytes(limit), budget.origin);
   }
   for (int64_t n = 1; n <= spec.num_layers; ++n) {
-    SizePlan p = EstimateSizes(spec, SplitLayers(spec.num_layers, n), lut, context);
-    if (*std::max_element(p.chunks.begin(), p.chunks.end()) <= budget) return n;
+    std::vector<ChunkSpan> spans = LayerSpans(SplitLayers(spec.num_layers, n));
+    SizePlan p = EstimateSizes(spec, spans, lut, context);
+    if (*std::max_element(p.chunks.begin(), p.chunks.end()) <= limit) {
+      return ChunkPlan{std::move(spans), 0};
+    }
   }
-  return InvalidArgument(
-      "one transformer layer alone would be {} (budget {} for --target {}); use --lut 4 or "
-      "--target macos",
-      HumanBytes(one.chunks.front()), HumanBytes(budget), TargetName(target));
+  return PlanPieces(spec, lut, context, budget);
+}
+
+Result<int64_t> AutoChunkCount(const model::ModelSpec& spec, const LutPlan& lut, int64_t context,
+                               Target target) {
+  const FileBudget budget = TargetBudget(target);
+  ANEC_ASSIGN_OR_RETURN(ChunkPlan plan, PlanChunks(spec, lut, context, budget));
+  if (!plan.whole_layers()) {
+    const SizePlan one =
+        EstimateSizes(spec, SplitLayers(spec.num_layers, spec.num_layers), lut, context);
+    return InvalidArgument(
+        "one transformer layer alone would be {} (budget {} {}); use --lut 4 or "
+        "--target macos",
+        HumanBytes(one.chunks.front()), HumanBytes(budget.bytes), budget.origin);
+  }
+  return static_cast<int64_t>(plan.chunks.size());
 }
 
 std::string HumanBytes(uint64_t b) {

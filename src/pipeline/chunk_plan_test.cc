@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace anec::pipeline {
 namespace {
 
@@ -71,6 +73,208 @@ TEST(ChunkPlanTest, AutoChunksErrorsWhenEmbeddingsCannotFit) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("--lut-embed"), std::string::npos);
   EXPECT_TRUE(AutoChunkCount(s, {}, 1024, Target::kMacOS).ok());
+}
+
+model::ModelSpec Llama70B() {
+  model::ModelSpec s;
+  s.hidden_size = 8192;
+  s.num_layers = 80;
+  s.num_heads = 64;
+  s.num_kv_heads = 8;
+  s.head_dim = 128;
+  s.intermediate_size = 28672;
+  s.vocab_size = 128256;
+  return s;
+}
+
+using Cursor = StackCursor;
+
+// The chunks tile the stack: they start at layer 0, each starts where the previous ended, the
+// last ends after the last layer, every cursor is canonical and every span is non-empty.
+void ExpectTiles(const ChunkPlan& plan, const model::ModelSpec& s) {
+  ASSERT_FALSE(plan.chunks.empty());
+  EXPECT_EQ(plan.chunks.front().begin, (Cursor{0, Cursor::kAttention, 0}));
+  EXPECT_EQ(plan.chunks.back().end, (Cursor{s.num_layers, Cursor::kAttention, 0}));
+  for (size_t i = 0; i < plan.chunks.size(); ++i) {
+    const ChunkSpan& c = plan.chunks[i];
+    EXPECT_LT(c.begin, c.end) << i;
+    if (i + 1 < plan.chunks.size()) {
+      EXPECT_EQ(c.end, plan.chunks[i + 1].begin) << i;
+    }
+    for (const Cursor& at : {c.begin, c.end}) {
+      if (at.part == Cursor::kMlp) {
+        EXPECT_LT(at.mlp_begin, s.intermediate_size);
+        EXPECT_EQ(at.mlp_begin % plan.mlp_slice, 0);
+      } else {
+        EXPECT_EQ(at.mlp_begin, 0);
+      }
+    }
+  }
+}
+
+TEST(ChunkPlanTest, PartsOfSpans) {
+  auto whole = PartsOf(LayersSpan({2, 4}), 96);
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_EQ(whole[0].layer, 2);
+  EXPECT_TRUE(whole[1].attention);
+  EXPECT_EQ(whole[1].mlp_begin, 0);
+  EXPECT_EQ(whole[1].mlp_end, 96);
+  // From inside layer 4's MLP to right after layer 5's attention block.
+  auto cut = PartsOf({{4, Cursor::kMlp, 32}, {5, Cursor::kMlp, 0}}, 96);
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_FALSE(cut[0].attention);
+  EXPECT_EQ(cut[0].mlp_begin, 32);
+  EXPECT_EQ(cut[0].mlp_end, 96);
+  EXPECT_TRUE(cut[1].attention);
+  EXPECT_EQ(cut[1].mlp_end, 0);
+  // Inside one MLP.
+  auto mid = PartsOf({{7, Cursor::kMlp, 32}, {7, Cursor::kMlp, 64}}, 96);
+  ASSERT_EQ(mid.size(), 1u);
+  EXPECT_FALSE(mid[0].attention);
+  EXPECT_EQ(mid[0].mlp_begin, 32);
+  EXPECT_EQ(mid[0].mlp_end, 64);
+}
+
+TEST(ChunkPlanTest, DescribesPieces) {
+  EXPECT_EQ(DescribeChunk(LayersSpan({0, 4}), 11008, 0), "layers 0-3");
+  EXPECT_EQ(DescribeChunk(LayersSpan({5, 6}), 11008, 0), "layer 5");
+  EXPECT_EQ(DescribeChunk({{4, Cursor::kMlp, 2752}, {5, Cursor::kMlp, 0}}, 11008, 2752),
+            "layer 4 mlp[2752:5504) .. layer 5 attention");
+  // MLP rows of one layer are one range.
+  EXPECT_EQ(DescribeChunk({{5, Cursor::kMlp, 0}, {6, Cursor::kAttention, 0}}, 11008, 5504),
+            "layer 5 mlp[0:11008)");
+  EXPECT_EQ(DescribeChunk({{5, Cursor::kMlp, 2752}, {5, Cursor::kMlp, 8256}}, 11008, 2752),
+            "layer 5 mlp[2752:8256)");
+  EXPECT_EQ(DescribeChunk({{5, Cursor::kMlp, 5504}, {6, Cursor::kMlp, 0}}, 11008, 5504),
+            "layer 5 mlp[5504:11008) .. layer 6 attention");
+  EXPECT_EQ(DescribeChunk({{3, Cursor::kAttention, 0}, {3, Cursor::kMlp, 0}}, 11008, 2752),
+            "layer 3 attention");
+}
+
+TEST(ChunkPlanTest, WholeLayerPlansAreUnchanged) {
+  // Layers that fit give the same whole-layer plan as before pieces existed.
+  model::ModelSpec s = Llama32_1B();
+  auto plan = PlanChunks(s, {}, 1024, TargetBudget(Target::kIOS));
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->whole_layers());
+  ASSERT_EQ(plan->chunks.size(), 2u);
+  EXPECT_EQ(plan->chunks[0].end, (Cursor{8, Cursor::kAttention, 0}));
+  // The span and layer-range estimates agree: fixed part + 8 x 121.6 MB layers.
+  SizePlan a = EstimateSizes(s, SplitLayers(16, 2), {}, 1024);
+  SizePlan b = EstimateSizes(s, plan->chunks, {}, 1024);
+  EXPECT_EQ(a.chunks, b.chunks);
+  const uint64_t layer =
+      2ull * (2048 * 2048 + 2 * 512 * 2048 + 2048 * 2048 + 3 * 8192 * 2048 + 2 * 2048);
+  EXPECT_EQ(a.chunks[0], 8 * layer + 2 * 1024 * 64 * 2 + 64 * 1024);
+}
+
+TEST(ChunkPlanTest, Llama70BLayersFitIosAtLut6ButNotInFp16) {
+  model::ModelSpec s = Llama70B();
+  LutPlan lut6;
+  lut6.ffn = lut6.lmhead = lut6.embed = 6;
+  // At 6 bits one 70B layer is ~643 MB: it fits 1 GB, two do not, so whole layers, one per file.
+  auto six = PlanChunks(s, lut6, 1024, TargetBudget(Target::kIOS));
+  ASSERT_TRUE(six.ok()) << six.status().ToString();
+  EXPECT_TRUE(six->whole_layers());
+  EXPECT_EQ(six->chunks.size(), 80u);
+  SizePlan p6 = EstimateSizes(s, six->chunks, lut6, 1024);
+  EXPECT_GT(p6.chunks[0], 640'000'000u);
+  EXPECT_LT(p6.chunks[0], 650'000'000u);
+  // In fp16 a layer is ~1.71 GB: whole layers cannot fit iOS, so the layers are split.
+  LutPlan fp16;
+  fp16.embed = fp16.lmhead = 6;
+  auto whole = AutoChunkCount(s, fp16, 1024, Target::kIOS);
+  ASSERT_FALSE(whole.ok());
+  EXPECT_NE(whole.status().message().find("one transformer layer alone would be 1.71 GB"),
+            std::string::npos)
+      << whole.status().message();
+  auto split = PlanChunks(s, fp16, 1024, TargetBudget(Target::kIOS));
+  ASSERT_TRUE(split.ok()) << split.status().ToString();
+  EXPECT_FALSE(split->whole_layers());
+  ExpectTiles(*split, s);
+  EXPECT_EQ(s.intermediate_size % split->mlp_slice, 0);
+  EXPECT_EQ(split->mlp_slice % 64, 0);
+  SizePlan p = EstimateSizes(s, split->chunks, fp16, 1024);
+  for (uint64_t c : p.chunks) EXPECT_LE(c, TargetBudgetBytes(Target::kIOS));
+  // Nothing dropped or stored twice: in fp16 the pieces add up to the 80 layers exactly.
+  const SizePlan layers = EstimateSizes(s, SplitLayers(80, 80), fp16, 1024);
+  const uint64_t fixed = 2 * 1024 * 128 * 2 + 64 * 1024;
+  uint64_t sum = 0;
+  for (uint64_t c : p.chunks) sum += c - fixed;
+  uint64_t want = 0;
+  for (uint64_t c : layers.chunks) want += c - fixed;
+  EXPECT_EQ(sum, want);
+  // Two files per layer: a file's last MLP part (>= 1.41 GB - 1 GB + 302 MB) and the next
+  // attention block (302 MB, atomic) never share 1 GB, whatever the slices. The fewest slices
+  // alone would do worse: 2 slices of 705 MB pack one piece per file (240 files).
+  EXPECT_EQ(split->chunks.size(), 160u);
+  EXPECT_EQ(split->mlp_slice, 4096);  // 7 slices: the fewest that reach 160 files
+  // Attention + 3 slices (906.6 MB), then 4 slices (805 MB).
+  EXPECT_GT(p.largest(), 900'000'000u);
+  std::printf("70B fp16 iOS: %zu chunks, MLP slices of %lld rows, largest chunk %s; chunk 2: %s\n",
+              split->chunks.size(), static_cast<long long>(split->mlp_slice),
+              HumanBytes(p.largest()).c_str(),
+              DescribeChunk(split->chunks[1], s.intermediate_size, split->mlp_slice).c_str());
+}
+
+TEST(ChunkPlanTest, Llama405BAtLut6NeedsSplitLayersEvenOnMacos) {
+  model::ModelSpec s = Llama70B();
+  s.hidden_size = 16384;
+  s.num_layers = 126;
+  s.num_heads = 128;
+  s.intermediate_size = 53248;
+  LutPlan lut6;
+  lut6.ffn = lut6.lmhead = lut6.embed = 6;
+  auto whole = AutoChunkCount(s, lut6, 1024, Target::kMacOS);
+  ASSERT_FALSE(whole.ok());
+  EXPECT_NE(whole.status().message().find("one transformer layer alone would be 2.39 GB"),
+            std::string::npos)
+      << whole.status().message();
+  auto plan = PlanChunks(s, lut6, 1024, TargetBudget(Target::kMacOS));
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ExpectTiles(*plan, s);
+  EXPECT_EQ(plan->mlp_slice % 64, 0);
+  SizePlan p = EstimateSizes(s, plan->chunks, lut6, 1024);
+  EXPECT_LE(p.largest(), TargetBudgetBytes(Target::kMacOS));
+  // 126 x 2.39 GB = 301.6 GB: at least 151 files of 2 GB.
+  EXPECT_GE(plan->chunks.size(), 151u);
+  std::printf("405B LUT6 macOS: %zu chunks, MLP slices of %lld rows, largest chunk %s\n",
+              plan->chunks.size(), static_cast<long long>(plan->mlp_slice),
+              HumanBytes(p.largest()).c_str());
+}
+
+TEST(ChunkPlanTest, ForcedTinyBudgetSplitsAtAttentionAndInsideMlps) {
+  model::ModelSpec s = Llama32_1B();
+  s.vocab_size = 10000;  // embeddings and LM head of 41 MB fit too
+  // 121.6 MB layers (16.8 MB attention, 100.7 MB MLP) into 60 MB files.
+  FileBudget budget{60'000'000, "from --max-file-mb 60"};
+  auto plan = PlanChunks(s, {}, 1024, budget);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_FALSE(plan->whole_layers());
+  ExpectTiles(*plan, s);
+  SizePlan p = EstimateSizes(s, plan->chunks, {}, 1024);
+  for (uint64_t c : p.chunks) EXPECT_LE(c, budget.bytes);
+  bool after_attention = false, inside_mlp = false;
+  for (const ChunkSpan& c : plan->chunks) {
+    if (c.end.part == Cursor::kMlp && c.end.mlp_begin == 0) after_attention = true;
+    if (c.end.part == Cursor::kMlp && c.end.mlp_begin > 0) inside_mlp = true;
+  }
+  EXPECT_TRUE(inside_mlp);
+  // 16 x 121.6 MB = 1.95 GB: at least 33 files of <= 60 MB.
+  EXPECT_GE(plan->chunks.size(), 33u);
+  std::printf(
+      "Llama-3.2-1B fp16 in 60 MB files: %zu chunks, slices of %lld, after-attention "
+      "boundary: %s\n",
+      plan->chunks.size(), static_cast<long long>(plan->mlp_slice), after_attention ? "yes" : "no");
+}
+
+TEST(ChunkPlanTest, BudgetBelowOneAttentionBlockIsAnError) {
+  model::ModelSpec s = Llama32_1B();
+  s.vocab_size = 1000;
+  auto r = PlanChunks(s, {}, 1024, {10'000'000, "from --max-file-mb 10"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("one attention block alone"), std::string::npos);
+  EXPECT_NE(r.status().message().find("from --max-file-mb 10"), std::string::npos);
 }
 
 TEST(ChunkPlanTest, HumanBytes) {

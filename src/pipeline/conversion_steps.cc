@@ -38,13 +38,13 @@ std::string ShellQuote(const std::string& s) {
 }  // namespace
 
 ConversionRun::ConversionRun(FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
-                             const ConvertHooks& hooks, std::vector<LayerRange> chunks)
+                             const ConvertHooks& hooks, ChunkPlan plan)
     : fs_(fs),
       in_(in),
       opts_(o),
       hooks_(hooks),
-      chunks_(std::move(chunks)),
-      names_(MakeFileNames(o.prefix, o.lut, static_cast<int64_t>(chunks_.size()))),
+      plan_(std::move(plan)),
+      names_(MakeFileNames(o.prefix, o.lut, static_cast<int64_t>(plan_.chunks.size()))),
       work_(fs, o.output_dir) {}
 
 Status ConversionRun::Unit(int step, const std::string& unit) {
@@ -69,7 +69,7 @@ ane::ModelMetadata ConversionRun::Metadata(const std::string& what, int lut_bits
   if (opts_.kv_cache == ane::KvCacheSharing::kPerChunk) u["com.anec.kv_cache"] = "per-chunk";
   u["com.anemll.batch_size"] = std::to_string(opts_.batch);
   u["com.anemll.lut_bits"] = std::to_string(lut_bits);
-  u["com.anemll.num_chunks"] = std::to_string(chunks_.size());
+  u["com.anemll.num_chunks"] = std::to_string(plan_.chunks.size());
   if (chunk_no > 0) u["com.anemll.chunk_no"] = std::to_string(chunk_no);
   u["com.anemll.info"] = fmt::format("Converted by anec {}: {}", kAnecVersion, what);
   return m;
@@ -77,7 +77,7 @@ ane::ModelMetadata ConversionRun::Metadata(const std::string& what, int lut_bits
 
 std::vector<std::string> ConversionRun::StepOutputs(int step) const {
   std::vector<std::string> out;
-  const int64_t n = static_cast<int64_t>(chunks_.size());
+  const int64_t n = static_cast<int64_t>(plan_.chunks.size());
   switch (step) {
     case 1:
       out.push_back(Out(names_.embeddings));
@@ -156,24 +156,30 @@ Status ConversionRun::LmHead() {
 
 namespace {
 // Chunk `k` (1-based) of `n`.
-ane::ChunkShape ShapeOf(const model::ModelSpec& spec, const ConvertOptions& o, const LayerRange& r,
+ane::ChunkShape ShapeOf(const model::ModelSpec& spec, const ConvertOptions& o, const ChunkSpan& r,
                         int64_t k, int64_t n) {
   ane::ChunkShape s;
-  s.first_layer = r.first;
-  s.end_layer = r.end;
+  const bool ends_in_mlp = r.end.part == StackCursor::kMlp;
+  s.first_layer = r.begin.layer;
+  s.end_layer = ends_in_mlp ? r.end.layer + 1 : r.end.layer;
   s.context = o.context;
   s.is_last = k == n;
-  s.kv = ane::MakeKvCacheLayout(spec, o.context, o.batch, o.kv_cache, k - 1, r.first, r.end);
+  if (r.begin.part == StackCursor::kMlp) s.begin_mlp = r.begin.mlp_begin;
+  if (ends_in_mlp) s.end_mlp = r.end.mlp_begin;
+  const LayerRange attention = AttentionLayers(r);  // a per-chunk state holds these layers
+  s.kv = ane::MakeKvCacheLayout(spec, o.context, o.batch, o.kv_cache, k - 1, attention.first,
+                                attention.end);
   return s;
 }
 }  // namespace
 
 Status ConversionRun::InferChunks() {
   ANEC_RETURN_IF_ERROR(fs_->MakeDirs(work_.dir()));
-  const int64_t n = static_cast<int64_t>(chunks_.size());
+  const int64_t n = static_cast<int64_t>(plan_.chunks.size());
   Progress p(hooks_.log, "[3/8] FFN chunks (infer)", n);
   for (int64_t k = 1; k <= n; ++k) {
-    const ane::ChunkShape shape = ShapeOf(in_.spec, opts_, chunks_[k - 1], k, n);
+    const ane::ChunkShape shape =
+        ShapeOf(in_.spec, opts_, plan_.chunks[static_cast<size_t>(k - 1)], k, n);
     ANEC_RETURN_IF_ERROR(WritePackage(
         fs_, work_.Path(names_.InferChunk(k)),
         [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
@@ -211,13 +217,14 @@ class DiscardingFile : public WritableFile {
 }  // namespace
 
 Status ConversionRun::PrefillChunks() {
-  const int64_t n = static_cast<int64_t>(chunks_.size());
+  const int64_t n = static_cast<int64_t>(plan_.chunks.size());
   Progress p(hooks_.log, "[4/8] prefill chunks", n);
   for (int64_t k = 1; k <= n; ++k) {
     const std::string infer_path = work_.Path(names_.InferChunk(k));
     ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs_, infer_path));
     ANEC_ASSIGN_OR_RETURN(ane::PackageConstants consts, ane::PackageConstants::Index(&infer));
-    const ane::ChunkShape shape = ShapeOf(in_.spec, opts_, chunks_[k - 1], k, n);
+    const ane::ChunkShape shape =
+        ShapeOf(in_.spec, opts_, plan_.chunks[static_cast<size_t>(k - 1)], k, n);
     coreml::BlobWriter discard(std::make_unique<DiscardingFile>());
     Result<CoreML::Specification::Model> model = Status(StatusCode::kInternal, "not built");
     {
@@ -241,7 +248,7 @@ Status ConversionRun::PrefillChunks() {
 }
 
 Status ConversionRun::Combine() {
-  const int64_t n = static_cast<int64_t>(chunks_.size());
+  const int64_t n = static_cast<int64_t>(plan_.chunks.size());
   Progress p(hooks_.log, "[5/8] combine infer + prefill", n);
   for (int64_t k = 1; k <= n; ++k) {
     ANEC_RETURN_IF_ERROR(MergeInferPrefill(fs_, work_.Path(names_.InferChunk(k)),

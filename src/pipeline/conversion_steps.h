@@ -16,7 +16,7 @@ namespace anec::pipeline {
 class ConversionRun {
  public:
   ConversionRun(FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
-                const ConvertHooks& hooks, std::vector<LayerRange> chunks);
+                const ConvertHooks& hooks, ChunkPlan plan);
 
   const FileNames& names() const { return names_; }
   WorkState& work() { return work_; }
@@ -44,7 +44,7 @@ class ConversionRun {
   const ConversionInput& in_;
   const ConvertOptions& opts_;
   const ConvertHooks& hooks_;
-  std::vector<LayerRange> chunks_;
+  ChunkPlan plan_;
   FileNames names_;
   WorkState work_;
 };

@@ -52,8 +52,19 @@ Status ValidateOptions(const ConvertOptions& o, const model::ModelSpec& spec) {
       return InvalidArgument("--prefix '{}': use letters, digits, '_' or '-' only", p);
     }
   }
+  if (o.max_file_bytes != 0 && o.chunks != 0) {
+    return InvalidArgument(
+        "--max-file-mb plans the chunks itself; it cannot be combined with --chunks {} (use "
+        "--chunks auto)",
+        o.chunks);
+  }
   if (o.output_dir.empty()) return InvalidArgument("--output: an output folder is required");
   return Status::Ok();
+}
+
+FileBudget BudgetOf(const ConvertOptions& o) {
+  if (o.max_file_bytes == 0) return TargetBudget(o.target);
+  return {o.max_file_bytes, fmt::format("from --max-file-mb {}", o.max_file_bytes / 1e6)};
 }
 
 std::string FileNames::Chunk(int64_t k) const {
@@ -79,7 +90,8 @@ FileNames MakeFileNames(const std::string& prefix, const LutPlan& lut, int64_t c
 }
 
 std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& spec,
-                               int64_t resolved_chunks, const std::string& config_json) {
+                               int64_t resolved_chunks, const std::string& config_json,
+                               const std::string& split_plan) {
   nlohmann::ordered_json j;
   j["format"] = 1;
   j["model_dir"] = o.model_source.empty() ? o.model_dir : o.model_source;
@@ -95,6 +107,8 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   j["prefix"] = o.prefix;
   if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
   if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";  // likewise
+  if (o.max_file_bytes) j["max_file_bytes"] = o.max_file_bytes;  // likewise
+  if (!split_plan.empty()) j["split_plan"] = split_plan;
   return j.dump(1);
 }
 

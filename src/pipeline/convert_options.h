@@ -38,7 +38,13 @@ struct ConvertOptions {
   // --kv-cache: one state for the whole model (ANEMLL's contract, the default) or one per chunk
   // holding only that chunk's layers (ane/kv_cache_layout.h).
   ane::KvCacheSharing kv_cache = ane::KvCacheSharing::kShared;
+  // Per-file budget for --chunks auto instead of the target's (--max-file-mb; tests, experts);
+  // 0 = the target's. Layers that do not fit it alone are split (chunk_plan.h).
+  uint64_t max_file_bytes = 0;
 };
+
+// The budget --chunks auto plans for: --max-file-mb when given, else the target's.
+FileBudget BudgetOf(const ConvertOptions& o);
 
 // Checks the options against the model: context a positive multiple of batch, chunks <= layers,
 // LUT bits in {1,2,3,4,6,8}, restart/only in 1..8, a valid prefix. Messages name the flag.
@@ -61,8 +67,10 @@ struct FileNames {
 FileNames MakeFileNames(const std::string& prefix, const LutPlan& lut, int64_t chunks);
 
 // A stable text of everything that changes the output bytes (model identity and shape, context,
-// batch, chunk count, LUT settings, prefix). --restart refuses a work folder with another one.
+// batch, chunk count, LUT settings, prefix, file budget; `split_plan`: the chunks' pieces when
+// the plan splits layers, else empty). --restart refuses a work folder with another one.
 std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& spec,
-                               int64_t resolved_chunks, const std::string& config_json);
+                               int64_t resolved_chunks, const std::string& config_json,
+                               const std::string& split_plan = "");
 
 }  // namespace anec::pipeline

@@ -89,6 +89,26 @@ TEST(ConvertOptionsTest, FingerprintChangesWithOutputAffectingOptions) {
   r.restart = 3;
   r.skip_check = true;
   EXPECT_EQ(a, OptionsFingerprint(r, Spec(4), 2, "{}"));
+  ConvertOptions m = o;  // a forced file budget, and the pieces of a split plan
+  m.max_file_bytes = 132'000;
+  EXPECT_NE(a, OptionsFingerprint(m, Spec(4), 2, "{}"));
+  EXPECT_NE(OptionsFingerprint(m, Spec(4), 2, "{}"),
+            OptionsFingerprint(m, Spec(4), 2, "{}", "layer 0 attention .. layer 1 mlp[0:80); "));
+}
+
+TEST(ConvertOptionsTest, MaxFileBudget) {
+  ConvertOptions o = Good();
+  EXPECT_EQ(BudgetOf(o).bytes, 1'000'000'000u);
+  EXPECT_EQ(BudgetOf(o).origin, "for --target ios");
+  o.max_file_bytes = 132'000;
+  EXPECT_EQ(BudgetOf(o).bytes, 132'000u);
+  EXPECT_EQ(BudgetOf(o).origin, "from --max-file-mb 0.132");
+  EXPECT_TRUE(ValidateOptions(o, Spec(4)).ok());
+  o.chunks = 2;  // an explicit count plans nothing: the budget would be ignored
+  Status st = ValidateOptions(o, Spec(4));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--max-file-mb"), std::string::npos);
+  EXPECT_NE(st.message().find("--chunks 2"), std::string::npos);
 }
 
 TEST(MetaYamlTest, HasAnemllKeys) {

@@ -44,16 +44,19 @@ std::vector<int> Prerequisites(int s) {
 }
 
 void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& o,
-               const std::vector<LayerRange>& chunks, bool auto_chunks, int first, int last) {
+               const ChunkPlan& plan, bool auto_chunks, int first, int last) {
   if (log == nullptr) return;
   const model::ModelSpec& s = in.spec;
+  const std::vector<ChunkSpan>& chunks = plan.chunks;
   SizePlan sizes = EstimateSizes(s, chunks, o.lut, o.context);
   auto lut = [](int b) { return b ? std::to_string(b) + "-bit" : std::string("fp16"); };
+  const FileBudget budget = BudgetOf(o);
   fmt::print(log, "anec convert: {} ({}, {} layers, hidden {}, vocab {}) -> {}\n",
              s.name.empty() ? "model" : s.name, model::ArchitectureName(s.architecture),
              s.num_layers, s.hidden_size, s.vocab_size, o.output_dir);
-  fmt::print(log, "  context {}, batch {}, target {} (budget {} per file)\n", o.context, o.batch,
-             TargetName(o.target), HumanBytes(TargetBudgetBytes(o.target)));
+  fmt::print(log, "  context {}, batch {}, target {} (budget {} per file{})\n", o.context, o.batch,
+             TargetName(o.target), HumanBytes(budget.bytes),
+             o.max_file_bytes ? ", --max-file-mb" : "");
   fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {}){}\n",
              lut(o.lut.embed), lut(o.lut.ffn), lut(o.lut.lmhead), o.lut.group,
              o.preserve_quant ? "; quantized matrices are carried as they are, these settings "
@@ -62,16 +65,31 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
   fmt::print(log, "  embeddings ~{}, LM head ~{} in {} pieces\n", HumanBytes(sizes.embeddings),
              HumanBytes(sizes.lm_head), ane::LmHeadPieces(s.vocab_size).size());
   fmt::print(log, "  {} FFN chunk(s){}:\n", chunks.size(), auto_chunks ? " (auto)" : "");
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    fmt::print(log, "    chunk {}: layers {}-{} ({} layers, ~{})\n", i + 1, chunks[i].first,
-               chunks[i].end - 1, chunks[i].count(), HumanBytes(sizes.chunks[i]));
+  if (!plan.whole_layers()) {
+    fmt::print(log,
+               "  one layer exceeds the budget: chunks may end after an attention block or inside "
+               "an MLP (slices of {} of its {} intermediate rows)\n",
+               plan.mlp_slice, s.intermediate_size);
   }
-  fmt::print(log, "  {}\n", DescribeKvCache(s, o, chunks));
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (plan.whole_layers()) {
+      const int64_t first_layer = chunks[i].begin.layer, end_layer = chunks[i].end.layer;
+      fmt::print(log, "    chunk {}: layers {}-{} ({} layers, ~{})\n", i + 1, first_layer,
+                 end_layer - 1, end_layer - first_layer, HumanBytes(sizes.chunks[i]));
+    } else {
+      fmt::print(log, "    chunk {}/{}: {}  ~{}\n", i + 1, chunks.size(),
+                 DescribeChunk(chunks[i], s.intermediate_size, plan.mlp_slice),
+                 HumanBytes(sizes.chunks[i]));
+    }
+  }
+  std::vector<LayerRange> attention;
+  for (const ChunkSpan& c : chunks) attention.push_back(AttentionLayers(c));
+  fmt::print(log, "  {}\n", DescribeKvCache(s, o, attention));
   fmt::print(log, "  steps {}..{}\n", first, last);
 }
 
 Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
-                     const std::vector<LayerRange>& chunks) {
+                     const std::vector<ChunkSpan>& chunks) {
   // Input complete: the tokenizer files ANEMLL's runtimes load.
   for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"}) {
     const std::string p = JoinPath(o.model_dir, f);
@@ -111,19 +129,27 @@ Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, Conv
   if (o.prefix.empty())
     o.prefix = in.spec.default_prefix.empty() ? "llama" : in.spec.default_prefix;
   ANEC_RETURN_IF_ERROR(ValidateOptions(o, in.spec));
-  int64_t n = o.chunks;
-  if (n == 0) {
-    ANEC_ASSIGN_OR_RETURN(n, AutoChunkCount(in.spec, o.lut, o.context, o.target));
+  ChunkPlan plan;
+  if (o.chunks == 0) {
+    ANEC_ASSIGN_OR_RETURN(plan, PlanChunks(in.spec, o.lut, o.context, BudgetOf(o)));
+  } else {
+    plan.chunks = LayerSpans(SplitLayers(in.spec.num_layers, o.chunks));
   }
-  std::vector<LayerRange> chunks = SplitLayers(in.spec.num_layers, n);
+  const int64_t n = static_cast<int64_t>(plan.chunks.size());
   const int first = o.only ? o.only : o.restart;
   const int last = o.only ? o.only : kNumSteps;
-  PrintPlan(hooks.log, in, o, chunks, o.chunks == 0, first, last);
-  if (!o.skip_check) ANEC_RETURN_IF_ERROR(UpFrontChecks(fs, in, o, chunks));
+  PrintPlan(hooks.log, in, o, plan, o.chunks == 0, first, last);
+  if (!o.skip_check) ANEC_RETURN_IF_ERROR(UpFrontChecks(fs, in, o, plan.chunks));
 
   ANEC_RETURN_IF_ERROR(fs->MakeDirs(o.output_dir));
-  ConversionRun run(fs, in, o, hooks, chunks);
-  const std::string fingerprint = OptionsFingerprint(o, in.spec, n, in.config_json);
+  std::string split_plan;
+  if (!plan.whole_layers()) {
+    for (const ChunkSpan& c : plan.chunks) {
+      split_plan += DescribeChunk(c, in.spec.intermediate_size, plan.mlp_slice) + "; ";
+    }
+  }
+  const std::string fingerprint = OptionsFingerprint(o, in.spec, n, in.config_json, split_plan);
+  ConversionRun run(fs, in, o, hooks, std::move(plan));
   const bool resuming = first > 1 || o.only != 0;
   if (resuming) {
     ANEC_RETURN_IF_ERROR(run.work().Resume(fingerprint));

@@ -19,6 +19,7 @@ struct KvMemory {
   bool ring = false;
 };
 
+// `chunks`: the layers whose attention each chunk runs (AttentionLayers of the plan's spans).
 KvMemory EstimateKvMemory(const model::ModelSpec& spec, int64_t context, int64_t batch,
                           ane::KvCacheSharing sharing, const std::vector<LayerRange>& chunks);
 

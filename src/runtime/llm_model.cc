@@ -26,6 +26,48 @@ const ValueSpec* FirstTensorInput(const CompiledFunction& fn) {
   return nullptr;
 }
 
+// Chunk inputs the runtime makes itself; any other input X is carried from the previous chunk's
+// output `output_X` (e.g. mlp_input when a plan splits an MLP across files).
+bool IsStandardChunkInput(const std::string& name) {
+  return name == "hidden_states" || name == "position_ids" || name == "causal_mask" ||
+         name == "current_pos";
+}
+
+// Checks that every carried input of `fn` has its `output_X` in `prev` (the previous chunk's
+// function of the same kind; null for the first chunk).
+Status CheckCarriedInputs(const CompiledFunction& fn, const CompiledFunction* prev) {
+  for (const ValueSpec& spec : fn.inputs) {
+    if (spec.is_state || IsStandardChunkInput(spec.name)) continue;
+    const std::string want = "output_" + spec.name;
+    if (prev != nullptr && std::find(prev->output_names.begin(), prev->output_names.end(), want) !=
+                               prev->output_names.end()) {
+      continue;
+    }
+    return InvalidArgument(
+        "{}: function '{}' input '{}' is not one of hidden_states, position_ids, causal_mask, "
+        "current_pos, and {} has no output '{}' to feed it; the chunks do not belong together "
+        "(reconvert the model)",
+        fn.package, fn.name, spec.name,
+        prev ? fmt::format("the previous chunk {}", prev->package) : "no previous chunk", want);
+  }
+  return Status::Ok();
+}
+
+// Adds `fn`'s carried inputs from `prev_out`, the previous chunk's outputs.
+Status AddCarriedInputs(const CompiledFunction& fn, const NamedTensors& prev_out,
+                        NamedTensors* in) {
+  for (const ValueSpec& spec : fn.inputs) {
+    if (spec.is_state || IsStandardChunkInput(spec.name)) continue;
+    auto it = prev_out.find("output_" + spec.name);
+    if (it == prev_out.end()) {
+      return InvalidArgument("{}: function '{}' input '{}' needs output_{} of the previous chunk",
+                             fn.package, fn.name, spec.name, spec.name);
+    }
+    (*in)[spec.name] = it->second;
+  }
+  return Status::Ok();
+}
+
 std::string OutputNamed(const CompiledFunction& fn, std::string_view preferred) {
   for (const std::string& n : fn.output_names) {
     if (n == preferred) return n;
@@ -134,6 +176,11 @@ Status LlmModel::Init() {
     if (c.prefill != nullptr) {
       const ValueSpec* ph = c.prefill->FindInput("hidden_states");
       if (ph != nullptr && ph->dims.size() >= 2 && ph->dims[1] > 0) batch_ = static_cast<int>(ph->dims[1]);
+    }
+    const Chunk* prev = &c == &chunks_.front() ? nullptr : &c - 1;
+    ANEC_RETURN_IF_ERROR(CheckCarriedInputs(*c.infer, prev ? prev->infer : nullptr));
+    if (c.prefill != nullptr && (prev == nullptr || prev->prefill != nullptr)) {
+      ANEC_RETURN_IF_ERROR(CheckCarriedInputs(*c.prefill, prev ? prev->prefill : nullptr));
     }
     ANEC_RETURN_IF_ERROR(PrepareStates(*c.infer, &states_));
     if (c.prefill != nullptr) ANEC_RETURN_IF_ERROR(PrepareStates(*c.prefill, &states_));
@@ -250,19 +297,18 @@ Result<NamedTensors> LlmModel::ChunkInputs(const CompiledFunction& fn, Tensor hi
     } else if (spec.name == "current_pos") {
       Shape shape = spec.dims.empty() ? Shape{} : Shape{1};
       in[spec.name] = Tensor::FromInts(spec.dtype, shape, std::vector<int64_t>{pos % cache_rows_});
-    } else {
-      return InvalidArgument("{}: function '{}' input '{}' is not one of hidden_states, "
-                             "position_ids, causal_mask, current_pos", fn.package, fn.name, spec.name);
-    }
+    }  // any other input is carried from the previous chunk (AddCarriedInputs)
   }
   return in;
 }
 
 Status LlmModel::PrefillBatch(std::span<const int32_t> ids, int pos) {
   ANEC_ASSIGN_OR_RETURN(Tensor hidden, Embed(ids, batch_));
+  NamedTensors out;
   for (Chunk& c : chunks_) {
     ANEC_ASSIGN_OR_RETURN(NamedTensors in, ChunkInputs(*c.prefill, hidden, pos, batch_));
-    ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*c.prefill, in, &states_, pool_));
+    ANEC_RETURN_IF_ERROR(AddCarriedInputs(*c.prefill, out, &in));
+    ANEC_ASSIGN_OR_RETURN(out, RunFunction(*c.prefill, in, &states_, pool_));
     // The last chunk's prefill output only fills the cache; it may be a single row.
     hidden = out[OutputNamed(*c.prefill, "output_hidden_states")];
   }
@@ -271,10 +317,12 @@ Status LlmModel::PrefillBatch(std::span<const int32_t> ids, int pos) {
 
 Result<std::vector<float>> LlmModel::InferOne(int32_t id, int pos) {
   ANEC_ASSIGN_OR_RETURN(Tensor hidden, Embed(std::span<const int32_t>(&id, 1), 1));
+  NamedTensors carried;
   for (Chunk& c : chunks_) {
     ANEC_ASSIGN_OR_RETURN(NamedTensors in, ChunkInputs(*c.infer, hidden, pos, 1));
-    ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*c.infer, in, &states_, pool_));
-    hidden = out[c.output];
+    ANEC_RETURN_IF_ERROR(AddCarriedInputs(*c.infer, carried, &in));
+    ANEC_ASSIGN_OR_RETURN(carried, RunFunction(*c.infer, in, &states_, pool_));
+    hidden = carried[c.output];
   }
   NamedTensors in;
   in[head_input_] = hidden;

@@ -10,6 +10,8 @@
 // the position it holds, p_s (the latest p <= the call's last position with p = s mod R), has
 // p_s <= q and q - p_s < window. The window (package metadata com.anec.sliding_window) applies to
 // an ordinary cache as well. A prefill batch is used only when its rows do not wrap.
+// A chunk input X other than hidden_states, position_ids, causal_mask and current_pos is fed from
+// the previous chunk's output output_X (split-layer plans carry mlp_input this way).
 //
 // Names and shapes are read from the packages (function inputs/outputs), not assumed, so a
 // mismatch between the converter and this contract shows up as an error naming the package.

@@ -1,9 +1,13 @@
 """Apple's coremltools reads every package `anec convert` writes.
 
 The `anec` binary converts parity fixtures (tests/fixtures/parity) into temporary folders:
-llama_untied with --lut 4 in one chunk, qwen3_headdim in fp16 with 3 chunks (one layer each)
-and mistral_window (sliding window) in 2 chunks; and the GPTQ (act-order) and AWQ int4 fixtures
-(tests/fixtures/gptq), whose int4 groups are carried as constexpr_blockwise_shift_scale. Then, for every .mlpackage written (final files and the work folder):
+llama_untied with --lut 4 in one chunk, qwen3_headdim in fp16 with 3 chunks (one layer each),
+mistral_window (sliding window: a ring-buffer KV cache) in 2 chunks, also with --kv-cache
+per-chunk; the GPTQ (act-order) and AWQ int4 fixtures (tests/fixtures/gptq), whose int4 groups
+are carried as constexpr_blockwise_shift_scale; and llama_untied at --lut 4 with a forced tiny
+per-file budget (--max-file-mb 0.09) that splits layers: chunks end after an attention block
+or inside an MLP, carrying output_mlp_input -> mlp_input. Then, for every .mlpackage written
+(final files and the work folder):
   - coremltools.models.MLModel(path, skip_model_load=True) opens it;
   - the milproto loader rebuilds its MIL program, re-running type inference on every op, and each
     op's inferred output dtype and shape equals the type anec declared in the protobuf;
@@ -54,6 +58,12 @@ CONVERSIONS = {
                           prefix="llama", prequant=True),
     "awq_lut4_2chunks": dict(case="awq_llama", root=GPTQ_FIXTURES, chunks=2, lut=4,
                              prefix="llama", prequant=True),
+    # LUT4 with 90 KB per file: attention + half an MLP fit, a whole MLP does not. The plan (anec
+    # prints it): L0 attention .. L0 mlp[0:80) | L0 mlp[80:160) .. L1 attention | L1 mlp[0:160) |
+    # L2 attention .. L2 mlp[0:80) | L2 mlp[80:160). Chunks 1 and 4 hand the MLP input to chunks
+    # 2 and 5; sliced gate/up rows and down columns are palettized on their own.
+    "llama_split": dict(case="llama_untied", chunks=5, lut=4, prefix="llama",
+                        max_file_mb="0.09", carry_out={1, 4}, carry_in={2, 5}),
 }
 
 # MIL protobuf data types -> coremltools' builtin type names.
@@ -91,7 +101,9 @@ def converted(request, tmp_path_factory):
     anec = tool_path(os.path.join("src", "cli", "anec"))
     model_dir = os.path.join(c.get("root", FIXTURES), c["case"])
     cmd = [anec, "convert", "--model", model_dir, "--output", str(out),
-           "--context", str(CONTEXT), "--batch-size", str(BATCH), "--chunks", str(c["chunks"]),
+           "--context", str(CONTEXT), "--batch-size", str(BATCH),
+           *(["--chunks", "auto", "--max-file-mb", c["max_file_mb"]] if "max_file_mb" in c
+             else ["--chunks", str(c["chunks"])]),
            "--lut", str(c["lut"]) if c["lut"] else "none",
            "--kv-cache", c.get("kv_cache", "shared"),
            # The fixtures carry no tokenizer files, which the up-front check requires.
@@ -300,9 +312,17 @@ def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
             layers = ranges[k - 1][1] - ranges[k - 1][0] if per_chunk else L
             assert list(state.shape) == [2 * layers, kv, C, hd], (name, f.name)
             assert state.dataType == fp16
-            assert features(f.input) == want_inputs[f.name], (name, f.name)
+            rows_in = want_inputs[f.name]["hidden_states"][1]
+            want_in = dict(want_inputs[f.name])
+            if k in c.get("carry_in", ()):
+                want_in["mlp_input"] = [1, rows_in, H]
+            assert features(f.input) == want_in, (name, f.name)
             outs = features(f.output)
-            assert list(outs) == ["output_hidden_states"], (name, f.name)
+            want_out = ["output_hidden_states"]
+            if k in c.get("carry_out", ()):
+                want_out.append("output_mlp_input")
+                assert outs["output_mlp_input"] == [1, rows_in, H], (name, f.name)
+            assert list(outs) == want_out, (name, f.name)
             rows = outs["output_hidden_states"][1]
             assert outs["output_hidden_states"][2] == H
             # Only the last chunk's prefill may shrink its output to one row.
