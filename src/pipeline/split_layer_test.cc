@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "ane/weight_source.h"
@@ -25,21 +27,46 @@ namespace {
 // block (24.7 KB) and half an MLP (30.8 KB) of this 64-wide model, but not for a whole MLP.
 constexpr uint64_t kBudget = 132'000;
 
+// The llama_untied parity fixture, loaded and ready to convert. Not movable: `weights` reads
+// `loaded`'s checkpoint and `in` points at `weights`.
+struct FixtureInput {
+  std::string dir;
+  std::optional<model::LoadedModel> loaded;
+  std::optional<ane::CheckpointWeights> weights;
+  ConversionInput in;
+};
+
+// Null (after a test failure naming the cause) when the fixture cannot be loaded.
+std::unique_ptr<FixtureInput> LoadFixture() {
+  const char* src = std::getenv("ANEC_SOURCE_DIR");
+  if (src == nullptr) {
+    ADD_FAILURE() << "ANEC_SOURCE_DIR not set (run through ctest)";
+    return nullptr;
+  }
+  auto fx = std::make_unique<FixtureInput>();
+  fx->dir = std::string(src) + "/tests/fixtures/parity/llama_untied";
+  auto loaded = model::LoadHfCheckpoint(RealFileSystem(), fx->dir);
+  if (!loaded.ok()) {
+    ADD_FAILURE() << loaded.status().ToString();
+    return nullptr;
+  }
+  fx->loaded.emplace(std::move(*loaded));
+  fx->weights.emplace(&fx->loaded->checkpoint);
+  fx->in.spec = fx->loaded->spec;
+  fx->in.weights = &*fx->weights;
+  return fx;
+}
+
 size_t ArgMax(const std::vector<float>& v) {
   return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
 TEST(SplitLayerTest, SplitPackagesRunLikeWholeLayers) {
-  const char* src = std::getenv("ANEC_SOURCE_DIR");
-  ASSERT_NE(src, nullptr) << "ANEC_SOURCE_DIR not set (run through ctest)";
-  const std::string dir = std::string(src) + "/tests/fixtures/parity/llama_untied";
+  std::unique_ptr<FixtureInput> fx = LoadFixture();
+  ASSERT_NE(fx, nullptr);
+  const std::string& dir = fx->dir;
   FileSystem* real = RealFileSystem();
-  auto loaded = model::LoadHfCheckpoint(real, dir);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  ane::CheckpointWeights weights(&loaded->checkpoint);
-  ConversionInput in;
-  in.spec = loaded->spec;
-  in.weights = &weights;
+  const ConversionInput& in = fx->in;
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
@@ -145,16 +172,11 @@ TEST(SplitLayerTest, SplitPackagesRunLikeWholeLayers) {
 // runs, a chunk that is only an MLP slice has no state, and the logits are those of the shared
 // state, bit for bit (the same arithmetic on the same values).
 TEST(SplitLayerTest, PerChunkKvOnASplitPlanEqualsTheSharedState) {
-  const char* src = std::getenv("ANEC_SOURCE_DIR");
-  ASSERT_NE(src, nullptr) << "ANEC_SOURCE_DIR not set (run through ctest)";
-  const std::string dir = std::string(src) + "/tests/fixtures/parity/llama_untied";
+  std::unique_ptr<FixtureInput> fx = LoadFixture();
+  ASSERT_NE(fx, nullptr);
+  const std::string& dir = fx->dir;
   FileSystem* real = RealFileSystem();
-  auto loaded = model::LoadHfCheckpoint(real, dir);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  ane::CheckpointWeights weights(&loaded->checkpoint);
-  ConversionInput in;
-  in.spec = loaded->spec;
-  in.weights = &weights;
+  const ConversionInput& in = fx->in;
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
@@ -206,16 +228,11 @@ TEST(SplitLayerTest, PerChunkKvOnASplitPlanEqualsTheSharedState) {
 TEST(SplitLayerTest, LutSplitIsAsCloseToTransformersAsTheWholeLutConversion) {
   // At --lut 4 a sliced down projection is palettized per slice (its own tables), so split and
   // whole conversions differ; both must stay equally close to transformers' logits.
-  const char* src = std::getenv("ANEC_SOURCE_DIR");
-  ASSERT_NE(src, nullptr);
-  const std::string dir = std::string(src) + "/tests/fixtures/parity/llama_untied";
+  std::unique_ptr<FixtureInput> fx = LoadFixture();
+  ASSERT_NE(fx, nullptr);
+  const std::string& dir = fx->dir;
   FileSystem* real = RealFileSystem();
-  auto loaded = model::LoadHfCheckpoint(real, dir);
-  ASSERT_TRUE(loaded.ok());
-  ane::CheckpointWeights weights(&loaded->checkpoint);
-  ConversionInput in;
-  in.spec = loaded->spec;
-  in.weights = &weights;
+  const ConversionInput& in = fx->in;
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
@@ -311,15 +328,9 @@ TEST(SplitLayerTest, RestartOfASplitRunGivesIdenticalOutputAndChecksTheBudget) {
 TEST(SplitLayerTest, RuntimeRejectsAChunkWhoseCarryHasNoSource) {
   // Converting with the split plan, then dropping the chunk that produces output_mlp_input,
   // must fail at load time naming the package and the input.
-  const char* src = std::getenv("ANEC_SOURCE_DIR");
-  ASSERT_NE(src, nullptr);
-  const std::string dir = std::string(src) + "/tests/fixtures/parity/llama_untied";
-  auto loaded = model::LoadHfCheckpoint(RealFileSystem(), dir);
-  ASSERT_TRUE(loaded.ok());
-  ane::CheckpointWeights weights(&loaded->checkpoint);
-  ConversionInput in;
-  in.spec = loaded->spec;
-  in.weights = &weights;
+  std::unique_ptr<FixtureInput> fx = LoadFixture();
+  ASSERT_NE(fx, nullptr);
+  const ConversionInput& in = fx->in;
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
