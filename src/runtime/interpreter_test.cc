@@ -215,3 +215,57 @@ TEST(Program, ImmediateEncodings) {
 
 }  // namespace
 }  // namespace anec::runtime
+
+namespace anec::runtime::testing {
+namespace {
+
+// A gather whose inputs are all constants (the converter's GPTQ act-order weight in input order)
+// runs once at load: the compiled function keeps only the matmul, and the result is the same as
+// gathering on every call.
+TEST(Program, AllConstantGatherIsFoldedAtLoad) {
+  auto build = [](bool foldable) {
+    ModelBuilder mb;
+    auto f = mb.Function("main");
+    f.Input("x", kFp32, {1, 3})
+        .Const("grouped", Fp32({2, 3}, {1, 2, 3, 4, 5, 6}))
+        .Const("order", Int32s({2, 0, 1}));
+    if (foldable) {
+      f.Op("gather", "w", {{"x", std::string("grouped")}, {"indices", std::string("order")},
+                           {"axis", Scalar(1)}},
+           {{"w", kFp32, {2, 3}}});
+    } else {  // the indices come from an input: must run per call
+      f.Input("idx", kInt32, {3})
+          .Op("gather", "w", {{"x", std::string("grouped")}, {"indices", std::string("idx")},
+                              {"axis", Scalar(1)}},
+              {{"w", kFp32, {2, 3}}});
+    }
+    f.Op("linear", "y", {{"x", std::string("x")}, {"weight", std::string("w")}},
+         {{"y", kFp32, {1, 2}}})
+        .Output("y");
+    return mb;
+  };
+  // The programs may refer to the builders' protobuf values: keep the builders alive.
+  const ModelBuilder with_constants = build(true), with_input = build(false);
+  auto folded = LoadModel(with_constants);
+  auto kept = LoadModel(with_input);
+  ASSERT_TRUE(folded.ok()) << folded.status().ToString();
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  const CompiledFunction* a = (*folded)->Find("main");
+  const CompiledFunction* b = (*kept)->Find("main");
+  ASSERT_EQ(a->ops.size(), 1u);
+  EXPECT_EQ(a->ops[0].type, "linear");
+  ASSERT_EQ(b->ops.size(), 2u);
+  EXPECT_EQ(b->ops[0].type, "gather");
+  StateStore states;
+  auto ya = RunFunction(*a, {{"x", F32({1, 3}, {1, 10, 100})}}, &states, nullptr);
+  auto yb = RunFunction(*b, {{"x", F32({1, 3}, {1, 10, 100})}, {"idx", I32({3}, {2, 0, 1})}},
+                        &states, nullptr);
+  ASSERT_TRUE(ya.ok()) << ya.status().ToString();
+  ASSERT_TRUE(yb.ok()) << yb.status().ToString();
+  // w = [[3, 1, 2], [6, 4, 5]]: y = [3 + 10 + 200, 6 + 40 + 500].
+  EXPECT_EQ(ya->at("y").ToFloats(), (std::vector<float>{213, 546}));
+  EXPECT_EQ(yb->at("y").ToFloats(), ya->at("y").ToFloats());
+}
+
+}  // namespace
+}  // namespace anec::runtime::testing

@@ -4,10 +4,20 @@
 #include <unordered_map>
 
 #include "runtime/constexpr_ops.h"
+#include "runtime/interpreter.h"
 #include "runtime/lut_weight.h"
 
 namespace anec::runtime {
 namespace {
+
+// Ops run once at load when every input is a constant, instead of on every call. The converter
+// emits one such op: the gather that puts a GPTQ act-order weight (stored in group order) back in
+// input order, which would otherwise copy the whole dense weight per call. Only pure ops of the
+// weight path are listed (never state or random ops), so folding cannot change a result.
+bool FoldableAtLoad(std::string_view type) {
+  return type == "gather" || type == "transpose" || type == "reshape" || type == "cast" ||
+         type == "expand_dims" || type == "squeeze";
+}
 
 std::string OpName(const milspec::Operation& op) {
   auto it = op.attributes().find("name");
@@ -27,6 +37,7 @@ struct FunctionLoader {
   std::unordered_map<std::string, ConstArg> constants;
   std::vector<int> slot_producer;  // op index producing the slot, -1 for function inputs
   uint64_t constant_bytes = 0;
+  int folded_ops = 0;
 
   Status Error(const milspec::Operation& op, const Status& s) const {
     return s.WithContext(fmt::format("{}: function '{}': op '{}' ({})", package, function,
@@ -151,12 +162,46 @@ struct FunctionLoader {
       a.constant = std::move(c.tensor);
       cop.inputs.emplace_back(attr, std::vector<Arg>{std::move(a)});
     }
+    bool all_constant = FoldableAtLoad(cop.type);
+    for (const auto& [param, args] : cop.inputs) {
+      for (const Arg& a : args) all_constant = all_constant && a.slot < 0;
+    }
+    if (all_constant) return Fold(op, std::move(cop));
     for (const auto& o : op.outputs()) {
       ANEC_ASSIGN_OR_RETURN(ValueSpec spec, DecodeValueType(o.type(), o.name()));
       cop.outputs.push_back(spec);
       cop.output_slots.push_back(NewSlot(o.name(), index));
     }
     fn.ops.push_back(std::move(cop));
+    return Status::Ok();
+  }
+
+  // Runs `cop` (all inputs constant) through the interpreter as a one-op function and keeps its
+  // outputs as constants.
+  Status Fold(const milspec::Operation& op, CompiledOp cop) {
+    CompiledFunction once;
+    once.name = fn.name;
+    once.package = fn.package;
+    for (const auto& o : op.outputs()) {
+      ANEC_ASSIGN_OR_RETURN(ValueSpec spec, DecodeValueType(o.type(), o.name()));
+      cop.outputs.push_back(spec);
+      cop.output_slots.push_back(once.num_slots);
+      Arg out;
+      out.slot = once.num_slots++;
+      once.outputs.push_back(out);
+      once.output_names.push_back(o.name());
+    }
+    once.ops.push_back(std::move(cop));
+    StateStore no_states;
+    ANEC_ASSIGN_OR_RETURN(NamedTensors values, RunFunction(once, {}, &no_states, nullptr));
+    for (const std::string& name : once.output_names) {
+      ConstArg c;
+      c.tensor = values.at(name);
+      c.keep_alive = source.keep_alive;
+      constant_bytes += c.tensor.nbytes();
+      constants[name] = std::move(c);
+    }
+    ++folded_ops;
     return Status::Ok();
   }
 
