@@ -178,6 +178,10 @@ Status RunConvert(const ConvertFlags& flags) {
     } else {
       o.preserve_quant = true;
       prequant.emplace(&input.loaded.checkpoint, input.loaded.prequant);
+      // Stored per weight: a 4-bit code, and per group of inputs an fp16 scale and a uint4 zero
+      // point (group_size -1: one group per row).
+      const double group = q.group_size > 0 ? static_cast<double>(q.group_size) : 4096.0;
+      o.lut.ffn_carried_bits = 4.0 + 20.0 / group;
       fmt::print(
           stderr,
           "plan: {} int4 checkpoint ({}, group size {}{}): its {} quantized linears become "

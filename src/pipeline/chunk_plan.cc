@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "ane/lm_head_function.h"
 
@@ -117,7 +118,13 @@ struct PieceBytes {
   const model::ModelSpec& s;
   const LutPlan& lut;
 
-  uint64_t m(int64_t r, int64_t c) const { return EstimateMatrixBytes(r, c, lut.ffn, lut.group); }
+  uint64_t m(int64_t r, int64_t c) const {
+    if (lut.ffn_carried_bits > 0) {
+      const double bits = static_cast<double>(r) * static_cast<double>(c) * lut.ffn_carried_bits;
+      return static_cast<uint64_t>(std::ceil(bits / 8));
+    }
+    return EstimateMatrixBytes(r, c, lut.ffn, lut.group);
+  }
   uint64_t norm() const { return static_cast<uint64_t>(s.hidden_size) * 2; }
   // Input norm, q/k/v/o, biases, q/k norms.
   uint64_t attention() const {

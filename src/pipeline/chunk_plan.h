@@ -91,6 +91,9 @@ struct LutPlan {
   int ffn = 0;
   int lmhead = 0;
   int group = 8;
+  // > 0: the FFN matrices are carried pre-quantized (GPTQ/AWQ int4) at this many stored bits per
+  // weight, scales and zero points included; sizes use it instead of `ffn`. Planning only.
+  double ffn_carried_bits = 0;
 };
 
 // Estimated stored bytes of one [rows, cols] matrix at `bits` (0 = fp16).

@@ -57,8 +57,12 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
   fmt::print(log, "  context {}, batch {}, target {} (budget {} per file{})\n", o.context, o.batch,
              TargetName(o.target), HumanBytes(budget.bytes),
              o.max_file_bytes ? ", --max-file-mb" : "");
+  const std::string ffn = o.lut.ffn_carried_bits > 0
+                              ? fmt::format("int4 as stored (~{:.2f} bits/weight)",
+                                            o.lut.ffn_carried_bits)
+                              : lut(o.lut.ffn);
   fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {}){}\n",
-             lut(o.lut.embed), lut(o.lut.ffn), lut(o.lut.lmhead), o.lut.group,
+             lut(o.lut.embed), ffn, lut(o.lut.lmhead), o.lut.group,
              o.preserve_quant ? "; quantized matrices are carried as they are, these settings "
                                 "apply to the others (sizes below assume them)"
                               : "");

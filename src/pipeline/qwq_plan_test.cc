@@ -70,5 +70,28 @@ TEST(QwqPlanTest, PlansWithinBudgets) {
   EXPECT_EQ(2ull * 64 * 8 * 1024 * 128 * 2, 268435456ull);
 }
 
+// Qwen's QwQ-32B-AWQ release: int4, group 128, carried as it is (4 + 20/128 stored bits per
+// weight). Planned at its real size, it needs fewer files than at the LUT6 estimate.
+TEST(QwqPlanTest, AwqReleasePlansAtItsCarriedSize) {
+  LutPlan lut;
+  lut.embed = 6;
+  lut.ffn = 6;  // ignored for the carried matrices
+  lut.lmhead = 6;
+  lut.ffn_carried_bits = 4.0 + 20.0 / 128;
+  auto ios = AutoChunkCount(QwQ32B(), lut, 1024, Target::kIOS);
+  ASSERT_TRUE(ios.ok()) << ios.status().ToString();
+  PrintPlan("iOS, AWQ int4 carried (embeddings, LM head LUT6)", QwQ32B(), lut, *ios);
+  auto mac = AutoChunkCount(QwQ32B(), lut, 1024, Target::kMacOS);
+  ASSERT_TRUE(mac.ok());
+  PrintPlan("macOS, AWQ int4 carried (embeddings, LM head LUT6)", QwQ32B(), lut, *mac);
+  LutPlan lut6 = lut;
+  lut6.ffn_carried_bits = 0;
+  EXPECT_LT(*ios, AutoChunkCount(QwQ32B(), lut6, 1024, Target::kIOS).value());
+  // A layer: q, o 5120x5120; k, v 1024x5120; gate, up, down 27648x5120 = 487.6 M weights,
+  // 253.3 MB at 4.156 bits, plus the rope tables (0.5 MB), norms, biases and program allowance.
+  SizePlan one = EstimateSizes(QwQ32B(), SplitLayers(64, 64), lut, 1024);
+  EXPECT_NEAR(static_cast<double>(one.chunks[0]), 253.3e6 + 0.6e6, 0.2e6);
+}
+
 }  // namespace
 }  // namespace anec::pipeline
