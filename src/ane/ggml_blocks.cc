@@ -127,4 +127,17 @@ Result<PreservedBlocks> EncodeGgmlBlocks(io::GgmlType type, std::span<const uint
   return out;
 }
 
+double CarriedBitsPerWeight(io::GgmlType type) {
+  switch (type) {
+    case io::GgmlType::kQ4_0:
+      return (32 * 4 + 16) / 32.0;  // int4 codes, one fp16 scale per 32
+    case io::GgmlType::kQ4_1:
+      return (32 * 4 + 16 * 16) / 32.0;  // uint4 indices, one 16-entry fp16 table per 32
+    case io::GgmlType::kQ8_0:
+      return (32 * 8 + 16) / 32.0;  // int8 codes, one fp16 scale per 32
+    default:
+      return 0;
+  }
+}
+
 }  // namespace anec::ane

@@ -34,4 +34,9 @@ Result<PreservedBlocks> EncodeGgmlBlocks(io::GgmlType type, std::span<const uint
                                          int64_t rows, int64_t cols, int64_t row_begin,
                                          int64_t row_end, const std::vector<int64_t>& shape);
 
+// Stored bits per weight when a matrix of `type` is carried as above (scales and tables
+// included): Q4_0 4.5, Q4_1 12 (a 16-entry fp16 table per 32 weights), Q8_0 8.5; 0 for a type
+// that is not carried (it is converted like any other weight). For size planning.
+double CarriedBitsPerWeight(io::GgmlType type);
+
 }  // namespace anec::ane

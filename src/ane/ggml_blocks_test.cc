@@ -121,3 +121,17 @@ TEST(GgmlBlocks, RejectsOtherTypesAndShapes) {
 
 }  // namespace
 }  // namespace anec::ane
+
+namespace anec::ane {
+namespace {
+
+TEST(GgmlBlocksTest, CarriedBitsPerWeightCountScalesAndTables) {
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ4_0), 4.5);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ8_0), 8.5);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ4_1), 12.0);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ6_K), 0.0);  // converted, not carried
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kF16), 0.0);
+}
+
+}  // namespace
+}  // namespace anec::ane

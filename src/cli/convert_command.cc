@@ -3,11 +3,13 @@
 // are accepted (--model/--model-id, --output/--output-dir, --context/--context-length, ...).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
+#include "ane/ggml_blocks.h"
 #include "ane/weight_source.h"
 #include "base/file_system.h"
 #include "cli/commands.h"
@@ -208,6 +210,24 @@ Status RunConvert(const ConvertFlags& flags) {
           o.model_source);
     }
     preserving.emplace(&input.loaded.checkpoint, input.gguf);
+    // Plan at the stored size: the most bits per weight any matrix of the layers (or the output
+    // matrix) takes, carried blocks at their stored size, other types at the LUT bits (or fp16).
+    double layer_bits = 0, head_bits = 0;
+    bool layer_carried = false, head_carried = false;
+    for (const io::GgufTensorInfo& t : input.gguf->file().tensors()) {
+      if (t.dims.size() != 2) continue;
+      const double carried = ane::CarriedBitsPerWeight(t.type);
+      const bool layer = t.name.rfind("blk.", 0) == 0;
+      if (!layer && t.name != "output.weight") continue;
+      const double converted = (layer ? o.lut.ffn : o.lut.lmhead) > 0
+                                   ? (layer ? o.lut.ffn : o.lut.lmhead)
+                                   : 16.0;
+      double& bits = layer ? layer_bits : head_bits;
+      bits = std::max(bits, carried > 0 ? carried : converted);
+      (layer ? layer_carried : head_carried) |= carried > 0;
+    }
+    if (layer_carried) o.lut.ffn_carried_bits = layer_bits;
+    if (head_carried) o.lut.lmhead_carried_bits = head_bits;
     fmt::print(stderr,
                "plan: --preserve-quant: Q4_0/Q8_0 matrices become constexpr_blockwise_shift_scale "
                "and Q4_1 matrices constexpr_lut_to_dense (per-block tables), not re-quantized; "

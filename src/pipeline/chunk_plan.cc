@@ -159,12 +159,23 @@ SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<ChunkSpan
   SizePlan p;
   p.embeddings = EstimateMatrixBytes(spec.vocab_size, spec.hidden_size, lut.embed, lut.group);
   for (int64_t rows : ane::LmHeadPieces(spec.vocab_size)) {
-    p.lm_head += EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group);
+    p.lm_head += lut.lmhead_carried_bits > 0
+                     ? static_cast<uint64_t>(std::ceil(static_cast<double>(rows) *
+                                                       static_cast<double>(spec.hidden_size) *
+                                                       lut.lmhead_carried_bits / 8))
+                     : EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group);
   }
   const PieceBytes pieces{spec, lut};
   for (size_t i = 0; i < chunks.size(); ++i) {
     uint64_t b = pieces.fixed(context);
-    for (const LayerPart& part : PartsOf(chunks[i], spec.intermediate_size)) b += pieces.part(part);
+    int64_t whole = 0;
+    for (const LayerPart& part : PartsOf(chunks[i], spec.intermediate_size)) {
+      b += pieces.part(part);
+      whole += part.attention && part.mlp_begin == 0 && part.mlp_end == spec.intermediate_size;
+    }
+    // Program text grows with the layers: about 62 KB per layer for the two functions (measured:
+    // 1.87 MB for SmolLM2's 30 layers). The fixed allowance covers the first.
+    if (whole > 1) b += static_cast<uint64_t>(whole - 1) * 62 * 1024;
     if (i + 1 == chunks.size()) b += pieces.norm();  // the final norm
     p.chunks.push_back(b);
   }

@@ -94,6 +94,7 @@ struct LutPlan {
   // > 0: the FFN matrices are carried pre-quantized (GPTQ/AWQ int4) at this many stored bits per
   // weight, scales and zero points included; sizes use it instead of `ffn`. Planning only.
   double ffn_carried_bits = 0;
+  double lmhead_carried_bits = 0;  // the same for the LM head
 };
 
 // Estimated stored bytes of one [rows, cols] matrix at `bits` (0 = fp16).

@@ -159,13 +159,14 @@ TEST(ChunkPlanTest, WholeLayerPlansAreUnchanged) {
   EXPECT_TRUE(plan->whole_layers());
   ASSERT_EQ(plan->chunks.size(), 2u);
   EXPECT_EQ(plan->chunks[0].end, (Cursor{8, Cursor::kAttention, 0}));
-  // The span and layer-range estimates agree: fixed part + 8 x 121.6 MB layers.
+  // The span and layer-range estimates agree: fixed part + 8 x 121.6 MB layers + program text
+  // for the 7 layers past the first (62 KB each).
   SizePlan a = EstimateSizes(s, SplitLayers(16, 2), {}, 1024);
   SizePlan b = EstimateSizes(s, plan->chunks, {}, 1024);
   EXPECT_EQ(a.chunks, b.chunks);
   const uint64_t layer =
       2ull * (2048 * 2048 + 2 * 512 * 2048 + 2048 * 2048 + 3 * 8192 * 2048 + 2 * 2048);
-  EXPECT_EQ(a.chunks[0], 8 * layer + 2 * 1024 * 64 * 2 + 64 * 1024);
+  EXPECT_EQ(a.chunks[0], 8 * layer + 2 * 1024 * 64 * 2 + 64 * 1024 + 7 * 62 * 1024);
 }
 
 TEST(ChunkPlanTest, Llama70BLayersFitIosAtLut6ButNotInFp16) {

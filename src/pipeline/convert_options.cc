@@ -105,6 +105,7 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   j["chunks"] = resolved_chunks;
   j["lut"] = {o.lut.embed, o.lut.ffn, o.lut.lmhead, o.lut.group};
   if (o.lut.ffn_carried_bits > 0) j["ffn_carried_bits"] = o.lut.ffn_carried_bits;
+  if (o.lut.lmhead_carried_bits > 0) j["lmhead_carried_bits"] = o.lut.lmhead_carried_bits;
   j["prefix"] = o.prefix;
   if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
   if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";  // likewise

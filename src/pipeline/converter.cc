@@ -58,11 +58,15 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
              TargetName(o.target), HumanBytes(budget.bytes),
              o.max_file_bytes ? ", --max-file-mb" : "");
   const std::string ffn = o.lut.ffn_carried_bits > 0
-                              ? fmt::format("int4 as stored (~{:.2f} bits/weight)",
+                              ? fmt::format("as stored (~{:.2f} bits/weight)",
                                             o.lut.ffn_carried_bits)
                               : lut(o.lut.ffn);
+  const std::string head = o.lut.lmhead_carried_bits > 0
+                               ? fmt::format("as stored (~{:.2f} bits/weight)",
+                                             o.lut.lmhead_carried_bits)
+                               : lut(o.lut.lmhead);
   fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {}){}\n",
-             lut(o.lut.embed), ffn, lut(o.lut.lmhead), o.lut.group,
+             lut(o.lut.embed), ffn, head, o.lut.group,
              o.preserve_quant ? "; quantized matrices are carried as they are, these settings "
                                 "apply to the others (sizes below assume them)"
                               : "");
