@@ -322,6 +322,17 @@ mil::Value WeightEmitter::MatrixColumns(mil::Function* f, const std::string& nam
                    : raw.status().WithContext("weight " + name));
       return mil::Value();
     }
+    // Likewise GPTQ/AWQ int4 groups: a column slice would silently fall back to dequantized fp16.
+    auto int4 = source_->ReadInt4(role, layer);
+    if (!int4.ok() || int4->has_value()) {
+      program_->Fail(
+          int4.ok() ? InvalidArgument("weight {}: a column slice of GPTQ/AWQ int4 groups is not "
+                                      "supported; raise --max-file-mb so that MLPs stay whole, or "
+                                      "convert with --no-preserve-quant",
+                                      name)
+                    : int4.status().WithContext("weight " + name));
+      return mil::Value();
+    }
   }
   const ColumnRange range{col_begin, col_end};
   if (format_.lut_bits > 0) return Palettized(f, name, role, layer, 0, n / cols, shape, &range);

@@ -20,7 +20,9 @@
 #include "coreml/package.h"
 #include "io/safetensors.h"
 #include "model/hf_checkpoint.h"
+#include "pipeline/chunk_plan.h"
 #include "pipeline/converter.h"
+#include "pipeline/same_logits_test_util.h"
 #include "runtime/llm_model.h"
 #include "runtime/program.h"
 
@@ -248,35 +250,38 @@ TEST_P(PrequantConvertTest, LogitsEqualTheFp16ConversionOfTheDequantizedWeights)
   // int4 + group parameters instead of fp16: well under half the bytes.
   EXPECT_LT(kept_bin->size() * 2, plain_bin->size());
 
-  auto plain = runtime::LlmModel::Open(&fs_, "/plain");
-  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
-  auto kept_model = runtime::LlmModel::Open(&fs_, "/kept");
-  ASSERT_TRUE(kept_model.ok()) << kept_model.status().ToString();
-  const int32_t vocab = static_cast<int32_t>(loaded_->spec.vocab_size);
-  std::vector<int32_t> tokens;
-  for (int32_t i = 0; i < 12; ++i) tokens.push_back((i * 37 + 5) % vocab);
-  auto a = (*plain)->LogitsPerPosition(tokens);
-  auto b = (*kept_model)->LogitsPerPosition(tokens);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  ASSERT_TRUE(b.ok()) << b.status().ToString();
-  ASSERT_EQ(a->size(), b->size());
-  double max_diff = 0, max_abs = 0;
-  for (size_t p = 0; p < a->size(); ++p) {
-    ASSERT_EQ((*a)[p].size(), (*b)[p].size());
-    for (size_t i = 0; i < (*a)[p].size(); ++i) {
-      max_diff = std::max(max_diff, static_cast<double>(std::abs((*a)[p][i] - (*b)[p][i])));
-      max_abs = std::max(max_abs, static_cast<double>(std::abs((*a)[p][i])));
-    }
-  }
-  EXPECT_GT(max_abs, 0.0);
-  // The decoded weights are the fp16 path's weights bit for bit (test above), and the kernels
-  // see the same fp16 matrices, so the logits agree exactly.
-  EXPECT_EQ(max_diff, 0.0) << "largest logit " << max_abs;
-  // Prefill path (zero-padded batch through `prefill`, last token through `infer`).
-  auto pa = (*plain)->Forward(tokens);
-  auto pb = (*kept_model)->Forward(tokens);
-  ASSERT_TRUE(pa.ok() && pb.ok());
-  EXPECT_EQ(*pa, *pb);
+  // The decoded weights are the fp16 path's weights bit for bit, and the kernels see the same
+  // fp16 matrices, so the logits agree exactly.
+  ExpectSameLogits(&fs_, "/plain", "/kept", static_cast<int32_t>(loaded_->spec.vocab_size));
+}
+
+// A split plan that cuts an MLP by columns cannot keep the down projection's int4 groups: the
+// conversion stops naming the weight and the way out, instead of silently writing fp16.
+TEST_P(PrequantConvertTest, ColumnSlicesOfInt4WeightsAreRefused) {
+  ane::PrequantPreservingWeights kept(&loaded_->checkpoint, loaded_->prequant);
+  ConversionInput in;
+  in.spec = loaded_->spec;
+  in.weights = &kept;
+  ConvertOptions o;
+  o.output_dir = "/split";
+  o.context = 32;
+  o.batch = 8;
+  o.skip_check = true;
+  o.preserve_quant = true;
+  o.lut.ffn_carried_bits = 4.0 + 20.0 / 32;
+  // Room for an attention block and part of an MLP, not a whole MLP.
+  auto plan = PlanChunks(in.spec, o.lut, o.context, FileBudget{75'000, "test"});
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_FALSE(plan->whole_layers());
+  o.max_file_bytes = 75'000;
+  ConvertHooks quiet;
+  quiet.log = nullptr;
+  auto report = Convert(&fs_, in, o, quiet);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find("down_proj"), std::string::npos)
+      << report.status().ToString();
+  EXPECT_NE(report.status().message().find("--max-file-mb"), std::string::npos);
+  EXPECT_FALSE(fs_.Exists(ChunkPath("/split")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, PrequantConvertTest,

@@ -14,6 +14,7 @@
 #include "io/gguf_checkpoint.h"
 #include "model/gguf_model.h"
 #include "pipeline/converter.h"
+#include "pipeline/same_logits_test_util.h"
 #include "runtime/llm_model.h"
 
 namespace anec::pipeline {
@@ -99,33 +100,7 @@ TEST_F(PreserveQuantTest, Q80WeightsKeptAsBlocksGiveTheFp16Logits) {
 
   // The logits: the constexpr output is bit-identical to the fp16 path's weights (d*q rounded to
   // fp16 once, ggml_blocks_test.cc), so the two conversions must agree exactly.
-  auto plain = runtime::LlmModel::Open(&fs_, "/plain");
-  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
-  auto preserved = runtime::LlmModel::Open(&fs_, "/kept");
-  ASSERT_TRUE(preserved.ok()) << preserved.status().ToString();
-  const int32_t vocab = static_cast<int32_t>(loaded_->spec.vocab_size);
-  std::vector<int32_t> tokens;
-  for (int32_t i = 0; i < 12; ++i) tokens.push_back((i * 37 + 5) % vocab);
-  auto a = (*plain)->LogitsPerPosition(tokens);
-  auto b = (*preserved)->LogitsPerPosition(tokens);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  ASSERT_TRUE(b.ok()) << b.status().ToString();
-  ASSERT_EQ(a->size(), b->size());
-  double max_diff = 0, max_abs = 0;
-  for (size_t p = 0; p < a->size(); ++p) {
-    ASSERT_EQ((*a)[p].size(), (*b)[p].size());
-    for (size_t i = 0; i < (*a)[p].size(); ++i) {
-      max_diff = std::max(max_diff, static_cast<double>(std::abs((*a)[p][i] - (*b)[p][i])));
-      max_abs = std::max(max_abs, static_cast<double>(std::abs((*a)[p][i])));
-    }
-  }
-  EXPECT_GT(max_abs, 0.0);
-  EXPECT_EQ(max_diff, 0.0) << "largest logit " << max_abs;
-  // Prefill path (zero-padded batch through `prefill`, last token through `infer`).
-  auto pa = (*plain)->Forward(tokens);
-  auto pb = (*preserved)->Forward(tokens);
-  ASSERT_TRUE(pa.ok() && pb.ok());
-  EXPECT_EQ(*pa, *pb);
+  ExpectSameLogits(&fs_, "/plain", "/kept", static_cast<int32_t>(loaded_->spec.vocab_size));
 }
 
 }  // namespace

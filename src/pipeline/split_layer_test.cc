@@ -57,6 +57,17 @@ std::unique_ptr<FixtureInput> LoadFixture() {
   return fx;
 }
 
+// The whole-layer conversion the split ones are compared with: context 64, batch 16, 1 chunk.
+ConvertOptions WholeOptions(const std::string& out) {
+  ConvertOptions o;
+  o.output_dir = out;
+  o.context = 64;
+  o.batch = 16;
+  o.chunks = 1;
+  o.skip_check = true;
+  return o;
+}
+
 size_t ArgMax(const std::vector<float>& v) {
   return static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
@@ -71,12 +82,7 @@ TEST(SplitLayerTest, SplitPackagesRunLikeWholeLayers) {
   quiet.log = nullptr;
   MemoryFileSystem fs;
 
-  ConvertOptions whole;
-  whole.output_dir = "/whole";
-  whole.context = 64;
-  whole.batch = 16;
-  whole.chunks = 1;
-  whole.skip_check = true;
+  ConvertOptions whole = WholeOptions("/whole");
   ASSERT_TRUE(Convert(&fs, in, whole, quiet).ok());
 
   ConvertOptions split = whole;
@@ -180,11 +186,8 @@ TEST(SplitLayerTest, PerChunkKvOnASplitPlanEqualsTheSharedState) {
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
-  ConvertOptions shared;
-  shared.output_dir = "/shared";
-  shared.context = 64;
-  shared.batch = 16;
-  shared.skip_check = true;
+  ConvertOptions shared = WholeOptions("/shared");
+  shared.chunks = 0;
   shared.max_file_bytes = 120'000;
   ConvertOptions own = shared;
   own.output_dir = "/own";
@@ -236,13 +239,8 @@ TEST(SplitLayerTest, LutSplitIsAsCloseToTransformersAsTheWholeLutConversion) {
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
-  ConvertOptions whole;
-  whole.output_dir = "/whole";
-  whole.context = 64;
-  whole.batch = 16;
-  whole.chunks = 1;
+  ConvertOptions whole = WholeOptions("/whole");
   whole.lut.ffn = 4;
-  whole.skip_check = true;
   ASSERT_TRUE(Convert(&fs, in, whole, quiet).ok());
   ConvertOptions split = whole;
   split.output_dir = "/split";
@@ -334,11 +332,8 @@ TEST(SplitLayerTest, RuntimeRejectsAChunkWhoseCarryHasNoSource) {
   ConvertHooks quiet;
   quiet.log = nullptr;
   MemoryFileSystem fs;
-  ConvertOptions o;
-  o.output_dir = "/split";
-  o.context = 64;
-  o.batch = 16;
-  o.skip_check = true;
+  ConvertOptions o = WholeOptions("/split");
+  o.chunks = 0;
   o.max_file_bytes = kBudget;
   auto report = Convert(&fs, in, o, quiet);
   ASSERT_TRUE(report.ok()) << report.status().ToString();

@@ -92,10 +92,14 @@ def lut_suffix(bits):
     return f"_lut{bits}" if bits else ""
 
 
-@pytest.fixture(scope="session", params=sorted(CONVERSIONS))
-def converted(request, tmp_path_factory):
-    """Runs `anec convert` once per conversion; returns (name, output folder, settings, config)."""
-    name = request.param
+_CONVERTED = {}
+
+
+def convert(name, tmp_path_factory):
+    """Runs `anec convert` once per conversion (cached for the session); returns (name, output
+    folder, settings, config)."""
+    if name in _CONVERTED:
+        return _CONVERTED[name]
     c = CONVERSIONS[name]
     out = tmp_path_factory.mktemp(name) / "out"
     anec = tool_path(os.path.join("src", "cli", "anec"))
@@ -112,7 +116,19 @@ def converted(request, tmp_path_factory):
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
-    return name, str(out), c, config
+    _CONVERTED[name] = (name, str(out), c, config)
+    return _CONVERTED[name]
+
+
+@pytest.fixture(scope="session", params=sorted(CONVERSIONS))
+def converted(request, tmp_path_factory):
+    return convert(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=sorted(n for n, c in CONVERSIONS.items() if c.get("prequant")))
+def prequant_converted(request, tmp_path_factory):
+    """Only the GPTQ / AWQ conversions."""
+    return convert(request.param, tmp_path_factory)
 
 
 def expected_names(c):
@@ -383,14 +399,12 @@ def test_type_check_has_teeth(converted):
         check_declared_types(spec, prog, "mutated")
 
 
-def test_prequant_chunks_carry_the_int4_groups(converted):
+def test_prequant_chunks_carry_the_int4_groups(prequant_converted):
     """GPTQ/AWQ: each decoder linear is constexpr_blockwise_shift_scale(uint4 data, fp16 scale,
     uint4 or fp16 offset), and the weight coremltools decompresses from it (then, for act-order,
     gathers by the stored order) is, bit for bit, fp16 of the weight numpy dequantized in
     tools/make_gptq_fixture.py."""
-    name, out, c, config = converted
-    if not c.get("prequant"):
-        pytest.skip("not a pre-quantized checkpoint")
+    name, out, c, config = prequant_converted
     from safetensors.numpy import load_file
 
     expected = load_file(os.path.join(c["root"], c["case"], "expected_weights.safetensors"))
