@@ -8,6 +8,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
 
+# Every package a test converts must pass the Neural Engine placement check (docs/ANE_RULES.md):
+# with this set, an error-level finding fails that conversion.
+export ANEC_STRICT_ANE_CHECK=1
+
 bash scripts/install-deps.sh
 bash scripts/setup-venv.sh ci
 

@@ -13,9 +13,11 @@ namespace {
 
 using model::TensorRole;
 
-// [1, heads*D, 1, S] -> [1, heads, S, D]
+// conv output [1, heads*D, 1, S] -> [1, heads, S, D]. For S = 1 this is a reshape alone
+// (ANEMLL's decode path: view(1, heads, 1, D)); for a batch, ANEMLL's view + permute.
 mil::Value ToHeads(mil::Function* f, mil::Value x, int64_t heads, int64_t d, int64_t s,
                    const std::string& name) {
+  if (s == 1) return f->Reshape(x, {1, heads, 1, d}, name + "_heads");
   mil::Value r = f->Reshape(x, {1, heads, d, s}, name + "_split");
   return f->Transpose(r, {0, 1, 3, 2}, name + "_heads");
 }
@@ -53,13 +55,15 @@ mil::Value Projection(mil::Function* f, WeightEmitter* w, int64_t layer, mil::Va
 }  // namespace
 
 mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx, int64_t layer,
-                     mil::Value x_norm) {
+                     mil::Value normed) {
   const model::ModelSpec& sp = *ctx.spec;
   const int64_t hidden = sp.hidden_size, d = sp.head_dim, nh = sp.num_heads, kvh = sp.num_kv_heads,
                 s = ctx.seq, c = ctx.cache_rows;
   const int64_t rep = nh / kvh;
   const std::string p = fmt::format("l{}", layer);
   const bool bias = sp.attention_bias;
+  // The projections are 1x1 convs over channels-first [1, hidden, 1, S].
+  mil::Value x_norm = ToChannelsFirst(f, normed, p + "_attn_in");
 
   mil::Value q =
       Projection(f, w, layer, x_norm, TensorRole::kQProj,
@@ -107,13 +111,15 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   mil::Value scores = f->MatMul(qg, keys, false, true, p + "_scores");
   scores = f->Reshape(scores, {1, nh, s, c}, p + "_scores_heads");
   scores = f->Add(scores, ctx.causal_mask, p + "_masked");
-  mil::Value probs = f->Softmax(scores, 3, p + "_probs");
+  mil::Value probs = SoftmaxAne(f, scores, 3, p + "_probs");
   probs = f->Reshape(probs, {1, kvh, rep * s, c}, p + "_probs_groups");
   mil::Value out = f->MatMul(probs, values, false, false, p + "_attn");  // [1,kvh,rep*s,d]
   out = f->Reshape(out, {1, nh, s, d}, p + "_attn_heads");
-  out = f->Transpose(out, {0, 1, 3, 2}, p + "_attn_t");  // [1,nh,d,s]
+  if (s > 1) out = f->Transpose(out, {0, 1, 3, 2}, p + "_attn_t");  // [1,nh,d,s]
   out = f->Reshape(out, {1, nh * d, 1, s}, p + "_attn_flat");
-  return Projection(f, w, layer, out, TensorRole::kOProj, std::nullopt, hidden, nh * d, "o_proj");
+  mil::Value o =
+      Projection(f, w, layer, out, TensorRole::kOProj, std::nullopt, hidden, nh * d, "o_proj");
+  return FromChannelsFirst(f, o, p + "_attn_out");
 }
 
 }  // namespace anec::ane

@@ -1,16 +1,25 @@
 // Grouped-query self-attention in the ANE layout, with the stateful KV cache.
 //
-// Activations are channels-first (1, C, 1, S); projections are 1x1 convs. Per layer:
-//   q,k,v = conv(x) (+ bias when spec.attention_bias) -> heads [1, heads, S, head_dim]
-//   q,k   = per-head RMSNorm (when spec.qk_norm), then RoPE with the gathered cos/sin rows
+// The residual stream is [1, S, hidden] (ANEMLL's layout: norms run over its last axis, which
+// the Neural Engine pads to 64 bytes, so never over a size-1 axis). Per layer:
+//   q,k,v = 1x1 conv over channels-first [1, hidden, 1, S] (+ bias when spec.attention_bias)
+//           -> heads [1, heads, S, head_dim]
+//   q,k   = per-head RMSNorm over head_dim (when spec.qk_norm), then RoPE with the gathered
+//           cos/sin rows
 //   cache[i] and cache[L_state + i] (i = layer - state_first_layer) get k and v at rows
 //         current_pos .. current_pos+S (read_state -> slice_update -> write_state, read_state)
 //   scores = (q / sqrt(head_dim)) k^T over all `cache_rows` rows + causal_mask
 // The host's causal_mask says which rows each query may see, so a ring-buffer cache (sliding
 // window, kv_cache_layout.h) needs nothing different here.
-//   out    = softmax(scores) v -> o_proj conv
-// GQA without copies: query heads are grouped as [1, kv_heads, n_rep*S, head_dim] so each kv head
-// is used by its n_rep query heads (HF repeat_kv order: query head h uses kv head h / n_rep).
+//   out    = softmax(scores) v -> o_proj conv -> [1, S, hidden]
+// softmax is spelled reduce_max, sub, exp, reduce_sum, real_div as in ANEMLL's graphs.
+// Where this differs from ANEMLL's graphs, on purpose:
+// - GQA without copies: query heads are grouped as [1, kv_heads, n_rep*S, head_dim] so each kv
+//   head serves its n_rep query heads (HF repeat_kv order: query head h uses kv head h / n_rep);
+//   ANEMLL tiles K and V n_rep times (repeat_kv), reading and writing n_rep x the cache bytes.
+// - q is scaled by 1/sqrt(head_dim) before q k^T (ANEMLL scales the scores): fewer elements,
+//   and the fp16 scores stay smaller.
+// - o_proj is a 1x1 conv like every other projection (ANEMLL uses `linear` there).
 #pragma once
 
 #include <cstdint>
@@ -33,8 +42,8 @@ struct AttentionContext {
   mil::Value current_pos;    // int32 [1]
 };
 
-// `x_norm`: fp16 [1, hidden, 1, S]. Returns o_proj's output, same shape. `layer` is global.
+// `normed`: fp16 [1, S, hidden]. Returns o_proj's output, same shape. `layer` is global.
 mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx, int64_t layer,
-                     mil::Value x_norm);
+                     mil::Value normed);
 
 }  // namespace anec::ane

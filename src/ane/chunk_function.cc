@@ -77,21 +77,22 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   ctx.cache_rows = rows;
   ctx.state_layers = kv.layers;
   ctx.state_first_layer = kv.first_layer;
-  ctx.cos = f->Reshape(Gather(f, table(true), pos, 0, "cos_rows"), {1, 1, seq, d}, "cos");
-  ctx.sin = f->Reshape(Gather(f, table(false), pos, 0, "sin_rows"), {1, 1, seq, d}, "sin");
+  ctx.cos = f->Reshape(GatherRows(f, table(true), pos, "cos_rows"), {1, 1, seq, d}, "cos");
+  ctx.sin = f->Reshape(GatherRows(f, table(false), pos, "sin_rows"), {1, 1, seq, d}, "sin");
   ctx.causal_mask = mask;
   ctx.kv_state = state;
   ctx.current_pos = cur;
 
-  // (1, S, H) -> channels-first (1, H, 1, S).
-  mil::Value x = ExpandDims(f, f->Transpose(hidden, {0, 2, 1}, "hidden_t"), {2}, "x_in");
+  // The residual stream stays [1, S, H] (ANEMLL's layout); projections convert to channels-first
+  // [1, C, 1, S] and back around their convs.
+  mil::Value x = hidden;
   // An MLP split across files: its normalized input n comes from the previous chunk.
   const int64_t inter = spec.intermediate_size;
   mil::Value mlp_input;
-  if (chunk.begin_mlp > 0) {
-    mil::Value carried = input("mlp_input", {mil::DType::kFloat16, {1, seq, h}});
-    mlp_input = ExpandDims(f, f->Transpose(carried, {0, 2, 1}, "mlp_input_t"), {2}, "mlp_in");
-  }
+  if (chunk.begin_mlp > 0) mlp_input = input("mlp_input", {mil::DType::kFloat16, {1, seq, h}});
+  // A cache-filling function of the last chunk skips what nothing reads: the model's last MLP
+  // (its rows in this chunk) and the final norm; it outputs row 0 alone (ANEMLL's prefill).
+  const bool fill_only = chunk.is_last && chunk.fill_cache_only;
   for (int64_t l = chunk.first_layer; l < chunk.end_layer; ++l) {
     LayerPiece piece{true, 0, inter};
     if (l == chunk.first_layer && chunk.begin_mlp >= 0) {
@@ -99,17 +100,23 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
       piece.mlp_begin = chunk.begin_mlp;
     }
     if (l + 1 == chunk.end_layer && chunk.end_mlp >= 0) piece.mlp_end = chunk.end_mlp;
+    if (fill_only && l + 1 == spec.num_layers) piece.mlp_end = piece.mlp_begin;
     const bool whole = piece.attention && piece.mlp_begin == 0 && piece.mlp_end == inter;
     x = whole ? TransformerLayer(f, w, ctx, l, x)
               : TransformerLayerPiece(f, w, ctx, l, piece, x, &mlp_input);
   }
-  if (chunk.is_last) x = FinalNorm(f, w, spec, x);
-  mil::Value out = f->Transpose(Squeeze(f, x, {2}, "x_out"), {0, 2, 1}, "output_hidden_states");
+  mil::Value out;
+  if (fill_only) {
+    out = SliceStatic(f, x, {0, 0, 0}, {1, 1, static_cast<int32_t>(h)}, "output_hidden_states");
+  } else {
+    if (chunk.is_last) x = FinalNorm(f, w, spec, x);
+    out = x;
+  }
   f->Output(out, "output_hidden_states");
   const bool carries = chunk.end_mlp > 0 && chunk.end_mlp < inter;
   mil::Value carry;
   if (carries) {
-    carry = f->Transpose(Squeeze(f, mlp_input, {2}, "mlp_out"), {0, 2, 1}, "output_mlp_input");
+    carry = mlp_input;
     f->Output(carry, "output_mlp_input");
   }
   ANEC_RETURN_IF_ERROR(program->status());

@@ -2,7 +2,8 @@
 // contract (docs/ANE_LAYERS.md):
 //   inputs  hidden_states fp16 [1,S,H], position_ids int32 [S], causal_mask fp16 [1,1,S,R],
 //           current_pos int32 [1], state model_model_kv_cache_N fp16 [2L, kv_heads, R, head_dim]
-//   output  output_hidden_states fp16 [1,S,H] (after the final norm in the last chunk only)
+//   output  output_hidden_states fp16 [1,S,H] (after the final norm in the last chunk only;
+//           [1,1,H] from the last chunk's cache-filling function, see fill_cache_only)
 // R and L come from the chunk's KvCacheLayout (kv_cache_layout.h): R is the context, or a
 // sliding window's ring; L is every layer (shared state) or the chunk's own (per-chunk state).
 // The rotary cos/sin tables are fp16 constants [context, head_dim] gathered by position_ids.
@@ -44,6 +45,10 @@ struct ChunkShape {
   // before intermediate row m (m = 0: right after its attention block).
   int64_t end_mlp = kWholeLayer;
   static constexpr int64_t kWholeLayer = -1;
+  // The function only fills the KV cache (prefill): with is_last, it skips the model's last MLP
+  // and the final norm, whose results nothing reads, and outputs row 0 only, [1,1,H] (ANEMLL's
+  // prefill does the same). Runtimes must not read its output.
+  bool fill_cache_only = false;
 };
 
 // Adds function `fn_name` to `program`. Errors are recorded in the program (and returned).

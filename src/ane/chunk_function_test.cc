@@ -119,6 +119,69 @@ TEST(ChunkFunctionTest, LastChunkHasFinalNormAndRopeTablesMatch) {
   }
 }
 
+// The op forms of ANEMLL's published graphs (docs/ANE_LAYERS.md, "Op forms").
+TEST(ChunkFunctionTest, UsesTheOpFormsAnemllRunsOnTheNeuralEngine) {
+  model::ModelSpec spec = TinySpec(2);
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {0, 2, 16, true, {}}, &fs);
+  for (const char* fn_name : {"infer", "prefill"}) {
+    SCOPED_TRACE(fn_name);
+    const MS::Function& fn = b.model.mlprogram().functions().at(fn_name);
+    // softmax as reduce_max, sub, exp, reduce_sum, real_div: one of each per layer.
+    EXPECT_TRUE(OpsOfType(fn, "softmax").empty());
+    EXPECT_EQ(OpsOfType(fn, "exp").size(), 2u);
+    EXPECT_EQ(OpsOfType(fn, "reduce_max").size(), 2u);
+    EXPECT_EQ(OpsOfType(fn, "reduce_sum").size(), 2u);
+    EXPECT_EQ(OpsOfType(fn, "real_div").size(), 2u);
+    // The rotary tables (16 rows) are gathered with int16 indices, as add_int16_cast makes them.
+    for (const MS::Operation* g : OpsOfType(fn, "gather")) {
+      const MS::Operation* idx = Producer(fn, g->inputs().at("indices").arguments(0).name());
+      ASSERT_NE(idx, nullptr);
+      EXPECT_EQ(idx->type(), "cast");
+      EXPECT_EQ(idx->outputs(0).type().tensortype().datatype(), MS::DataType::INT16);
+    }
+    // Norms run over the last axis of [1, S, 2H].
+    for (const MS::Operation* ln : OpsOfType(fn, "layer_norm")) {
+      EXPECT_EQ(Dims(ln->outputs(0).type()).back(), 128);
+    }
+  }
+  // The last chunk's prefill only fills the cache: no final norm, no MLP in the last layer, and
+  // a single output row (ANEMLL's prefill); its infer keeps both.
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  EXPECT_EQ(OpsOfType(infer, "layer_norm").size(), 5u);  // 2 per layer + final
+  EXPECT_EQ(OpsOfType(infer, "silu").size(), 2u);
+}
+
+TEST(ChunkFunctionTest, LastChunkPrefillSkipsWhatNothingReads) {
+  model::ModelSpec spec = TinySpec(2);
+  MemoryWeightSource weights = RandomWeights(spec, 7);
+  MemoryFileSystem fs;
+  auto file = fs.OpenForWrite("/w.bin");
+  ASSERT_TRUE(file.ok());
+  coreml::BlobWriter blobs(std::move(file).value());
+  mil::ProgramBuilder pb(&blobs);
+  WeightEmitter w(&pb, &weights, {});
+  ChunkShape shape{0, 2, 16, true, {}};
+  shape.fill_cache_only = true;
+  auto prefill = AddChunkFunction(&pb, &w, spec, shape, 8, "main");
+  ASSERT_TRUE(prefill.ok()) << prefill.status().ToString();
+  ASSERT_EQ(prefill->outputs.size(), 1u);
+  EXPECT_EQ(prefill->outputs[0].type.shape, (std::vector<int64_t>{1, 1, 64}));
+  auto model = AssembleModel(pb, {*prefill}, "main", {});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const MS::Function& fn = model->mlprogram().functions().at("main");
+  EXPECT_EQ(Producer(fn, "final_norm"), nullptr);
+  EXPECT_EQ(OpsOfType(fn, "layer_norm").size(), 3u);  // both input norms, layer 0's post-attn
+  EXPECT_EQ(OpsOfType(fn, "silu").size(), 1u);        // layer 0's MLP only
+  EXPECT_EQ(OpsOfType(fn, "write_state").size(), 2u);  // but every layer's cache
+  // A chunk that is not the last keeps everything even when it only fills the cache.
+  ChunkShape middle{0, 2, 16, false, {}};
+  middle.fill_cache_only = true;
+  auto mid = AddChunkFunction(&pb, &w, spec, middle, 8, "prefill_mid");
+  ASSERT_TRUE(mid.ok());
+  EXPECT_EQ(mid->outputs[0].type.shape, (std::vector<int64_t>{1, 8, 64}));
+}
+
 TEST(ChunkFunctionTest, BiasAndQkNormAreData) {
   model::ModelSpec spec = TinySpec(1);
   spec.attention_bias = true;
@@ -155,11 +218,17 @@ TEST(ChunkFunctionTest, RmsNormEpsilonIsTheCheckpointsEpsilon) {
     uint16_t h;
     std::memcpy(&h, raw.data(), 2);
     EXPECT_EQ(h, FloatToHalf(1e-5f));
-    // Normalized over the concatenation [x, -x] along channels.
+    // Normalized over the concatenation [x, -x] along the last axis of [1, S, 2H] (ANEMLL's
+    // layout: never over a size-1 last axis, which the Neural Engine pads 32x).
     const MS::Operation* cat = Producer(infer, op->inputs().at("x").arguments(0).name());
     ASSERT_NE(cat, nullptr);
     EXPECT_EQ(cat->type(), "concat");
-    EXPECT_EQ(Dims(cat->outputs(0).type())[1], 128);
+    EXPECT_EQ(Dims(cat->outputs(0).type()), (std::vector<int64_t>{1, 1, 128}));
+    const MS::Operation* axes = Producer(infer, op->inputs().at("axes").arguments(0).name());
+    ASSERT_NE(axes, nullptr);
+    const auto& ints = axes->attributes().at("val").immediatevalue().tensor().ints();
+    ASSERT_EQ(ints.values_size(), 1);
+    EXPECT_EQ(ints.values(0), 2);
   }
 }
 

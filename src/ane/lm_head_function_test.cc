@@ -15,19 +15,36 @@ namespace {
 namespace CS = CoreML::Specification;
 namespace MS = CoreML::Specification::MILSpec;
 
-TEST(LmHeadPiecesTest, SplitsWithRemainderKept) {
-  EXPECT_EQ(LmHeadPieces(128256), std::vector<int64_t>(8, 16032));
-  std::vector<int64_t> qwen = LmHeadPieces(151936);
-  EXPECT_EQ(qwen.size(), 10u);
-  EXPECT_EQ(std::accumulate(qwen.begin(), qwen.end(), int64_t{0}), 151936);
-  EXPECT_EQ(qwen.back(), 151936 - 9 * 15194);
-  EXPECT_EQ(LmHeadPieces(40000), (std::vector<int64_t>{13334, 13334, 13332}));
-  EXPECT_EQ(LmHeadPieces(16384), (std::vector<int64_t>{16384}));
-  EXPECT_EQ(LmHeadPieces(16385), (std::vector<int64_t>{8193, 8192}));
-  for (int64_t v : {1, 100, 32000, 32001, 49153, 65536, 262144}) {
-    std::vector<int64_t> p = LmHeadPieces(v);
-    EXPECT_EQ(std::accumulate(p.begin(), p.end(), int64_t{0}), v) << v;
-    for (int64_t r : p) EXPECT_LE(r, kMaxLmHeadPieceRows);
+TEST(PlanLmHeadTest, EqualPiecesWithAnemllCounts) {
+  auto plan = [](int64_t v, int64_t k) {
+    LmHeadLayout l = PlanLmHead(v, k);
+    return std::vector<int64_t>{l.pieces, l.piece_rows, l.pad_rows()};
+  };
+  // ANEMLL's published splits: Llama 3 (8 x 16,032), Qwen 2.5/3 (16 x 9,496).
+  EXPECT_EQ(plan(128256, 8), (std::vector<int64_t>{8, 16032, 0}));
+  EXPECT_EQ(plan(151936, 16), (std::vector<int64_t>{16, 9496, 0}));
+  // SmolLM2 (49,152) splits evenly in 8; Gemma's 262,144 needs 16 pieces of 16,384.
+  EXPECT_EQ(plan(49152, 8), (std::vector<int64_t>{8, 6144, 0}));
+  EXPECT_EQ(plan(262144, 8), (std::vector<int64_t>{16, 16384, 0}));
+  // The other ANEMLL count when the preferred one does not divide.
+  EXPECT_EQ(plan(200000, 8), (std::vector<int64_t>{16, 12500, 0}));  // 8 x 25,000 is too big
+  EXPECT_EQ(plan(200, 16), (std::vector<int64_t>{8, 25, 0}));
+  // No count divides: the preferred count, the last piece padded.
+  EXPECT_EQ(plan(32001, 8), (std::vector<int64_t>{8, 4001, 7}));
+  EXPECT_EQ(plan(250, 16), (std::vector<int64_t>{16, 16, 6}));
+  // Doubling until a piece fits the Neural Engine's 16,384 rows.
+  EXPECT_EQ(plan(256001, 8), (std::vector<int64_t>{16, 16001, 15}));
+  for (int64_t v : {1, 100, 250, 32000, 32001, 49153, 65536, 151936, 152064, 262144, 300007}) {
+    for (int64_t k : {8, 16}) {
+      LmHeadLayout l = PlanLmHead(v, k);
+      EXPECT_LE(l.piece_rows, kMaxLmHeadPieceRows) << v;
+      EXPECT_GE(l.pad_rows(), 0) << v;
+      EXPECT_LT(l.pad_rows(), l.piece_rows) << v;   // at most the last piece is padded...
+      EXPECT_GT(l.RealRows(l.pieces - 1), 0) << v;  // ...and it keeps a real row
+      int64_t real = 0;
+      for (int64_t i = 0; i < l.pieces; ++i) real += l.RealRows(i);
+      EXPECT_EQ(real, v) << v;
+    }
   }
 }
 
@@ -54,7 +71,7 @@ Built Build(MemoryFileSystem* fs, const WeightSource& w, AddFn add) {
   return b;
 }
 
-TEST(LmHeadFunctionTest, TiedHeadSplitsTheEmbeddingWithRemainder) {
+TEST(LmHeadFunctionTest, TiedHeadSplitsTheEmbeddingIntoEqualPieces) {
   model::ModelSpec spec = TinySpec(1, 40000, /*tied=*/true);
   MemoryWeightSource w = RandomWeights(spec, 3);
   MemoryFileSystem fs;
@@ -62,23 +79,66 @@ TEST(LmHeadFunctionTest, TiedHeadSplitsTheEmbeddingWithRemainder) {
     return AddLmHeadFunction(pb, e, spec);
   });
   const CS::ModelDescription& d = b.model.description();
-  ASSERT_EQ(d.output_size(), 3);
+  ASSERT_EQ(d.output_size(), 8);  // 40,000 = 8 x 5,000
   EXPECT_EQ(d.output(0).name(), "logits1");
-  EXPECT_EQ(d.output(2).name(), "logits3");
-  EXPECT_EQ(d.output(2).type().multiarraytype().shape(2), 13332);
+  EXPECT_EQ(d.output(7).name(), "logits8");
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(d.output(i).type().multiarraytype().shape(2), 5000);
   // The last piece holds the embedding's last rows (tied weights): check its final element.
   const MS::Function& fn = b.model.mlprogram().functions().at("main");
-  const MS::Operation* w3 = Producer(fn, "lm_head_3");
-  ASSERT_NE(w3, nullptr);
-  EXPECT_EQ(Dims(w3->outputs(0).type()), (std::vector<int64_t>{13332, 64, 1, 1}));
-  const uint64_t off = w3->attributes().at("val").blobfilevalue().offset();
+  const MS::Operation* w8 = Producer(fn, "lm_head_8");
+  ASSERT_NE(w8, nullptr);
+  EXPECT_EQ(Dims(w8->outputs(0).type()), (std::vector<int64_t>{5000, 64, 1, 1}));
+  const uint64_t off = w8->attributes().at("val").blobfilevalue().offset();
   const std::vector<float>& emb = *w.Values(model::TensorRole::kEmbedding, 0);
   uint16_t last;
-  std::memcpy(&last, b.blobs.data() + off + 64 + (13332 * 64 - 1) * 2, 2);
+  std::memcpy(&last, b.blobs.data() + off + 64 + (5000 * 64 - 1) * 2, 2);
   EXPECT_EQ(last, FloatToHalf(emb.back()));
   uint16_t first;
   std::memcpy(&first, b.blobs.data() + off + 64, 2);
-  EXPECT_EQ(first, FloatToHalf(emb[26668 * 64]));
+  EXPECT_EQ(first, FloatToHalf(emb[35000 * 64]));
+}
+
+TEST(LmHeadFunctionTest, PadsTheLastPieceWithRowsThatNeverWin) {
+  model::ModelSpec spec = TinySpec(1, 100, /*tied=*/true);  // 100 = 8 x 13 - 4
+  MemoryWeightSource w = RandomWeights(spec, 3);
+  MemoryFileSystem fs;
+  Built b = Build(&fs, w, [&](mil::ProgramBuilder* pb, WeightEmitter* e) {
+    return AddLmHeadFunction(pb, e, spec);
+  });
+  const CS::ModelDescription& d = b.model.description();
+  ASSERT_EQ(d.output_size(), 8);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(d.output(i).type().multiarraytype().shape(2), 13);
+  const MS::Function& fn = b.model.mlprogram().functions().at("main");
+  const MS::Operation* w8 = Producer(fn, "lm_head_8");
+  ASSERT_NE(w8, nullptr);
+  EXPECT_EQ(Dims(w8->outputs(0).type()), (std::vector<int64_t>{9, 64, 1, 1}));  // real rows only
+  const MS::Operation* pad = Producer(fn, "logits8_pad_rows");
+  ASSERT_NE(pad, nullptr);
+  EXPECT_EQ(Dims(pad->outputs(0).type()), (std::vector<int64_t>{1, 4, 1, 1}));
+  EXPECT_EQ(Producer(fn, "logits8_padded")->type(), "concat");
+  EXPECT_EQ(Producer(fn, "logits7_padded"), nullptr);
+}
+
+TEST(LmHeadFunctionTest, ArgmaxOutputsIndexAndValuePerPiece) {
+  model::ModelSpec spec = TinySpec(1, 100, /*tied=*/true);
+  MemoryWeightSource w = RandomWeights(spec, 3);
+  MemoryFileSystem fs;
+  Built b = Build(&fs, w, [&](mil::ProgramBuilder* pb, WeightEmitter* e) {
+    return AddLmHeadFunction(pb, e, spec, /*argmax=*/true);
+  });
+  const CS::ModelDescription& d = b.model.description();
+  ASSERT_EQ(d.output_size(), 2);
+  EXPECT_EQ(d.output(0).name(), "argmax_idx");
+  EXPECT_EQ(d.output(0).type().multiarraytype().datatype(), CS::ArrayFeatureType::INT32);
+  EXPECT_EQ(d.output(1).name(), "argmax_val");
+  EXPECT_EQ(d.output(1).type().multiarraytype().datatype(), CS::ArrayFeatureType::FLOAT16);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(d.output(i).type().multiarraytype().shape_size(), 1);
+    EXPECT_EQ(d.output(i).type().multiarraytype().shape(0), 8);
+  }
+  const MS::Function& fn = b.model.mlprogram().functions().at("main");
+  EXPECT_EQ(OpsOfType(fn, "reduce_argmax").size(), 8u);
+  EXPECT_EQ(OpsOfType(fn, "reduce_max").size(), 8u);
 }
 
 TEST(LmHeadFunctionTest, UntiedHeadReadsLmHeadTensor) {

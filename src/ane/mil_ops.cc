@@ -70,6 +70,33 @@ Value Silu(Function* f, Value x, const std::string& name) {
   return f->Op("silu", {{"x", x}}, name);
 }
 
+Value SoftmaxAne(Function* f, Value x, int32_t axis, const std::string& name) {
+  Value max = f->Op("reduce_max",
+                    {{"x", x}, {"axes", I32s({axis})}, {"keep_dims", Tensor::ScalarBool(true)}},
+                    name + "_max");
+  Value e = f->Op("exp", {{"x", f->Sub(x, max, name + "_shifted")}}, name + "_exp");
+  Value sum = f->Op("reduce_sum",
+                    {{"x", e}, {"axes", I32s({axis})}, {"keep_dims", Tensor::ScalarBool(true)}},
+                    name + "_sum");
+  return f->RealDiv(e, sum, name);
+}
+
+Value ToChannelsFirst(Function* f, Value x, const std::string& name) {
+  return ExpandDims(f, f->Transpose(x, {0, 2, 1}, name + "_t"), {2}, name);
+}
+
+Value FromChannelsFirst(Function* f, Value x, const std::string& name) {
+  return f->Transpose(Squeeze(f, x, {2}, name + "_sq"), {0, 2, 1}, name);
+}
+
+Value GatherRows(Function* f, Value table, Value indices, const std::string& name) {
+  constexpr int64_t kInt16Rows = 32767;
+  if (table.valid() && indices.valid() && table.type().shape[0] <= kInt16Rows) {
+    indices = f->Cast(indices, mil::DType::kInt16, name + "_idx16");
+  }
+  return Gather(f, table, indices, 0, name);
+}
+
 Value Neg(Function* f, Value x, const std::string& name) { return ScaleBy(f, x, -1.0f, name); }
 
 Value ScaleBy(Function* f, Value x, float s, const std::string& name) {

@@ -62,7 +62,7 @@ void MakeDimUnknown(MS::ValueType* vt, int dim) {
 // Writes flexible dims into the serialized MIL function: inputs and the ops producing outputs
 // with the same name as a flexible feature.
 void ApplyFlexibleDims(const FunctionSignature& sig, MS::Function* fn) {
-  std::map<std::string, std::vector<int>> flex;
+  std::map<std::string, std::vector<int>> flex = sig.flexible_values;
   for (const auto& f : sig.inputs) {
     if (!f.flexible_dims.empty()) flex[f.name] = f.flexible_dims;
   }

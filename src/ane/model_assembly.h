@@ -39,6 +39,9 @@ struct FunctionSignature {
   std::string name;                 // MIL function name in the builder
   std::vector<FeatureSpec> inputs;  // including states (is_state)
   std::vector<FeatureSpec> outputs;
+  // Intermediate values whose dims follow a flexible input (e.g. the embeddings' int16 index
+  // cast): value name -> dims written as unknown, like the flexible features'.
+  std::map<std::string, std::vector<int>> flexible_values;
 };
 
 struct ModelMetadata {

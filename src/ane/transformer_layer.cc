@@ -19,10 +19,11 @@ mil::Value FeedForward(mil::Function* f, WeightEmitter* w, const model::ModelSpe
                             inter, {inter, h, 1, 1});
   mil::Value wd = w->Matrix(f, LayerWeightName(layer, "down_proj"), TensorRole::kDownProj, layer, 0,
                             h, {h, inter, 1, 1});
-  mil::Value gate = f->Conv(x_norm, wg, std::nullopt, p + "_gate");
-  mil::Value up = f->Conv(x_norm, wu, std::nullopt, p + "_up");
+  mil::Value x = ToChannelsFirst(f, x_norm, p + "_mlp_in");
+  mil::Value gate = f->Conv(x, wg, std::nullopt, p + "_gate");
+  mil::Value up = f->Conv(x, wu, std::nullopt, p + "_up");
   mil::Value act = f->Mul(Silu(f, gate, p + "_silu"), up, p + "_act");
-  return f->Conv(act, wd, std::nullopt, p + "_down");
+  return FromChannelsFirst(f, f->Conv(act, wd, std::nullopt, p + "_down"), p + "_mlp_out");
 }
 
 mil::Value TransformerLayer(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
@@ -30,14 +31,14 @@ mil::Value TransformerLayer(mil::Function* f, WeightEmitter* w, const AttentionC
   const model::ModelSpec& sp = *ctx.spec;
   const int64_t h = sp.hidden_size;
   const std::string p = fmt::format("l{}", layer);
-  mil::Value g1 = w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm, layer,
-                            {1, h, 1, 1});
-  mil::Value n1 = AneRmsNorm(f, x, 1, g1, sp.rms_norm_eps, p + "_input_norm");
+  mil::Value g1 =
+      w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm, layer, {h});
+  mil::Value n1 = AneRmsNorm(f, x, 2, g1, sp.rms_norm_eps, p + "_input_norm");
   mil::Value attn = Attention(f, w, ctx, layer, n1);
   mil::Value h1 = f->Add(x, attn, p + "_attn_residual");
-  mil::Value g2 = w->Vector(f, LayerWeightName(layer, "post_attn_norm"), TensorRole::kPostAttnNorm,
-                            layer, {1, h, 1, 1});
-  mil::Value n2 = AneRmsNorm(f, h1, 1, g2, sp.rms_norm_eps, p + "_post_attn_norm");
+  mil::Value g2 =
+      w->Vector(f, LayerWeightName(layer, "post_attn_norm"), TensorRole::kPostAttnNorm, layer, {h});
+  mil::Value n2 = AneRmsNorm(f, h1, 2, g2, sp.rms_norm_eps, p + "_post_attn_norm");
   mil::Value mlp = FeedForward(f, w, sp, layer, n2);
   return f->Add(h1, mlp, p + "_out");
 }
@@ -54,10 +55,11 @@ mil::Value FeedForwardSlice(mil::Function* f, WeightEmitter* w, const model::Mod
       w->Matrix(f, name("up_proj"), TensorRole::kUpProj, layer, begin, end, {rows, h, 1, 1});
   mil::Value wd = w->MatrixColumns(f, name("down_proj"), TensorRole::kDownProj, layer, begin, end,
                                    {h, rows, 1, 1});
-  mil::Value gate = f->Conv(x_norm, wg, std::nullopt, p + "_gate" + r);
-  mil::Value up = f->Conv(x_norm, wu, std::nullopt, p + "_up" + r);
+  mil::Value x = ToChannelsFirst(f, x_norm, p + "_mlp_in" + r);
+  mil::Value gate = f->Conv(x, wg, std::nullopt, p + "_gate" + r);
+  mil::Value up = f->Conv(x, wu, std::nullopt, p + "_up" + r);
   mil::Value act = f->Mul(Silu(f, gate, p + "_silu" + r), up, p + "_act" + r);
-  return f->Conv(act, wd, std::nullopt, p + "_down" + r);
+  return FromChannelsFirst(f, f->Conv(act, wd, std::nullopt, p + "_down" + r), p + "_mlp_out" + r);
 }
 
 mil::Value TransformerLayerPiece(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
@@ -67,16 +69,16 @@ mil::Value TransformerLayerPiece(mil::Function* f, WeightEmitter* w, const Atten
   const int64_t h = sp.hidden_size;
   const std::string p = fmt::format("l{}", layer);
   if (piece.attention) {
-    mil::Value g1 = w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm,
-                              layer, {1, h, 1, 1});
-    mil::Value n1 = AneRmsNorm(f, x, 1, g1, sp.rms_norm_eps, p + "_input_norm");
+    mil::Value g1 =
+        w->Vector(f, LayerWeightName(layer, "input_norm"), TensorRole::kInputNorm, layer, {h});
+    mil::Value n1 = AneRmsNorm(f, x, 2, g1, sp.rms_norm_eps, p + "_input_norm");
     x = f->Add(x, Attention(f, w, ctx, layer, n1), p + "_attn_residual");
   }
   if (piece.mlp_end <= piece.mlp_begin) return x;
   if (piece.mlp_begin == 0) {
     mil::Value g2 = w->Vector(f, LayerWeightName(layer, "post_attn_norm"),
-                              TensorRole::kPostAttnNorm, layer, {1, h, 1, 1});
-    *mlp_input = AneRmsNorm(f, x, 1, g2, sp.rms_norm_eps, p + "_post_attn_norm");
+                              TensorRole::kPostAttnNorm, layer, {h});
+    *mlp_input = AneRmsNorm(f, x, 2, g2, sp.rms_norm_eps, p + "_post_attn_norm");
   }
   mil::Value part = FeedForwardSlice(f, w, sp, layer, piece.mlp_begin, piece.mlp_end, *mlp_input);
   return f->Add(x, part, fmt::format("{}_mlp_{}_{}_out", p, piece.mlp_begin, piece.mlp_end));
@@ -84,8 +86,8 @@ mil::Value TransformerLayerPiece(mil::Function* f, WeightEmitter* w, const Atten
 
 mil::Value FinalNorm(mil::Function* f, WeightEmitter* w, const model::ModelSpec& spec,
                      mil::Value x) {
-  mil::Value g = w->Vector(f, "final_norm", TensorRole::kFinalNorm, 0, {1, spec.hidden_size, 1, 1});
-  return AneRmsNorm(f, x, 1, g, spec.rms_norm_eps, "final_norm_out");
+  mil::Value g = w->Vector(f, "final_norm", TensorRole::kFinalNorm, 0, {spec.hidden_size});
+  return AneRmsNorm(f, x, 2, g, spec.rms_norm_eps, "final_norm_out");
 }
 
 }  // namespace anec::ane

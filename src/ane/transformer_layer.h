@@ -1,7 +1,8 @@
-// One decoder layer in the ANE layout (1, hidden, 1, S):
+// One decoder layer in ANEMLL's layout: the residual stream is [1, S, hidden]; the norms run over
+// its last axis; each projection is a 1x1 conv over channels-first [1, C, 1, S] (ANEMLL's
+// permute(0, 2, 1).unsqueeze(2) before, squeeze(2).permute(0, 2, 1) after):
 //   h = x + Attention(RmsNorm(x, input_layernorm))
 //   y = h + down(silu(gate(n)) * up(n)),  n = RmsNorm(h, post_attention_layernorm)
-// The gate/up/down projections are 1x1 convs.
 #pragma once
 
 #include <cstdint>

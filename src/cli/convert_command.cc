@@ -43,6 +43,7 @@ struct ConvertFlags {
   bool preserve_quant = false;
   std::string kv_cache = "shared";
   bool no_preserve_quant = false;
+  bool argmax = false;
   double max_file_mb = 0;  // 0: the target's budget
 };
 
@@ -112,6 +113,7 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
   o.skip_check = f.skip_check;
   o.architecture = f.architecture;
   o.preserve_quant = f.preserve_quant;
+  o.argmax = f.argmax;
   if (f.kv_cache == "shared") {
     o.kv_cache = ane::KvCacheSharing::kShared;
   } else if (f.kv_cache == "per-chunk") {
@@ -289,6 +291,10 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                   "per-chunk: each chunk keeps only its own layers (smaller state per model; "
                   "anec's runtime, not ANEMLL's)")
       ->capture_default_str();
+  sub->add_flag("--argmax", f->argmax,
+                "LM head outputs each piece's argmax (argmax_idx int32, argmax_val fp16) instead "
+                "of the logits, as ANEMLL 0.3.5's --argmax (meta.yaml argmax_in_model: true): "
+                "far less data per token, greedy decoding only");
   sub->footer(
       "Steps: 1 embeddings, 2 LM head, 3 FFN chunks, 4 prefill chunks, 5 combine, 6 compile,\n"
       "7 tokenizer + meta.yaml, 8 test prompt.");

@@ -27,6 +27,12 @@ Status RunPerplexity(const PerplexityOptions& o) {
   ANEC_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(o.text_file));
   ANEC_ASSIGN_OR_RETURN(ConvertedModel converted, OpenConvertedModel(o.model_path, "--model-path"));
   auto& model = converted.model;
+  if (model->argmax_only()) {
+    return InvalidArgument(
+        "{}: this model was converted with --argmax, so its LM head outputs only each piece's "
+        "argmax, not the logits perplexity needs; convert it again without --argmax",
+        o.model_path);
+  }
   text::Tokenizer& tokenizer = converted.tokenizer;
   std::vector<int32_t> ids = tokenizer.Encode(text, /*add_special_tokens=*/false);
   if (o.max_tokens > 0 && ids.size() > static_cast<size_t>(o.max_tokens)) ids.resize(static_cast<size_t>(o.max_tokens));

@@ -45,13 +45,13 @@ constexpr std::string_view kMistralTypes[] = {"mistral"};
 const ArchitectureTable kTables[] = {
     {Architecture::kLlama, "llama", kLlamaClasses, kLlamaTypes, kHfDecoderNames,
      AttentionBiasPolicy::kConfigQkvo, /*qk_norm=*/false, SlidingWindowPolicy::kNever,
-     /*tie_word_embeddings_default=*/false, "llama"},
+     /*tie_word_embeddings_default=*/false, "llama", 8},
     {Architecture::kQwen2, "qwen2", kQwen2Classes, kQwen2Types, kHfDecoderNames,
      AttentionBiasPolicy::kAlwaysQkv, /*qk_norm=*/false, SlidingWindowPolicy::kIfUseSliding,
-     /*tie_word_embeddings_default=*/false, "qwen25"},
+     /*tie_word_embeddings_default=*/false, "qwen25", 16},
     {Architecture::kQwen3, "qwen3", kQwen3Classes, kQwen3Types, kHfDecoderNames,
      AttentionBiasPolicy::kConfigQkvo, /*qk_norm=*/true, SlidingWindowPolicy::kIfUseSliding,
-     /*tie_word_embeddings_default=*/false, "qwen"},
+     /*tie_word_embeddings_default=*/false, "qwen", 16},
     {Architecture::kQwQ,
      "qwq",
      {},
@@ -61,10 +61,11 @@ const ArchitectureTable kTables[] = {
      /*qk_norm=*/false,
      SlidingWindowPolicy::kIfUseSliding,
      /*tie_word_embeddings_default=*/false,
-     "qwen25"},
+     "qwen25",
+     16},
     {Architecture::kMistral, "mistral", kMistralClasses, kMistralTypes, kHfDecoderNames,
      AttentionBiasPolicy::kNone, /*qk_norm=*/false, SlidingWindowPolicy::kFromConfig,
-     /*tie_word_embeddings_default=*/false, "mistral"},
+     /*tie_word_embeddings_default=*/false, "mistral", 8},
 };
 
 struct RoleInfo {

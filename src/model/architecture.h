@@ -54,6 +54,7 @@ struct ArchitectureTable {
   SlidingWindowPolicy sliding_window;
   bool tie_word_embeddings_default;  // when config.json has no tie_word_embeddings
   std::string_view default_prefix;   // ANEMLL file prefix
+  int64_t lm_head_pieces;            // ANEMLL's split_lm_head (ane/lm_head_function.h)
 };
 
 // The table of one architecture (always exists).

@@ -69,6 +69,12 @@ TEST(ArchitectureTest, DifferencesAreData) {
   EXPECT_EQ(GetArchitectureTable(Architecture::kQwen2).default_prefix, "qwen25");
   EXPECT_EQ(GetArchitectureTable(Architecture::kQwen3).default_prefix, "qwen");
   EXPECT_EQ(GetArchitectureTable(Architecture::kMistral).default_prefix, "mistral");
+  // ANEMLL's split_lm_head (its generate_meta_yaml: 16 for qwen*, 8 otherwise).
+  EXPECT_EQ(GetArchitectureTable(Architecture::kLlama).lm_head_pieces, 8);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwen2).lm_head_pieces, 16);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwen3).lm_head_pieces, 16);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kQwQ).lm_head_pieces, 16);
+  EXPECT_EQ(GetArchitectureTable(Architecture::kMistral).lm_head_pieces, 8);
 }
 
 TEST(ArchitectureTest, ParsesOverrideNames) {

@@ -231,6 +231,7 @@ Result<ModelSpec> SpecFromHfConfig(const io::HfConfig& c, std::string_view name,
   s.eos_token_ids = c.eos_token_ids;
   s.torch_dtype = c.torch_dtype;
   s.default_prefix = std::string(table.default_prefix);
+  s.lm_head_pieces = table.lm_head_pieces;
   return s;
 }
 

@@ -57,6 +57,8 @@ struct ModelSpec {
 
   // ANEMLL file prefix: "llama", "qwen25", "qwen", ...
   std::string default_prefix;
+  // ANEMLL's LM-head piece count for the architecture (meta.yaml split_lm_head): 8, 16 for Qwen.
+  int64_t lm_head_pieces = 8;
 };
 
 // The checkpoint tensor that fills a role. Layer roles are per-layer and the name contains the

@@ -9,6 +9,13 @@
 
 namespace anec::pipeline {
 
+namespace {
+// Program text (model.mlmodel) allowances: the first layer with the chunk's fixed parts, then
+// each further whole layer (infer + prefill functions).
+constexpr uint64_t kFirstLayerText = 80 * 1024;
+constexpr uint64_t kLayerText = 70 * 1024;
+}  // namespace
+
 std::string_view TargetName(Target t) { return t == Target::kIOS ? "ios" : "macos"; }
 
 uint64_t TargetBudgetBytes(Target t) {
@@ -148,7 +155,7 @@ struct PieceBytes {
   }
   // Rotary tables and a generous allowance for program text and alignment: in every chunk file.
   uint64_t fixed(int64_t context) const {
-    return 2 * static_cast<uint64_t>(context * s.head_dim) * 2 + 64 * 1024;
+    return 2 * static_cast<uint64_t>(context * s.head_dim) * 2 + kFirstLayerText;
   }
 };
 
@@ -158,7 +165,9 @@ SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<ChunkSpan
                        const LutPlan& lut, int64_t context) {
   SizePlan p;
   p.embeddings = EstimateMatrixBytes(spec.vocab_size, spec.hidden_size, lut.embed, lut.group);
-  for (int64_t rows : ane::LmHeadPieces(spec.vocab_size)) {
+  const ane::LmHeadLayout head = ane::LmHeadLayoutOf(spec);
+  for (int64_t i = 0; i < head.pieces; ++i) {
+    const int64_t rows = head.RealRows(i);  // pad rows are a constant concat, not weights
     p.lm_head += lut.lmhead_carried_bits > 0
                      ? static_cast<uint64_t>(std::ceil(static_cast<double>(rows) *
                                                        static_cast<double>(spec.hidden_size) *
@@ -173,9 +182,10 @@ SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<ChunkSpan
       b += pieces.part(part);
       whole += part.attention && part.mlp_begin == 0 && part.mlp_end == spec.intermediate_size;
     }
-    // Program text grows with the layers: about 62 KB per layer for the two functions (measured:
-    // 1.87 MB for SmolLM2's 30 layers). The fixed allowance covers the first.
-    if (whole > 1) b += static_cast<uint64_t>(whole - 1) * 62 * 1024;
+    // Program text grows with the layers: up to ~70 KB per layer for the two functions (measured
+    // on a LUT6 conversion: 72.1 KB for a one-layer chunk, 65.8 KB per further layer). The fixed
+    // allowance covers the first.
+    if (whole > 1) b += static_cast<uint64_t>(whole - 1) * kLayerText;
     if (i + 1 == chunks.size()) b += pieces.norm();  // the final norm
     p.chunks.push_back(b);
   }

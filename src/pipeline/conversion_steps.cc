@@ -21,6 +21,14 @@ namespace {
 
 constexpr const char* kCompileScript = "compile_on_mac.sh";
 
+std::string LmHeadChunkSizesText(const ane::LmHeadLayout& head) {
+  std::string out;
+  for (int64_t i = 0; i < head.pieces; ++i) {
+    out += (i ? "," : "") + std::to_string(head.piece_rows);
+  }
+  return out;
+}
+
 bool RunningOnMac() {
 #ifdef __APPLE__
   return true;
@@ -72,6 +80,16 @@ ane::ModelMetadata ConversionRun::Metadata(const std::string& what, int lut_bits
   u["com.anemll.num_chunks"] = std::to_string(plan_.chunks.size());
   if (chunk_no > 0) u["com.anemll.chunk_no"] = std::to_string(chunk_no);
   u["com.anemll.info"] = fmt::format("Converted by anec {}: {}", kAnecVersion, what);
+  return m;
+}
+
+// ANEMLL 0.3.5's chat.py reads these from the LM head to map in-model argmax indices to tokens.
+ane::ModelMetadata ConversionRun::LmHeadMetadata() const {
+  ane::ModelMetadata m = Metadata("LM head", opts_.lut.lmhead, 0);
+  const ane::LmHeadLayout head = ane::LmHeadLayoutOf(in_.spec);
+  m.user_defined["com.anemll.vocab_size"] = std::to_string(head.vocab);
+  m.user_defined["com.anemll.lm_head_chunk_sizes"] = LmHeadChunkSizesText(head);
+  if (opts_.argmax) m.user_defined["com.anemll.argmax_in_model"] = "true";
   return m;
 }
 
@@ -146,10 +164,10 @@ Status ConversionRun::LmHead() {
       fs_, Out(names_.lm_head),
       [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
         ane::WeightEmitter w(pb, in_.weights, {opts_.lut.lmhead, opts_.lut.group});
-        ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddLmHeadFunction(pb, &w, in_.spec));
+        ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddLmHeadFunction(pb, &w, in_.spec, opts_.argmax));
         return std::vector<ane::FunctionSignature>{sig};
       },
-      "main", Metadata("LM head", opts_.lut.lmhead, 0)));
+      "main", LmHeadMetadata()));
   p.Done();
   return Unit(2, names_.lm_head);
 }
@@ -223,8 +241,9 @@ Status ConversionRun::PrefillChunks() {
     const std::string infer_path = work_.Path(names_.InferChunk(k));
     ANEC_ASSIGN_OR_RETURN(coreml::Package infer, coreml::Package::Open(fs_, infer_path));
     ANEC_ASSIGN_OR_RETURN(ane::PackageConstants consts, ane::PackageConstants::Index(&infer));
-    const ane::ChunkShape shape =
+    ane::ChunkShape shape =
         ShapeOf(in_.spec, opts_, plan_.chunks[static_cast<size_t>(k - 1)], k, n);
+    shape.fill_cache_only = true;  // prefill only fills the cache (ane/chunk_function.h)
     coreml::BlobWriter discard(std::make_unique<DiscardingFile>());
     Result<CoreML::Specification::Model> model = Status(StatusCode::kInternal, "not built");
     {
@@ -261,10 +280,6 @@ Status ConversionRun::Combine() {
   return Status::Ok();
 }
 
-bool ConversionRun::Compiled() const {
-  return fs_->Exists(Out(names_.embeddings.substr(0, names_.embeddings.size() - 10) + ".mlmodelc"));
-}
-
 Status ConversionRun::Compile(std::string* note) {
   std::vector<std::string> packages = {names_.embeddings, names_.lm_head};
   for (int64_t k = 1; k <= names_.chunks; ++k) packages.push_back(names_.Chunk(k));
@@ -282,17 +297,18 @@ Status ConversionRun::Compile(std::string* note) {
     p.Done();
     return Unit(6, "");
   }
+  // meta.yaml already names the .mlmodelc files (ANEMLL's runtimes load those names), so the
+  // script only compiles: `coremlcompiler compile X.mlpackage .` writes ./X.mlmodelc.
   std::string script =
       "#!/bin/sh\n"
-      "# Written by anec: compiles this folder's .mlpackage files to .mlmodelc on a Mac with\n"
-      "# Xcode (xcrun coremlcompiler), then makes meta.yaml name the compiled models.\n"
+      "# Written by anec: compiles this folder's .mlpackage files to the .mlmodelc files that\n"
+      "# meta.yaml names, on a Mac with Xcode (xcrun coremlcompiler).\n"
       "set -e\n"
       "cd \"$(dirname \"$0\")\"\n";
   for (const std::string& pkg : packages) {
     script += fmt::format("xcrun coremlcompiler compile {} .\n", ShellQuote(pkg));
   }
-  script += "sed -i '' 's/\\.mlpackage/.mlmodelc/g' meta.yaml\n";
-  script += "echo 'Compiled; meta.yaml now names the .mlmodelc files.'\n";
+  script += "echo 'Compiled: the .mlmodelc files meta.yaml names are in place.'\n";
   ANEC_RETURN_IF_ERROR(fs_->WriteFileAtomic(Out(kCompileScript), script));
   *note = fmt::format("not on macOS: kept .mlpackage files; run `sh {}` on a Mac to compile",
                       kCompileScript);
@@ -319,8 +335,8 @@ Status ConversionRun::TokenizerAndMeta() {
   m.lut = opts_.lut;
   m.num_chunks = names_.chunks;
   m.prefix = opts_.prefix;
-  m.split_lm_head = static_cast<int64_t>(ane::LmHeadPieces(in_.spec.vocab_size).size());
-  m.compiled = Compiled();
+  m.lm_head = ane::LmHeadLayoutOf(in_.spec);
+  m.argmax = opts_.argmax;
   m.state_length = ane::KvCacheRows(in_.spec, opts_.context, opts_.batch);
   if (in_.spec.sliding_window && *in_.spec.sliding_window < opts_.context) {
     m.sliding_window = *in_.spec.sliding_window;

@@ -38,7 +38,7 @@ class ConversionRun {
   Status TestPrompt(std::string* note);
   Status Unit(int step, const std::string& unit);
   ane::ModelMetadata Metadata(const std::string& what, int lut_bits, int64_t chunk_no) const;
-  bool Compiled() const;
+  ane::ModelMetadata LmHeadMetadata() const;
 
   FileSystem* fs_;
   const ConversionInput& in_;

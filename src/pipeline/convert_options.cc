@@ -109,6 +109,7 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   j["prefix"] = o.prefix;
   if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
   if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";  // likewise
+  if (o.argmax) j["argmax"] = true;                                                // likewise
   if (o.max_file_bytes) j["max_file_bytes"] = o.max_file_bytes;  // likewise
   if (!split_plan.empty()) j["split_plan"] = split_plan;
   return j.dump(1);

@@ -41,6 +41,9 @@ struct ConvertOptions {
   // Per-file budget for --chunks auto instead of the target's (--max-file-mb; tests, experts);
   // 0 = the target's. Layers that do not fit it alone are split (chunk_plan.h).
   uint64_t max_file_bytes = 0;
+  // --argmax: the LM head outputs per-piece argmax_idx/argmax_val instead of logits
+  // (ane/lm_head_function.h; meta.yaml argmax_in_model: true).
+  bool argmax = false;
 };
 
 // The budget --chunks auto plans for: --max-file-mb when given, else the target's.

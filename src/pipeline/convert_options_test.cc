@@ -122,7 +122,7 @@ TEST(MetaYamlTest, HasAnemllKeys) {
   m.lut.lmhead = 6;
   m.num_chunks = 2;
   m.prefix = "llama";
-  m.split_lm_head = 8;
+  m.lm_head = ane::PlanLmHead(128256, 8);
   YAML::Node y = YAML::Load(MetaYaml(m));
   YAML::Node p = y["model_info"]["parameters"];
   EXPECT_EQ(y["model_info"]["name"].as<std::string>(), "anemll-Llama-3.2-1B-ctx1024");
@@ -134,13 +134,24 @@ TEST(MetaYamlTest, HasAnemllKeys) {
   EXPECT_EQ(p["lut_lmhead"].as<int>(), 6);
   EXPECT_EQ(p["num_chunks"].as<int>(), 2);
   EXPECT_EQ(p["model_prefix"].as<std::string>(), "llama");
-  EXPECT_EQ(p["embeddings"].as<std::string>(), "llama_embeddings.mlpackage");
-  EXPECT_EQ(p["lm_head"].as<std::string>(), "llama_lm_head_lut6.mlpackage");
-  EXPECT_EQ(p["ffn"].as<std::string>(), "llama_FFN_PF_lut4.mlpackage");
+  // ANEMLL writes the compiled names (its Swift CLI loads them as they are).
+  EXPECT_EQ(p["embeddings"].as<std::string>(), "llama_embeddings.mlmodelc");
+  EXPECT_EQ(p["lm_head"].as<std::string>(), "llama_lm_head_lut6.mlmodelc");
+  EXPECT_EQ(p["ffn"].as<std::string>(), "llama_FFN_PF_lut4.mlmodelc");
   EXPECT_EQ(p["split_lm_head"].as<int>(), 8);
-  m.compiled = true;
-  YAML::Node c = YAML::Load(MetaYaml(m));
-  EXPECT_EQ(c["model_info"]["parameters"]["ffn"].as<std::string>(), "llama_FFN_PF_lut4.mlmodelc");
+  EXPECT_EQ(p["vocab_size"].as<int>(), 128256);
+  EXPECT_EQ(p["lm_head_chunk_sizes"].as<std::vector<int>>(), std::vector<int>(8, 16032));
+  EXPECT_FALSE(p["lm_head_pad_rows"]);
+  EXPECT_FALSE(p["argmax_in_model"]);
+  EXPECT_TRUE(p["prefill_dynamic_slice"].as<bool>());
+  // A vocabulary no ANEMLL count divides: the pad is stated, and --argmax is recorded.
+  m.lm_head = ane::PlanLmHead(32001, 8);
+  m.argmax = true;
+  YAML::Node c = YAML::Load(MetaYaml(m))["model_info"]["parameters"];
+  EXPECT_EQ(c["split_lm_head"].as<int>(), 8);
+  EXPECT_EQ(c["lm_head_chunk_sizes"].as<std::vector<int>>(), std::vector<int>(8, 4001));
+  EXPECT_EQ(c["lm_head_pad_rows"].as<int>(), 7);
+  EXPECT_TRUE(c["argmax_in_model"].as<bool>());
 }
 
 }  // namespace

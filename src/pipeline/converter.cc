@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "ane/lm_head_function.h"
+#include "pipeline/ane_check_step.h"
 #include "pipeline/conversion_steps.h"
 #include "pipeline/kv_memory.h"
 #include "pipeline/package_build.h"
@@ -70,8 +71,13 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
              o.preserve_quant ? "; quantized matrices are carried as they are, these settings "
                                 "apply to the others (sizes below assume them)"
                               : "");
-  fmt::print(log, "  embeddings ~{}, LM head ~{} in {} pieces\n", HumanBytes(sizes.embeddings),
-             HumanBytes(sizes.lm_head), ane::LmHeadPieces(s.vocab_size).size());
+  const ane::LmHeadLayout pieces = ane::LmHeadLayoutOf(s);
+  fmt::print(log, "  embeddings ~{}, LM head ~{} in {} pieces of {} rows{}\n",
+             HumanBytes(sizes.embeddings), HumanBytes(sizes.lm_head), pieces.pieces,
+             pieces.piece_rows,
+             pieces.pad_rows() > 0
+                 ? fmt::format(" (last piece padded by {} rows)", pieces.pad_rows())
+                 : "");
   fmt::print(log, "  {} FFN chunk(s){}:\n", chunks.size(), auto_chunks ? " (auto)" : "");
   if (!plan.whole_layers()) {
     fmt::print(log,
@@ -214,6 +220,7 @@ Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, Conv
   for (const std::string& f : finals) {
     if (fs->Exists(run.Out(f))) report.files.push_back({f, PathBytes(fs, run.Out(f))});
   }
+  ANEC_RETURN_IF_ERROR(RunAneCheckStep(fs, o.output_dir, report.files, hooks.log));
   return report;
 }
 

@@ -80,11 +80,13 @@ TEST(ConverterTest, ThreeChunksUnevenLayersTiedLargeVocab) {
   }
   auto head = coreml::Package::Open(&fs, "/out/llama_lm_head.mlpackage");
   ASSERT_TRUE(head.ok());
-  ASSERT_EQ(head->model().description().output_size(), 2);
-  EXPECT_EQ(head->model().description().output(0).type().multiarraytype().shape(2), 10000);
+  // 20,000 = 8 equal pieces of 2,500 (ANEMLL's count for Llama).
+  ASSERT_EQ(head->model().description().output_size(), 8);
+  EXPECT_EQ(head->model().description().output(7).type().multiarraytype().shape(2), 2500);
   auto meta = fs.ReadFile("/out/meta.yaml");
   ASSERT_TRUE(meta.ok());
-  EXPECT_NE(meta->find("split_lm_head: 2"), std::string::npos);
+  EXPECT_NE(meta->find("split_lm_head: 8"), std::string::npos);
+  EXPECT_NE(meta->find("vocab_size: 20000"), std::string::npos);
   EXPECT_NE(meta->find("num_chunks: 3"), std::string::npos);
 }
 
@@ -234,8 +236,10 @@ TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
   for (const char* fn : {"infer", "prefill"}) {
     const MS::Function& f = chunk->model().mlprogram().functions().at(fn);
-    // 7 projections per layer, 2 layers.
-    EXPECT_EQ(ane::OpsOfType(f, "constexpr_lut_to_dense").size(), 14u) << fn;
+    // 7 projections per layer, 2 layers; the last chunk's prefill skips the last MLP (3).
+    EXPECT_EQ(ane::OpsOfType(f, "constexpr_lut_to_dense").size(),
+              std::string(fn) == "prefill" ? 11u : 14u)
+        << fn;
     const MS::Operation* q = ane::Producer(f, "layers_0_q_proj");
     ASSERT_NE(q, nullptr);
     EXPECT_EQ(q->type(), "constexpr_lut_to_dense");
@@ -244,9 +248,9 @@ TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
   }
   // Both functions point at the same index and table blobs.
   const MS::Operation* qi =
-      ane::Producer(chunk->model().mlprogram().functions().at("infer"), "layers_1_down_proj");
+      ane::Producer(chunk->model().mlprogram().functions().at("infer"), "layers_0_down_proj");
   const MS::Operation* qp =
-      ane::Producer(chunk->model().mlprogram().functions().at("prefill"), "layers_1_down_proj");
+      ane::Producer(chunk->model().mlprogram().functions().at("prefill"), "layers_0_down_proj");
   ASSERT_NE(qi, nullptr);
   ASSERT_NE(qp, nullptr);
   EXPECT_EQ(qi->inputs().at("indices").arguments(0).value().blobfilevalue().offset(),

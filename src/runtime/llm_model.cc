@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <regex>
 
 #include "coreml/package.h"
@@ -212,7 +213,8 @@ Status LlmModel::Init() {
   }
   std::sort(pieces.begin(), pieces.end());
   for (auto& [k, n] : pieces) logit_outputs_.push_back(n);
-  if (logit_outputs_.empty()) {
+  ANEC_RETURN_IF_ERROR(ReadLmHeadLayout());
+  if (logit_outputs_.empty() && argmax_piece_offsets_.empty()) {
     return InvalidArgument("{}: the LM head has no logits outputs (found: {})", lm_head_->name(),
                            fmt::join(head_fn_->output_names, ", "));
   }
@@ -327,12 +329,84 @@ Result<std::vector<float>> LlmModel::InferOne(int32_t id, int pos) {
   NamedTensors in;
   in[head_input_] = hidden;
   ANEC_ASSIGN_OR_RETURN(NamedTensors out, RunFunction(*head_fn_, in, &states_, pool_));
+  if (argmax_only()) return ArgmaxLogits(out);
   std::vector<float> logits;
   for (const std::string& name : logit_outputs_) {
     std::vector<float> piece = out[name].ToFloats();
     logits.insert(logits.end(), piece.begin(), piece.end());
   }
   if (vocab_ == 0) vocab_ = static_cast<int64_t>(logits.size());
+  if (static_cast<int64_t>(logits.size()) < vocab_) {
+    return InvalidArgument("{}: the LM head gave {} logits for a vocabulary of {} "
+                           "(com.anemll.vocab_size)", lm_head_->name(), logits.size(), vocab_);
+  }
+  logits.resize(static_cast<size_t>(vocab_));  // drops the last piece's pad rows
+  return logits;
+}
+
+// The vocabulary and, for an argmax head, where each piece starts: from the LM head's metadata
+// (com.anemll.vocab_size, com.anemll.lm_head_chunk_sizes, as ANEMLL 0.3.5 writes them).
+// Without them, the vocabulary is every logit the pieces give (older packages had no padding).
+Status LlmModel::ReadLmHeadLayout() {
+  const auto& meta = lm_head_->description().metadata().userdefined();
+  auto number = [&](const std::string& text, const char* key) -> Result<int64_t> {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v <= 0) {
+      return InvalidArgument("{}: metadata {} has '{}' where a positive integer belongs",
+                             lm_head_->name(), key, text);
+    }
+    return v;
+  };
+  if (auto it = meta.find("com.anemll.vocab_size"); it != meta.end()) {
+    ANEC_ASSIGN_OR_RETURN(vocab_, number(it->second, "com.anemll.vocab_size"));
+  }
+  const bool argmax = std::find(head_fn_->output_names.begin(), head_fn_->output_names.end(),
+                                "argmax_idx") != head_fn_->output_names.end();
+  if (!argmax) return Status::Ok();
+  auto sizes = meta.find("com.anemll.lm_head_chunk_sizes");
+  if (sizes == meta.end() || vocab_ == 0) {
+    return InvalidArgument("{}: an argmax LM head needs metadata com.anemll.vocab_size and "
+                           "com.anemll.lm_head_chunk_sizes to map piece indices to tokens; "
+                           "convert the model again", lm_head_->name());
+  }
+  int64_t offset = 0;
+  std::string_view rest = sizes->second;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    ANEC_ASSIGN_OR_RETURN(int64_t n, number(std::string(rest.substr(0, comma)),
+                                            "com.anemll.lm_head_chunk_sizes"));
+    argmax_piece_offsets_.push_back(offset);
+    offset += n;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (argmax_piece_offsets_.empty() || offset < vocab_) {
+    return InvalidArgument("{}: metadata com.anemll.lm_head_chunk_sizes '{}' covers {} rows, "
+                           "fewer than the vocabulary's {}", lm_head_->name(), sizes->second,
+                           offset, vocab_);
+  }
+  return Status::Ok();
+}
+
+// argmax_idx (the row within each piece) and argmax_val -> a vocabulary-sized vector that is
+// the lowest float everywhere but at the winner (the first piece wins ties, as ANEMLL's do).
+Result<std::vector<float>> LlmModel::ArgmaxLogits(NamedTensors& out) {
+  const std::vector<float> idx = out["argmax_idx"].ToFloats(), val = out["argmax_val"].ToFloats();
+  if (idx.size() != argmax_piece_offsets_.size() || val.size() != idx.size()) {
+    return InvalidArgument("{}: argmax_idx/argmax_val have {}/{} entries for {} pieces",
+                           lm_head_->name(), idx.size(), val.size(), argmax_piece_offsets_.size());
+  }
+  size_t best = 0;
+  for (size_t i = 1; i < val.size(); ++i) {
+    if (val[i] > val[best]) best = i;
+  }
+  const int64_t token = argmax_piece_offsets_[best] + static_cast<int64_t>(idx[best]);
+  if (idx[best] < 0 || token >= vocab_) {
+    return InvalidArgument("{}: argmax of piece {} is row {}, token {} outside the vocabulary "
+                           "of {}", lm_head_->name(), best + 1, idx[best], token, vocab_);
+  }
+  std::vector<float> logits(static_cast<size_t>(vocab_), std::numeric_limits<float>::lowest());
+  logits[static_cast<size_t>(token)] = val[best];
   return logits;
 }
 

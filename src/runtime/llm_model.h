@@ -50,6 +50,10 @@ class LlmModel {
   int batch_size() const { return batch_; }
   int64_t hidden_size() const { return hidden_; }
   int64_t vocab_size() const { return vocab_; }
+  // The LM head computes its argmax in the model (ANEMLL 0.3.5 --argmax: argmax_idx/argmax_val
+  // per piece): the "logits" Forward/Step return are then the lowest float everywhere but at the
+  // winning token, which holds its logit. Good for greedy decoding only; no perplexity.
+  bool argmax_only() const { return !argmax_piece_offsets_.empty(); }
   bool has_prefill() const { return has_prefill_; }
 
   // Tokens whose keys/values are in the cache, at positions 0..size-1.
@@ -92,9 +96,13 @@ class LlmModel {
   ThreadPool* pool_ = nullptr;
   std::shared_ptr<const Program> embeddings_, lm_head_;
   const CompiledFunction* embed_fn_ = nullptr;
+  Status ReadLmHeadLayout();
+  Result<std::vector<float>> ArgmaxLogits(NamedTensors& out);
   const CompiledFunction* head_fn_ = nullptr;
   std::string embed_input_, embed_output_, head_input_;
   std::vector<std::string> logit_outputs_;  // logits1..K in order
+  // argmax heads: the first token id of each piece (com.anemll.lm_head_chunk_sizes).
+  std::vector<int64_t> argmax_piece_offsets_;
   std::vector<Chunk> chunks_;
   StateStore states_;
   int context_ = 0, batch_ = 0;

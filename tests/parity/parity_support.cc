@@ -92,8 +92,9 @@ TempDir::~TempDir() {
 }
 
 std::string ParityConversion::Key(const std::string& case_name) const {
-  return fmt::format("{}/c{}/e{}f{}h{}g{}/ctx{}b{}{}", case_name, chunks, lut.embed, lut.ffn,
-                     lut.lmhead, lut.group, context, batch, per_chunk_kv ? "/kvpc" : "");
+  return fmt::format("{}/c{}/e{}f{}h{}g{}/ctx{}b{}{}{}", case_name, chunks, lut.embed, lut.ffn,
+                     lut.lmhead, lut.group, context, batch, per_chunk_kv ? "/kvpc" : "",
+                     argmax ? "/argmax" : "");
 }
 
 Status ConvertFixture(const std::string& fixture_dir, const std::string& output_dir,
@@ -114,6 +115,7 @@ Status ConvertFixture(const std::string& fixture_dir, const std::string& output_
   o.chunks = conversion.chunks;
   o.lut = conversion.lut;
   if (conversion.per_chunk_kv) o.kv_cache = ane::KvCacheSharing::kPerChunk;
+  o.argmax = conversion.argmax;
   o.skip_check = true;  // fixtures have no tokenizer files
   pipeline::ConvertHooks hooks;
   std::FILE* log = log_path.empty() ? nullptr : std::fopen(log_path.c_str(), "w");

@@ -60,7 +60,9 @@ struct ParityConversion {
   int64_t context = 64;
   int64_t batch = 8;
   bool per_chunk_kv = false;  // --kv-cache per-chunk
-  // Stable key for caching: "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc]".
+  bool argmax = false;        // --argmax
+  // Stable key for caching:
+  // "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc][/argmax]".
   std::string Key(const std::string& case_name) const;
 };
 

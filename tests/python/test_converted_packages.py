@@ -5,7 +5,7 @@ llama_untied with --lut 4 in one chunk, qwen3_headdim in fp16 with 3 chunks (one
 mistral_window (sliding window: a ring-buffer KV cache) in 2 chunks, also with --kv-cache
 per-chunk; the GPTQ (act-order) and AWQ int4 fixtures (tests/fixtures/gptq), whose int4 groups
 are carried as constexpr_blockwise_shift_scale; and llama_untied at --lut 4 with a forced tiny
-per-file budget (--max-file-mb 0.09) that splits layers: chunks end after an attention block
+per-file budget (--max-file-mb 0.106384) that splits layers: chunks end after an attention block
 or inside an MLP, carrying output_mlp_input -> mlp_input. Then, for every .mlpackage written
 (final files and the work folder):
   - coremltools.models.MLModel(path, skip_model_load=True) opens it;
@@ -62,9 +62,16 @@ CONVERSIONS = {
     # prints it): L0 attention .. L0 mlp[0:80) | L0 mlp[80:160) .. L1 attention | L1 mlp[0:160) |
     # L2 attention .. L2 mlp[0:80) | L2 mlp[80:160). Chunks 1 and 4 hand the MLP input to chunks
     # 2 and 5; sliced gate/up rows and down columns are palettized on their own.
+    # --argmax (ANEMLL 0.3.5): the LM head returns argmax_idx int32 [K] / argmax_val fp16 [K].
+    "qwen2_argmax": dict(case="qwen2_tied", chunks=1, lut=6, prefix="qwen25", argmax=True),
     "llama_split": dict(case="llama_untied", chunks=5, lut=4, prefix="llama",
-                        max_file_mb="0.09", carry_out={1, 4}, carry_in={2, 5}),
+                        max_file_mb="0.106384", carry_out={1, 4}, carry_in={2, 5}),
 }
+
+def lm_head_pieces(c):
+    """ANEMLL's split_lm_head for the prefix's architecture (both fixture vocabularies divide)."""
+    return 16 if c["prefix"].startswith("qwen") else 8
+
 
 # MIL protobuf data types -> coremltools' builtin type names.
 PROTO_DTYPES = {
@@ -110,6 +117,7 @@ def convert(name, tmp_path_factory):
              else ["--chunks", str(c["chunks"])]),
            "--lut", str(c["lut"]) if c["lut"] else "none",
            "--kv-cache", c.get("kv_cache", "shared"),
+           *(["--argmax"] if c.get("argmax") else []),
            # The fixtures carry no tokenizer files, which the up-front check requires.
            "--skip-check"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -244,10 +252,15 @@ def test_meta_yaml_parameters(converted):
         "lut_lmhead": int(lut) if c["lut"] else "none",
         "num_chunks": c["chunks"],
         "model_prefix": c["prefix"],
-        "embeddings": emb,
-        "lm_head": head,
-        "ffn": f"{c['prefix']}_FFN_PF{lut_suffix(c['lut'])}.mlpackage",
-        "split_lm_head": 1,  # vocab 256/384 fits one piece of <= 16384 rows
+        # ANEMLL writes the compiled names (its Swift CLI loads them as they are).
+        "embeddings": emb.replace(".mlpackage", ".mlmodelc"),
+        "lm_head": head.replace(".mlpackage", ".mlmodelc"),
+        "ffn": f"{c['prefix']}_FFN_PF{lut_suffix(c['lut'])}.mlmodelc",
+        # ANEMLL's equal pieces: 8 for Llama/Mistral, 16 for Qwen (vocab 256/384 divide both).
+        "split_lm_head": lm_head_pieces(c),
+        "vocab_size": config["vocab_size"],
+        "lm_head_chunk_sizes": [config["vocab_size"] // lm_head_pieces(c)] * lm_head_pieces(c),
+        "prefill_dynamic_slice": True,
     }
     assert {k: p.get(k) for k in want} == want
     # anec's extensions: the window, the ring's rows, the KV sharing.
@@ -294,8 +307,20 @@ def test_embeddings_and_lm_head_io(converted):
     spec = ct.models.MLModel(os.path.join(out, head), skip_model_load=True).get_spec()
     assert features(spec.description.input) == {"hidden_states": [1, 1, H]}
     outs = features(spec.description.output)
-    assert list(outs) == ["logits1"], outs
-    assert outs["logits1"][-1] == V
+    k = lm_head_pieces(c)
+    if c.get("argmax"):
+        # ANEMLL 0.3.5's in-model argmax: a winning row and its logit per piece.
+        assert outs == {"argmax_idx": [k], "argmax_val": [k]}, outs
+        types = {f.name: f.type.multiArrayType.dataType for f in spec.description.output}
+        A = ct.proto.FeatureTypes_pb2.ArrayFeatureType
+        assert types == {"argmax_idx": A.INT32, "argmax_val": A.FLOAT16}
+        meta = spec.description.metadata.userDefined
+        assert meta["com.anemll.vocab_size"] == str(V)
+        assert meta["com.anemll.lm_head_chunk_sizes"] == ",".join([str(V // k)] * k)
+        return
+    # K equal pieces (ANEMLL's Swift CLI maps piece i's argmax with offset (i-1) * size).
+    assert list(outs) == [f"logits{i}" for i in range(1, k + 1)], outs
+    assert all(shape == [1, 1, V // k] for shape in outs.values()), outs
 
 
 def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
@@ -416,8 +441,11 @@ def test_prequant_chunks_carry_the_int4_groups(prequant_converted):
         ops = vars_by_name(fn)
         shift_scale = [op for op in fn.operations
                        if op.op_type == "constexpr_blockwise_shift_scale"]
-        # Seven linears per layer of the chunk (chunk 1 holds layer 0 and maybe more).
-        assert shift_scale and len(shift_scale) % 7 == 0, (fn_name, len(shift_scale))
+        # Seven linears per layer of the chunk (chunk 1 holds layer 0 and maybe more); the last
+        # chunk's prefill only fills the cache and skips the last layer's MLP (3 linears).
+        last = c["chunks"] == 1
+        skipped = 3 if fn_name == "prefill" and last else 0
+        assert shift_scale and (len(shift_scale) + skipped) % 7 == 0, (fn_name, len(shift_scale))
         for op in shift_scale:
             assert types.builtin_to_string(op.data.dtype) == "uint4", op.name
             assert types.builtin_to_string(op.scale.dtype) == "fp16", op.name
