@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, runs the C++ tests (normal and
-# ASan/UBSan builds) and the Python cross-checks (coremltools, tokenizers, ...).
+# The whole test suite: installs what it needs, builds, runs the C++ tests (Release and
+# ASan/UBSan Debug builds, both with warnings as errors) and the Python cross-checks
+# (coremltools, tokenizers, ...).
 # Usage: scripts/test.sh            (everything; what CI runs)
 #        ANEC_SKIP_SANITIZE=1 scripts/test.sh   (skip the sanitizer build, for a quick local run)
 set -euo pipefail
@@ -15,8 +16,11 @@ export ANEC_STRICT_ANE_CHECK=1
 bash scripts/install-deps.sh
 bash scripts/setup-venv.sh ci
 
-echo "== build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The tests run on the Release build (what users benchmark and ship), warnings as errors; the
+# sanitizer build below is the Debug configuration, also warnings as errors. A user's own build
+# of any type warns but never fails on warnings (ANEC_WERROR is OFF by default).
+echo "== build (Release, warnings as errors)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DANEC_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== C++ tests"
@@ -32,7 +36,7 @@ if [ -z "${ANEC_SKIP_SANITIZE:-}" ]; then
              ane_tests runtime_tests pipeline_tests parity_tests cli_tests)
   echo "== build + C++ tests with AddressSanitizer and UndefinedBehaviorSanitizer: ${sanitized[*]}"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DANEC_SANITIZE=ON \
-    -DANEC_BUILD_BENCH=OFF >/dev/null
+    -DANEC_BUILD_BENCH=OFF -DANEC_WERROR=ON >/dev/null
   cmake --build build-asan -j"$jobs" --target "${sanitized[@]}"
   regex="^($(IFS='|'; echo "${sanitized[*]}"))$"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -65,10 +65,16 @@ mil::Value WeightEmitter::Matrix(mil::Function* f, const std::string& name, mode
     return f->SharedConst(
         name, [] { return mil::Tensor(); }, name);
   }
-  std::optional<mil::Value> kept = Preserved(f, name, role, layer, row_begin, row_end, shape);
-  if (kept) return *kept;
-  if (format_.lut_bits > 0) return Palettized(f, name, role, layer, row_begin, row_end, shape);
-  return Shared(f, name, Fp16(name, role, layer, row_begin * cols, row_end * cols, shape));
+  mil::Value v;
+  if (std::optional<mil::Value> kept = Preserved(f, name, role, layer, row_begin, row_end, shape)) {
+    v = *kept;
+  } else if (format_.lut_bits > 0) {
+    v = Palettized(f, name, role, layer, row_begin, row_end, shape);
+  } else {
+    v = Shared(f, name, Fp16(name, role, layer, row_begin * cols, row_end * cols, shape));
+  }
+  if (on_weights_) on_weights_(n);
+  return v;
 }
 
 mil::Value WeightEmitter::PreservedOp(mil::Function* f, const std::string& name,
@@ -335,8 +341,11 @@ mil::Value WeightEmitter::MatrixColumns(mil::Function* f, const std::string& nam
     }
   }
   const ColumnRange range{col_begin, col_end};
-  if (format_.lut_bits > 0) return Palettized(f, name, role, layer, 0, n / cols, shape, &range);
-  return Shared(f, name, Fp16Columns(name, role, layer, range, shape));
+  mil::Value v = format_.lut_bits > 0
+                     ? Palettized(f, name, role, layer, 0, n / cols, shape, &range)
+                     : Shared(f, name, Fp16Columns(name, role, layer, range, shape));
+  if (on_weights_) on_weights_(n);
+  return v;
 }
 
 mil::Value WeightEmitter::Vector(mil::Function* f, const std::string& name, model::TensorRole role,

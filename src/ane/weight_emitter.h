@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +42,11 @@ class WeightEmitter {
 
   // Take every weight from `consts` (by name) instead of the checkpoint.
   void ReuseFrom(const PackageConstants* consts) { reuse_ = consts; }
+
+  // Called with the element count of every matrix once it is written (converted, palettized or
+  // carried), for progress reports; not for a matrix another function of the program already
+  // stored.
+  void OnWeights(std::function<void(int64_t elements)> f) { on_weights_ = std::move(f); }
 
   // Rows [row_begin, row_end) of the 2-D tensor `role` (at `layer`), shaped `shape` (whose
   // element count must be (row_end-row_begin) * cols), e.g. [rows, cols, 1, 1] for a 1x1 conv.
@@ -95,6 +101,7 @@ class WeightEmitter {
   const WeightSource* source_;
   WeightFormat format_;
   const PackageConstants* reuse_ = nullptr;
+  std::function<void(int64_t)> on_weights_;
   std::set<std::string> emitted_;                   // names already stored in this program
   std::map<std::string, PreservedKind> preserved_;  // matrices emitted by Preserved()
 };

@@ -409,9 +409,13 @@ class FunctionChecker {
     for (const auto& [name, s] : tensors) {
       const int bytes = DataTypeBytes(s.dtype);
       if (!s.is_tensor || s.dims.empty() || bytes == 0 || s.dims.back() < 0) continue;
-      // (B, C, 1, 1): one token in Apple's channels-first layout, which every op of a decode step
-      // shares with the 1x1 convs; no other layout avoids that padding (docs/ANE_RULES.md).
-      if (s.dims.size() == 4 && s.dims[2] == 1 && s.dims[3] == 1) continue;
+      // (B, C, 1, 1): one token in the channels-first layout of the 1x1 convs. Elementwise ops
+      // between two convs (silu(gate) * up) share it in ANEMLL's graphs too, so they pass; a
+      // norm, softmax, reduction or matmul over it does not: ANEMLL's layout ([1, S, C], the
+      // norm over the last axis) avoids that padding (docs/ANE_RULES.md).
+      if (kind == Heavy::kIfLarge && s.dims.size() == 4 && s.dims[2] == 1 && s.dims[3] == 1) {
+        continue;
+      }
       if (s.dims.back() * bytes >= kAneLastAxisBytes) continue;
       Add("narrow-last-axis", op.name, op.op->type(),
           fmt::format("'{}' is {}: its last axis is {} bytes and the Neural Engine pads it to {} "

@@ -48,7 +48,12 @@ class HubDownloadTest : public ::testing::Test {
   void Listing(const std::vector<std::string>& files, const std::string& rev = "main") {
     std::string body = "{\"sha\":\"" + kCommit + "\",\"siblings\":[";
     for (size_t i = 0; i < files.size(); ++i) {
-      body += (i ? "," : "") + std::string("{\"rfilename\":\"") + files[i] + "\"}";
+      // Appended piece by piece: GCC 12 -O3 warns falsely (-Wrestrict) on `const char* +
+      // string` chains.
+      if (i) body += ',';
+      body += "{\"rfilename\":\"";
+      body += files[i];
+      body += "\"}";
     }
     body += "]}";
     http_.OnReply(std::string(kHub) + "/api/models/org/m/revision/" + rev, {200, {}, body, {}});

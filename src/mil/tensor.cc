@@ -98,7 +98,11 @@ int64_t TensorType::num_elements() const {
 std::string TensorType::ToString() const {
   std::string s(DTypeName(dtype));
   s += "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  // Appended piece by piece: GCC 12 -O3 warns falsely (-Wrestrict) on `const char* + string`.
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 

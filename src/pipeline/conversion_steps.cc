@@ -145,11 +145,13 @@ Status ConversionRun::RunStep(int step, std::string* note) {
 }
 
 Status ConversionRun::Embeddings() {
-  Progress p(hooks_.log, "[1/8] embeddings", 1);
+  Progress p(hooks_.log, "[1/8] embeddings", in_.spec.vocab_size * in_.spec.hidden_size,
+             ProgressUnit::kWeights);
   ANEC_RETURN_IF_ERROR(WritePackage(
       fs_, Out(names_.embeddings),
       [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
         ane::WeightEmitter w(pb, in_.weights, {opts_.lut.embed, opts_.lut.group});
+        w.OnWeights([&p](int64_t n) { p.Advance(n); });
         ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddEmbeddingsFunction(pb, &w, in_.spec, opts_.batch));
         return std::vector<ane::FunctionSignature>{sig};
       },
@@ -159,11 +161,13 @@ Status ConversionRun::Embeddings() {
 }
 
 Status ConversionRun::LmHead() {
-  Progress p(hooks_.log, "[2/8] LM head", 1);
+  Progress p(hooks_.log, "[2/8] LM head", in_.spec.vocab_size * in_.spec.hidden_size,
+             ProgressUnit::kWeights);
   ANEC_RETURN_IF_ERROR(WritePackage(
       fs_, Out(names_.lm_head),
       [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
         ane::WeightEmitter w(pb, in_.weights, {opts_.lut.lmhead, opts_.lut.group});
+        w.OnWeights([&p](int64_t n) { p.Advance(n); });
         ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddLmHeadFunction(pb, &w, in_.spec, opts_.argmax));
         return std::vector<ane::FunctionSignature>{sig};
       },
@@ -173,6 +177,19 @@ Status ConversionRun::LmHead() {
 }
 
 namespace {
+// Elements of the projection matrices chunk `span` holds (its progress total).
+int64_t ChunkMatrixElements(const model::ModelSpec& s, const ChunkSpan& span) {
+  int64_t e = 0;
+  for (const LayerPart& part : PartsOf(span, s.intermediate_size)) {
+    if (part.attention) {
+      e += 2 * s.hidden_size * s.num_heads * s.head_dim;     // q, o
+      e += 2 * s.hidden_size * s.num_kv_heads * s.head_dim;  // k, v
+    }
+    e += 3 * s.hidden_size * (part.mlp_end - part.mlp_begin);  // gate, up, down
+  }
+  return e;
+}
+
 // Chunk `k` (1-based) of `n`.
 ane::ChunkShape ShapeOf(const model::ModelSpec& spec, const ConvertOptions& o, const ChunkSpan& r,
                         int64_t k, int64_t n) {
@@ -194,7 +211,13 @@ ane::ChunkShape ShapeOf(const model::ModelSpec& spec, const ConvertOptions& o, c
 Status ConversionRun::InferChunks() {
   ANEC_RETURN_IF_ERROR(fs_->MakeDirs(work_.dir()));
   const int64_t n = static_cast<int64_t>(plan_.chunks.size());
-  Progress p(hooks_.log, "[3/8] FFN chunks (infer)", n);
+  // Counted in matrix elements (one chunk can take minutes), with the chunk in the label.
+  int64_t total = 0;
+  for (const ChunkSpan& c : plan_.chunks) total += ChunkMatrixElements(in_.spec, c);
+  Progress p(hooks_.log,
+             n > 1 ? fmt::format("[3/8] FFN chunks (infer, {})", n)
+                   : std::string("[3/8] FFN chunk (infer)"),
+             total, ProgressUnit::kWeights);
   for (int64_t k = 1; k <= n; ++k) {
     const ane::ChunkShape shape =
         ShapeOf(in_.spec, opts_, plan_.chunks[static_cast<size_t>(k - 1)], k, n);
@@ -202,12 +225,12 @@ Status ConversionRun::InferChunks() {
         fs_, work_.Path(names_.InferChunk(k)),
         [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
           ane::WeightEmitter w(pb, in_.weights, {opts_.lut.ffn, opts_.lut.group});
+          w.OnWeights([&p](int64_t e) { p.Advance(e); });
           ANEC_ASSIGN_OR_RETURN(auto sig,
                                 ane::AddChunkFunction(pb, &w, in_.spec, shape, 1, "main"));
           return std::vector<ane::FunctionSignature>{sig};
         },
         "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
-    p.Advance();
     ANEC_RETURN_IF_ERROR(Unit(3, names_.InferChunk(k)));
   }
   p.Done();

@@ -58,6 +58,33 @@ TEST(ConverterTest, OneChunkUntiedWritesEveryFile) {
   EXPECT_NE(FormatReport(*report).find("llama_FFN_PF_chunk_01of01.mlpackage"), std::string::npos);
 }
 
+// Progress counts weights, so a one-chunk conversion's step 3 moves while the chunk is written
+// (a log file gets a line per 10%, not just 0/1 and done).
+TEST(ConverterTest, ProgressMovesInsideASingleChunk) {
+  MemoryFileSystem fs;
+  WriteModelFolder(&fs, "/m");
+  TinyModel tm = MakeTinyModel(4, 100, /*tied=*/false);
+  char* text = nullptr;
+  size_t size = 0;
+  ConvertHooks h;
+  h.log = open_memstream(&text, &size);
+  ASSERT_NE(h.log, nullptr);
+  auto report = Convert(&fs, tm.input(), TinyOptions("/m", "/out", 1), h);
+  std::fclose(h.log);
+  const std::string log(text, size);
+  std::free(text);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  int step3 = 0;
+  for (size_t at = log.find("[3/8] FFN chunk (infer) ["); at != std::string::npos;
+       at = log.find("[3/8] FFN chunk (infer) [", at + 1)) {
+    const size_t end = log.find('\n', at);
+    const std::string line = log.substr(at, end - at);
+    EXPECT_NE(line.find(" weights"), std::string::npos) << line;
+    ++step3;
+  }
+  EXPECT_GE(step3, 5) << log;  // 4 layers x 7 matrices: the count moves chunk-internally
+}
+
 TEST(ConverterTest, ThreeChunksUnevenLayersTiedLargeVocab) {
   MemoryFileSystem fs;
   WriteModelFolder(&fs, "/m");

@@ -12,12 +12,21 @@ std::string FormatDuration(double s) {
   return fmt::format("{}h{:02d}m", t / 3600, (t % 3600) / 60);
 }
 
-Progress::Progress(std::FILE* out, std::string label, int64_t total)
+std::string FormatCount(double n) {
+  if (n < 1e3) return fmt::format("{:.0f}", n);
+  if (n < 1e6) return fmt::format("{:.1f}K", n / 1e3);
+  if (n < 1e9) return fmt::format("{:.2f}M", n / 1e6);
+  return fmt::format("{:.2f}G", n / 1e9);
+}
+
+Progress::Progress(std::FILE* out, std::string label, int64_t total, ProgressUnit unit)
     : out_(out),
       label_(std::move(label)),
       total_(total > 0 ? total : 1),
+      unit_(unit),
       tty_(out != nullptr && isatty(fileno(out))),
-      start_(std::chrono::steady_clock::now()) {
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {
   Draw(false);
 }
 
@@ -40,6 +49,9 @@ void Progress::Draw(bool final) {
   const double frac = static_cast<double>(done_) / static_cast<double>(total_);
   const int decile = static_cast<int>(frac * 10);
   if (!tty_ && !final && decile == last_decile_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (tty_ && !final && done_ > 0 && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
   last_decile_ = decile;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(frac * kWidth);
@@ -52,7 +64,13 @@ void Progress::Draw(bool final) {
   } else if (done_ > 0) {
     tail = "ETA " + FormatDuration(el / frac - el);
   }
-  fmt::print(out_, "{}{} [{}] {}/{} {}{}", tty_ ? "\r" : "", label_, bar, done_, total_, tail,
+  std::string count = fmt::format("{}/{}", done_, total_);
+  if (unit_ == ProgressUnit::kWeights) {
+    count = FormatCount(static_cast<double>(done_)) + "/" +
+            FormatCount(static_cast<double>(total_)) + " weights";
+    if (el > 0 && done_ > 0) count += ", " + FormatCount(static_cast<double>(done_) / el) + "/s";
+  }
+  fmt::print(out_, "{}{} [{}] {} {}{}", tty_ ? "\r" : "", label_, bar, count, tail,
              tty_ ? (final ? "\n" : "\033[K") : "\n");
   std::fflush(out_);
 }

@@ -121,7 +121,9 @@ class ByteLevelPreTokenizer : public PreTokenizer {
   void Apply(std::vector<PreToken>* pieces) const override {
     if (add_prefix_space_) {
       for (PreToken& p : *pieces) {
-        if (p.text.empty() || p.text[0] != ' ') p.text.insert(0, " ");
+        // A char inserted at an iterator: GCC 12 -O3 warns falsely (-Wrestrict) on the
+        // insert(pos, const char*) overload here.
+        if (p.text.empty() || p.text[0] != ' ') p.text.insert(p.text.begin(), ' ');
       }
     }
     if (regex_) SplitPieces(pieces, &*regex_, "", SplitBehavior::kIsolated);
