@@ -2,6 +2,7 @@
 //
 //   quant_bench [--layers N] [--threads T] [--dump DIR --dump-layers L]
 //   quant_bench --dp-groups G      (the exact k-means DP alone, see DpMicro)
+//   quant_bench --gguf FILE [--groups G] [--dump DIR]   (real tensors, see RealTensors)
 //
 // Weights are N(0, 1) * 0.02 rounded to bf16 (like a real checkpoint) then to fp16, from a fixed
 // seed. Prints one row per configuration: wall time, throughput, ratio to the "floor" (one pass
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include "base/file_system.h"
+#include "io/gguf_dequant.h"
+#include "io/gguf_file.h"
 #include "quant/fp16.h"
 #include "quant/kmeans_1d.h"
 #include "quant/palettize.h"
@@ -203,6 +206,196 @@ int DpMicro(int groups) {
   return 0;
 }
 
+// Distinct values (ascending, -0 folded into +0) with their counts, as Palettize builds them.
+void Histogram(const uint16_t* w, int64_t count, std::vector<double>& values,
+               std::vector<double>& counts) {
+  std::vector<double> x(count);
+  for (int64_t e = 0; e < count; ++e) x[e] = anec::quant::HalfToFloat(w[e]) + 0.0;
+  std::sort(x.begin(), x.end());
+  values.clear();
+  counts.clear();
+  for (size_t e = 0; e < x.size(); ++e) {
+    if (e == 0 || x[e] != x[e - 1]) {
+      values.push_back(x[e]);
+      counts.push_back(0);
+    }
+    counts.back() += 1;
+  }
+}
+
+// A synthetic tensor whose groups have the distinct-value counts of dequantized GGUF weights:
+// N(0, 0.02) weights quantized to Q4_1 (blocks of 32 along a row: 16 levels min + d * q), then
+// dequantized and rounded to fp16.
+std::vector<uint16_t> SyntheticQ4_1(int64_t rows, int64_t cols) {
+  std::vector<uint16_t> out(rows * cols);
+  uint64_t state = 0x9041ull;
+  std::vector<float> block(32);
+  for (int64_t b = 0; b < rows * cols; b += 32) {
+    for (int e = 0; e < 32; e += 2) {
+      const double u1 = (static_cast<double>(SplitMix(state) >> 11) + 0.5) * 0x1p-53;
+      const double u2 = static_cast<double>(SplitMix(state) >> 11) * 0x1p-53;
+      const double r = std::sqrt(-2.0 * std::log(u1)) * 0.02;
+      block[e] = static_cast<float>(r * std::cos(2 * M_PI * u2));
+      block[e + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+    }
+    const float lo = *std::min_element(block.begin(), block.end());
+    const float hi = *std::max_element(block.begin(), block.end());
+    // ggml stores d and min as fp16.
+    const float d = anec::quant::HalfToFloat(anec::quant::FloatToHalf((hi - lo) / 15));
+    const float m = anec::quant::HalfToFloat(anec::quant::FloatToHalf(lo));
+    for (int e = 0; e < 32; ++e) {
+      const int q = std::clamp(static_cast<int>(std::lround((block[e] - m) / d)), 0, 15);
+      out[b + e] = anec::quant::FloatToHalf(m + d * static_cast<float>(q));
+    }
+  }
+  return out;
+}
+
+// Real tensors: one of each kind (layer 0's attention and FFN projections, the tied embedding
+// that serves as the LM head) dequantized from a GGUF to fp32 and rounded to fp16, plus a
+// synthetic Q4_1 [2048, 2048] tensor (SyntheticQ4_1). Per kind: mean distinct values per group of
+// 8 rows, CPU-ns per weight of the exact k-means alone on `groups` groups spread over the tensor
+// (the layered DP, Kmeans1DLayered, vs Kmeans1D), both SSEs, and Palettize (group 8, one thread,
+// whole tensor: histogram + k-means + indices) in CPU-ns per weight. Exits non-zero if Kmeans1D's
+// SSE is above the layered DP's beyond 1e-12 relative on any group.
+int RealTensors(const std::string& path, int groups, const std::string& dump_dir) {
+  auto file = anec::io::GgufFile::Open(anec::RealFileSystem(), path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "%s\n", file.status().ToString().c_str());
+    return 1;
+  }
+  struct Kind {
+    std::string label, tensor;
+  };
+  const std::vector<Kind> kinds = {
+      {"attn_q", "blk.0.attn_q.weight"},     {"attn_k", "blk.0.attn_k.weight"},
+      {"attn_v", "blk.0.attn_v.weight"},     {"attn_output", "blk.0.attn_output.weight"},
+      {"ffn_gate", "blk.0.ffn_gate.weight"}, {"ffn_up", "blk.0.ffn_up.weight"},
+      {"ffn_down", "blk.0.ffn_down.weight"}, {"lm_head", "output.weight"},
+      {"lm_head", "token_embd.weight"},      {"synthetic_q4_1", ""}};
+  if (!dump_dir.empty() && !anec::RealFileSystem()->MakeDirs(dump_dir).ok()) return 1;
+  std::string csv = "layer,tensor,rows,cols,bits,group_size,sse,sum_sq,seconds,cpu_seconds\n";
+  fmt::print("quant_bench --gguf {}: {} groups of 8 rows per tensor for the k-means columns\n",
+             path, groups);
+  fmt::print(
+      "| {:<14} | {:<5} | {:>12} | {:>6} | {:>4} | {:>9} | {:>9} | {:>7} | {:>11} | {:>8} | "
+      "{:>10} |\n",
+      "kind", "type", "shape", "mean n", "LUT", "old ns/w", "new ns/w", "speedup", "SSE new/old",
+      "solves", "palettize");
+  fmt::print(
+      "|{:-<16}|{:-<7}|{:->14}|{:->8}|{:->6}|{:->11}|{:->11}|{:->9}|{:->13}|{:->10}|{:->12}|\n", "",
+      "", "", "", "", "", "", "", "", "", "");
+  bool have_head = false;
+  int failures = 0;
+  for (const Kind& kind : kinds) {
+    std::vector<uint16_t> w;
+    int64_t rows = 2048, cols = 2048;
+    std::string type = "synth";
+    if (kind.tensor.empty()) {
+      w = SyntheticQ4_1(rows, cols);
+      type = "Q4_1";
+    } else {
+      if (kind.label == "lm_head" && have_head) continue;
+      const anec::io::GgufTensorInfo* info = nullptr;
+      for (const auto& t : file->tensors()) {
+        if (t.name == kind.tensor) info = &t;
+      }
+      if (info == nullptr || info->shape().size() != 2) continue;
+      auto f = anec::io::DequantizeTensor(*file, *info);
+      if (!f.ok()) {
+        std::fprintf(stderr, "%s\n", f.status().ToString().c_str());
+        return 1;
+      }
+      rows = info->shape()[0];
+      cols = info->shape()[1];
+      type = std::string(anec::io::GgmlTypeName(info->type));
+      w.resize(f->size());
+      for (size_t e = 0; e < f->size(); ++e) w[e] = anec::quant::FloatToHalf((*f)[e]);
+      if (kind.label == "lm_head") have_head = true;
+    }
+    const int64_t tensor_groups = rows / 8;
+    const int64_t used = std::min<int64_t>(groups, tensor_groups);
+    std::vector<std::vector<double>> values(used), counts(used);
+    int64_t distinct = 0;
+    for (int64_t g = 0; g < used; ++g) {
+      const int64_t src = g * tensor_groups / used;
+      Histogram(w.data() + src * 8 * cols, 8 * cols, values[g], counts[g]);
+      distinct += static_cast<int64_t>(values[g].size());
+    }
+    for (int bits : {4, 6}) {
+      const int k = 1 << bits;
+      double cpu_old = 0, cpu_new = 0, sse_old = 0, sse_new = 0;
+      int64_t solves = 0, layered = 0;
+      for (int64_t g = 0; g < used; ++g) {
+        if (static_cast<int64_t>(values[g].size()) <= k) continue;  // exact, no k-means
+        double t0 = CpuSeconds();
+        auto old_r = anec::quant::Kmeans1DLayered(values[g], counts[g], k);
+        double t1 = CpuSeconds();
+        anec::quant::Kmeans1DStats stats;
+        auto new_r = anec::quant::Kmeans1D(values[g], counts[g], k, &stats);
+        double t2 = CpuSeconds();
+        if (!old_r.ok() || !new_r.ok()) return 1;
+        cpu_old += t1 - t0;
+        cpu_new += t2 - t1;
+        sse_old += old_r->sse;
+        sse_new += new_r->sse;
+        solves += stats.penalized_solves;
+        layered += stats.layered;
+        if (new_r->sse > old_r->sse * (1 + 1e-12) + 1e-300) {
+          std::fprintf(stderr, "%s group %lld LUT%d: SSE %.17g > layered %.17g\n",
+                       kind.label.c_str(), static_cast<long long>(g), bits, new_r->sse, old_r->sse);
+          ++failures;
+        }
+      }
+      const double per_weight = 1e9 / static_cast<double>(used * 8 * cols);
+      const double t0 = CpuSeconds();
+      const auto start = std::chrono::steady_clock::now();
+      auto pal = anec::quant::Palettize(w, rows, cols, LutConfig{bits, 8, 1}, {}, kind.label);
+      const double pal_cpu = CpuSeconds() - t0;
+      const double pal_sec = Seconds(start);
+      if (!pal.ok()) {
+        std::fprintf(stderr, "%s\n", pal.status().ToString().c_str());
+        return 1;
+      }
+      fmt::print(
+          "| {:<14} | {:<5} | {:>12} | {:>6.0f} | {:>4} | {:>9.1f} | {:>9.1f} | {:>6.1f}x | "
+          "{:>11.9f} | {:>8.2f} | {:>10.1f} |{}\n",
+          kind.label, type, fmt::format("{}x{}", rows, cols), static_cast<double>(distinct) / used,
+          bits, cpu_old * per_weight, cpu_new * per_weight, cpu_old / cpu_new, sse_new / sse_old,
+          static_cast<double>(solves) / used, 1e9 * pal_cpu / static_cast<double>(rows * cols),
+          layered ? fmt::format(" ({} groups fell back to the layered DP)", layered) : "");
+      if (!dump_dir.empty()) {
+        const std::string stem = fmt::format("{}/l0_{}", dump_dir, kind.label);
+        if (bits == 4 && !WriteNpy(stem + ".npy", "<f2", rows, cols, w.data(), w.size() * 2)) {
+          return 1;
+        }
+        const std::string tag = fmt::format("{}_lut{}_g8", stem, bits);
+        if (!WriteNpy(tag + "_lut.npy", "<f2", pal->num_groups(), 1 << bits, pal->lut_fp16.data(),
+                      pal->lut_fp16.size() * 2) ||
+            !WriteNpy(tag + "_idx.npy", "|u1", rows, cols, pal->indices.data(),
+                      pal->indices.size())) {
+          return 1;
+        }
+        double tensor_sq = 0;
+        for (uint16_t b : w)
+          tensor_sq += double(anec::quant::HalfToFloat(b)) * anec::quant::HalfToFloat(b);
+        csv += fmt::format("{},{},{},{},{},{},{:.17g},{:.17g},{:.6f},{:.6f}\n", 0, kind.label, rows,
+                           cols, bits, 8, pal->sse, tensor_sq, pal_sec, pal_cpu);
+      }
+    }
+  }
+  if (!dump_dir.empty() &&
+      !anec::RealFileSystem()->WriteFileAtomic(dump_dir + "/ours.csv", csv).ok()) {
+    return 1;
+  }
+  fmt::print(
+      "ns/w: CPU-ns per weight (one thread); old = Kmeans1DLayered, new = Kmeans1D, k-means "
+      "alone; solves: penalised DP passes per group; palettize: Palettize, LUT group 8, whole "
+      "tensor, new solver. Load average: {}\n",
+      LoadAverage());
+  return failures == 0 ? 0 : 1;
+}
+
 struct ConfigStats {
   LutConfig config;
   double seconds = 0, cpu = 0, sse = 0;
@@ -212,8 +405,8 @@ struct ConfigStats {
 
 int main(int argc, char** argv) {
   int layers = 16, threads = static_cast<int>(std::thread::hardware_concurrency());
-  int dump_layers = 0, dp_groups = 0;
-  std::string dump_dir;
+  int dump_layers = 0, dp_groups = 0, real_groups = 64;
+  std::string dump_dir, gguf;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--layers")
@@ -226,6 +419,10 @@ int main(int argc, char** argv) {
       dump_layers = std::atoi(argv[i + 1]);
     else if (flag == "--dp-groups")
       dp_groups = std::atoi(argv[i + 1]);
+    else if (flag == "--gguf")
+      gguf = argv[i + 1];
+    else if (flag == "--groups")
+      real_groups = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -233,6 +430,7 @@ int main(int argc, char** argv) {
   }
   if (threads < 1 || layers < 1) return 2;
   if (dp_groups > 0) return DpMicro(dp_groups);
+  if (!gguf.empty()) return real_groups < 1 ? 2 : RealTensors(gguf, real_groups, dump_dir);
   if (!dump_dir.empty() && !anec::RealFileSystem()->MakeDirs(dump_dir).ok()) return 1;
   std::string csv = "layer,tensor,rows,cols,bits,group_size,sse,sum_sq,seconds,cpu_seconds\n";
 

@@ -1,3 +1,5 @@
+// Kmeans1D: exact weighted 1-D k-means by Lagrangian relaxation plus a banded DP (the algorithm
+// and why it is exact: kmeans_1d.h and docs/QUANTIZATION.md, "Algorithm").
 #include "quant/kmeans_1d.h"
 
 #include <algorithm>
@@ -5,81 +7,63 @@
 #include <cstring>
 #include <limits>
 
+#include "quant/kmeans_1d_internal.h"
+
 namespace anec::quant {
 namespace {
 
-// Knuth layers are used while they scan fewer than this many times the cells that divide and
-// conquer scanned (see OptimalBoundaries).
-constexpr int64_t kKnuthFactor = 4;
+using kmeans_internal::PrefixSums;
+using kmeans_internal::RowMin;
+using kmeans_internal::ScanRow;
 
-// Prefix sums over the first i values (i = 0..n) of w, w*x, w*x^2 with x centred on the weighted
-// mean, so that cluster costs S2 - S1^2/W cancel as little as possible.
-struct PrefixSums {
-  std::vector<double> w, s1, s2;
-};
+// The search gives up after kMaxSolves penalised solves. Bands up to kMaxGap clusters wide are
+// used; wider ones fall back to the layered DP.
+constexpr int kMaxSolves = 12;
+constexpr int32_t kMaxGap = 16;
 
-PrefixSums BuildPrefixSums(std::span<const double> x, std::span<const double> w) {
-  const size_t n = x.size();
-  long double tw = 0, twx = 0;
-  for (size_t i = 0; i < n; ++i) {
-    tw += w[i];
-    twx += static_cast<long double>(w[i]) * x[i];
-  }
-  const long double centre = twx / tw;
-  PrefixSums p;
-  p.w.resize(n + 1);
-  p.s1.resize(n + 1);
-  p.s2.resize(n + 1);
-  long double aw = 0, a1 = 0, a2 = 0;
-  p.w[0] = p.s1[0] = p.s2[0] = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const long double xc = static_cast<long double>(x[i]) - centre;
-    aw += w[i];
-    a1 += w[i] * xc;
-    a2 += w[i] * xc * xc;
-    p.w[i + 1] = static_cast<double>(aw);
-    p.s1[i + 1] = static_cast<double>(a1);
-    p.s2[i + 1] = static_cast<double>(a2);
-  }
-  return p;
-}
+// Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
+// band of about d mean-length clusters) and of one penalised solve (scans of about 1.2 mean
+// cluster lengths per prefix, measured on SmolLM2's groups).
+double BandCost(int32_t d, double mean_len) { return 2.0 * d * std::log2(2.0 + d * mean_len); }
+double SolveCost(double mean_len) { return 1.2 * mean_len + 1; }
 
-// Row minimum of the DP for one prefix end i: min over j in [jlo, jhi] of
-// a[j] - (s1i - s1[j])^2 / (wi - w[j]) with a[j] = D_{m-1}(j) - S2(j). Leftmost argmin, so that
-// the split points stay monotone when costs tie.
-struct RowMin {
-  double value;
-  int32_t arg;
-};
-
-#if defined(__GNUC__)
-// Everything on the DP's hot path is inlined into each target clone of Boundaries16/32 below.
-#define ANEC_INLINE inline __attribute__((always_inline))
-#define ANEC_INLINE_LAMBDA __attribute__((always_inline))
-#else
-#define ANEC_INLINE inline
-#define ANEC_INLINE_LAMBDA
-#endif
-
-ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, double s1i,
-                           double wi, int32_t jlo, int32_t jhi) {
-  double best = std::numeric_limits<double>::infinity();
+// min over partitions of [0, n) of SSE + lambda * (number of clusters), the 1-D/1-D DP
+// F(i) = min_{j < i} F(j) + cost(j, i) + lambda. The matrix F(j) + cost(j, i) is Monge (cost
+// satisfies the quadrangle inequality, F(j) only adds a column constant), so the leftmost argmin
+// opt(i) is nondecreasing in i and row i only scans j in [opt(i-1), i-1].
+// a[j] holds F(j) - S2(j). Writes the cluster starts (ascending, begin[0] == 0) into `begin`.
+// Row minimum of the penalised DP over j in [jlo, jhi] (ScanRow's contract), cut short by the
+// monotonicity of F: F(j) <= F(j+1) (dropping the last value from the last cluster of an optimal
+// partition of [0, j+1) lowers neither its SSE nor its count), and cost >= 0, so once
+// F(j) > the best F(j') + cost(j', i) found so far, no later j can win. f[j] = F(j). The margin
+// covers rounding in the costs.
+ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double* s1,
+                                 const double* w, double s1i, double wi, double s2i, int32_t jlo,
+                                 int32_t jhi) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto beaten = [&](int32_t j, double best) ANEC_INLINE_LAMBDA {
+    const double bound = best + s2i;
+    return f[j] - bound > 1e-12 * (std::fabs(f[j]) + std::fabs(bound));
+  };
+  double best = inf;
   int32_t best_j = jlo;
   int32_t j = jlo;
-#if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, incl. ?: on vectors
-  // Four lanes, each keeping its own leftmost minimum; the reduction below then returns exactly
-  // the scalar loop's answer (same IEEE operations per element, no contraction possible in
-  // a - d*d/(x - y)). Short scans stay scalar: there the loop's latency, not its width, counts.
+#if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
   if (jhi - jlo + 1 >= 8) {
     typedef double V __attribute__((vector_size(32)));
     typedef int64_t I __attribute__((vector_size(32)));
-    const double inf = std::numeric_limits<double>::infinity();
     V vbest = {inf, inf, inf, inf};
     I vidx = {0, 0, 0, 0};
     I vj = {j, j + 1, j + 2, j + 3};
     const I four = {4, 4, 4, 4};
     const V vs1i = {s1i, s1i, s1i, s1i}, vwi = {wi, wi, wi, wi};
+    double running = inf;  // min over lanes so far
+    bool cut = false;
     for (; j + 3 <= jhi; j += 4) {
+      if (beaten(j, running)) {
+        cut = true;
+        break;
+      }
       V va, vs1, vw;
       std::memcpy(&va, a + j, sizeof(V));
       std::memcpy(&vs1, s1 + j, sizeof(V));
@@ -90,6 +74,7 @@ ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, d
       vbest = lt ? v : vbest;
       vidx = lt ? vj : vidx;
       vj += four;
+      running = std::min(std::min(vbest[0], vbest[1]), std::min(vbest[2], vbest[3]));
     }
     for (int l = 0; l < 4; ++l) {
       if (vbest[l] < best || (vbest[l] == best && vidx[l] < best_j)) {
@@ -97,9 +82,11 @@ ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, d
         best_j = static_cast<int32_t>(vidx[l]);
       }
     }
+    if (cut) return {best, best_j};
   }
 #endif
   for (; j <= jhi; ++j) {
+    if (beaten(j, best)) break;
     const double d1 = s1i - s1[j];
     const double v = a[j] - d1 * d1 / (wi - w[j]);
     if (v < best) {
@@ -110,172 +97,203 @@ ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, d
   return {best, best_j};
 }
 
-// The layered DP; Index is the storage type of the split-point table.
-template <typename Index>
-ANEC_INLINE std::vector<int32_t> OptimalBoundaries(const PrefixSums& p, int32_t n, int32_t k) {
-  const int32_t width = n - k + 1;  // prefixes i in [m, n - k + m] matter for layer m
-  std::vector<Index> opt(static_cast<size_t>(k - 1) * width);  // layers 2..k
-  auto opt_at = [&](int32_t m, int32_t i) ANEC_INLINE_LAMBDA -> Index& {
-    return opt[static_cast<size_t>(m - 2) * width + (i - m)];
-  };
+// Scans cost the sum of the last clusters' lengths (less with the cut above), so a penalty far
+// too large (few, long clusters) could cost O(n^2): past `budget` evaluations the solve stops and
+// returns false. a, f: n + 1 doubles.
+ANEC_INLINE bool SolvePenalized(const PrefixSums& p, int32_t n, double lambda, int64_t budget,
+                                double* a, double* f, int32_t* arg, std::vector<int32_t>& begin) {
   const double* w = p.w.data();
   const double* s1 = p.s1.data();
   const double* s2 = p.s2.data();
-
-  std::vector<double> prev(n + 1), cur(n + 1), a(n + 1);
-  for (int32_t i = 1; i <= width; ++i) {  // layer 1: one cluster over [0, i)
-    prev[i] = s2[i] - s1[i] * s1[i] / w[i];
+  a[0] = f[0] = 0;
+  int32_t lo = 0;
+  int64_t evals = 0;
+  for (int32_t i = 1; i <= n; ++i) {
+    evals += i - lo;
+    if (evals > budget) return false;
+    const RowMin r = ScanRowPruned(a, f, s1, w, s1[i], w[i], s2[i], lo, i - 1);
+    a[i] = r.value + lambda;
+    f[i] = a[i] + s2[i];
+    arg[i] = r.arg;
+    lo = r.arg;
   }
-  // Split point of layer m-1 at prefix i (clamped to the range that layer computed).
-  auto prev_opt = [&](int32_t m, int32_t i) ANEC_INLINE_LAMBDA -> int32_t {
-    if (m - 1 == 1) return 0;
-    return static_cast<int32_t>(opt_at(m - 1, std::min(i, n - k + m - 1)));
-  };
+  begin.clear();
+  for (int32_t i = n; i > 0; i = arg[i]) begin.push_back(arg[i]);
+  std::reverse(begin.begin(), begin.end());
+  return true;
+}
 
-  bool use_knuth = false;
-  int64_t last_dc_evals = 0;
+// The exact k-cluster DP restricted to boundary bands: the m-th cluster start (m = 1..k-1) lies in
+// [lo[m], hi[m]]; lo and hi are strictly increasing, lo[m] >= m, hi[m] <= n - k + m. Each layer
+// is one divide and conquer over its band (argmins nondecreasing in i). prev/cur: n + 1 doubles.
+ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n, int32_t k,
+                                                  const std::vector<int32_t>& lo,
+                                                  const std::vector<int32_t>& hi, double* prev,
+                                                  double* cur) {
+  const double* w = p.w.data();
+  const double* s1 = p.s1.data();
+  // Split table: layer m's entries for i in [lo[m], hi[m]] start at offset[m].
+  std::vector<int64_t> offset(k + 2, 0);
+  for (int32_t m = 2; m <= k; ++m) offset[m + 1] = offset[m] + (hi[m] - lo[m] + 1);
+  std::vector<int32_t> opt(offset[k + 1]);
+  for (int32_t i = lo[1]; i <= hi[1]; ++i) prev[i] = -s1[i] * s1[i] / w[i];  // D_1(i) - S2(i)
   struct Span {
     int32_t lo, hi, opt_lo, opt_hi;
   };
   std::vector<Span> stack;
   for (int32_t m = 2; m <= k; ++m) {
-    const int32_t lo = (m == k) ? n : m;
-    const int32_t hi = n - k + m;
-    for (int32_t j = m - 1; j <= hi - 1; ++j) a[j] = prev[j] - s2[j];
-    auto solve = [&](int32_t i, int32_t jlo, int32_t jhi) ANEC_INLINE_LAMBDA {
-      jlo = std::max(jlo, m - 1);
-      jhi = std::min(jhi, i - 1);
+    int32_t* opt_m = opt.data() + offset[m] - lo[m];
+    stack.clear();
+    stack.push_back({lo[m], hi[m], lo[m - 1], hi[m - 1]});
+    while (!stack.empty()) {
+      const Span s = stack.back();
+      stack.pop_back();
+      const int32_t mid = s.lo + (s.hi - s.lo) / 2;
+      int32_t jlo = s.opt_lo;
+      const int32_t jhi = std::min(s.opt_hi, mid - 1);
       if (jlo > jhi) jlo = jhi;  // only reachable through rounding ties; stay in range
-      const RowMin r = ScanRow(a.data(), s1, w, s1[i], w[i], jlo, jhi);
-      cur[i] = r.value + s2[i];
-      opt_at(m, i) = static_cast<Index>(r.arg);
-      return r.arg;
-    };
-    // Knuth's scans are not bounded by O(n log n) per layer in theory, so a Knuth layer that
-    // scans more than kKnuthFactor x the last divide-and-conquer layer is abandoned and redone by
-    // divide and conquer: every layer then costs O(n log n), and the whole DP O(k n log n).
-    bool solved = false;
-    if (lo == hi) {
-      solve(lo, prev_opt(m, lo), lo - 1);
-      solved = true;
-    } else if (use_knuth) {
-      int64_t evals = 0;
-      const int64_t budget = kKnuthFactor * last_dc_evals;
-      // solve() and prev_opt() spelled out with row pointers, and the upper bound (the split just
-      // found for row i + 1) kept in a register: this loop is most of the DP's time.
-      // opt_m[i - m] is opt_m(i); opt_prev[i - (m-1)] is opt_{m-1}(i).
-      Index* opt_m = &opt_at(m, m);
-      const Index* opt_prev = m > 2 ? &opt_at(m - 1, m - 1) : nullptr;
-      int32_t upper = hi - 1;
-      int32_t i = hi;
-      for (; i >= lo && evals <= budget; --i) {
-        int32_t jlo = m - 1;
-        if (m > 2) jlo = std::max<int32_t>(jlo, opt_prev[std::min(i, hi - 1) - (m - 1)]);
-        const int32_t jhi = std::min(upper, i - 1);
-        evals += std::max(1, jhi - jlo + 1);
-        if (jlo > jhi) jlo = jhi;  // only reachable through rounding ties; stay in range
-        const RowMin r = ScanRow(a.data(), s1, w, s1[i], w[i], jlo, jhi);
-        cur[i] = r.value + s2[i];
-        opt_m[i - m] = static_cast<Index>(r.arg);
-        upper = r.arg;
-      }
-      solved = i < lo;
-    }
-    if (!solved) {
-      int64_t dc_evals = 0;
-      stack.clear();
-      stack.push_back({lo, hi, m - 1, hi - 1});
-      while (!stack.empty()) {
-        const Span s = stack.back();
-        stack.pop_back();
-        const int32_t mid = s.lo + (s.hi - s.lo) / 2;
-        const int32_t jlo = std::max(s.opt_lo, prev_opt(m, mid));
-        const int32_t jhi = std::min(s.opt_hi, mid - 1);
-        dc_evals += std::max(1, jhi - jlo + 1);
-        const int32_t j = solve(mid, jlo, jhi);
-        if (s.lo < mid) stack.push_back({s.lo, mid - 1, s.opt_lo, j});
-        if (mid < s.hi) stack.push_back({mid + 1, s.hi, j, s.opt_hi});
-      }
-      last_dc_evals = dc_evals;
-      // What Knuth's bounds would have scanned for this layer. Both counts usually shrink as m
-      // grows. A Knuth step costs less than a divide-and-conquer step (no stack, wider and so
-      // vectorised scans): the factor was measured on Llama-like weight groups. It only moves
-      // the switch point; the choice is deterministic and depends on the data only.
-      int64_t knuth_evals = 0;
-      for (int32_t i = lo; i <= hi; ++i) {
-        const int32_t upper = i == hi ? i - 1 : std::min<int32_t>(opt_at(m, i + 1), i - 1);
-        knuth_evals += std::max(1, upper - std::max(m - 1, prev_opt(m, i)) + 1);
-      }
-      use_knuth = knuth_evals < kKnuthFactor * dc_evals;
+      const RowMin r = ScanRow(prev, s1, w, s1[mid], w[mid], jlo, jhi);
+      cur[mid] = r.value;  // D_m(mid) - S2(mid)
+      opt_m[mid] = r.arg;
+      if (s.lo < mid) stack.push_back({s.lo, mid - 1, s.opt_lo, r.arg});
+      if (mid < s.hi) stack.push_back({mid + 1, s.hi, r.arg, s.opt_hi});
     }
     std::swap(prev, cur);
   }
-
   std::vector<int32_t> begin(k);
   int32_t i = n;
   for (int32_t m = k; m >= 2; --m) {
-    i = static_cast<int32_t>(opt_at(m, i));
+    i = opt[offset[m] - lo[m] + i];
     begin[m - 1] = i;
   }
   begin[0] = 0;
   return begin;
 }
 
-// Compiled twice on x86-64 (AVX2 and baseline) and picked at load time; both give the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ANEC_DP_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define ANEC_DP_CLONES
-#endif
-ANEC_DP_CLONES std::vector<int32_t> Boundaries16(const PrefixSums& p, int32_t n, int32_t k) {
-  return OptimalBoundaries<uint16_t>(p, n, k);
-}
-ANEC_DP_CLONES std::vector<int32_t> Boundaries32(const PrefixSums& p, int32_t n, int32_t k) {
-  return OptimalBoundaries<int32_t>(p, n, k);
+// Returns the cluster starts of an optimal k-partition, or an empty vector when the penalised
+// search did not come close enough to k (the caller then runs the layered DP).
+ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(const PrefixSums& p, int32_t n, int32_t k,
+                                                   Kmeans1DStats* stats) {
+  std::vector<double> a(n + 1), b(n + 1);  // b: F for the solves, then the band DP's scratch
+  std::vector<int32_t> arg(n + 1);
+  std::vector<int32_t> begin, above, below;  // best solutions with more / fewer than k clusters
+  double lambda_above = 0, lambda_below = 0;
+  // First guess: with D(c) ~ A / c^2 the penalty at which c clusters are optimal is about
+  // -dD/dc = 2 D(c) / c. A = 2.72 D(1) for Gaussian data (Panter-Dite); on SmolLM2's groups
+  // A = 3.4 D(1) lands the first solve within a few clusters of k.
+  const double total = p.s2[n] - p.s1[n] * p.s1[n] / p.w[n];
+  double lambda = 6.75 * total / (static_cast<double>(k) * k * k);
+  const double mean_len = static_cast<double>(n) / k;
+  // Another solve (then a band of about one cluster) is worth it only while the band at hand
+  // costs more.
+  const double worth_another = SolveCost(mean_len) + BandCost(1, mean_len);
+  // Expected scan work is n x (mean cluster length + a few); allow 8x that.
+  const int64_t budget = 8 * static_cast<int64_t>(n) * (n / k + 4);
+  int solves = 0;
+  while (solves < kMaxSolves && std::isfinite(lambda) && lambda > 0) {
+    ++solves;
+    if (!SolvePenalized(p, n, lambda, budget, a.data(), b.data(), arg.data(), begin)) {
+      lambda *= 1e-2;  // clusters far too long: far too few of them
+      continue;
+    }
+    const int32_t c = static_cast<int32_t>(begin.size());
+    if (c == k) {
+      if (stats != nullptr) *stats = {solves, 0, false};
+      return begin;
+    }
+    if (c > k && (above.empty() || c < static_cast<int32_t>(above.size()))) {
+      above = begin;
+      lambda_above = lambda;
+    }
+    if (c < k && (below.empty() || c > static_cast<int32_t>(below.size()))) {
+      below = begin;
+      lambda_below = lambda;
+    }
+    const int32_t gap_above = above.empty() ? n : static_cast<int32_t>(above.size()) - k;
+    const int32_t gap_below = below.empty() ? n : k - static_cast<int32_t>(below.size());
+    const int32_t gap = std::min(gap_above, gap_below);
+    if (gap <= kMaxGap && BandCost(gap, mean_len) <= worth_another) break;
+    if (!above.empty() && !below.empty()) {
+      // Counts on both sides: interpolate log(lambda) linearly in log(count).
+      if (lambda_below <= lambda_above * (1 + 1e-12)) break;  // the count jumps over k here
+      const double ca = std::log(static_cast<double>(above.size()));
+      const double cb = std::log(static_cast<double>(below.size()));
+      const double t = (std::log(static_cast<double>(k)) - cb) / (ca - cb);
+      const double la = std::log(lambda_above), lb = std::log(lambda_below);
+      lambda = std::exp(lb + t * (la - lb));
+      // Stay strictly inside the bracket, away from its ends.
+      const double lo = la + 0.05 * (lb - la), hi = lb - 0.05 * (lb - la);
+      lambda = std::exp(std::clamp(std::log(lambda), lo, hi));
+    } else {
+      const double ratio = static_cast<double>(c) / k;
+      lambda *= std::clamp(ratio * ratio * ratio, 1e-6, 1e6);
+    }
+  }
+  const int32_t gap_above = above.empty() ? n : static_cast<int32_t>(above.size()) - k;
+  const int32_t gap_below = below.empty() ? n : k - static_cast<int32_t>(below.size());
+  const int32_t gap = std::min(gap_above, gap_below);
+  if (stats != nullptr) *stats = {solves, gap, gap > kMaxGap};
+  if (gap > kMaxGap) return {};
+  // Boundary bands. For costs with the quadrangle inequality, the optimal partitions for c and
+  // c+1 clusters interleave: with starts p_m (c+1 clusters) and q_m (c clusters) there is an
+  // optimal q with p_m <= q_m <= p_{m+1}, whichever optimal p is given. Chained over d = c - k:
+  // from an optimal c-partition P, p_m <= q_m <= p_{m+d}; from one with c = k - d clusters,
+  // p_{m-d} <= q_m <= p_m (p_t = 0 below 0 and n from c on).
+  std::vector<int32_t> lo(k + 1), hi(k + 1);
+  const bool use_above = gap_above <= gap_below;
+  const std::vector<int32_t>& part = use_above ? above : below;
+  const int32_t c = static_cast<int32_t>(part.size());
+  auto start = [&](int32_t t) -> int32_t {
+    if (t <= 0) return 0;
+    return t >= c ? n : part[static_cast<size_t>(t)];
+  };
+  for (int32_t m = 1; m < k; ++m) {
+    lo[m] = use_above ? start(m) : start(m - gap);
+    hi[m] = use_above ? start(m + gap) : start(m);
+    lo[m] = std::max(lo[m], m);
+    hi[m] = std::min(hi[m], n - k + m);
+  }
+  lo[k] = hi[k] = n;
+  return BandedBoundaries(p, n, k, lo, hi, a.data(), b.data());
 }
 
 }  // namespace
 
-Result<Kmeans1DResult> Kmeans1D(std::span<const double> values, std::span<const double> weights,
-                                int k) {
+namespace kmeans_internal {
+
+Status ValidateInput(std::span<const double> values, std::span<const double> weights, int k,
+                     const char* who) {
   const size_t n = values.size();
   if (n == 0 || n >= (size_t{1} << 31)) {
-    return InvalidArgument("Kmeans1D: expected 1 to 2^31-1 values, got {}", n);
+    return InvalidArgument("{}: expected 1 to 2^31-1 values, got {}", who, n);
   }
   if (weights.size() != n) {
-    return InvalidArgument("Kmeans1D: {} values but {} weights; pass one weight per value", n,
+    return InvalidArgument("{}: {} values but {} weights; pass one weight per value", who, n,
                            weights.size());
   }
-  if (k < 1 || k > 65536) return InvalidArgument("Kmeans1D: k must be in [1, 65536], got {}", k);
+  if (k < 1 || k > 65536) return InvalidArgument("{}: k must be in [1, 65536], got {}", who, k);
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i])) {
-      return InvalidArgument("Kmeans1D: value {} is {}; values must be finite", i, values[i]);
+      return InvalidArgument("{}: value {} is {}; values must be finite", who, i, values[i]);
     }
     if (i > 0 && values[i] < values[i - 1]) {
       return InvalidArgument(
-          "Kmeans1D: values must be sorted ascending, but value {} ({}) < "
-          "value {} ({})",
-          i, values[i], i - 1, values[i - 1]);
+          "{}: values must be sorted ascending, but value {} ({}) < value {} ({})", who, i,
+          values[i], i - 1, values[i - 1]);
     }
     if (!(weights[i] > 0) || !std::isfinite(weights[i])) {
-      return InvalidArgument("Kmeans1D: weight {} is {}; weights must be finite and > 0", i,
+      return InvalidArgument("{}: weight {} is {}; weights must be finite and > 0", who, i,
                              weights[i]);
     }
   }
+  return Status::Ok();
+}
 
-  const int32_t nn = static_cast<int32_t>(n);
-  const int32_t clusters = std::min<int32_t>(k, nn);
+Kmeans1DResult ResultFromBoundaries(std::span<const double> values, std::span<const double> weights,
+                                    std::vector<int32_t> cluster_begin) {
+  const size_t n = values.size();
   Kmeans1DResult out;
-  if (clusters == nn) {
-    out.cluster_begin.resize(n);
-    for (int32_t i = 0; i < nn; ++i) out.cluster_begin[i] = i;
-  } else if (clusters == 1) {
-    out.cluster_begin = {0};
-  } else {
-    const PrefixSums p = BuildPrefixSums(values, weights);
-    out.cluster_begin = n < 65535 ? Boundaries16(p, nn, clusters) : Boundaries32(p, nn, clusters);
-  }
-
+  out.cluster_begin = std::move(cluster_begin);
   out.centroids.resize(out.cluster_begin.size());
   long double sse = 0;
   for (size_t c = 0; c < out.cluster_begin.size(); ++c) {
@@ -295,6 +313,30 @@ Result<Kmeans1DResult> Kmeans1D(std::span<const double> values, std::span<const 
   }
   out.sse = static_cast<double>(sse);
   return out;
+}
+
+}  // namespace kmeans_internal
+
+Result<Kmeans1DResult> Kmeans1D(std::span<const double> values, std::span<const double> weights,
+                                int k, Kmeans1DStats* stats) {
+  ANEC_RETURN_IF_ERROR(kmeans_internal::ValidateInput(values, weights, k, "Kmeans1D"));
+  if (stats != nullptr) *stats = {};
+  const int32_t n = static_cast<int32_t>(values.size());
+  const int32_t clusters = std::min<int32_t>(k, n);
+  std::vector<int32_t> begin;
+  if (clusters == n) {
+    begin.resize(n);
+    for (int32_t i = 0; i < n; ++i) begin[i] = i;
+  } else if (clusters == 1) {
+    begin = {0};
+  } else {
+    const PrefixSums p = kmeans_internal::BuildPrefixSums(values, weights);
+    begin = FastBoundaries(p, n, clusters, stats);
+    if (begin.empty()) {
+      return Kmeans1DLayered(values, weights, k);
+    }
+  }
+  return kmeans_internal::ResultFromBoundaries(values, weights, std::move(begin));
 }
 
 }  // namespace anec::quant

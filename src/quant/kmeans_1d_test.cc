@@ -252,5 +252,166 @@ TEST(Kmeans1D, RejectsBadInput) {
   EXPECT_NE(r.status().message().find("finite"), std::string::npos);
 }
 
+// ---- Kmeans1D (Lagrangian search + banded DP) against the layered DP it replaces ----
+
+// The two solvers must reach the same optimum: Kmeans1D's SSE within 1e-10 relative of the
+// layered DP's, and never above it beyond 1e-12 relative (ties may pick other partitions).
+void ExpectSameOptimum(const std::vector<double>& x, const std::vector<double>& w, int k,
+                       Kmeans1DStats* stats = nullptr) {
+  auto fast = Kmeans1D(x, w, k, stats);
+  auto ref = Kmeans1DLayered(x, w, k);
+  ASSERT_TRUE(fast.ok() && ref.ok());
+  ExpectConsistent(*fast, x, w, k);
+  ExpectConsistent(*ref, x, w, k);
+  EXPECT_NEAR(fast->sse, ref->sse, 1e-10 * ref->sse + 1e-300) << "n " << x.size() << " k " << k;
+  EXPECT_LE(fast->sse, ref->sse * (1 + 1e-12) + 1e-300) << "n " << x.size() << " k " << k;
+}
+
+// Distinct fp16 values with counts of a group of dequantized 4-bit blocks (16 levels min + d*q
+// per block of 32, like GGUF Q4_1), the data that made the layered DP slow.
+void MakeDequantizedHistogram(std::mt19937_64& rng, int blocks, std::vector<double>* x,
+                              std::vector<double>* w) {
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::map<double, double> hist;
+  for (int b = 0; b < blocks; ++b) {
+    float v[32];
+    for (float& e : v) e = normal(rng);
+    const float lo = *std::min_element(v, v + 32), hi = *std::max_element(v, v + 32);
+    const float d = HalfToFloat(FloatToHalf((hi - lo) / 15)), m = HalfToFloat(FloatToHalf(lo));
+    for (float e : v) {
+      const int q = std::clamp(static_cast<int>(std::lround((e - m) / d)), 0, 15);
+      hist[HalfToFloat(FloatToHalf(m + d * static_cast<float>(q))) + 0.0] += 1;
+    }
+  }
+  x->clear();
+  w->clear();
+  for (const auto& [value, count] : hist) {
+    x->push_back(value);
+    w->push_back(count);
+  }
+}
+
+TEST(Kmeans1DFast, MatchesLayeredDpOnRandomInputs) {
+  std::mt19937_64 rng(1313);
+  std::uniform_int_distribution<int> size(2, 2500);
+  const int ks[] = {2, 3, 4, 7, 8, 16, 32, 64, 100, 128, 256};
+  std::cauchy_distribution<double> cauchy(0.0, 1.0);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  int fast_paths = 0, bands = 0;
+  for (int t = 0; t < 240; ++t) {
+    std::vector<double> x, w;
+    const int kind = t % 6;
+    const int n = size(rng);
+    if (kind == 0) MakeInput(rng, n, 0, false, &x, &w);         // Gaussian
+    if (kind == 1) MakeInput(rng, n, 0, true, &x, &w);          // Gaussian, weighted
+    if (kind == 2) MakeInput(rng, n, n / 3 + 2, true, &x, &w);  // duplicates, ties
+    if (kind == 3) MakeDequantizedHistogram(rng, n / 8 + 1, &x, &w);
+    if (kind == 4 || kind == 5) {  // heavy tails; uniform
+      x.resize(n);
+      w.assign(n, 1.0);
+      for (double& v : x) v = kind == 4 ? cauchy(rng) : uniform(rng);
+      std::sort(x.begin(), x.end());
+    }
+    const int k = ks[t % std::size(ks)];
+    Kmeans1DStats stats;
+    ExpectSameOptimum(x, w, k, &stats);
+    fast_paths += !stats.layered && stats.penalized_solves > 0;
+    bands += stats.band_gap > 0;
+  }
+  // Most cases take the new path, and the band DP runs in many of them.
+  EXPECT_GT(fast_paths, 180);
+  EXPECT_GT(bands, 40);
+}
+
+TEST(Kmeans1DFast, MatchesLayeredDpOnDequantizedGroupsAtLut4AndLut6) {
+  std::mt19937_64 rng(77);
+  for (int t = 0; t < 12; ++t) {
+    std::vector<double> x, w;
+    MakeDequantizedHistogram(rng, 144 + 100 * t, &x, &w);  // 8 rows x 576 .. 1,7k columns
+    for (int k : {16, 64}) {
+      Kmeans1DStats stats;
+      ExpectSameOptimum(x, w, k, &stats);
+      EXPECT_FALSE(stats.layered);
+    }
+  }
+}
+
+TEST(Kmeans1DFast, AdversarialInputs) {
+  std::mt19937_64 rng(5);
+  // All equal (every partition ties at SSE 0; the search cannot bracket k and falls back).
+  {
+    std::vector<double> x(50, 0.25), w(50, 1.0);
+    Kmeans1DStats stats;
+    ExpectSameOptimum(x, w, 4, &stats);
+    EXPECT_TRUE(stats.layered);
+  }
+  // Fewer distinct values than clusters, but more items: equal values must be split.
+  {
+    std::vector<double> x = {1, 1, 1, 2, 2, 3, 3, 3, 3}, w(9, 1.0);
+    for (int k = 1; k <= 9; ++k) ExpectSameOptimum(x, w, k);
+  }
+  // Equally spaced values with equal weights: many exactly tied partitions.
+  for (int n : {17, 64, 65, 255, 1000}) {
+    std::vector<double> x(n), w(n, 1.0);
+    for (int i = 0; i < n; ++i) x[i] = i;
+    for (int k : {2, 3, 16, 64}) ExpectSameOptimum(x, w, k);
+  }
+  // Tiny groups and k >= n.
+  for (int n = 1; n <= 6; ++n) {
+    std::vector<double> x, w;
+    MakeInput(rng, n, 0, true, &x, &w);
+    for (int k = 1; k <= 8; ++k) ExpectSameOptimum(x, w, k);
+  }
+  // Two far-apart tight clumps and one outlier: the first penalty guess is far too large
+  // (one long cluster per clump), which the scan budget catches.
+  {
+    std::vector<double> x, w;
+    std::normal_distribution<double> clump(0.0, 1e-3);
+    for (int i = 0; i < 1500; ++i) x.push_back(clump(rng));
+    for (int i = 0; i < 1500; ++i) x.push_back(1 + clump(rng));
+    x.push_back(30);
+    std::sort(x.begin(), x.end());
+    w.assign(x.size(), 1.0);
+    for (int k : {3, 4, 16, 64}) ExpectSameOptimum(x, w, k);
+  }
+  // One huge weight among small ones; weights spanning 12 orders of magnitude.
+  {
+    std::vector<double> x, w;
+    MakeInput(rng, 800, 0, false, &x, &w);
+    w[400] = 1e9;
+    for (int k : {4, 16, 64}) ExpectSameOptimum(x, w, k);
+    std::uniform_real_distribution<double> exponent(-6, 6);
+    for (double& v : w) v = std::pow(10.0, exponent(rng));
+    for (int k : {4, 16, 64}) ExpectSameOptimum(x, w, k);
+  }
+}
+
+// The palettized fp16 table built from Kmeans1D (Palettize: rounded centroids, nearest entry per
+// value) is never worse than the same construction from the layered DP's partition.
+TEST(Kmeans1DFast, PalettizedErrorNoHigherThanFromLayeredDp) {
+  std::mt19937_64 rng(2024);
+  for (int t = 0; t < 10; ++t) {
+    std::vector<double> x, w;
+    MakeDequantizedHistogram(rng, 144, &x, &w);
+    for (int k : {16, 64}) {
+      auto ref = Kmeans1DLayered(x, w, k);
+      auto fast = Kmeans1D(x, w, k);
+      ASSERT_TRUE(ref.ok() && fast.ok());
+      auto fp16_sse = [&](const Kmeans1DResult& r) {
+        std::vector<double> table;
+        for (double c : r.centroids) table.push_back(HalfToFloat(DoubleToHalf(c)));
+        long double sse = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+          double best = std::numeric_limits<double>::infinity();
+          for (double e : table) best = std::min(best, (x[i] - e) * (x[i] - e));
+          sse += w[i] * best;
+        }
+        return static_cast<double>(sse);
+      };
+      EXPECT_LE(fp16_sse(*fast), fp16_sse(*ref) * (1 + 1e-9)) << "k " << k;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace anec::quant
