@@ -19,6 +19,7 @@ using kmeans_internal::ScanRow;
 // The search gives up after kMaxSolves penalised solves. Bands up to kMaxGap clusters wide are
 // used; wider ones fall back to the layered DP.
 constexpr int kMaxSolves = 12;
+constexpr int32_t kLayeredAboveMeanLength = 768;  // n / k beyond which Kmeans1DLayered runs
 constexpr int32_t kMaxGap = 16;
 
 // Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
@@ -330,6 +331,13 @@ Result<Kmeans1DResult> Kmeans1D(std::span<const double> values, std::span<const 
   } else if (clusters == 1) {
     begin = {0};
   } else {
+    // A Lagrangian pass scans about n x n/k cells, the layered DP about 7 x k x n: past a mean
+    // cluster length of about 700 values the layered DP is faster (measured on Gaussian data:
+    // n/k = 625 -> 0.86x the layered DP's time, 1875 -> 2.2x).
+    if (n > kLayeredAboveMeanLength * clusters) {
+      if (stats != nullptr) stats->layered = true;
+      return Kmeans1DLayered(values, weights, k);
+    }
     const PrefixSums p = kmeans_internal::BuildPrefixSums(values, weights);
     begin = FastBoundaries(p, n, clusters, stats);
     if (begin.empty()) {

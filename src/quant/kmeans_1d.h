@@ -13,7 +13,8 @@
 //     in [p_{m-d}, p_m] from a (k-d)-partition). The exact k-layer DP restricted to these bands
 //     fills about d x n cells instead of (k-1) x (n-k+1).
 //  If the search does not get within 16 clusters of k (many exact ties, e.g. duplicated values),
-//  the layered DP (Kmeans1DLayered) runs instead. Costs come from prefix sums of w, w*x, w*x^2
+//  or if n > 768 k (long clusters make each pass cost more than the layered DP), the layered DP
+//  (Kmeans1DLayered) runs instead. Costs come from prefix sums of w, w*x, w*x^2
 //  over values centred on their weighted mean, accumulated in long double, stored as double.
 //
 // Memory: O(n) doubles and ints, plus the band's split table (about d x n ints). The layered DP

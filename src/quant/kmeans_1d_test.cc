@@ -384,6 +384,15 @@ TEST(Kmeans1DFast, AdversarialInputs) {
     for (double& v : w) v = std::pow(10.0, exponent(rng));
     for (int k : {4, 16, 64}) ExpectSameOptimum(x, w, k);
   }
+  // Long mean clusters (n / k > 768) go to the layered DP directly.
+  {
+    std::vector<double> x, w;
+    MakeInput(rng, 3200, 0, false, &x, &w);
+    Kmeans1DStats stats;
+    ExpectSameOptimum(x, w, 4, &stats);
+    EXPECT_TRUE(stats.layered);
+    EXPECT_EQ(stats.penalized_solves, 0);
+  }
 }
 
 // The palettized fp16 table built from Kmeans1D (Palettize: rounded centroids, nearest entry per
