@@ -5,6 +5,12 @@ First dump our results (fp16 weights, our LUTs and indices, our SSE and time):
     build/bench/quant_bench --layers 2 --threads 1 --dump /tmp/anec_quant_cmp --dump-layers 2
 then run, in the repo's venv:
     .venv/bin/python bench/quant_vs_coremltools.py --dir /tmp/anec_quant_cmp
+Real tensors (one of each kind, dequantized from a GGUF; tensor names attn_q, attn_k, attn_v,
+attn_output, ffn_gate, ffn_up, ffn_down, lm_head, synthetic_q4_1):
+    build/bench/quant_bench --gguf MODEL.gguf --dump /tmp/anec_real_cmp
+    .venv/bin/python bench/quant_vs_coremltools.py --dir /tmp/anec_real_cmp --tensors ffn_down
+coremltools clusters groups of fewer than 10,000 elements with scikit-learn's KMeans (which must
+then be installed); only larger groups go to its exact solver.
 
 For each dumped tensor and nbits in {4, 6} this runs the function coremltools'
 palettize_weights(mode="kmeans", granularity="per_grouped_channel", group_size=8) uses per weight,
