@@ -2,11 +2,8 @@
 
 #include <cstring>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "runtime/half.h"
+#include "runtime/row_kernels.h"
 
 namespace anec::runtime {
 namespace {
@@ -20,31 +17,20 @@ inline uint32_t ReadPacked(const uint8_t* p, size_t n_bytes, int64_t i, int bits
   return (word >> (bit & 7)) & ((1u << bits) - 1);
 }
 
-#if defined(__x86_64__)
-// 4-bit indices, 8 per step: two 8-entry halves of the table looked up with permutes, bit 3
-// selects the half.
-__attribute__((target("avx2"))) int64_t DecodeRow4Avx2(const uint8_t* q, const float* table,
-                                                       int64_t cols, float* out) {
-  const __m256 lo = _mm256_loadu_ps(table), hi = _mm256_loadu_ps(table + 8);
-  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-  const __m256i fifteen = _mm256_set1_epi32(15);
-  int64_t c = 0;
-  for (; c + 8 <= cols; c += 8) {
-    uint32_t word;
-    std::memcpy(&word, q + c / 2, 4);
-    __m256i idx = _mm256_and_si256(
-        _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)), shifts), fifteen);
-    __m256 a = _mm256_permutevar8x32_ps(lo, idx), b = _mm256_permutevar8x32_ps(hi, idx);
-    __m256 pick_hi = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));
-    _mm256_storeu_ps(out + c, _mm256_blendv_ps(a, b, pick_hi));
+
+// The run length R when `col_table` is constant on every [kR, (k+1)R) and R is a multiple of 16
+// (so every block starts on a byte and the SIMD decoders take whole blocks), else 0.
+int64_t ColumnBlock(const std::vector<int32_t>& col_table, int bits) {
+  if (bits != 4 && bits != 6) return 0;
+  const int64_t n = static_cast<int64_t>(col_table.size());
+  int64_t r = 1;
+  while (r < n && col_table[static_cast<size_t>(r)] == col_table[0]) ++r;
+  if (r % 16 != 0 || n % r != 0) return 0;
+  for (int64_t c = 0; c < n; ++c) {
+    if (col_table[static_cast<size_t>(c)] != col_table[static_cast<size_t>(c - c % r)]) return 0;
   }
-  return c;
+  return r;
 }
-bool HasAvx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
-}
-#endif
 
 }  // namespace
 
@@ -138,6 +124,7 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
           coord[static_cast<size_t>(k)] = 0;
         }
       }
+      w->col_block_ = ColumnBlock(w->col_table_, bits);
     }
   }
   return w;
@@ -152,6 +139,19 @@ void LutWeight::DecodeRow(int64_t row, float* out) const {
   const uint8_t* p = packed_.data();
   const size_t nb = packed_.size();
   int64_t first = row * cols_;
+  if (!col_table_.empty() && col_block_ > 0) {
+    // Tables change every col_block_ columns (e.g. carried GGUF blocks): decode block by block.
+    for (int64_t c = 0; c < cols_; c += col_block_) {
+      const float* t = table + col_table_[static_cast<size_t>(c)];
+      uint64_t bit = static_cast<uint64_t>(first + c) * static_cast<uint64_t>(bits_);
+      if (bits_ == 4) {
+        DecodeLut4Row(p + bit / 8, t, col_block_, out + c);
+      } else {
+        DecodeLut6Row(p + bit / 8, t, col_block_, out + c);
+      }
+    }
+    return;
+  }
   if (!col_table_.empty()) {
     for (int64_t c = 0; c < cols_; ++c) {
       out[c] = table[col_table_[static_cast<size_t>(c)] + ReadPacked(p, nb, first + c, bits_)];
@@ -163,29 +163,9 @@ void LutWeight::DecodeRow(int64_t row, float* out) const {
     const uint8_t* q = p + first;
     for (int64_t c = 0; c < cols_; ++c) out[c] = table[q[c]];
   } else if (bits_ == 4 && first_bit % 8 == 0) {
-    const uint8_t* q = p + first_bit / 8;
-    int64_t c = 0;
-#if defined(__x86_64__)
-    if (HasAvx2()) c = DecodeRow4Avx2(q, table, cols_, out);
-#endif
-    for (; c + 2 <= cols_; c += 2) {
-      uint8_t b = q[c / 2];
-      out[c] = table[b & 15];
-      out[c + 1] = table[b >> 4];
-    }
-    if (c < cols_) out[c] = table[q[c / 2] & 15];
+    DecodeLut4Row(p + first_bit / 8, table, cols_, out);
   } else if (bits_ == 6 && first_bit % 8 == 0) {
-    // 4 values in every 3 bytes.
-    const uint8_t* q = p + first_bit / 8;
-    int64_t c = 0;
-    for (; c + 4 <= cols_; c += 4, q += 3) {
-      uint32_t v = q[0] | (static_cast<uint32_t>(q[1]) << 8) | (static_cast<uint32_t>(q[2]) << 16);
-      out[c] = table[v & 63];
-      out[c + 1] = table[(v >> 6) & 63];
-      out[c + 2] = table[(v >> 12) & 63];
-      out[c + 3] = table[(v >> 18) & 63];
-    }
-    for (; c < cols_; ++c) out[c] = table[ReadPacked(p, nb, first + c, bits_)];
+    DecodeLut6Row(p + first_bit / 8, table, cols_, out);
   } else if (bits_ == 3 && first_bit % 8 == 0) {
     // 8 values in every 3 bytes.
     const uint8_t* q = p + first_bit / 8;

@@ -64,6 +64,7 @@ class LutWeight {
   std::vector<float> table_f32_;
   std::vector<int64_t> row_table_;
   std::vector<int32_t> col_table_;
+  int64_t col_block_ = 0;  // > 0: col_table_ is constant on aligned runs of this many columns
   int64_t cols_ = 0;
 
   mutable std::once_flag dense_once_;

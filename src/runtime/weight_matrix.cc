@@ -5,6 +5,7 @@
 
 #include "runtime/half.h"
 #include "runtime/lut_weight.h"
+#include "runtime/row_kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -13,34 +14,7 @@
 namespace anec::runtime {
 namespace {
 
-float DotScalar(const float* a, const float* b, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
-  }
-  float total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
-
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-  }
-  s0 = _mm256_add_ps(s0, s1);
-  __m128 lo = _mm256_castps256_ps128(s0), hi = _mm256_extractf128_ps(s0, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_hadd_ps(lo, lo);
-  lo = _mm_hadd_ps(lo, lo);
-  float total = _mm_cvtss_f32(lo);
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
 // Four dot products of x with rows w0..w3 (shares the loads of x).
 __attribute__((target("avx2,fma"))) void Dot4Avx2(const float* x, const float* const* w,
                                                   int64_t n, float* out) {
@@ -73,12 +47,7 @@ bool HasAvx2() {
 
 }  // namespace
 
-float Dot(const float* a, const float* b, int64_t n) {
-#if defined(__x86_64__)
-  if (HasAvx2()) return DotAvx2(a, b, n);
-#endif
-  return DotScalar(a, b, n);
-}
+float Dot(const float* a, const float* b, int64_t n) { return DotF32(a, b, n); }
 
 Result<WeightMatrix> WeightMatrix::Create(const Tensor& w, int64_t rows, int64_t cols) {
   if (rows * cols != w.size()) {
@@ -130,6 +99,12 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
       }
     }
 #endif
+    if (m == 1 && w.half_rows() != nullptr) {
+      // Decode (one token): fp16 rows straight from the mapped file, converted in registers.
+      const Half* base = w.half_rows();
+      for (; j < end; ++j) out[j] = DotF16(x, base + j * k, k) + (bias ? bias[j] : 0.0f);
+      return;
+    }
     for (; j < end; ++j) {
       w.DecodeRow(j, rows.data());
       float b = bias ? bias[j] : 0.0f;

@@ -20,6 +20,10 @@ class WeightMatrix {
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   void DecodeRow(int64_t r, float* out) const;
+  // The fp16 rows (row r at r * cols()) when the weight is dense fp16, else null.
+  const uint16_t* half_rows() const {
+    return !t_.is_lut() && t_.dtype() == DType::kFloat16 ? t_.data<uint16_t>() : nullptr;
+  }
 
  private:
   Tensor t_;

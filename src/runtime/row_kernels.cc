@@ -1,0 +1,307 @@
+#include "runtime/row_kernels.h"
+
+#include <atomic>
+#include <cstring>
+
+#if defined(__x86_64__)
+// GCC 12 reports its own _mm512_undefined_* placeholders inside the AVX-512 intrinsics as
+// uninitialized (a known false positive); nothing in this file reads an uninitialized value.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#endif
+
+namespace anec::runtime {
+namespace {
+
+enum class Path { kPortable, kAvx2, kAvx512 };
+
+Path Detect() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl")) {
+    return Path::kAvx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    return Path::kAvx2;
+  }
+#endif
+  return Path::kPortable;
+}
+
+std::atomic<bool> g_force_portable{false};
+
+Path Current() {
+  static const Path best = Detect();
+  return g_force_portable.load(std::memory_order_relaxed) ? Path::kPortable : best;
+}
+
+// Value c of an LSB-first packed stream of `bits`-bit values; reads only the bytes it needs.
+inline uint32_t Packed(const uint8_t* q, int64_t c, int bits) {
+  uint64_t bit = static_cast<uint64_t>(c) * static_cast<uint64_t>(bits);
+  size_t byte = bit >> 3;
+  uint32_t word = q[byte];
+  if ((bit & 7) + static_cast<uint64_t>(bits) > 8) word |= static_cast<uint32_t>(q[byte + 1]) << 8;
+  return (word >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+void DecodePortable(const uint8_t* q, const float* table, int64_t from, int64_t cols, int bits,
+                    float* out) {
+  for (int64_t c = from; c < cols; ++c) out[c] = table[Packed(q, c, bits)];
+}
+
+float DotF32Portable(const float* a, const float* b, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
+  }
+  float total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+float DotF16Portable(const float* x, const Half* w, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) s[j] += x[i + j] * HalfToFloatFast(w[i + j]);
+  }
+  float total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; i < n; ++i) total += x[i] * HalfToFloatFast(w[i]);
+  return total;
+}
+
+#if defined(__x86_64__)
+#define ANEC_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define ANEC_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+ANEC_AVX2 float Sum8(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_hadd_ps(lo, lo);
+  lo = _mm_hadd_ps(lo, lo);
+  return _mm_cvtss_f32(lo);
+}
+
+ANEC_AVX2 float DotF32Avx2(const float* a, const float* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  float total = Sum8(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+ANEC_AVX2 float DotF16Avx2(const float* x, const Half* w, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+    __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i + 8)));
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), w0, s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), w1, s1);
+  }
+  float total = Sum8(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) total += x[i] * HalfToFloatFast(w[i]);
+  return total;
+}
+
+// 8 indices per step: the two 8-entry halves of the table through permutes, bit 3 picks one.
+ANEC_AVX2 int64_t DecodeLut4Avx2(const uint8_t* q, const float* table, int64_t cols, float* out) {
+  const __m256 lo = _mm256_loadu_ps(table), hi = _mm256_loadu_ps(table + 8);
+  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  const __m256i fifteen = _mm256_set1_epi32(15);
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8) {
+    uint32_t word;
+    std::memcpy(&word, q + c / 2, 4);
+    __m256i idx = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)), shifts), fifteen);
+    __m256 a = _mm256_permutevar8x32_ps(lo, idx), b = _mm256_permutevar8x32_ps(hi, idx);
+    __m256 pick_hi = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));
+    _mm256_storeu_ps(out + c, _mm256_blendv_ps(a, b, pick_hi));
+  }
+  return c;
+}
+
+// 8 indices (6 bytes) per step through a gather from the 64-entry table (L1-resident).
+ANEC_AVX2 int64_t DecodeLut6Avx2(const uint8_t* q, const float* table, int64_t cols, float* out) {
+  const __m256i shifts = _mm256_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18);
+  const __m256i mask = _mm256_set1_epi32(63);
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8) {
+    const uint8_t* g = q + c / 4 * 3;
+    uint32_t a = g[0] | (static_cast<uint32_t>(g[1]) << 8) | (static_cast<uint32_t>(g[2]) << 16);
+    uint32_t b = g[3] | (static_cast<uint32_t>(g[4]) << 8) | (static_cast<uint32_t>(g[5]) << 16);
+    __m256i v = _mm256_setr_epi32(static_cast<int>(a), static_cast<int>(a), static_cast<int>(a),
+                                  static_cast<int>(a), static_cast<int>(b), static_cast<int>(b),
+                                  static_cast<int>(b), static_cast<int>(b));
+    __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(v, shifts), mask);
+    _mm256_storeu_ps(out + c, _mm256_i32gather_ps(table, idx, 4));
+  }
+  return c;
+}
+
+ANEC_AVX512 float DotF32Avx512(const float* a, const float* b, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+ANEC_AVX512 float DotF16Avx512(const float* x, const Half* w, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i)));
+    __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16)));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), w0, s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), w1, s1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), wv, s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+// 16 indices (8 bytes) per step: nibbles interleaved to bytes, widened, one 16-entry permute.
+ANEC_AVX512 int64_t DecodeLut4Avx512(const uint8_t* q, const float* table, int64_t cols,
+                                     float* out) {
+  const __m512 t = _mm512_loadu_ps(table);
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + c / 2));
+    __m128i lo = _mm_and_si128(b, low4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+    __m512i idx = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+    _mm512_storeu_ps(out + c, _mm512_permutexvar_ps(idx, t));
+  }
+  return c;
+}
+
+// 16 indices (12 bytes, 4 groups of 3) per step: each 128-bit lane gets one group's 3 bytes in
+// all 4 dwords, shifted by 0/6/12/18; two 32-entry permutes and bit 5 pick the table entry.
+ANEC_AVX512 int64_t DecodeLut6Avx512(const uint8_t* q, const float* table, int64_t cols,
+                                     float* out) {
+  const __m512 t0 = _mm512_loadu_ps(table), t1 = _mm512_loadu_ps(table + 16),
+               t2 = _mm512_loadu_ps(table + 32), t3 = _mm512_loadu_ps(table + 48);
+  alignas(64) int8_t ctl_bytes[64];
+  for (int lane = 0; lane < 4; ++lane) {
+    for (int j = 0; j < 4; ++j) {
+      int8_t* d = ctl_bytes + 16 * lane + 4 * j;
+      d[0] = static_cast<int8_t>(3 * lane);
+      d[1] = static_cast<int8_t>(3 * lane + 1);
+      d[2] = static_cast<int8_t>(3 * lane + 2);
+      d[3] = static_cast<int8_t>(0x80);
+    }
+  }
+  const __m512i ctl = _mm512_load_si512(ctl_bytes);
+  const __m512i shifts = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+  const __m512i mask = _mm512_set1_epi32(63), bit5 = _mm512_set1_epi32(32);
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    __m128i b = _mm_maskz_loadu_epi8(0x0FFF, q + c / 4 * 3);
+    __m512i v = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(b), ctl);
+    __m512i idx = _mm512_and_si512(_mm512_srlv_epi32(v, shifts), mask);
+    __m512 lo = _mm512_permutex2var_ps(t0, idx, t1), hi = _mm512_permutex2var_ps(t2, idx, t3);
+    _mm512_storeu_ps(out + c, _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, bit5), lo, hi));
+  }
+  return c;
+}
+#endif
+
+}  // namespace
+
+void DecodeLut4Row(const uint8_t* q, const float* table, int64_t cols, float* out) {
+  int64_t c = 0;
+#if defined(__x86_64__)
+  switch (Current()) {
+    case Path::kAvx512:
+      c = DecodeLut4Avx512(q, table, cols, out);
+      break;
+    case Path::kAvx2:
+      c = DecodeLut4Avx2(q, table, cols, out);
+      break;
+    case Path::kPortable:
+      break;
+  }
+#endif
+  DecodePortable(q, table, c, cols, 4, out);
+}
+
+void DecodeLut6Row(const uint8_t* q, const float* table, int64_t cols, float* out) {
+  int64_t c = 0;
+#if defined(__x86_64__)
+  switch (Current()) {
+    case Path::kAvx512:
+      c = DecodeLut6Avx512(q, table, cols, out);
+      break;
+    case Path::kAvx2:
+      c = DecodeLut6Avx2(q, table, cols, out);
+      break;
+    case Path::kPortable:
+      break;
+  }
+#endif
+  DecodePortable(q, table, c, cols, 6, out);
+}
+
+float DotF32(const float* a, const float* b, int64_t n) {
+#if defined(__x86_64__)
+  switch (Current()) {
+    case Path::kAvx512:
+      return DotF32Avx512(a, b, n);
+    case Path::kAvx2:
+      return DotF32Avx2(a, b, n);
+    case Path::kPortable:
+      break;
+  }
+#endif
+  return DotF32Portable(a, b, n);
+}
+
+float DotF16(const float* x, const Half* w, int64_t n) {
+#if defined(__x86_64__)
+  switch (Current()) {
+    case Path::kAvx512:
+      return DotF16Avx512(x, w, n);
+    case Path::kAvx2:
+      return DotF16Avx2(x, w, n);
+    case Path::kPortable:
+      break;
+  }
+#endif
+  return DotF16Portable(x, w, n);
+}
+
+const char* RowKernelPath() {
+  switch (Current()) {
+    case Path::kAvx512:
+      return "avx512";
+    case Path::kAvx2:
+      return "avx2";
+    case Path::kPortable:
+      return "portable";
+  }
+  return "portable";
+}
+
+void ForcePortableRowKernels(bool portable) {
+  g_force_portable.store(portable, std::memory_order_relaxed);
+}
+
+}  // namespace anec::runtime

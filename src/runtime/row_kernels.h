@@ -1,0 +1,34 @@
+// SIMD inner loops of the weight path (weight_matrix.h): one weight row decoded from its stored
+// form (packed 4-bit / 6-bit LUT indices) into fp32, and fp32 dot products with an fp32 or an
+// fp16 row. Each entry point picks, once per process, the widest code the CPU runs (AVX-512,
+// AVX2 + FMA + F16C, or portable C++), so the build needs no -march flag and runs on any
+// x86-64 or aarch64.
+//
+// Decoding is exact: a table value is copied, never recomputed. Dot products accumulate in fp32
+// in a fixed order per code path (results may differ from a sequential sum by rounding only).
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/half.h"
+
+namespace anec::runtime {
+
+// out[c] = table[index c] for c < cols, index c being bits [4c, 4c + 4) of q (LSB first).
+// REQUIRES: q holds (cols * 4 + 7) / 8 readable bytes; table has 16 entries.
+void DecodeLut4Row(const uint8_t* q, const float* table, int64_t cols, float* out);
+// As DecodeLut4Row with 6-bit indices (bits [6c, 6c + 6)); table has 64 entries.
+// REQUIRES: q holds (cols * 6 + 7) / 8 readable bytes.
+void DecodeLut6Row(const uint8_t* q, const float* table, int64_t cols, float* out);
+
+// sum_i a[i] * b[i] in fp32.
+float DotF32(const float* a, const float* b, int64_t n);
+// sum_i x[i] * float(w[i]) in fp32 (fp16 -> fp32 is exact).
+float DotF16(const float* x, const Half* w, int64_t n);
+
+// Which path the entry points above take on this CPU: "avx512", "avx2" or "portable".
+const char* RowKernelPath();
+// Tests: forces the portable path (true) or the CPU's best (false) for later calls.
+void ForcePortableRowKernels(bool portable);
+
+}  // namespace anec::runtime

@@ -1,0 +1,81 @@
+#include "runtime/row_kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace anec::runtime {
+namespace {
+
+// Packs `bits`-bit values LSB first, with no slack byte at the end (so overreads would show
+// under the sanitizers).
+std::vector<uint8_t> Pack(const std::vector<uint32_t>& v, int bits) {
+  std::vector<uint8_t> out((v.size() * static_cast<size_t>(bits) + 7) / 8, 0);
+  for (size_t i = 0; i < v.size(); ++i) {
+    for (int b = 0; b < bits; ++b) {
+      size_t bit = i * static_cast<size_t>(bits) + static_cast<size_t>(b);
+      if ((v[i] >> b) & 1) out[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+    }
+  }
+  return out;
+}
+
+class RowKernelsTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { ForcePortableRowKernels(GetParam()); }
+  void TearDown() override { ForcePortableRowKernels(false); }
+};
+
+TEST_P(RowKernelsTest, LutDecodeEqualsTableLookup) {
+  std::mt19937 rng(7);
+  for (int bits : {4, 6}) {
+    std::vector<float> table(size_t{1} << bits);
+    for (float& t : table) t = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 64.0f;
+    for (int64_t cols : {1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 100, 576, 1536}) {
+      std::vector<uint32_t> idx(static_cast<size_t>(cols));
+      for (uint32_t& i : idx) i = rng() % (1u << bits);
+      std::vector<uint8_t> packed = Pack(idx, bits);
+      std::vector<float> out(static_cast<size_t>(cols), -1.0f);
+      if (bits == 4) {
+        DecodeLut4Row(packed.data(), table.data(), cols, out.data());
+      } else {
+        DecodeLut6Row(packed.data(), table.data(), cols, out.data());
+      }
+      for (int64_t c = 0; c < cols; ++c) {
+        ASSERT_EQ(out[static_cast<size_t>(c)], table[idx[static_cast<size_t>(c)]])
+            << bits << " bits, cols " << cols << ", col " << c << ", path " << RowKernelPath();
+      }
+    }
+  }
+}
+
+TEST_P(RowKernelsTest, DotsMatchDoubleSum) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int64_t n : {0, 1, 7, 16, 31, 33, 64, 576, 1537}) {
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    std::vector<Half> h(static_cast<size_t>(n));
+    double exact = 0, exact_h = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      size_t s = static_cast<size_t>(i);
+      a[s] = u(rng);
+      b[s] = u(rng);
+      h[s] = FloatToHalf(b[s]);
+      exact += static_cast<double>(a[s]) * b[s];
+      exact_h += static_cast<double>(a[s]) * HalfToFloat(h[s]);
+      mag += std::fabs(static_cast<double>(a[s]) * b[s]);
+    }
+    // fp32 accumulation of n terms: a few ulps of the magnitude sum.
+    const double tol = 1e-6 * (mag + 1.0);
+    EXPECT_NEAR(DotF32(a.data(), b.data(), n), exact, tol) << n << " " << RowKernelPath();
+    EXPECT_NEAR(DotF16(a.data(), h.data(), n), exact_h, tol) << n << " " << RowKernelPath();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, RowKernelsTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "portable" : "best"; });
+
+}  // namespace
+}  // namespace anec::runtime
