@@ -48,7 +48,7 @@ convert pq --preserve-quant
 # Stored bytes a decode step reads: every FFN chunk and LM head weight file (the embeddings
 # read one row).
 stored_bytes() {
-  find "$WORK/$1" -path '*FFN_PF*' -name weight.bin -o -path '*lm_head*' -name weight.bin |
+  find -L "$WORK/$1" \( -path '*FFN_PF*' -o -path '*lm_head*' \) -name weight.bin |
     xargs stat -c %s | awk '{s += $1} END {print s}'
 }
 

@@ -2,6 +2,7 @@
 // fp16 / LUT weights in stored form (weight_matrix.h) and run on the thread pool.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "runtime/kernels.h"
 #include "runtime/lut_weight.h"
@@ -108,7 +109,7 @@ Status MatMul(OpContext& ctx) {
   };
   std::vector<int64_t> xo = batch_offsets(xb, m * k), yo = batch_offsets(yb, k * n);
   std::vector<float> xf = x.ToFloats(), yf = y.ToFloats();
-  // Rearrange so both operands are read along k contiguously: xr [.., m, k], yr [.., n, k].
+  // x is read along k contiguously (xr [.., m, k]); y in its stored layout.
   auto rows_of = [](const std::vector<float>& src, int64_t mats, int64_t r, int64_t c, bool t) {
     // Returns [mats, r, c] where element (i, j) is src[i, j] (t=false) or src[j, i] (t=true).
     if (!t) return src;
@@ -123,17 +124,38 @@ Status MatMul(OpContext& ctx) {
   const int64_t x_mats = m * k == 0 ? 0 : x.size() / (m * k);
   const int64_t y_mats = k * n == 0 ? 0 : y.size() / (k * n);
   std::vector<float> xr = rows_of(xf, x_mats, m, k, tx);
-  std::vector<float> yr = rows_of(yf, y_mats, n, k, !ty);
   std::vector<float> out(static_cast<size_t>(nb * m * n));
-  auto work = [&](int64_t begin, int64_t end) {
-    for (int64_t bm = begin; bm < end; ++bm) {
-      int64_t b = bm / m, i = bm % m;
-      const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
-      for (int64_t j = 0; j < n; ++j) {
-        out[static_cast<size_t>((b * m + i) * n + j)] = Dot(xrow, yr.data() + yo[static_cast<size_t>(b)] + j * k, k);
+  std::function<void(int64_t, int64_t)> work;
+  if (ty) {
+    // y stored [n, k]: each output is a dot of two contiguous rows.
+    work = [&](int64_t begin, int64_t end) {
+      for (int64_t bm = begin; bm < end; ++bm) {
+        int64_t b = bm / m, i = bm % m;
+        const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
+        for (int64_t j = 0; j < n; ++j) {
+          out[static_cast<size_t>((b * m + i) * n + j)] =
+              Dot(xrow, yf.data() + yo[static_cast<size_t>(b)] + j * k, k);
+        }
       }
-    }
-  };
+    };
+  } else {
+    // y stored [k, n] (attention weights @ V): out row += x[i, kk] * y row kk, read in place
+    // (no transposed copy); zero weights (masked positions) are skipped.
+    (void)y_mats;
+    work = [&](int64_t begin, int64_t end) {
+      for (int64_t bm = begin; bm < end; ++bm) {
+        int64_t b = bm / m, i = bm % m;
+        const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
+        float* orow = out.data() + (b * m + i) * n;
+        for (int64_t kk = 0; kk < k; ++kk) {
+          const float a = xrow[kk];
+          if (a == 0.0f) continue;
+          const float* yrow = yf.data() + yo[static_cast<size_t>(b)] + kk * n;
+          for (int64_t j = 0; j < n; ++j) orow[j] += a * yrow[j];
+        }
+      }
+    };
+  }
   if (ctx.pool() && nb * m * n * k > 65536) {
     ctx.pool()->ParallelFor(nb * m, 1, work);
   } else {

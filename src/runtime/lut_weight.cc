@@ -127,7 +127,16 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
       w->col_block_ = ColumnBlock(w->col_table_, bits);
     }
   }
+  w->fast_dot_ = w->row_decodable_ && (bits == 4 || bits == 6) &&
+                 (w->cols_ * bits) % 8 == 0 && w->col_table_.empty();
   return w;
+}
+
+float LutWeight::DotRow(int64_t row, const float* x) const {
+  const float* table = table_f32_.data() + row_table_[static_cast<size_t>(row)];
+  const uint8_t* q = packed_.data() + row * cols_ * bits_ / 8;
+  auto dot = bits_ == 4 ? DotLut4 : DotLut6;
+  return dot(x, q, table, cols_);
 }
 
 uint32_t LutWeight::IndexAt(int64_t i) const {

@@ -43,6 +43,11 @@ class LutWeight {
   // Row `row` of the weight seen as [shape[0], size / shape[0]], as fp32 (table values are
   // exact in fp32). REQUIRES: RowDecodable(), 0 <= row < shape()[0].
   void DecodeRow(int64_t row, float* out) const;
+  // True when DotRow decodes in registers: 4- or 6-bit indices, rows starting on a byte, one
+  // table per row (tables that change along columns go through DecodeRow, block by block).
+  bool FastDot() const { return fast_dot_; }
+  // sum_c x[c] * row `row` [c] in fp32. REQUIRES: FastDot(); x holds size / shape[0] values.
+  float DotRow(int64_t row, const float* x) const;
 
   // The full dense tensor (dtype of the table), built on first call; thread-safe.
   const Tensor& Dense() const;
@@ -64,7 +69,8 @@ class LutWeight {
   std::vector<float> table_f32_;
   std::vector<int64_t> row_table_;
   std::vector<int32_t> col_table_;
-  int64_t col_block_ = 0;  // > 0: col_table_ is constant on aligned runs of this many columns
+  int64_t col_block_ = 0;
+  bool fast_dot_ = false;  // > 0: col_table_ is constant on aligned runs of this many columns
   int64_t cols_ = 0;
 
   mutable std::once_flag dense_once_;

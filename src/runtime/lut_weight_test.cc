@@ -71,6 +71,11 @@ TEST_P(LutWeightTest, DecodeRowAndDenseMatchReference) {
   GemmXWt(x.data(), 2, *wm_lut, nullptr, a.data(), &pool);
   GemmXWt(x.data(), 2, *wm_dense, nullptr, b.data(), nullptr);
   EXPECT_EQ(a, b);
+  // One token (the register-decoding dot when FastDot()): same sums, the values are exact.
+  std::vector<float> a1(static_cast<size_t>(rows)), b1(a1.size());
+  GemmXWt(x.data(), 1, *wm_lut, nullptr, a1.data(), &pool);
+  GemmXWt(x.data(), 1, *wm_dense, nullptr, b1.data(), nullptr);
+  EXPECT_EQ(a1, b1);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -85,7 +90,11 @@ INSTANTIATE_TEST_SUITE_P(
                       LutCase{4, {3, 21}, {1, 1, 16, 1}},    // 4-bit, unaligned rows and tail
                       LutCase{1, {3, 9}, {3, 1, 2, 1}},
                       LutCase{8, {2, 300}, {2, 1, 256, 1}},
-                      LutCase{4, {64, 4096}, {8, 1, 16, 1}}));  // big enough to go parallel
+                      LutCase{4, {64, 4096}, {8, 1, 16, 1}},  // big enough to go parallel
+                      LutCase{6, {16, 576}, {2, 1, 64, 1}},   // 6-bit, SmolLM2 row length
+                      LutCase{6, {4, 96}, {2, 3, 64, 1}},     // 6-bit, tables per 32 columns
+                      LutCase{4, {6, 64}, {3, 2, 16, 1}},     // 4-bit, tables per 32 columns
+                      LutCase{4, {2, 48}, {1, 1, 16, 1}}));   // 4-bit, 32 + 16 column steps
 
 TEST(LutWeight, VectorAxisExpandsAlongThatAxis) {
   // indices [2, 2] uint1, lut [1, 1, 2, 2] = {{10, 11}, {20, 21}}, vector_axis 1 -> [2, 4].

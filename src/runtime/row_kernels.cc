@@ -1,5 +1,6 @@
 #include "runtime/row_kernels.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -193,23 +194,20 @@ ANEC_AVX512 int64_t DecodeLut4Avx512(const uint8_t* q, const float* table, int64
   return c;
 }
 
+// vpshufb control for DecodeLut6Avx512: lane L, dword j <- bytes 3L, 3L+1, 3L+2 and a zero.
+alignas(64) constexpr int8_t kLut6Shuffle[64] = {
+    0, 1,  2,  -128, 0, 1,  2,  -128, 0, 1,  2,  -128, 0, 1,  2,  -128,
+    3, 4,  5,  -128, 3, 4,  5,  -128, 3, 4,  5,  -128, 3, 4,  5,  -128,
+    6, 7,  8,  -128, 6, 7,  8,  -128, 6, 7,  8,  -128, 6, 7,  8,  -128,
+    9, 10, 11, -128, 9, 10, 11, -128, 9, 10, 11, -128, 9, 10, 11, -128};
+
 // 16 indices (12 bytes, 4 groups of 3) per step: each 128-bit lane gets one group's 3 bytes in
 // all 4 dwords, shifted by 0/6/12/18; two 32-entry permutes and bit 5 pick the table entry.
 ANEC_AVX512 int64_t DecodeLut6Avx512(const uint8_t* q, const float* table, int64_t cols,
                                      float* out) {
   const __m512 t0 = _mm512_loadu_ps(table), t1 = _mm512_loadu_ps(table + 16),
                t2 = _mm512_loadu_ps(table + 32), t3 = _mm512_loadu_ps(table + 48);
-  alignas(64) int8_t ctl_bytes[64];
-  for (int lane = 0; lane < 4; ++lane) {
-    for (int j = 0; j < 4; ++j) {
-      int8_t* d = ctl_bytes + 16 * lane + 4 * j;
-      d[0] = static_cast<int8_t>(3 * lane);
-      d[1] = static_cast<int8_t>(3 * lane + 1);
-      d[2] = static_cast<int8_t>(3 * lane + 2);
-      d[3] = static_cast<int8_t>(0x80);
-    }
-  }
-  const __m512i ctl = _mm512_load_si512(ctl_bytes);
+  const __m512i ctl = _mm512_load_si512(kLut6Shuffle);
   const __m512i shifts = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
   const __m512i mask = _mm512_set1_epi32(63), bit5 = _mm512_set1_epi32(32);
   int64_t c = 0;
@@ -222,9 +220,112 @@ ANEC_AVX512 int64_t DecodeLut6Avx512(const uint8_t* q, const float* table, int64
   }
   return c;
 }
+// Fused decode + dot: the decoded values never leave registers.
+ANEC_AVX512 float DotLut4Avx512(const float* x, const uint8_t* q, const float* table, int64_t cols,
+                                int64_t* done) {
+  const __m512 t = _mm512_loadu_ps(table);
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c / 2));
+    __m128i lo = _mm_and_si128(b, low4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+    __m512i i0 = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+    __m512i i1 = _mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_permutexvar_ps(i0, t), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), _mm512_permutexvar_ps(i1, t), s1);
+  }
+  for (; c + 16 <= cols; c += 16) {
+    __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + c / 2));
+    __m128i lo = _mm_and_si128(b, low4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+    __m512i idx = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_permutexvar_ps(idx, t), s0);
+  }
+  *done = c;
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+// 16 table values for the 16 indices in the 12 bytes at g.
+ANEC_AVX512 inline __m512 Lut6x16(const uint8_t* g, __m512 t0, __m512 t1, __m512 t2, __m512 t3,
+                                  __m512i ctl, __m512i shifts) {
+  __m128i b = _mm_maskz_loadu_epi8(0x0FFF, g);
+  __m512i v = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(b), ctl);
+  __m512i idx = _mm512_and_si512(_mm512_srlv_epi32(v, shifts), _mm512_set1_epi32(63));
+  __m512 lo = _mm512_permutex2var_ps(t0, idx, t1), hi = _mm512_permutex2var_ps(t2, idx, t3);
+  return _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), lo, hi);
+}
+
+ANEC_AVX512 float DotLut6Avx512(const float* x, const uint8_t* q, const float* table, int64_t cols,
+                                int64_t* done) {
+  const __m512 t0 = _mm512_loadu_ps(table), t1 = _mm512_loadu_ps(table + 16),
+               t2 = _mm512_loadu_ps(table + 32), t3 = _mm512_loadu_ps(table + 48);
+  const __m512i ctl = _mm512_load_si512(kLut6Shuffle);
+  const __m512i shifts = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    const uint8_t* g = q + c / 4 * 3;
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), Lut6x16(g, t0, t1, t2, t3, ctl, shifts), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), Lut6x16(g + 12, t0, t1, t2, t3, ctl, shifts),
+                         s1);
+  }
+  for (; c + 16 <= cols; c += 16) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c),
+                         Lut6x16(q + c / 4 * 3, t0, t1, t2, t3, ctl, shifts), s0);
+  }
+  *done = c;
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
 #endif
 
+// Portable tail of a fused LUT dot from column `from`.
+float DotLutTail(const float* x, const uint8_t* q, const float* table, int64_t from, int64_t cols,
+                 int bits) {
+  float s = 0;
+  for (int64_t c = from; c < cols; ++c) s += x[c] * table[Packed(q, c, bits)];
+  return s;
+}
+
+float DotLutGeneric(const float* x, const uint8_t* q, const float* table, int64_t cols, int bits) {
+  float buf[256];
+  float total = 0;
+  // Decode in pieces of 256 (byte-aligned for 4 and 6 bits), dot each piece.
+  for (int64_t c = 0; c < cols; c += 256) {
+    int64_t n = std::min<int64_t>(256, cols - c);
+    const uint8_t* qc = q + c * bits / 8;
+    if (bits == 4) {
+      DecodeLut4Row(qc, table, n, buf);
+    } else {
+      DecodeLut6Row(qc, table, n, buf);
+    }
+    total += DotF32(x + c, buf, n);
+  }
+  return total;
+}
+
 }  // namespace
+
+float DotLut4(const float* x, const uint8_t* q, const float* table, int64_t cols) {
+#if defined(__x86_64__)
+  if (Current() == Path::kAvx512) {
+    int64_t done = 0;
+    float s = DotLut4Avx512(x, q, table, cols, &done);
+    return s + DotLutTail(x, q, table, done, cols, 4);
+  }
+#endif
+  return DotLutGeneric(x, q, table, cols, 4);
+}
+
+float DotLut6(const float* x, const uint8_t* q, const float* table, int64_t cols) {
+#if defined(__x86_64__)
+  if (Current() == Path::kAvx512) {
+    int64_t done = 0;
+    float s = DotLut6Avx512(x, q, table, cols, &done);
+    return s + DotLutTail(x, q, table, done, cols, 6);
+  }
+#endif
+  return DotLutGeneric(x, q, table, cols, 6);
+}
 
 void DecodeLut4Row(const uint8_t* q, const float* table, int64_t cols, float* out) {
   int64_t c = 0;

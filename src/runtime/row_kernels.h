@@ -21,6 +21,11 @@ void DecodeLut4Row(const uint8_t* q, const float* table, int64_t cols, float* ou
 // REQUIRES: q holds (cols * 6 + 7) / 8 readable bytes.
 void DecodeLut6Row(const uint8_t* q, const float* table, int64_t cols, float* out);
 
+// sum_c x[c] * table[index c] in fp32, decoded in registers (LUT GEMV of one token).
+// REQUIRES: as DecodeLut4Row / DecodeLut6Row.
+float DotLut4(const float* x, const uint8_t* q, const float* table, int64_t cols);
+float DotLut6(const float* x, const uint8_t* q, const float* table, int64_t cols);
+
 // sum_i a[i] * b[i] in fp32.
 float DotF32(const float* a, const float* b, int64_t n);
 // sum_i x[i] * float(w[i]) in fp32 (fp16 -> fp32 is exact).

@@ -43,10 +43,18 @@ TEST_P(RowKernelsTest, LutDecodeEqualsTableLookup) {
       } else {
         DecodeLut6Row(packed.data(), table.data(), cols, out.data());
       }
+      std::vector<float> x(static_cast<size_t>(cols));
+      double want = 0;
       for (int64_t c = 0; c < cols; ++c) {
         ASSERT_EQ(out[static_cast<size_t>(c)], table[idx[static_cast<size_t>(c)]])
             << bits << " bits, cols " << cols << ", col " << c << ", path " << RowKernelPath();
+        x[static_cast<size_t>(c)] = static_cast<float>(static_cast<int>(rng() % 9) - 4);
+        want += static_cast<double>(x[static_cast<size_t>(c)]) * out[static_cast<size_t>(c)];
       }
+      // Products of small integers and multiples of 1/64: every partial sum is exact.
+      float got = bits == 4 ? DotLut4(x.data(), packed.data(), table.data(), cols)
+                            : DotLut6(x.data(), packed.data(), table.data(), cols);
+      EXPECT_EQ(got, want) << bits << " bits, cols " << cols << ", path " << RowKernelPath();
     }
   }
 }

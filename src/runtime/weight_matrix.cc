@@ -69,6 +69,10 @@ Result<WeightMatrix> WeightMatrix::Create(const Tensor& w, int64_t rows, int64_t
   return m;
 }
 
+const LutWeight* WeightMatrix::fast_lut() const {
+  return t_.is_lut() && t_.lut()->FastDot() ? t_.lut().get() : nullptr;
+}
+
 void WeightMatrix::DecodeRow(int64_t r, float* out) const {
   if (t_.is_lut()) {
     t_.lut()->DecodeRow(r, out);
@@ -103,6 +107,11 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
       // Decode (one token): fp16 rows straight from the mapped file, converted in registers.
       const Half* base = w.half_rows();
       for (; j < end; ++j) out[j] = DotF16(x, base + j * k, k) + (bias ? bias[j] : 0.0f);
+      return;
+    }
+    if (m == 1 && w.fast_lut() != nullptr) {
+      const LutWeight* lut = w.fast_lut();
+      for (; j < end; ++j) out[j] = lut->DotRow(j, x) + (bias ? bias[j] : 0.0f);
       return;
     }
     for (; j < end; ++j) {

@@ -11,6 +11,8 @@
 
 namespace anec::runtime {
 
+class LutWeight;
+
 class WeightMatrix {
  public:
   // Views `w` (fp16 / fp32 dense, or a row-decodable LUT) as [rows, cols] (w.size() must be
@@ -21,6 +23,8 @@ class WeightMatrix {
   int64_t cols() const { return cols_; }
   void DecodeRow(int64_t r, float* out) const;
   // The fp16 rows (row r at r * cols()) when the weight is dense fp16, else null.
+  // The LUT weight when it has a register-decoding dot (LutWeight::FastDot), else null.
+  const LutWeight* fast_lut() const;
   const uint16_t* half_rows() const {
     return !t_.is_lut() && t_.dtype() == DType::kFloat16 ? t_.data<uint16_t>() : nullptr;
   }
