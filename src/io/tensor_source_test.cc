@@ -10,7 +10,7 @@ namespace {
 
 TensorData Make(TensorDType dtype, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
   TensorData t;
-  t.info.name = "w";
+  t.info.name = std::string("w");  // not `= "w"`: GCC 12 -O3 warns falsely (-Wrestrict) there
   t.info.dtype = dtype;
   t.info.shape = std::move(shape);
   t.owned = std::move(bytes);

@@ -24,7 +24,8 @@ constexpr const char* kCompileScript = "compile_on_mac.sh";
 std::string LmHeadChunkSizesText(const ane::LmHeadLayout& head) {
   std::string out;
   for (int64_t i = 0; i < head.pieces; ++i) {
-    out += (i ? "," : "") + std::to_string(head.piece_rows);
+    if (i) out += ',';  // appended piece by piece: GCC 12 -O3 warns falsely on `"," + string`
+    out += std::to_string(head.piece_rows);
   }
   return out;
 }
