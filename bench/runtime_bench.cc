@@ -1,7 +1,8 @@
 // CPU runtime throughput.
 //
-//   runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] [--threads T]
-//       prefill and decode tokens/s of a converted model folder (meta.yaml + packages)
+//   runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] [--threads T] [--profile]
+//       prefill and decode tokens/s of a converted model folder (meta.yaml + packages);
+//       --profile adds the decode steps' wall time per op type
 //   runtime_bench --gemv [--threads T]
 //       the weight-path kernel alone on Llama-3.2-1B shapes: fp16 vs 4/6-bit LUT weights,
 //       1 row (decode) and 64 rows (prefill)
@@ -20,6 +21,7 @@
 
 #include "coreml/blob_file.h"
 #include "runtime/half.h"
+#include "runtime/interpreter.h"
 #include "runtime/llm_model.h"
 #include "runtime/lut_weight.h"
 #include "runtime/sampler.h"
@@ -35,7 +37,8 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, ThreadPool* pool) {
+int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, bool profile,
+               ThreadPool* pool) {
   auto t0 = Clock::now();
   auto model = LlmModel::Open(RealFileSystem(), dir, pool);
   if (!model.ok()) {
@@ -66,6 +69,8 @@ int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, Thr
     fmt::print(stderr, "runtime_bench: {}\n", logits.status().ToString());
     return 1;
   }
+  OpProfile op_profile;
+  if (profile) SetOpProfile(&op_profile);
   t0 = Clock::now();
   int32_t next = ArgMax(*logits);
   for (int i = 0; i < decode_tokens; ++i) {
@@ -77,6 +82,7 @@ int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, Thr
     next = ArgMax(*step);
   }
   double decode_s = Since(t0);
+  SetOpProfile(nullptr);
   fmt::print("model        {}\n", dir);
   fmt::print("threads      {}\n", pool->num_threads());
   fmt::print("context      {}  batch {}  hidden {}  vocab {}  chunks {}\n", m.context_length(),
@@ -89,6 +95,22 @@ int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, Thr
              prompt_tokens / prefill_s, 1000 * prefill_s / prompt_tokens);
   fmt::print("| decode  | {:6} | {:7.3f} | {:8.2f} | {:8.2f} |\n", decode_tokens, decode_s,
              decode_tokens / decode_s, 1000 * decode_s / decode_tokens);
+  if (profile) {
+    std::vector<std::pair<std::string, OpProfile::Entry>> rows(op_profile.by_type.begin(),
+                                                               op_profile.by_type.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    for (const auto& r : rows) total += r.second.seconds;
+    fmt::print("\ndecode, per op type ({:.2f} ms/token in ops, {:.2f} ms/token outside them)\n",
+               1000 * total / decode_tokens, 1000 * (decode_s - total) / decode_tokens);
+    fmt::print("| op type | calls/token | ms/token | share | us/call |\n");
+    fmt::print("|---|---:|---:|---:|---:|\n");
+    for (const auto& [type, e] : rows) {
+      fmt::print("| {} | {} | {:.3f} | {:.1f}% | {:.2f} |\n", type, e.calls / decode_tokens,
+                 1000 * e.seconds / decode_tokens, 100 * e.seconds / total, 1e6 * e.seconds / e.calls);
+    }
+  }
   return 0;
 }
 
@@ -149,7 +171,7 @@ int BenchGemv(ThreadPool* pool) {
 int main(int argc, char** argv) {
   std::string dir;
   int prompt_tokens = 128, decode_tokens = 32, threads = 0;
-  bool gemv = false;
+  bool gemv = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> int { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -157,10 +179,11 @@ int main(int argc, char** argv) {
     else if (a == "--decode-tokens") decode_tokens = next();
     else if (a == "--threads") threads = next();
     else if (a == "--gemv") gemv = true;
+    else if (a == "--profile") profile = true;
     else if (!a.empty() && a[0] != '-') dir = a;
     else {
       fmt::print(stderr, "usage: runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] "
-                         "[--threads T] | runtime_bench --gemv [--threads T]\n");
+                         "[--threads T] [--profile] | runtime_bench --gemv [--threads T]\n");
       return 2;
     }
   }
@@ -170,5 +193,5 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "usage: runtime_bench MODEL_DIR [--prompt-tokens N] [--decode-tokens N] [--threads T]\n");
     return 2;
   }
-  return BenchModel(dir, prompt_tokens, decode_tokens, &pool);
+  return BenchModel(dir, prompt_tokens, decode_tokens, profile, &pool);
 }

@@ -1,8 +1,15 @@
 #include "runtime/interpreter.h"
 
+#include <chrono>
+
 #include "runtime/lut_weight.h"
 
 namespace anec::runtime {
+namespace {
+OpProfile* g_profile = nullptr;
+}  // namespace
+
+void SetOpProfile(OpProfile* profile) { g_profile = profile; }
 
 Status PrepareStates(const CompiledFunction& fn, StateStore* states) {
   for (const ValueSpec& in : fn.inputs) {
@@ -58,7 +65,16 @@ Result<NamedTensors> RunFunction(const CompiledFunction& fn, const NamedTensors&
   }
   for (const CompiledOp& op : fn.ops) {
     OpContext ctx(fn, op, &env, states, pool);
+    std::chrono::steady_clock::time_point start;
+    if (g_profile != nullptr) start = std::chrono::steady_clock::now();
     Status s = op.kernel(ctx);
+    if (g_profile != nullptr) {
+      auto it = g_profile->by_type.find(op.type);
+      if (it == g_profile->by_type.end()) it = g_profile->by_type.emplace(op.type, OpProfile::Entry{}).first;
+      it->second.calls++;
+      it->second.seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
     auto where = [&] {
       return fmt::format("{}: function '{}': op '{}' ({})", fn.package, fn.name, op.name, op.type);
     };

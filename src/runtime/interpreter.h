@@ -5,6 +5,7 @@
 // does with Core ML's MLState. Calls on one store must not run concurrently.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -27,5 +28,17 @@ Result<NamedTensors> RunFunction(const CompiledFunction& fn, const NamedTensors&
 // Adds a zero-filled buffer to `states` for every state `fn` declares that is not there yet;
 // checks the existing ones have the declared dtype and shape.
 Status PrepareStates(const CompiledFunction& fn, StateStore* states);
+
+// Wall time per op type, summed over every RunFunction call while installed (runtime_bench
+// --profile). Not thread-safe: install it only while one thread runs functions.
+struct OpProfile {
+  struct Entry {
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::map<std::string, Entry, std::less<>> by_type;
+};
+// Installs `profile` (null: none, the default) for later calls.
+void SetOpProfile(OpProfile* profile);
 
 }  // namespace anec::runtime

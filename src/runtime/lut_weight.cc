@@ -129,12 +129,28 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
   }
   w->fast_dot_ = w->row_decodable_ && (bits == 4 || bits == 6) &&
                  (w->cols_ * bits) % 8 == 0 && w->col_table_.empty();
+  if (w->fast_dot_ && bits == 6 && w->lut_.dtype() == DType::kFloat16 && HasLutByteLookup()) {
+    // 6-bit fp16 tables (what the converter writes) go to the byte-lookup kernel (4 bits
+    // stay on DotLut4's 16-entry permute: both ran at 20-23 G weights/s per core here).
+    const int64_t tables = w->lut_.size() / w->palette_;
+    w->split_tables_.resize(static_cast<size_t>(tables) * 128);
+    const Half* h = w->lut_.data<Half>();
+    for (int64_t t = 0; t < tables; ++t) {
+      SplitHalfTable(h + t * w->palette_, static_cast<int>(w->palette_),
+                     w->split_tables_.data() + t * 128);
+    }
+  }
   return w;
 }
 
 float LutWeight::DotRow(int64_t row, const float* x) const {
   const float* table = table_f32_.data() + row_table_[static_cast<size_t>(row)];
   const uint8_t* q = packed_.data() + row * cols_ * bits_ / 8;
+  if (!split_tables_.empty()) {
+    const uint8_t* split =
+        split_tables_.data() + row_table_[static_cast<size_t>(row)] / palette_ * 128;
+    return DotLutSplit(x, q, split, table, cols_, bits_);
+  }
   auto dot = bits_ == 4 ? DotLut4 : DotLut6;
   return dot(x, q, table, cols_);
 }

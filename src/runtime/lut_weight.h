@@ -69,6 +69,9 @@ class LutWeight {
   std::vector<float> table_f32_;
   std::vector<int64_t> row_table_;
   std::vector<int32_t> col_table_;
+  // SplitHalfTable of every table (128 bytes each, table t at 128 t) when DotRow uses the
+  // byte-lookup kernel (fp16 tables, HasLutByteLookup()); else empty.
+  std::vector<uint8_t> split_tables_;
   int64_t col_block_ = 0;
   bool fast_dot_ = false;  // > 0: col_table_ is constant on aligned runs of this many columns
   int64_t cols_ = 0;

@@ -82,6 +82,43 @@ TEST_P(RowKernelsTest, DotsMatchDoubleSum) {
   }
 }
 
+TEST_P(RowKernelsTest, ByteLookupDotEqualsTableLookup) {
+  std::mt19937 rng(5);
+  for (int bits : {4, 6}) {
+    const int entries = 1 << bits;
+    std::vector<Half> table_h(static_cast<size_t>(entries));
+    std::vector<float> table(static_cast<size_t>(entries));
+    for (int e = 0; e < entries; ++e) {
+      // Multiples of 1/64 in [-16, 16): exact in fp16, so every partial sum below is exact.
+      table[static_cast<size_t>(e)] = static_cast<float>(static_cast<int>(rng() % 2048) - 1024) / 64.0f;
+      table_h[static_cast<size_t>(e)] = FloatToHalf(table[static_cast<size_t>(e)]);
+    }
+    std::vector<uint8_t> split(128);
+    SplitHalfTable(table_h.data(), entries, split.data());
+    for (int64_t cols : {4, 60, 64, 68, 128, 192, 576, 580, 1536}) {
+      std::vector<uint32_t> idx(static_cast<size_t>(cols));
+      for (uint32_t& i : idx) i = rng() % static_cast<uint32_t>(entries);
+      std::vector<uint8_t> packed = Pack(idx, bits);
+      std::vector<float> x(static_cast<size_t>(cols));
+      double want = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        x[static_cast<size_t>(c)] = static_cast<float>(static_cast<int>(rng() % 9) - 4);
+        want += static_cast<double>(x[static_cast<size_t>(c)]) * table[idx[static_cast<size_t>(c)]];
+      }
+      EXPECT_EQ(DotLutSplit(x.data(), packed.data(), split.data(), table.data(), cols, bits), want)
+          << bits << " bits, cols " << cols << ", byte lookup " << HasLutByteLookup();
+      // One column at a time: a misplaced index shows even where the sums agree.
+      for (int64_t probe = 0; probe < cols; ++probe) {
+        std::vector<float> one(static_cast<size_t>(cols), 0.0f);
+        one[static_cast<size_t>(probe)] = 1.0f;
+        EXPECT_EQ(DotLutSplit(one.data(), packed.data(), split.data(), table.data(), cols, bits),
+                  table[idx[static_cast<size_t>(probe)]])
+            << bits << " bits, cols " << cols << ", column " << probe;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, RowKernelsTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "portable" : "best"; });
 

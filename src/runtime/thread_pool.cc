@@ -2,7 +2,23 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace anec::runtime {
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+// About 30-100 us of polling before falling back to the condition variable.
+constexpr int kSpinIterations = 2000;
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -24,6 +40,13 @@ void ThreadPool::WorkerLoop(int index) {
   while (true) {
     std::pair<int64_t, int64_t> range;
     const std::function<void(int64_t, int64_t)>* fn;
+    for (int i = 0; i < kSpinIterations; ++i) {
+      if (generation_.load(std::memory_order_acquire) != seen ||
+          stop_.load(std::memory_order_acquire)) {
+        break;
+      }
+      CpuRelax();
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -63,6 +86,9 @@ void ThreadPool::ParallelFor(int64_t n, int64_t min_chunk,
   }
   work_cv_.notify_all();
   fn(ranges_[0].first, ranges_[0].second);
+  for (int i = 0; i < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++i) {
+    CpuRelax();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return pending_ == 0; });
 }

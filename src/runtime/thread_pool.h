@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for data-parallel kernel loops.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -33,9 +34,12 @@ class ThreadPool {
   std::condition_variable work_cv_, done_cv_;
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  // Written under mu_; also read without it by the short spin before a blocking wait (decode
+  // calls ParallelFor a few hundred times per token, and a futex wake-up per call costs more
+  // than the work between calls).
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
   std::mutex call_mu_;  // serializes ParallelFor callers
 };
 
