@@ -37,6 +37,24 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+void PrintProfile(const char* phase, const OpProfile& profile, double wall_s, int tokens) {
+  std::vector<std::pair<std::string, OpProfile::Entry>> rows(profile.by_type.begin(),
+                                                             profile.by_type.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.seconds;
+  fmt::print("\n{}, per op type ({:.2f} ms/token in ops, {:.2f} ms/token outside them)\n", phase,
+             1000 * total / tokens, 1000 * (wall_s - total) / tokens);
+  fmt::print("| op type | calls/token | ms/token | share | us/call |\n");
+  fmt::print("|---|---:|---:|---:|---:|\n");
+  for (const auto& [type, e] : rows) {
+    fmt::print("| {} | {:.1f} | {:.3f} | {:.1f}% | {:.2f} |\n", type,
+               static_cast<double>(e.calls) / tokens, 1000 * e.seconds / tokens,
+               100 * e.seconds / total, 1e6 * e.seconds / static_cast<double>(e.calls));
+  }
+}
+
 int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, bool profile,
                ThreadPool* pool) {
   auto t0 = Clock::now();
@@ -62,9 +80,12 @@ int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, boo
   const int64_t id_range = std::max<int64_t>(1, std::min<int64_t>(m.vocab_size(), 1000) - 1);
   std::vector<int32_t> prompt;
   for (int i = 0; i < prompt_tokens; ++i) prompt.push_back(static_cast<int32_t>(1 + (i * 7919) % id_range));
+  OpProfile prefill_profile;
+  if (profile) SetOpProfile(&prefill_profile);
   t0 = Clock::now();
   auto logits = m.Forward(prompt);
   double prefill_s = Since(t0);
+  SetOpProfile(nullptr);
   if (!logits.ok()) {
     fmt::print(stderr, "runtime_bench: {}\n", logits.status().ToString());
     return 1;
@@ -96,20 +117,8 @@ int BenchModel(const std::string& dir, int prompt_tokens, int decode_tokens, boo
   fmt::print("| decode  | {:6} | {:7.3f} | {:8.2f} | {:8.2f} |\n", decode_tokens, decode_s,
              decode_tokens / decode_s, 1000 * decode_s / decode_tokens);
   if (profile) {
-    std::vector<std::pair<std::string, OpProfile::Entry>> rows(op_profile.by_type.begin(),
-                                                               op_profile.by_type.end());
-    std::sort(rows.begin(), rows.end(),
-              [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
-    double total = 0;
-    for (const auto& r : rows) total += r.second.seconds;
-    fmt::print("\ndecode, per op type ({:.2f} ms/token in ops, {:.2f} ms/token outside them)\n",
-               1000 * total / decode_tokens, 1000 * (decode_s - total) / decode_tokens);
-    fmt::print("| op type | calls/token | ms/token | share | us/call |\n");
-    fmt::print("|---|---:|---:|---:|---:|\n");
-    for (const auto& [type, e] : rows) {
-      fmt::print("| {} | {} | {:.3f} | {:.1f}% | {:.2f} |\n", type, e.calls / decode_tokens,
-                 1000 * e.seconds / decode_tokens, 100 * e.seconds / total, 1e6 * e.seconds / e.calls);
-    }
+    PrintProfile("prefill", prefill_profile, prefill_s, prompt_tokens);
+    PrintProfile("decode", op_profile, decode_s, decode_tokens);
   }
   return 0;
 }

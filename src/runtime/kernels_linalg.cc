@@ -7,6 +7,7 @@
 #include "runtime/kernels.h"
 #include "runtime/lut_weight.h"
 #include "runtime/op_context.h"
+#include "runtime/row_kernels.h"
 #include "runtime/weight_matrix.h"
 
 namespace anec::runtime {
@@ -108,7 +109,11 @@ Status MatMul(OpContext& ctx) {
     return offs;
   };
   std::vector<int64_t> xo = batch_offsets(xb, m * k), yo = batch_offsets(yb, k * n);
-  std::vector<float> xf = x.ToFloats(), yf = y.ToFloats();
+  // An fp16 y (the KV cache) is read as stored, converted in registers: the masked positions'
+  // rows are then never touched (weights @ V skips zero weights).
+  const bool y_half = y.dtype() == DType::kFloat16;
+  std::vector<float> xf = x.ToFloats(), yf = y_half ? std::vector<float>() : y.ToFloats();
+  const Half* yh = y_half ? y.data<Half>() : nullptr;
   // x is read along k contiguously (xr [.., m, k]); y in its stored layout.
   auto rows_of = [](const std::vector<float>& src, int64_t mats, int64_t r, int64_t c, bool t) {
     // Returns [mats, r, c] where element (i, j) is src[i, j] (t=false) or src[j, i] (t=true).
@@ -132,9 +137,10 @@ Status MatMul(OpContext& ctx) {
       for (int64_t bm = begin; bm < end; ++bm) {
         int64_t b = bm / m, i = bm % m;
         const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
+        const int64_t yb0 = yo[static_cast<size_t>(b)];
         for (int64_t j = 0; j < n; ++j) {
           out[static_cast<size_t>((b * m + i) * n + j)] =
-              Dot(xrow, yf.data() + yo[static_cast<size_t>(b)] + j * k, k);
+              y_half ? DotF16(xrow, yh + yb0 + j * k, k) : Dot(xrow, yf.data() + yb0 + j * k, k);
         }
       }
     };
@@ -150,8 +156,13 @@ Status MatMul(OpContext& ctx) {
         for (int64_t kk = 0; kk < k; ++kk) {
           const float a = xrow[kk];
           if (a == 0.0f) continue;
-          const float* yrow = yf.data() + yo[static_cast<size_t>(b)] + kk * n;
-          for (int64_t j = 0; j < n; ++j) orow[j] += a * yrow[j];
+          const int64_t yoff = yo[static_cast<size_t>(b)] + kk * n;
+          if (y_half) {
+            AxpyF16(a, yh + yoff, orow, n);
+          } else {
+            const float* yrow = yf.data() + yoff;
+            for (int64_t j = 0; j < n; ++j) orow[j] += a * yrow[j];
+          }
         }
       }
     };

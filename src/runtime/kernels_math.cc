@@ -242,14 +242,7 @@ Status ReduceKernel(OpContext& ctx) {
   std::vector<int64_t> ks = Strides(kept_shape);
   std::vector<int64_t> coord(static_cast<size_t>(rank), 0);
   std::vector<float> v = x.ToFloats();
-  for (int64_t i = 0; i < x.size(); ++i) {
-    int64_t o = 0, along = 0;
-    for (int64_t k = 0; k < rank; ++k) {
-      size_t ku = static_cast<size_t>(k);
-      if (!reduce[ku]) o += coord[ku] * ks[ku];
-      else along = coord[ku];
-    }
-    double f = v[static_cast<size_t>(i)];
+  auto combine = [&](double f, int64_t o, int64_t along) {
     double& a = acc[static_cast<size_t>(o)];
     switch (kOp) {
       case Red::kSum: case Red::kMean: a += f; break;
@@ -259,6 +252,26 @@ Status ReduceKernel(OpContext& ctx) {
       case Red::kArgMax: if (f > a) { a = f; arg[static_cast<size_t>(o)] = along; } break;
       case Red::kArgMin: if (f < a) { a = f; arg[static_cast<size_t>(o)] = along; } break;
     }
+  };
+  // Reduced axes trailing (axes of size 1 aside), as for softmax and norms: output o reduces
+  // elements [o * count, (o + 1) * count), in the same order as the general walk below.
+  bool trailing = true, seen_reduced = false;
+  for (int64_t k = 0; k < rank; ++k) {
+    if (x.dim(k) == 1) continue;
+    if (reduce[static_cast<size_t>(k)]) seen_reduced = true;
+    else if (seen_reduced) trailing = false;
+  }
+  for (int64_t o = 0; trailing && o < m; ++o) {
+    for (int64_t j = 0; j < count; ++j) combine(v[static_cast<size_t>(o * count + j)], o, j);
+  }
+  for (int64_t i = 0; !trailing && i < x.size(); ++i) {
+    int64_t o = 0, along = 0;
+    for (int64_t k = 0; k < rank; ++k) {
+      size_t ku = static_cast<size_t>(k);
+      if (!reduce[ku]) o += coord[ku] * ks[ku];
+      else along = coord[ku];
+    }
+    combine(v[static_cast<size_t>(i)], o, along);
     for (int64_t k = rank - 1; k >= 0; --k) {
       if (++coord[static_cast<size_t>(k)] < x.dim(k)) break;
       coord[static_cast<size_t>(k)] = 0;

@@ -87,6 +87,19 @@ Tensor GatherStrided(const Tensor& x, const std::vector<int64_t>& counts, int64_
   return out;
 }
 
+// True when the slice is one contiguous range of x: unit counts up to some axis a, then a
+// unit step on a, then whole axes.
+bool IsContiguousSlice(const SliceSpec& s, const Shape& shape) {
+  size_t k = 0;
+  while (k < shape.size() && s.count[k] == 1) ++k;
+  if (k == shape.size()) return true;
+  if (s.step[k] != 1) return false;
+  for (++k; k < shape.size(); ++k) {
+    if (s.start[k] != 0 || s.step[k] != 1 || s.count[k] != shape[k]) return false;
+  }
+  return true;
+}
+
 Status SliceByIndex(OpContext& ctx) {
   ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
   ANEC_ASSIGN_OR_RETURN(SliceSpec s, ResolveSlice(ctx, x.shape()));
@@ -96,6 +109,13 @@ Status SliceByIndex(OpContext& ctx) {
   Shape out_shape;
   for (size_t k = 0; k < s.count.size(); ++k) {
     if (!s.squeeze[k]) out_shape.push_back(s.count[k]);
+  }
+  if (x.dtype() != DType::kString && NumElements(s.count) > 0 && IsContiguousSlice(s, x.shape())) {
+    // A layer's K or V out of the KV cache: a view, not a copy. It holds the buffer while alive,
+    // so an in-place slice_update of the state (which needs the store and its x to be the only
+    // holders) falls back to a copy instead of changing what the view shows.
+    ctx.AddOutput(x.SubView(static_cast<size_t>(base) * ElementSize(x.dtype()), out_shape));
+    return Status::Ok();
   }
   ctx.AddOutput(GatherStrided(x, s.count, base, steps, out_shape));
   return Status::Ok();

@@ -313,6 +313,26 @@ float DotLutGeneric(const float* x, const uint8_t* q, const float* table, int64_
 }
 
 #if defined(__x86_64__)
+ANEC_AVX512 int64_t AxpyF16Avx512(float a, const Half* y, float* out, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 yv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i)));
+    _mm512_storeu_ps(out + i, _mm512_fmadd_ps(av, yv, _mm512_loadu_ps(out + i)));
+  }
+  return i;
+}
+
+ANEC_AVX2 int64_t AxpyF16Avx2(float a, const Half* y, float* out, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 yv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
+    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, yv, _mm256_loadu_ps(out + i)));
+  }
+  return i;
+}
+
 // Byte-lookup LUT dot (AVX-512 VBMI): 64 indices per step. vpermb gathers, for each qword, the
 // bytes holding 8 consecutive indices; vpmultishiftqb moves index j of the qword to byte j;
 // two vpermb look the 64 indices up in the table's low and high fp16 bytes (vpermb reads only
@@ -498,6 +518,23 @@ float DotF16(const float* x, const Half* w, int64_t n) {
   }
 #endif
   return DotF16Portable(x, w, n);
+}
+
+void AxpyF16(float a, const Half* y, float* out, int64_t n) {
+  int64_t i = 0;
+#if defined(__x86_64__)
+  switch (Current()) {
+    case Path::kAvx512:
+      i = AxpyF16Avx512(a, y, out, n);
+      break;
+    case Path::kAvx2:
+      i = AxpyF16Avx2(a, y, out, n);
+      break;
+    case Path::kPortable:
+      break;
+  }
+#endif
+  for (; i < n; ++i) out[i] += a * HalfToFloatFast(y[i]);
 }
 
 const char* RowKernelPath() {

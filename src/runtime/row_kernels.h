@@ -43,6 +43,9 @@ float DotF32(const float* a, const float* b, int64_t n);
 // sum_i x[i] * float(w[i]) in fp32 (fp16 -> fp32 is exact).
 float DotF16(const float* x, const Half* w, int64_t n);
 
+// out[i] += a * float(y[i]) for i < n (fp32 multiply-add per element).
+void AxpyF16(float a, const Half* y, float* out, int64_t n);
+
 // Which path the entry points above take on this CPU: "avx512", "avx2" or "portable".
 const char* RowKernelPath();
 // Tests: forces the portable path (true) or the CPU's best (false) for later calls.

@@ -217,6 +217,15 @@ Tensor Tensor::Reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::SubView(size_t byte_offset, Shape shape) const {
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  assert(!is_lut() && dtype_ != DType::kString && byte_offset + t.nbytes() <= nbytes());
+  t.data_ = data_ + byte_offset;
+  t.writable_ = false;
+  return t;
+}
+
 Tensor Tensor::Clone() const {
   Tensor t = Zeros(dtype_, shape_);
   if (data_ != nullptr && nbytes() > 0) std::memcpy(t.data_, data_, nbytes());

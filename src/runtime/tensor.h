@@ -79,6 +79,10 @@ class Tensor {
 
   // Same storage, new shape. REQUIRES: same element count.
   Tensor Reshaped(Shape shape) const;
+  // A read-only view of `shape` starting `byte_offset` bytes into this tensor's bytes, sharing
+  // its storage (so it counts as a holder of the buffer). REQUIRES: dense, not strings; the
+  // view lies within nbytes().
+  Tensor SubView(size_t byte_offset, Shape shape) const;
   // A writable deep copy.
   Tensor Clone() const;
   bool SharesStorageWith(const Tensor& other) const {
