@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "runtime/elementwise.h"
 #include "runtime/kernels.h"
 #include "runtime/op_context.h"
 
@@ -96,6 +97,13 @@ Status BinaryKernel(OpContext& ctx) {
   DType out_dtype = IsCompare(kOp) ? DType::kBool : compute;
   if (a.dtype() == DType::kBool && b.dtype() == DType::kBool) out_dtype = DType::kBool;
   const int64_t n = NumElements(shape);
+  if (!IsCompare(kOp) && IsBlockFloat(compute) && out_dtype == compute &&
+      IsBlockFloat(a.dtype()) && IsBlockFloat(b.dtype()) && IsSuffixBroadcast(a.shape(), shape) &&
+      IsSuffixBroadcast(b.shape(), shape)) {
+    ctx.AddOutput(MapBinary(a, b, shape, out_dtype, ctx.pool(),
+                            [](float x, float y) { return Apply<float>(kOp, x, y); }));
+    return Status::Ok();
+  }
   if (IsFloat(compute)) {
     std::vector<float> av = a.ToFloats(), bv = b.ToFloats(), out(static_cast<size_t>(n));
     ForEachBroadcast(shape, a.shape(), b.shape(), [&](int64_t o, int64_t i, int64_t j) {
@@ -126,8 +134,7 @@ Status UnaryKernel(OpContext& ctx) {
   } else if constexpr (kOp == UnOp::kLog) {
     ANEC_ASSIGN_OR_RETURN(eps, ctx.FloatOr("epsilon", 1e-45f));
   }
-  std::vector<float> v = x.ToFloats();
-  for (float& f : v) {
+  auto apply = [eps](float f) {
     switch (kOp) {
       case UnOp::kRsqrt: f = 1.0f / std::sqrt(f + eps); break;
       case UnOp::kSqrt: f = std::sqrt(f); break;
@@ -149,7 +156,14 @@ Status UnaryKernel(OpContext& ctx) {
       case UnOp::kInverse: f = 1.0f / (f + eps); break;
       case UnOp::kNot: f = f == 0.0f ? 1.0f : 0.0f; break;
     }
+    return f;
+  };
+  if (IsBlockFloat(x.dtype())) {
+    ctx.AddOutput(MapUnary(x, ctx.pool(), apply));
+    return Status::Ok();
   }
+  std::vector<float> v = x.ToFloats();
+  for (float& f : v) f = apply(f);
   ctx.AddOutput(Tensor::FromFloats(x.dtype(), x.shape(), v));
   return Status::Ok();
 }

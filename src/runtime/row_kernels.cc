@@ -313,6 +313,28 @@ float DotLutGeneric(const float* x, const uint8_t* q, const float* table, int64_
 }
 
 #if defined(__x86_64__)
+// kM x 4 accumulators of 16 lanes: each x load is used 4 times, each w load kM times.
+template <int kM>
+ANEC_AVX512 void DotTileAvx512(const float* x, const float* const* w, int64_t k, float* out,
+                               int64_t ldo) {
+  __m512 acc[kM][4];
+  for (int i = 0; i < kM; ++i) {
+    for (int r = 0; r < 4; ++r) acc[i][r] = _mm512_setzero_ps();
+  }
+  for (int64_t c = 0; c < k; c += 16) {
+    const __mmask16 mask = k - c >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (k - c)) - 1);
+    __m512 wv[4];
+    for (int r = 0; r < 4; ++r) wv[r] = _mm512_maskz_loadu_ps(mask, w[r] + c);
+    for (int i = 0; i < kM; ++i) {
+      __m512 xv = _mm512_maskz_loadu_ps(mask, x + i * k + c);
+      for (int r = 0; r < 4; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+    }
+  }
+  for (int i = 0; i < kM; ++i) {
+    for (int r = 0; r < 4; ++r) out[i * ldo + r] = _mm512_reduce_add_ps(acc[i][r]);
+  }
+}
+
 ANEC_AVX512 int64_t AxpyF16Avx512(float a, const Half* y, float* out, int64_t n) {
   const __m512 av = _mm512_set1_ps(a);
   int64_t i = 0;
@@ -518,6 +540,23 @@ float DotF16(const float* x, const Half* w, int64_t n) {
   }
 #endif
   return DotF16Portable(x, w, n);
+}
+
+void DotTile(const float* x, int64_t m, const float* const* w, int64_t k, float* out,
+             int64_t ldo) {
+#if defined(__x86_64__)
+  if (Current() == Path::kAvx512) {
+    switch (m) {
+      case 1: return DotTileAvx512<1>(x, w, k, out, ldo);
+      case 2: return DotTileAvx512<2>(x, w, k, out, ldo);
+      case 3: return DotTileAvx512<3>(x, w, k, out, ldo);
+      default: return DotTileAvx512<4>(x, w, k, out, ldo);
+    }
+  }
+#endif
+  for (int64_t i = 0; i < m; ++i) {
+    for (int r = 0; r < 4; ++r) out[i * ldo + r] = DotF32(x + i * k, w[r], k);
+  }
 }
 
 void AxpyF16(float a, const Half* y, float* out, int64_t n) {

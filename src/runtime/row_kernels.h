@@ -43,6 +43,10 @@ float DotF32(const float* a, const float* b, int64_t n);
 // sum_i x[i] * float(w[i]) in fp32 (fp16 -> fp32 is exact).
 float DotF16(const float* x, const Half* w, int64_t n);
 
+// A register tile of a GEMM: out[i * ldo + r] = sum_c x[i * k + c] * w[r][c] for i < m (rows of
+// x, 1 <= m <= 4) and r < 4 (four weight rows of k values each). Accumulates in fp32.
+void DotTile(const float* x, int64_t m, const float* const* w, int64_t k, float* out, int64_t ldo);
+
 // out[i] += a * float(y[i]) for i < n (fp32 multiply-add per element).
 void AxpyF16(float a, const Half* y, float* out, int64_t n);
 

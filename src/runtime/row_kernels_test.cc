@@ -119,6 +119,49 @@ TEST_P(RowKernelsTest, ByteLookupDotEqualsTableLookup) {
   }
 }
 
+TEST_P(RowKernelsTest, DotTileMatchesDoubleSums) {
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int64_t k : {1, 15, 16, 17, 576, 1537}) {
+    std::vector<float> x(static_cast<size_t>(4 * k)), w(static_cast<size_t>(4 * k));
+    for (float& v : x) v = u(rng);
+    for (float& v : w) v = u(rng);
+    const float* rows[4] = {w.data(), w.data() + k, w.data() + 2 * k, w.data() + 3 * k};
+    for (int64_t m = 1; m <= 4; ++m) {
+      const int64_t ldo = 7;  // wider than the tile: only 4 columns of each row are written
+      std::vector<float> out(static_cast<size_t>(m * ldo), -99.0f);
+      DotTile(x.data(), m, rows, k, out.data(), ldo);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t r = 0; r < 4; ++r) {
+          double want = 0, mag = 0;
+          for (int64_t c = 0; c < k; ++c) {
+            double p = static_cast<double>(x[static_cast<size_t>(i * k + c)]) * rows[r][c];
+            want += p;
+            mag += std::fabs(p);
+          }
+          EXPECT_NEAR(out[static_cast<size_t>(i * ldo + r)], want, 1e-6 * (mag + 1.0))
+              << "k " << k << " m " << m << " i " << i << " r " << r << " " << RowKernelPath();
+        }
+        for (int64_t r = 4; r < ldo; ++r) EXPECT_EQ(out[static_cast<size_t>(i * ldo + r)], -99.0f);
+      }
+    }
+  }
+}
+
+TEST_P(RowKernelsTest, AxpyF16AddsScaledHalves) {
+  for (int64_t n : {0, 1, 8, 15, 16, 17, 64, 100}) {
+    std::vector<Half> y(static_cast<size_t>(n));
+    std::vector<float> out(static_cast<size_t>(n)), want(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      y[static_cast<size_t>(i)] = FloatToHalf(static_cast<float>(i % 7) - 3.0f);
+      out[static_cast<size_t>(i)] = static_cast<float>(i);
+      want[static_cast<size_t>(i)] = static_cast<float>(i) + 0.5f * (static_cast<float>(i % 7) - 3.0f);
+    }
+    AxpyF16(0.5f, y.data(), out.data(), n);
+    EXPECT_EQ(out, want) << n << " " << RowKernelPath();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, RowKernelsTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "portable" : "best"; });
 

@@ -1,6 +1,8 @@
 #include "runtime/weight_matrix.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "runtime/half.h"
@@ -86,6 +88,7 @@ void WeightMatrix::DecodeRow(int64_t r, float* out) const {
 void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* out,
              ThreadPool* pool) {
   const int64_t n = w.rows(), k = w.cols();
+  const bool avx512 = std::string_view(RowKernelPath()) == "avx512";
   auto work = [&](int64_t begin, int64_t end) {
     std::vector<float> rows(static_cast<size_t>(4 * k));
     int64_t j = begin;
@@ -95,6 +98,17 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
       const float* w4[4] = {rows.data(), rows.data() + k, rows.data() + 2 * k, rows.data() + 3 * k};
       for (; j + 4 <= end; j += 4) {
         for (int r = 0; r < 4; ++r) w.DecodeRow(j + r, rows.data() + r * k);
+        if (avx512) {  // 4 x 4 register tiles
+          for (int64_t i = 0; i < m; i += 4) {
+            DotTile(x + i * k, std::min<int64_t>(4, m - i), w4, k, out + i * n + j, n);
+          }
+          if (bias != nullptr) {
+            for (int64_t i = 0; i < m; ++i) {
+              for (int r = 0; r < 4; ++r) out[i * n + j + r] += bias[j + r];
+            }
+          }
+          continue;
+        }
         for (int64_t i = 0; i < m; ++i) {
           float d[4];
           Dot4Avx2(x + i * k, w4, k, d);

@@ -1,0 +1,85 @@
+// Elementwise float maps over fp16 / fp32 tensors without whole-tensor float copies: operands
+// are converted to fp32 in blocks on the stack, the result is rounded once to the output dtype
+// (as the general kernels do, so results are identical), and large tensors are split over the
+// thread pool. The kernels in kernels_math.cc use it when their operands allow.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "runtime/half.h"
+#include "runtime/tensor.h"
+#include "runtime/thread_pool.h"
+
+namespace anec::runtime {
+
+// True when element o of a tensor of shape `out` reads element (o mod operand size) of
+// `operand`: the operand's shape, leading 1s aside, is a suffix of `out` (same shape, a scalar,
+// or a row repeated over the leading dims, such as a norm's gamma or a bias).
+bool IsSuffixBroadcast(const Shape& operand, const Shape& out);
+// fp16 or fp32 (the dtypes the block loaders read).
+inline bool IsBlockFloat(DType t) { return t == DType::kFloat16 || t == DType::kFloat32; }
+
+namespace elementwise_internal {
+constexpr int64_t kBlock = 1024;
+// Tensors this large are split over the pool.
+constexpr int64_t kParallelElements = 32768;
+
+// buf[i] = t[(begin + i) mod t.size()] for i < n. REQUIRES: IsBlockFloat(t.dtype()).
+void LoadBlock(const Tensor& t, int64_t begin, int64_t n, float* buf);
+// out[begin + i] = buf[i] rounded to out's dtype. REQUIRES: IsBlockFloat(out->dtype()).
+void StoreBlock(const float* buf, int64_t n, int64_t begin, Tensor* out);
+
+template <typename Work>
+void ForBlocks(int64_t n, ThreadPool* pool, const Work& work) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  if (pool != nullptr && n >= kParallelElements) {
+    pool->ParallelFor(blocks, 4, work);
+  } else {
+    work(0, blocks);
+  }
+}
+}  // namespace elementwise_internal
+
+// out[o] = fn(a[o mod |a|], b[o mod |b|]) in fp32, stored as `out_dtype`.
+// REQUIRES: IsSuffixBroadcast(a, shape), IsSuffixBroadcast(b, shape); a, b and out_dtype
+// IsBlockFloat.
+template <typename Fn>
+Tensor MapBinary(const Tensor& a, const Tensor& b, Shape shape, DType out_dtype, ThreadPool* pool,
+                 Fn fn) {
+  using namespace elementwise_internal;  // NOLINT
+  Tensor out = Tensor::Zeros(out_dtype, std::move(shape));
+  const int64_t n = out.size();
+  ForBlocks(n, pool, [&](int64_t first, int64_t last) {
+    float x[kBlock], y[kBlock], z[kBlock];
+    for (int64_t blk = first; blk < last; ++blk) {
+      const int64_t s = blk * kBlock, len = std::min(kBlock, n - s);
+      LoadBlock(a, s, len, x);
+      LoadBlock(b, s, len, y);
+      for (int64_t i = 0; i < len; ++i) z[i] = fn(x[i], y[i]);
+      StoreBlock(z, len, s, &out);
+    }
+  });
+  return out;
+}
+
+// out[o] = fn(x[o]) in fp32, stored in x's dtype. REQUIRES: IsBlockFloat(x.dtype()).
+template <typename Fn>
+Tensor MapUnary(const Tensor& x, ThreadPool* pool, Fn fn) {
+  using namespace elementwise_internal;  // NOLINT
+  Tensor out = Tensor::Zeros(x.dtype(), x.shape());
+  const int64_t n = out.size();
+  ForBlocks(n, pool, [&](int64_t first, int64_t last) {
+    float v[kBlock];
+    for (int64_t blk = first; blk < last; ++blk) {
+      const int64_t s = blk * kBlock, len = std::min(kBlock, n - s);
+      LoadBlock(x, s, len, v);
+      for (int64_t i = 0; i < len; ++i) v[i] = fn(v[i]);
+      StoreBlock(v, len, s, &out);
+    }
+  });
+  return out;
+}
+
+}  // namespace anec::runtime

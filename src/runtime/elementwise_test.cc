@@ -1,0 +1,74 @@
+#include "runtime/elementwise.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace anec::runtime {
+namespace {
+
+TEST(Elementwise, SuffixBroadcastShapes) {
+  EXPECT_TRUE(IsSuffixBroadcast({2, 3, 4}, {2, 3, 4}));
+  EXPECT_TRUE(IsSuffixBroadcast({}, {2, 3, 4}));
+  EXPECT_TRUE(IsSuffixBroadcast({1, 1, 1}, {2, 3, 4}));
+  EXPECT_TRUE(IsSuffixBroadcast({4}, {2, 3, 4}));
+  EXPECT_TRUE(IsSuffixBroadcast({1, 3, 4}, {2, 3, 4}));
+  EXPECT_FALSE(IsSuffixBroadcast({3, 1}, {2, 3, 4}));   // a column: not periodic in o
+  EXPECT_FALSE(IsSuffixBroadcast({2, 1, 4}, {2, 3, 4}));
+  EXPECT_FALSE(IsSuffixBroadcast({5, 3, 4}, {3, 4}));
+}
+
+// Reference: numpy broadcasting by coordinates, fp32 compute, rounding through the output dtype.
+std::vector<float> Reference(const Tensor& a, const Tensor& b, const Shape& shape, DType out) {
+  std::vector<float> av = a.ToFloats(), bv = b.ToFloats(), r(static_cast<size_t>(NumElements(shape)));
+  for (size_t o = 0; o < r.size(); ++o) {
+    float v = av[o % av.size()] * 0.5f - bv[o % bv.size()];
+    r[o] = out == DType::kFloat16 ? RoundToHalf(v) : v;
+  }
+  return r;
+}
+
+TEST(Elementwise, MapBinaryMatchesReferenceSerialAndOnThePool) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+  ThreadPool pool(2);
+  auto random = [&](DType t, Shape s) {
+    std::vector<float> v(static_cast<size_t>(NumElements(s)));
+    for (float& f : v) f = u(rng);
+    return Tensor::FromFloats(t, std::move(s), v);
+  };
+  for (int64_t rows : {3, 200}) {  // 200 x 576 > kParallelElements: split over the pool
+    Shape shape{1, rows, 576};
+    for (DType ta : {DType::kFloat16, DType::kFloat32}) {
+      for (Shape bs : {Shape{1, rows, 576}, Shape{576}, Shape{1}, Shape{1, 1, 576}}) {
+        Tensor a = random(ta, shape), b = random(DType::kFloat16, bs);
+        DType out = ta;
+        for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+          Tensor got = MapBinary(a, b, shape, out, p, [](float x, float y) { return x * 0.5f - y; });
+          ASSERT_EQ(got.shape(), shape);
+          ASSERT_EQ(got.dtype(), out);
+          EXPECT_EQ(got.ToFloats(), Reference(a, b, shape, out))
+              << rows << " rows, b " << ShapeString(bs) << ", pool " << (p != nullptr);
+        }
+      }
+    }
+  }
+}
+
+TEST(Elementwise, MapUnaryKeepsDtypeAndRoundsOnce) {
+  std::vector<float> v = {1.0f / 3.0f, -2.5f, 65504.0f, 0.0f};
+  for (DType t : {DType::kFloat16, DType::kFloat32}) {
+    Tensor x = Tensor::FromFloats(t, {2, 2}, v);
+    Tensor y = MapUnary(x, nullptr, [](float f) { return f * 3.0f; });
+    ASSERT_EQ(y.dtype(), t);
+    std::vector<float> xs = x.ToFloats(), ys = y.ToFloats();
+    for (size_t i = 0; i < v.size(); ++i) {
+      float want = xs[i] * 3.0f;
+      EXPECT_EQ(ys[i], t == DType::kFloat16 ? RoundToHalf(want) : want) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace anec::runtime
