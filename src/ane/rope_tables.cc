@@ -36,6 +36,12 @@ std::vector<double> RopeInverseFrequencies(const model::ModelSpec& spec) {
       }
       break;
     }
+    case model::RopeScalingType::kFrequencyFactors:
+      // ModelSpec's contract: head_dim/2 positive factors (checked where they are read).
+      for (size_t i = 0; i < inv.size() && i < rs.frequency_factors.size(); ++i) {
+        inv[i] /= rs.frequency_factors[i];
+      }
+      break;
   }
   return inv;
 }

@@ -6,6 +6,7 @@
 //   llama3: per-frequency rule with low/high frequency factors (wavelength above
 //           original_max/low_freq_factor -> inv_freq/factor; below original_max/high_freq_factor
 //           -> unchanged; in between a smooth interpolation). NOT theta * factor.
+//   frequency factors (GGUF rope_freqs.weight): inv_freq[i] / factors[i].
 // The tables are cos/sin of position * inv_freq laid out [context, head_dim] with the frequency
 // block repeated twice (HF's cat(freqs, freqs)), matching rotate_half. Everything is computed in
 // double and rounded once to fp16 when stored.

@@ -42,6 +42,35 @@ TEST(RopeTablesTest, Llama3IsNotThetaTimesFactor) {
   EXPECT_GT(std::abs(wrong[1] - right[1]) / right[1], 0.1);
 }
 
+// A Llama 3.x GGUF stores the llama3 rule as one divisor per frequency (rope_freqs.weight,
+// float32): 1 above the high-frequency wavelength, `factor` below the low one, and
+// 1 / ((1 - smooth) / factor + smooth) in between. Dividing by those factors must give the
+// llama3 inverse frequencies (to float32 rounding of the stored factors).
+TEST(RopeTablesTest, FrequencyFactorsReproduceLlama3) {
+  const model::ModelSpec llama3 = Llama32Spec();
+  model::ModelSpec gguf = llama3;
+  gguf.rope_scaling.type = model::RopeScalingType::kFrequencyFactors;
+  const double old_ctx = 8192, low = 1, high = 4, factor = 32;
+  for (int64_t i = 0; i < 32; ++i) {
+    const double f = 1.0 / std::pow(500000.0, 2.0 * static_cast<double>(i) / 64.0);
+    const double wavelen = 2 * 3.14159265358979323846 / f;
+    double d = 1;
+    if (wavelen > old_ctx / low) {
+      d = factor;
+    } else if (wavelen >= old_ctx / high) {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      d = 1 / ((1 - smooth) / factor + smooth);
+    }
+    gguf.rope_scaling.frequency_factors.push_back(static_cast<float>(d));
+  }
+  const std::vector<double> want = RopeInverseFrequencies(llama3);
+  const std::vector<double> got = RopeInverseFrequencies(gguf);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i] / want[i], 1.0, 1e-7) << i;
+  // Not the unscaled frequencies: the low band is divided by 32.
+  EXPECT_NEAR(got[31] * 32, 1.0 / std::pow(500000.0, 62.0 / 64.0), 1e-12);
+}
+
 TEST(RopeTablesTest, LinearScalingDividesPositions) {
   model::ModelSpec s;
   s.head_dim = 8;

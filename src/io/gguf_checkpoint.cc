@@ -1,5 +1,6 @@
 #include "io/gguf_checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "io/gguf_dequant.h"
@@ -109,10 +110,8 @@ Status GgufCheckpoint::Build() {
   } else if (f.Has(key("rope.dimension_count"))) {
     ANEC_ASSIGN_OR_RETURN(head_dim, f.GetInt(key("rope.dimension_count")));
   }
-  if (f.FindTensor("rope_freqs.weight") != nullptr) {
-    return Unsupported("{}: this GGUF stores precomputed rope frequency factors (rope_freqs.weight, "
-                       "Llama 3.1-style rope scaling), which anec does not read yet; convert the "
-                       "Hugging Face checkpoint instead", f.path());
+  if (const GgufTensorInfo* freqs = f.FindTensor("rope_freqs.weight")) {
+    ANEC_RETURN_IF_ERROR(ReadRopeFrequencyFactors(*freqs, head_dim));
   }
   nlohmann::json cfg;
   cfg["architectures"] = {arch->hf_class};
@@ -136,6 +135,11 @@ Status GgufCheckpoint::Build() {
   cfg["rope_theta"] = theta;
   if (f.Has(key("rope.scaling.type"))) {
     ANEC_ASSIGN_OR_RETURN(std::string type, f.GetString(key("rope.scaling.type")));
+    if (type == "linear" && !rope_frequency_factors_.empty()) {
+      return Unsupported("{}: the file has both linear rope scaling ({}) and rope_freqs.weight; "
+                         "llama.cpp applies both, anec only one: convert the Hugging Face "
+                         "checkpoint instead", f.path(), key("rope.scaling.type"));
+    }
     if (type == "linear") {
       ANEC_ASSIGN_OR_RETURN(double factor, f.GetFloat(key("rope.scaling.factor")));
       cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", factor}};
@@ -195,6 +199,24 @@ std::vector<TensorInfo> GgufCheckpoint::List() const {
   std::vector<TensorInfo> out;
   for (const auto& [name, e] : entries_) out.push_back(TensorInfo{name, TensorDType::kF32, e.info->shape()});
   return out;
+}
+
+Status GgufCheckpoint::ReadRopeFrequencyFactors(const GgufTensorInfo& t, int64_t head_dim) {
+  const GgufFile& f = *file_;
+  if (t.dims.size() != 1 || t.shape()[0] * 2 != head_dim) {
+    return Corrupt("{}: tensor rope_freqs.weight has shape [{}]; a head_dim of {} needs [{}] "
+                   "(one factor per rotary frequency)", f.path(), fmt::join(t.shape(), ", "),
+                   head_dim, head_dim / 2);
+  }
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> values, DequantizeTensor(f, t));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!(values[i] > 0) || !std::isfinite(values[i])) {
+      return Corrupt("{}: rope_freqs.weight[{}] is {}; rope frequency factors must be finite and "
+                     "positive", f.path(), i, values[i]);
+    }
+  }
+  rope_frequency_factors_.assign(values.begin(), values.end());
+  return Status::Ok();
 }
 
 bool GgufCheckpoint::Has(const std::string& name) const { return entries_.count(name) > 0; }

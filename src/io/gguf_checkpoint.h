@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,11 @@ class GgufCheckpoint : public TensorSource {
   // config.json equivalent of the metadata (architectures, sizes, rope, eps, tied embeddings...).
   const nlohmann::json& hf_config() const { return config_; }
 
+  // rope_freqs.weight (Llama 3.x files from llama.cpp's converter: the llama3 rope scaling as one
+  // divisor per frequency, head_dim/2 values, each finite and > 0); empty when the file has none.
+  // hf_config() then carries no rope_scaling: the factors replace it.
+  const std::vector<double>& rope_frequency_factors() const { return rope_frequency_factors_; }
+
   // TensorSource: Hugging Face names, float32 data (dequantized).
   std::vector<TensorInfo> List() const override;
   bool Has(const std::string& name) const override;
@@ -51,9 +57,11 @@ class GgufCheckpoint : public TensorSource {
     int64_t unpermute_heads;  // 0: no row permutation to undo
   };
   Status Build();
+  Status ReadRopeFrequencyFactors(const GgufTensorInfo& t, int64_t head_dim);
   std::unique_ptr<GgufFile> file_;
   std::string arch_;
   nlohmann::json config_;
+  std::vector<double> rope_frequency_factors_;
   std::map<std::string, Entry> entries_;  // by Hugging Face name
 };
 

@@ -85,5 +85,41 @@ TEST(GgufCheckpointTest, UnsupportedArchitectureIsNamed) {
   EXPECT_NE(ckpt.status().message().find("llama.block_count"), std::string::npos);
 }
 
+std::string ParityGguf(const std::string& c) {
+  const char* root = std::getenv("ANEC_SOURCE_DIR");
+  return std::string(root ? root : ".") + "/tests/fixtures/parity/" + c + "/model.gguf";
+}
+
+// Llama 3.x files from llama.cpp's converter carry the llama3 rope rule as rope_freqs.weight
+// (tools/make_gguf_parity_fixtures.py writes it the same way): the factors are read as stored
+// and the synthesized config gets no rope_scaling of its own.
+TEST(GgufCheckpointTest, RopeFrequencyFactorsAreRead) {
+  auto ckpt = GgufCheckpoint::Open(RealFileSystem(), ParityGguf("llama3_tied"));
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
+  const std::vector<double>& f = (*ckpt)->rope_frequency_factors();
+  ASSERT_EQ(f.size(), 8u);  // head_dim 16
+  EXPECT_EQ(f[0], 1.0);     // highest frequency: unchanged
+  EXPECT_EQ(f[7], 8.0);     // lowest: divided by rope_scaling.factor
+  EXPECT_FALSE((*ckpt)->hf_config().contains("rope_scaling"));
+  EXPECT_FALSE((*ckpt)->Has("rope_freqs.weight"));  // not a weight of any layer
+  auto plain = GgufCheckpoint::Open(RealFileSystem(), ParityGguf("llama_untied"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE((*plain)->rope_frequency_factors().empty());
+}
+
+TEST(GgufCheckpointTest, MalformedRopeFrequencyFactorsAreRefused) {
+  auto shape = GgufCheckpoint::Open(RealFileSystem(), FixturePath("rope_freqs_bad_shape.gguf"));
+  ASSERT_FALSE(shape.ok());
+  EXPECT_EQ(shape.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(shape.status().message().find("rope_freqs_bad_shape.gguf"), std::string::npos);
+  EXPECT_NE(shape.status().message().find("rope_freqs.weight has shape [3]"), std::string::npos)
+      << shape.status().message();
+  EXPECT_NE(shape.status().message().find("needs [4]"), std::string::npos);
+  auto negative = GgufCheckpoint::Open(RealFileSystem(), FixturePath("rope_freqs_negative.gguf"));
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("rope_freqs.weight[2] is -4"), std::string::npos)
+      << negative.status().message();
+}
+
 }  // namespace
 }  // namespace anec::io

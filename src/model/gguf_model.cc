@@ -17,6 +17,13 @@ Result<LoadedModel> LoadGgufModel(FileSystem* fs, const std::string& path,
   name = name.substr(0, name.size() - 5);
   LoadedModel m;
   ANEC_ASSIGN_OR_RETURN(m.spec, SpecFromHfConfig(config, name, architecture_override));
+  if (!ckpt->rope_frequency_factors().empty()) {
+    // The GGUF's own per-frequency divisors, exactly as llama.cpp applies them (the llama3 rule's
+    // parameters are not in the metadata; the factors are what the file means).
+    m.spec.rope_scaling = RopeScaling();
+    m.spec.rope_scaling.type = RopeScalingType::kFrequencyFactors;
+    m.spec.rope_scaling.frequency_factors = ckpt->rope_frequency_factors();
+  }
   m.source = std::move(ckpt);
   ANEC_ASSIGN_OR_RETURN(m.checkpoint, Bind(m.spec, *m.source));
   return m;

@@ -18,7 +18,9 @@ enum class Architecture { kLlama, kQwen2, kQwen3, kQwQ, kMistral };
 // "llama", "qwen2", "qwen3", "qwq", "mistral".
 std::string_view ArchitectureName(Architecture a);
 
-enum class RopeScalingType { kNone, kLinear, kLlama3 };
+// kFrequencyFactors: a GGUF's rope_freqs.weight (llama.cpp's converter stores the llama3 rule
+// as one divisor per frequency); inv_freq[i] is divided by frequency_factors[i], as llama.cpp does.
+enum class RopeScalingType { kNone, kLinear, kLlama3, kFrequencyFactors };
 
 struct RopeScaling {
   RopeScalingType type = RopeScalingType::kNone;
@@ -27,6 +29,8 @@ struct RopeScaling {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+  // kFrequencyFactors only: head_dim/2 finite positive divisors.
+  std::vector<double> frequency_factors;
 };
 
 struct ModelSpec {

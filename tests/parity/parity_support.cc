@@ -12,6 +12,8 @@
 
 #include "ane/weight_source.h"
 #include "base/file_system.h"
+#include "io/gguf_checkpoint.h"
+#include "model/gguf_model.h"
 #include "model/hf_checkpoint.h"
 #include "pipeline/converter.h"
 
@@ -92,16 +94,23 @@ TempDir::~TempDir() {
 }
 
 std::string ParityConversion::Key(const std::string& case_name) const {
-  return fmt::format("{}/c{}/e{}f{}h{}g{}/ctx{}b{}{}{}", case_name, chunks, lut.embed, lut.ffn,
+  return fmt::format("{}/c{}/e{}f{}h{}g{}/ctx{}b{}{}{}{}", case_name, chunks, lut.embed, lut.ffn,
                      lut.lmhead, lut.group, context, batch, per_chunk_kv ? "/kvpc" : "",
-                     argmax ? "/argmax" : "");
+                     argmax ? "/argmax" : "", from_gguf ? "/gguf" : "");
 }
 
 Status ConvertFixture(const std::string& fixture_dir, const std::string& output_dir,
                       const ParityConversion& conversion, const std::string& log_path) {
   FileSystem* fs = RealFileSystem();
-  ANEC_ASSIGN_OR_RETURN(model::LoadedModel loaded, model::LoadHfCheckpoint(fs, fixture_dir));
-  ANEC_ASSIGN_OR_RETURN(std::string config, fs->ReadFile(JoinPath(fixture_dir, "config.json")));
+  model::LoadedModel loaded;
+  std::string config;
+  if (conversion.from_gguf) {
+    ANEC_ASSIGN_OR_RETURN(loaded, model::LoadGgufModel(fs, JoinPath(fixture_dir, "model.gguf")));
+    config = static_cast<const io::GgufCheckpoint*>(loaded.source.get())->hf_config().dump(2);
+  } else {
+    ANEC_ASSIGN_OR_RETURN(loaded, model::LoadHfCheckpoint(fs, fixture_dir));
+    ANEC_ASSIGN_OR_RETURN(config, fs->ReadFile(JoinPath(fixture_dir, "config.json")));
+  }
   ane::CheckpointWeights weights(&loaded.checkpoint);
   pipeline::ConversionInput in;
   in.spec = loaded.spec;

@@ -61,13 +61,17 @@ struct ParityConversion {
   int64_t batch = 8;
   bool per_chunk_kv = false;  // --kv-cache per-chunk
   bool argmax = false;        // --argmax
+  // Convert the fixture's model.gguf (the same weights as model.safetensors, written in
+  // llama.cpp's layout by tools/make_gguf_parity_fixtures.py) instead of the safetensors folder.
+  bool from_gguf = false;
   // Stable key for caching:
-  // "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc][/argmax]".
+  // "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc][/argmax][/gguf]".
   std::string Key(const std::string& case_name) const;
 };
 
 // Converts the fixture checkpoint `fixture_dir` into `output_dir` with the real pipeline
-// (LoadHfCheckpoint + Convert; --skip-check because fixtures carry no tokenizer). The log of
+// (LoadHfCheckpoint, or LoadGgufModel with `from_gguf`, + Convert; --skip-check because
+// fixtures carry no tokenizer). The log of
 // the conversion goes to `log_path` when not empty. Returns the pipeline's status unchanged, so
 // an Unsupported architecture stays recognizable.
 Status ConvertFixture(const std::string& fixture_dir, const std::string& output_dir,
