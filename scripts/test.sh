@@ -33,7 +33,7 @@ if [ -z "${ANEC_SKIP_SANITIZE:-}" ]; then
   # Every C++ test binary again, under AddressSanitizer + UndefinedBehaviorSanitizer (the tools
   # and the anec binary are not rebuilt: the tests cover their code).
   sanitized=(base_tests coreml_tests mil_tests io_tests model_tests quant_tests text_tests
-             ane_tests runtime_tests pipeline_tests parity_tests cli_tests)
+             ane_tests runtime_tests pipeline_tests parity_tests cli_tests calib_tests)
   echo "== build + C++ tests with AddressSanitizer and UndefinedBehaviorSanitizer: ${sanitized[*]}"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DANEC_SANITIZE=ON \
     -DANEC_BUILD_BENCH=OFF -DANEC_WERROR=ON >/dev/null

@@ -197,8 +197,7 @@ std::optional<mil::Value> WeightEmitter::Preserved(mil::Function* f, const std::
                      mil::Value());
 }
 
-static int LutGroupFor(int64_t rows, int group) {
-  // The largest divisor of `rows` not above the requested group (LUT groups must tile the rows).
+int LutGroupFor(int64_t rows, int group) {
   for (int g = group; g > 1; --g) {
     if (rows % g == 0) return g;
   }
@@ -231,7 +230,11 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
   const int64_t rows = row_end - row_begin;
   const int64_t cols = shape.size() >= 2 ? shape[1] : 1;
   const int group = LutGroupFor(rows, format_.lut_group);
-  auto idx_dtype = IndexDType(format_.lut_bits);
+  int lut_bits = format_.lut_bits;
+  if (bits_plan_ != nullptr) {
+    if (auto it = bits_plan_->find({role, layer}); it != bits_plan_->end()) lut_bits = it->second;
+  }
+  auto idx_dtype = IndexDType(lut_bits);
   if (!idx_dtype.ok()) {
     program_->Fail(idx_dtype.status());
     return mil::Value();
@@ -239,7 +242,7 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
   // lut: [rows/group, 1, ..., 1, 2^bits, 1] (rank = weight rank + 2).
   std::vector<int64_t> lut_shape(shape.size() + 2, 1);
   lut_shape[0] = rows / group;
-  lut_shape[shape.size()] = int64_t{1} << format_.lut_bits;
+  lut_shape[shape.size()] = int64_t{1} << lut_bits;
   const std::string idx_name = name + "_indices", lut_name = name + "_lut";
   mil::Value indices, lut;
   if (emitted_.count(idx_name)) {
@@ -263,10 +266,32 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
     std::vector<uint16_t> bits(raw.size() / 2);
     std::memcpy(bits.data(), raw.data(), bits.size() * 2);
     quant::LutConfig cfg;
-    cfg.bits = format_.lut_bits;
+    cfg.bits = lut_bits;
     cfg.group_size = group;
     cfg.threads = 0;  // all cores: the pipeline converts one matrix at a time
-    auto pal = quant::Palettize(bits, rows, cols, cfg, {}, name);
+    std::span<const float> importance;
+    std::vector<float> per_element;
+    if (importance_ != nullptr) {
+      const std::vector<float>* imp = importance_->Find(name);
+      if (imp != nullptr && static_cast<int64_t>(imp->size()) == cols) {
+        importance = *imp;
+        ++weighted_;
+        if (role == model::TensorRole::kLmHead && !importance_->lm_head_rows.empty()) {
+          // Output side too: each vocabulary row by how likely the model predicts it.
+          per_element.resize(static_cast<size_t>(rows * cols));
+          for (int64_t r = 0; r < rows; ++r) {
+            const float rw = importance_->LmHeadRowWeight(row_begin + r);
+            for (int64_t c = 0; c < cols; ++c) {
+              per_element[static_cast<size_t>(r * cols + c)] = rw * (*imp)[static_cast<size_t>(c)];
+            }
+          }
+          importance = per_element;
+        }
+      } else {
+        ++unweighted_;
+      }
+    }
+    auto pal = quant::Palettize(bits, rows, cols, cfg, importance, name);
     if (!pal.ok()) {
       // No silent fallback to fp16: a failed palettization stops the conversion.
       program_->Fail(pal.status().WithContext("palettizing " + name));

@@ -26,8 +26,13 @@
 #include "ane/package_constants.h"
 #include "ane/weight_source.h"
 #include "mil/program_builder.h"
+#include "quant/channel_importance.h"
 
 namespace anec::ane {
+
+// --lut auto: LUT bits of each palettized matrix by (role, layer); the LM head is (kLmHead, 0).
+// Matrices it does not name use WeightFormat::lut_bits.
+using LutBitsPlan = std::map<std::pair<model::TensorRole, int64_t>, int>;
 
 struct WeightFormat {
   int lut_bits = 0;   // 0: fp16; else palettize with 2^lut_bits entries per group
@@ -42,6 +47,18 @@ class WeightEmitter {
 
   // Take every weight from `consts` (by name) instead of the checkpoint.
   void ReuseFrom(const PackageConstants* consts) { reuse_ = consts; }
+
+  // Weight the k-means of each palettized matrix by its calibrated column importance, found by
+  // the matrix's const name (null: plain k-means); the LM head's rows also by the calibrated
+  // next-token probabilities (ChannelImportance::lm_head_rows). A matrix it does not name, or
+  // whose column count differs, is palettized plainly and counted in unweighted_matrices().
+  // REQUIRES: `importance` outlives the emitter.
+  void UseImportance(const quant::ChannelImportance* importance) { importance_ = importance; }
+  // Per-matrix LUT bits (null: WeightFormat::lut_bits for all). REQUIRES: outlives the emitter;
+  // every value is 1, 2, 3, 4, 6 or 8.
+  void UseBitsPlan(const LutBitsPlan* plan) { bits_plan_ = plan; }
+  int weighted_matrices() const { return weighted_; }
+  int unweighted_matrices() const { return unweighted_; }
 
   // Called with the element count of every matrix once it is written (converted, palettized or
   // carried), for progress reports; not for a matrix another function of the program already
@@ -101,6 +118,9 @@ class WeightEmitter {
   const WeightSource* source_;
   WeightFormat format_;
   const PackageConstants* reuse_ = nullptr;
+  const quant::ChannelImportance* importance_ = nullptr;
+  const LutBitsPlan* bits_plan_ = nullptr;
+  int weighted_ = 0, unweighted_ = 0;
   std::function<void(int64_t)> on_weights_;
   std::set<std::string> emitted_;                   // names already stored in this program
   std::map<std::string, PreservedKind> preserved_;  // matrices emitted by Preserved()
@@ -111,4 +131,7 @@ class WeightEmitter {
 namespace anec::ane {
 // "layers_3_q_proj": the const name of a per-layer weight.
 std::string LayerWeightName(int64_t layer, std::string_view tag);
+// The rows per LUT of a matrix with `rows` rows: the largest divisor of `rows` not above the
+// requested group (LUT groups must tile the rows).
+int LutGroupFor(int64_t rows, int group);
 }  // namespace anec::ane

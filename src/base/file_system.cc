@@ -1,6 +1,7 @@
 #include "base/file_system.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -57,7 +58,8 @@ std::string TempSibling(const std::string& path) {
 Status ErrnoStatus(std::string_view what, const std::string& path) {
   int err = errno;
   if (err == ENOENT) return NotFound("{} {}: {}", what, path, std::strerror(err));
-  if (err == EACCES || err == EPERM) return PermissionDenied("{} {}: {}", what, path, std::strerror(err));
+  if (err == EACCES || err == EPERM)
+    return PermissionDenied("{} {}: {}", what, path, std::strerror(err));
   return IoError("{} {}: {}", what, path, std::strerror(err));
 }
 
@@ -243,6 +245,33 @@ class RealFs : public FileSystem {
     }
     return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   }
+  Result<std::unique_ptr<FileLock>> TryLock(const std::string& path) override {
+    // flock: advisory, released by the kernel when the descriptor closes (also on a crash), and
+    // per open file description, so a second TryLock in this process conflicts like another
+    // process would.
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus("cannot open lock file", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      close(fd);
+      if (err == EWOULDBLOCK) {
+        return FailedPrecondition("{} is held by another running anec", path);
+      }
+      errno = err;
+      return ErrnoStatus("cannot lock", path);
+    }
+    return std::unique_ptr<FileLock>(new RealFileLock(fd));
+  }
+
+ private:
+  class RealFileLock : public FileLock {
+   public:
+    explicit RealFileLock(int fd) : fd_(fd) {}
+    ~RealFileLock() override { close(fd_); }
+
+   private:
+    int fd_;
+  };
 };
 
 }  // namespace
@@ -399,12 +428,40 @@ Status MemoryFileSystem::Rename(const std::string& from, const std::string& to) 
 Status MemoryFileSystem::RemoveAll(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = files_.begin(); it != files_.end();)
-    it = (it->first == path || it->first.rfind(path + "/", 0) == 0) ? files_.erase(it) : std::next(it);
+    it = (it->first == path || it->first.rfind(path + "/", 0) == 0) ? files_.erase(it)
+                                                                    : std::next(it);
   for (auto it = dirs_.begin(); it != dirs_.end();)
-    it = (it->first == path || it->first.rfind(path + "/", 0) == 0) ? dirs_.erase(it) : std::next(it);
+    it = (it->first == path || it->first.rfind(path + "/", 0) == 0) ? dirs_.erase(it)
+                                                                    : std::next(it);
   return Status::Ok();
 }
 
 Result<uint64_t> MemoryFileSystem::FreeSpace(const std::string&) { return free_space_; }
+
+namespace {
+class MemoryFileLock : public FileLock {
+ public:
+  MemoryFileLock(std::mutex* mu, std::set<std::string>* locked, std::string path)
+      : mu_(mu), locked_(locked), path_(std::move(path)) {}
+  ~MemoryFileLock() override {
+    std::lock_guard<std::mutex> l(*mu_);
+    locked_->erase(path_);
+  }
+
+ private:
+  std::mutex* mu_;
+  std::set<std::string>* locked_;
+  std::string path_;
+};
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> MemoryFileSystem::TryLock(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!locked_.insert(path).second) {
+    return FailedPrecondition("{} is held by another running anec", path);
+  }
+  if (!files_.count(path)) files_[path] = std::make_shared<std::string>();
+  return std::unique_ptr<FileLock>(new MemoryFileLock(&mu_, &locked_, path));
+}
 
 }  // namespace anec

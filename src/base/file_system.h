@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,7 +41,8 @@ class WritableFile {
   virtual ~WritableFile() = default;
   virtual Status Append(std::span<const uint8_t> data) = 0;
   Status Append(std::string_view data) {
-    return Append(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+    return Append(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
   }
   virtual uint64_t size() const = 0;
   // Overwrites bytes already appended (e.g. a header whose counts are known only at the end).
@@ -48,6 +50,12 @@ class WritableFile {
   virtual Status PatchAt(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Flushes and renames into place. REQUIRES: called at most once.
   virtual Status Close() = 0;
+};
+
+// An exclusive lock taken by FileSystem::TryLock; released when destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
 };
 
 class FileSystem {
@@ -76,6 +84,11 @@ class FileSystem {
   virtual Status LinkOrCopy(const std::string& from, const std::string& to) = 0;
   // Bytes free on the filesystem holding `path` (or a parent of it).
   virtual Result<uint64_t> FreeSpace(const std::string& path) = 0;
+  // Takes an exclusive lock on the file `path` (created if missing; its folder must exist)
+  // without waiting. Held by another process, or by another live FileLock of this process:
+  // FailedPrecondition naming the path. The lock goes with the process (a killed run never
+  // leaves a stale lock behind; the file itself stays).
+  virtual Result<std::unique_ptr<FileLock>> TryLock(const std::string& path) = 0;
 };
 
 // The process's real file system. Thread-safe.
@@ -96,6 +109,7 @@ class MemoryFileSystem : public FileSystem {
   Status RemoveAll(const std::string& path) override;
   Status LinkOrCopy(const std::string& from, const std::string& to) override;  // copies
   Result<uint64_t> FreeSpace(const std::string& path) override;
+  Result<std::unique_ptr<FileLock>> TryLock(const std::string& path) override;
 
   // Test helpers.
   void SetFile(const std::string& path, std::string contents);
@@ -106,6 +120,7 @@ class MemoryFileSystem : public FileSystem {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<std::string>> files_;
   std::map<std::string, bool> dirs_;
+  std::set<std::string> locked_;
   uint64_t free_space_ = uint64_t{1} << 40;
 };
 

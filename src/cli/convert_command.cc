@@ -12,6 +12,8 @@
 #include "ane/ggml_blocks.h"
 #include "ane/weight_source.h"
 #include "base/file_system.h"
+#include "calib/calibrated_conversion.h"
+#include "calib/lut_bits_plan.h"
 #include "cli/commands.h"
 #include "cli/model_input.h"
 #include "io/hub_download.h"
@@ -44,8 +46,62 @@ struct ConvertFlags {
   std::string kv_cache = "shared";
   bool no_preserve_quant = false;
   bool argmax = false;
-  double max_file_mb = 0;  // 0: the target's budget
+  double max_file_mb = 0;   // 0: the target's budget
+  std::string calibration;  // "", "none", "default" or a text file
+  int64_t calibration_tokens = 2048;
+  double calibration_damping = 0.1;
+  double lut_bits_budget = 0;  // --lut auto
 };
+
+constexpr int kLutAuto = -1;  // ParseLut's value for "auto"
+
+// --calibration: the text to measure the fp16 model on, or nullopt for plain k-means.
+Result<std::optional<calib::CalibrationRequest>> CalibrationRequestOf(
+    FileSystem* fs, const ConvertFlags& f, const pipeline::ConvertOptions& o) {
+  std::string source = f.calibration;
+  if (source.empty() && o.lut_auto_budget > 0) source = "default";  // auto needs a measurement
+  if (source == "none" && o.lut_auto_budget > 0) {
+    return InvalidArgument(
+        "--lut auto chooses bits by calibrated sensitivity; drop --calibration none (or give "
+        "--calibration FILE)");
+  }
+  if (source.empty() || source == "none") return std::optional<calib::CalibrationRequest>();
+  if (o.lut.ffn == 0 && o.lut.lmhead == 0) {
+    return InvalidArgument(
+        "--calibration weights the LUT k-means of the FFN and LM head, but both are fp16 here; "
+        "add --lut 4 or --lut 6, or drop --calibration");
+  }
+  if (f.calibration_tokens < 2) {
+    return InvalidArgument("--calibration-tokens {}: use at least a few hundred tokens",
+                           f.calibration_tokens);
+  }
+  calib::CalibrationRequest r;
+  if (source.ends_with(".safetensors")) {
+    // Statistics an earlier --calibration run stored (like llama.cpp's imatrix files).
+    r.stats_file = source;
+    r.text_name = source;
+  } else if (source == "default") {
+    r.text = std::string(calib::DefaultCalibrationText());
+    r.text_name = "default calibration text";
+  } else {
+    auto text = fs->ReadFile(source);
+    if (!text.ok()) {
+      return text.status().WithContext(
+          "--calibration " + source +
+          " (a UTF-8 text file, 'default' for the text anec ships, a calibration.safetensors "
+          "an earlier run stored, or 'none')");
+    }
+    r.text = std::move(*text);
+    r.text_name = source;
+  }
+  r.options.max_tokens = f.calibration_tokens;
+  if (!(f.calibration_damping >= 0)) {
+    return InvalidArgument("--calibration-damping {}: must be >= 0", f.calibration_damping);
+  }
+  r.options.damping = f.calibration_damping;
+  r.options.window = std::min<int64_t>(512, o.context);
+  return std::optional<calib::CalibrationRequest>(std::move(r));
+}
 
 // A whole-string non-negative integer, without exceptions.
 std::optional<int64_t> ParseInt(const std::string& v) {
@@ -57,11 +113,14 @@ std::optional<int64_t> ParseInt(const std::string& v) {
 
 Result<int> ParseLut(const std::string& flag, const std::string& v) {
   if (v == "none" || v == "0" || v == "no") return 0;
-  if (auto bits = ParseInt(v); bits && (*bits == 1 || *bits == 2 || *bits == 3 || *bits == 4 ||
-                                         *bits == 6 || *bits == 8)) {
+  if (v == "auto" && (flag == "--lut" || flag == "--lut-ffn")) return kLutAuto;
+  if (auto bits = ParseInt(v);
+      bits && (*bits == 1 || *bits == 2 || *bits == 3 || *bits == 4 || *bits == 6 || *bits == 8)) {
     return static_cast<int>(*bits);
   }
-  return InvalidArgument("{} {}: expected a number of bits (1, 2, 3, 4, 6, 8) or none", flag, v);
+  const bool can_auto = flag == "--lut" || flag == "--lut-ffn";
+  return InvalidArgument("{} {}: expected a number of bits (1, 2, 3, 4, 6, 8), none{}", flag, v,
+                         can_auto ? " or auto (with --lut-bits-budget)" : "");
 }
 
 Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
@@ -96,7 +155,10 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
   }
   ANEC_ASSIGN_OR_RETURN(int lut, ParseLut("--lut", f.lut));
   o.lut.ffn = lut;
-  o.lut.lmhead = lut;
+  // --lut auto picks the FFN matrices' bits; the LM head keeps 6 (ANEMLL's default head): on
+  // SmolLM2 a 4-bit head alone costs more perplexity than every FFN matrix at 4 bits, which no
+  // per-matrix error proxy tried here predicted (docs/QUANTIZATION.md).
+  o.lut.lmhead = lut == kLutAuto ? 6 : lut;
   if (!f.lut_embed.empty()) {
     ANEC_ASSIGN_OR_RETURN(o.lut.embed, ParseLut("--lut-embed", f.lut_embed));
   }
@@ -107,6 +169,21 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
     ANEC_ASSIGN_OR_RETURN(o.lut.lmhead, ParseLut("--lut-lmhead", f.lut_lmhead));
   }
   o.lut.group = f.lut_group;
+  const bool ffn_auto = o.lut.ffn == kLutAuto;
+  if (ffn_auto) {
+    if (!(f.lut_bits_budget >= 4 && f.lut_bits_budget <= 9)) {
+      return InvalidArgument(
+          "--lut auto needs --lut-bits-budget B: the average stored bits per FFN weight to "
+          "meet, between 4 (all 4-bit) and 9 (all 8-bit, tables included), e.g. 4.5");
+    }
+    o.lut_auto_budget = f.lut_bits_budget;
+    // Files are named, and sizes planned, at the smallest table width that covers the budget
+    // (the plan only stays under it).
+    const int nominal = f.lut_bits_budget <= 4 ? 4 : f.lut_bits_budget <= 6 ? 6 : 8;
+    o.lut.ffn = nominal;
+  } else if (f.lut_bits_budget != 0) {
+    return InvalidArgument("--lut-bits-budget {}: only with --lut auto", f.lut_bits_budget);
+  }
   o.prefix = f.prefix;
   o.restart = f.restart;
   o.only = f.only;
@@ -140,8 +217,9 @@ Status AnswerTestPrompt(const std::string& dir) {
   gen.sampling.temperature = 0;
   const char* prompt = "What is the capital of France?";
   std::string reply;
-  ANEC_ASSIGN_OR_RETURN(runtime::GenerationStats stats,
-                        session.Reply(prompt, gen, [&](std::string_view piece) { reply += piece; }));
+  ANEC_ASSIGN_OR_RETURN(
+      runtime::GenerationStats stats,
+      session.Reply(prompt, gen, [&](std::string_view piece) { reply += piece; }));
   fmt::print(stderr, "step 8: \"{}\" -> \"{}\" ({:.1f} tok/s decode)\n", prompt, reply,
              stats.decode_tokens_per_s());
   return Status::Ok();
@@ -221,9 +299,8 @@ Status RunConvert(const ConvertFlags& flags) {
       const double carried = ane::CarriedBitsPerWeight(t.type);
       const bool layer = t.name.rfind("blk.", 0) == 0;
       if (!layer && t.name != "output.weight") continue;
-      const double converted = (layer ? o.lut.ffn : o.lut.lmhead) > 0
-                                   ? (layer ? o.lut.ffn : o.lut.lmhead)
-                                   : 16.0;
+      const double converted =
+          (layer ? o.lut.ffn : o.lut.lmhead) > 0 ? (layer ? o.lut.ffn : o.lut.lmhead) : 16.0;
       double& bits = layer ? layer_bits : head_bits;
       bits = std::max(bits, carried > 0 ? carried : converted);
       (layer ? layer_carried : head_carried) |= carried > 0;
@@ -241,8 +318,40 @@ Status RunConvert(const ConvertFlags& flags) {
   if (preserving) in.weights = &*preserving;
   if (prequant) in.weights = &*prequant;
   in.config_json = input.config_json;
+  ANEC_ASSIGN_OR_RETURN(auto calibration, CalibrationRequestOf(fs, flags, o));
+  // Calibration writes into OUT/.anec-work before the conversion: hold the folder's lock from
+  // there to the end (without calibration, Convert takes it after its up-front checks).
+  std::unique_ptr<FileLock> lock;
+  if (calibration) {
+    ANEC_ASSIGN_OR_RETURN(lock, pipeline::LockOutput(fs, o.output_dir));
+  }
+  quant::ChannelImportance importance;
+  ane::LutBitsPlan bits_plan;
+  if (calibration) {
+    o.calibration = calib::DescribeCalibration(*calibration);
+    // Only steps 2 and 3 palettize; later steps reuse their packages.
+    const bool palettizes = o.only ? (o.only == 2 || o.only == 3) : o.restart <= 3;
+    if (palettizes) {
+      ANEC_ASSIGN_OR_RETURN(importance, calib::PrepareCalibration(fs, in, o, *calibration, stderr));
+      in.importance = &importance;
+      if (o.lut_auto_budget > 0) {
+        if (o.preserve_quant) {
+          return InvalidArgument(
+              "--lut auto picks LUT bits for re-quantized matrices; --preserve-quant (or a "
+              "GPTQ/AWQ checkpoint) carries them as they are: drop one of the two "
+              "(--no-preserve-quant for GPTQ/AWQ)");
+        }
+        ANEC_ASSIGN_OR_RETURN(calib::LutBitsPlanResult plan,
+                              calib::PlanLutBits(*in.weights, in.spec, importance,
+                                                 o.lut_auto_budget, o.lut.group, stderr));
+        bits_plan = std::move(plan.plan);
+        in.lut_bits = &bits_plan;
+      }
+    }
+  }
   pipeline::ConvertHooks hooks;
   hooks.test_prompt = [](const std::string& dir) { return AnswerTestPrompt(dir); };
+  hooks.output_locked = lock != nullptr;
   ANEC_ASSIGN_OR_RETURN(pipeline::ConversionReport report, pipeline::Convert(fs, in, o, hooks));
   fmt::print(stderr, "\n{}", pipeline::FormatReport(report));
   return Status::Ok();
@@ -259,10 +368,15 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_option("--chunks,--num-chunks", f->chunks,
                   "FFN chunks: a number, or auto (smallest count whose files fit the target)")
       ->capture_default_str();
-  sub->add_option("--lut,--lut-bits", f->lut, "LUT bits for FFN and LM head (N or none)")
+  sub->add_option("--lut,--lut-bits", f->lut,
+                  "LUT bits for FFN and LM head (N or none), or auto: 4, 6 or 8 bits per FFN "
+                  "matrix by calibrated sensitivity to meet --lut-bits-budget (LM head 6)")
       ->capture_default_str();
+  sub->add_option("--lut-bits-budget", f->lut_bits_budget,
+                  "With --lut auto: average stored bits per FFN weight (tables included), e.g. "
+                  "4.5. Calibrates (--calibration default unless given)");
   sub->add_option("--lut-embed", f->lut_embed, "LUT bits for the embeddings (N or none)");
-  sub->add_option("--lut-ffn", f->lut_ffn, "LUT bits for the FFN chunks (N or none)");
+  sub->add_option("--lut-ffn", f->lut_ffn, "LUT bits for the FFN chunks (N, none or auto)");
   sub->add_option("--lut-lmhead", f->lut_lmhead, "LUT bits for the LM head (N or none)");
   sub->add_option("--lut-group", f->lut_group, "Output channels per LUT")->capture_default_str();
   sub->add_option("--batch-size,--batch", f->batch, "Prefill batch size")->capture_default_str();
@@ -295,6 +409,20 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                 "LM head outputs each piece's argmax (argmax_idx int32, argmax_val fp16) instead "
                 "of the logits, as ANEMLL 0.3.5's --argmax (meta.yaml argmax_in_model: true): "
                 "far less data per token, greedy decoding only");
+  sub->add_option("--calibration", f->calibration,
+                  "Weight the LUT k-means by how much each input channel matters, measured by "
+                  "running the fp16 model over a text: 'default' (a text anec ships), a UTF-8 "
+                  "text file, or 'none' (plain k-means, the default). Costs one fp16 conversion "
+                  "and --calibration-tokens decode steps; the measurement is kept as "
+                  "OUT/.anec-work/calibration.safetensors, which --calibration also takes "
+                  "(convert the same model other ways without measuring again)");
+  sub->add_option("--calibration-tokens", f->calibration_tokens,
+                  "Tokens of the calibration text to run (windows of up to 512)")
+      ->capture_default_str();
+  sub->add_option("--calibration-damping", f->calibration_damping,
+                  "Added to every input channel's importance, as a fraction of their mean "
+                  "(keeps rarely active channels from being ignored)")
+      ->capture_default_str();
   sub->footer(
       "Steps: 1 embeddings, 2 LM head, 3 FFN chunks, 4 prefill chunks, 5 combine, 6 compile,\n"
       "7 tokenizer + meta.yaml, 8 test prompt.");

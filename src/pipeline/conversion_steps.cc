@@ -169,11 +169,16 @@ Status ConversionRun::LmHead() {
       [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
         ane::WeightEmitter w(pb, in_.weights, {opts_.lut.lmhead, opts_.lut.group});
         w.OnWeights([&p](int64_t n) { p.Advance(n); });
+        w.UseImportance(in_.importance);
+        w.UseBitsPlan(in_.lut_bits);
         ANEC_ASSIGN_OR_RETURN(auto sig, ane::AddLmHeadFunction(pb, &w, in_.spec, opts_.argmax));
+        calibrated_ += w.weighted_matrices();
+        uncalibrated_ += w.unweighted_matrices();
         return std::vector<ane::FunctionSignature>{sig};
       },
       "main", LmHeadMetadata()));
   p.Done();
+  NoteCalibration("LM head");
   return Unit(2, names_.lm_head);
 }
 
@@ -227,15 +232,29 @@ Status ConversionRun::InferChunks() {
         [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
           ane::WeightEmitter w(pb, in_.weights, {opts_.lut.ffn, opts_.lut.group});
           w.OnWeights([&p](int64_t e) { p.Advance(e); });
+          w.UseImportance(in_.importance);
+          w.UseBitsPlan(in_.lut_bits);
           ANEC_ASSIGN_OR_RETURN(auto sig,
                                 ane::AddChunkFunction(pb, &w, in_.spec, shape, 1, "main"));
+          calibrated_ += w.weighted_matrices();
+          uncalibrated_ += w.unweighted_matrices();
           return std::vector<ane::FunctionSignature>{sig};
         },
         "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
     ANEC_RETURN_IF_ERROR(Unit(3, names_.InferChunk(k)));
   }
   p.Done();
+  NoteCalibration("FFN chunks");
   return Status::Ok();
+}
+
+void ConversionRun::NoteCalibration(std::string_view step) {
+  if (in_.importance == nullptr || hooks_.log == nullptr) return;
+  fmt::print(hooks_.log, "  {}: {} palettized matrices weighted by calibration{}\n", step,
+             calibrated_,
+             uncalibrated_ > 0 ? fmt::format(", {} not measured (plain k-means)", uncalibrated_)
+                               : std::string());
+  calibrated_ = uncalibrated_ = 0;
 }
 
 namespace {

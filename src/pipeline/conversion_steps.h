@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ane/model_assembly.h"
@@ -47,6 +48,9 @@ class ConversionRun {
   ChunkPlan plan_;
   FileNames names_;
   WorkState work_;
+  // Palettized matrices weighted by calibration / left plain (not measured), steps 2-3.
+  int calibrated_ = 0, uncalibrated_ = 0;
+  void NoteCalibration(std::string_view step);
 };
 
 }  // namespace anec::pipeline

@@ -44,6 +44,12 @@ struct ConvertOptions {
   // --argmax: the LM head outputs per-piece argmax_idx/argmax_val instead of logits
   // (ane/lm_head_function.h; meta.yaml argmax_in_model: true).
   bool argmax = false;
+  // --calibration: what the importance in ConversionInput was measured from
+  // (calib::DescribeCalibration); empty = plain k-means. Part of the fingerprint.
+  std::string calibration;
+  // --lut auto --lut-bits-budget B: B (0 = off); lut.ffn then holds the nominal width (file
+  // names, size plans) and ConversionInput::lut_bits the plan. Part of the fingerprint.
+  double lut_auto_budget = 0;
 };
 
 // The budget --chunks auto plans for: --max-file-mb when given, else the target's.

@@ -58,26 +58,25 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
   fmt::print(log, "  context {}, batch {}, target {} (budget {} per file{})\n", o.context, o.batch,
              TargetName(o.target), HumanBytes(budget.bytes),
              o.max_file_bytes ? ", --max-file-mb" : "");
-  const std::string ffn = o.lut.ffn_carried_bits > 0
-                              ? fmt::format("as stored (~{:.2f} bits/weight)",
-                                            o.lut.ffn_carried_bits)
-                              : lut(o.lut.ffn);
-  const std::string head = o.lut.lmhead_carried_bits > 0
-                               ? fmt::format("as stored (~{:.2f} bits/weight)",
-                                             o.lut.lmhead_carried_bits)
-                               : lut(o.lut.lmhead);
+  const std::string ffn =
+      o.lut.ffn_carried_bits > 0
+          ? fmt::format("as stored (~{:.2f} bits/weight)", o.lut.ffn_carried_bits)
+          : lut(o.lut.ffn);
+  const std::string head =
+      o.lut.lmhead_carried_bits > 0
+          ? fmt::format("as stored (~{:.2f} bits/weight)", o.lut.lmhead_carried_bits)
+          : lut(o.lut.lmhead);
   fmt::print(log, "  weights: embeddings {}, FFN {}, LM head {} (LUT group {}){}\n",
              lut(o.lut.embed), ffn, head, o.lut.group,
              o.preserve_quant ? "; quantized matrices are carried as they are, these settings "
                                 "apply to the others (sizes below assume them)"
                               : "");
   const ane::LmHeadLayout pieces = ane::LmHeadLayoutOf(s);
-  fmt::print(log, "  embeddings ~{}, LM head ~{} in {} pieces of {} rows{}\n",
-             HumanBytes(sizes.embeddings), HumanBytes(sizes.lm_head), pieces.pieces,
-             pieces.piece_rows,
-             pieces.pad_rows() > 0
-                 ? fmt::format(" (last piece padded by {} rows)", pieces.pad_rows())
-                 : "");
+  fmt::print(
+      log, "  embeddings ~{}, LM head ~{} in {} pieces of {} rows{}\n",
+      HumanBytes(sizes.embeddings), HumanBytes(sizes.lm_head), pieces.pieces, pieces.piece_rows,
+      pieces.pad_rows() > 0 ? fmt::format(" (last piece padded by {} rows)", pieces.pad_rows())
+                            : "");
   fmt::print(log, "  {} FFN chunk(s){}:\n", chunks.size(), auto_chunks ? " (auto)" : "");
   if (!plan.whole_layers()) {
     fmt::print(log,
@@ -137,6 +136,19 @@ Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOpt
 
 }  // namespace
 
+Result<std::unique_ptr<FileLock>> LockOutput(FileSystem* fs, const std::string& output_dir) {
+  const std::string work = JoinPath(output_dir, ".anec-work");
+  ANEC_RETURN_IF_ERROR(fs->MakeDirs(work));
+  auto lock = fs->TryLock(JoinPath(work, "lock"));
+  if (!lock.ok() && lock.status().code() == StatusCode::kFailedPrecondition) {
+    return FailedPrecondition(
+        "{}: another anec conversion is writing this folder right now ({}); wait for it to "
+        "finish, or give another --output",
+        output_dir, lock.status().message());
+  }
+  return lock;
+}
+
 Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, ConvertOptions o,
                                  const ConvertHooks& hooks) {
   if (in.weights == nullptr) return Internal("Convert: no weight source");
@@ -155,7 +167,10 @@ Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, Conv
   PrintPlan(hooks.log, in, o, plan, o.chunks == 0, first, last);
   if (!o.skip_check) ANEC_RETURN_IF_ERROR(UpFrontChecks(fs, in, o, plan.chunks));
 
-  ANEC_RETURN_IF_ERROR(fs->MakeDirs(o.output_dir));
+  std::unique_ptr<FileLock> lock;
+  if (!hooks.output_locked) {
+    ANEC_ASSIGN_OR_RETURN(lock, LockOutput(fs, o.output_dir));
+  }
   std::string split_plan;
   if (!plan.whole_layers()) {
     for (const ChunkSpan& c : plan.chunks) {

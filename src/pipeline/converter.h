@@ -6,11 +6,11 @@
 //
 // Step 3 writes single-function infer packages into OUT/.anec-work, converting (or palettizing)
 // each weight once; step 4 builds each prefill function from step 3's package by constant name
-// and keeps only its program (a .mlmodel file, no weight bytes); step 5 hard-links the infer weights
-// once and points both functions at them in OUT/{prefix}_FFN_PF[_lutN]_chunk_KKofNN.mlpackage.
-// Every package is
-// written atomically. --restart N / --only N reuse earlier outputs after checking the options
-// fingerprint and the step markers (work_state.h).
+// and keeps only its program (a .mlmodel file, no weight bytes); step 5 hard-links the infer
+// weights once and points both functions at them in
+// OUT/{prefix}_FFN_PF[_lutN]_chunk_KKofNN.mlpackage. Every package is written atomically. --restart
+// N / --only N reuse earlier outputs after checking the options fingerprint and the step markers
+// (work_state.h).
 #pragma once
 
 #include <cstdio>
@@ -18,10 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "ane/weight_emitter.h"
 #include "ane/weight_source.h"
 #include "base/file_system.h"
 #include "model/model_spec.h"
 #include "pipeline/convert_options.h"
+#include "quant/channel_importance.h"
 
 namespace anec::pipeline {
 
@@ -31,6 +33,13 @@ struct ConversionInput {
   model::ModelSpec spec;
   const ane::WeightSource* weights = nullptr;  // REQUIRES: outlives Convert
   std::string config_json;                     // config.json contents (fingerprint)
+  // Calibrated input-channel importance (calib/), weighting the k-means of every palettized
+  // matrix it names; null = plain k-means. REQUIRES: outlives Convert; its description is in
+  // ConvertOptions::calibration.
+  const quant::ChannelImportance* importance = nullptr;
+  // --lut auto: LUT bits per palettized matrix (calib/lut_bits_plan.h); null = the LutPlan's.
+  // REQUIRES: outlives Convert.
+  const ane::LutBitsPlan* lut_bits = nullptr;
 };
 
 struct ConvertHooks {
@@ -44,6 +53,9 @@ struct ConvertHooks {
   std::string test_prompt_unavailable = "the CPU runtime has no generation API yet";
   // Overrides the platform check for step 6 (tests): true = behave as on macOS.
   bool force_non_macos = false;
+  // The caller already holds LockOutput(output_dir) (the CLI takes it before calibrating);
+  // otherwise Convert takes it for the run.
+  bool output_locked = false;
 };
 
 struct StepTiming {
@@ -67,8 +79,15 @@ struct ConversionReport {
 
 std::string_view StepName(int step);
 
+// Runs steps 1-8 into options.output_dir. Two runs into one folder at once would corrupt each
+// other's work state: the run holds OUT/.anec-work/lock (LockOutput), and a second run fails at
+// once naming the folder.
 Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& input,
                                  ConvertOptions options, const ConvertHooks& hooks = {});
+
+// Creates OUT/.anec-work and takes its lock without waiting. Errors: FailedPrecondition when
+// another conversion into `output_dir` is running, saying so and what to do.
+Result<std::unique_ptr<FileLock>> LockOutput(FileSystem* fs, const std::string& output_dir);
 
 // The closing table: files, sizes, whether each fits iOS / macOS, and the time per step.
 std::string FormatReport(const ConversionReport& report);

@@ -231,6 +231,30 @@ TEST(ConverterTest, BadOptionsFailBeforeAnyWork) {
   EXPECT_FALSE(fs.Exists("/out"));
 }
 
+TEST(ConverterTest, ASecondRunIntoTheSameFolderFailsAtOnce) {
+  MemoryFileSystem fs;
+  WriteModelFolder(&fs, "/m");
+  TinyModel tm = MakeTinyModel(2, 100, false);
+  auto held = LockOutput(&fs, "/out");  // another run is writing /out
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  auto r = Convert(&fs, tm.input(), TinyOptions("/m", "/out", 1), Quiet());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("another anec conversion is writing"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(fs.Exists("/out/.anec-work/options.json"));  // it touched nothing
+  held->reset();
+  r = Convert(&fs, tm.input(), TinyOptions("/m", "/out", 1), Quiet());
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  // A caller that holds the lock itself (the CLI, while calibrating) says so.
+  held = LockOutput(&fs, "/out");
+  ASSERT_TRUE(held.ok());
+  ConvertHooks h = Quiet();
+  h.output_locked = true;
+  r = Convert(&fs, tm.input(), TinyOptions("/m", "/out", 1), h);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+}
+
 TEST(ConverterTest, UpFrontChecks) {
   MemoryFileSystem fs;
   WriteModelFolder(&fs, "/m");

@@ -32,7 +32,8 @@ struct GroupStats {
 
 struct Job {
   const uint16_t* weights;
-  const float* importance;  // null when unweighted
+  const float* importance;     // null when unweighted
+  bool importance_per_column;  // importance[col] for every row, else importance[element]
   int64_t cols;
   int64_t group_rows;
   int bits;
@@ -66,9 +67,10 @@ Status BuildHistogram(const Job& job, int64_t group, Workspace& ws) {
     present[b >> 6] |= uint64_t{1} << (b & 63);
   }
   if (job.importance != nullptr) {
-    const float* imp = job.importance + group * n;
+    const float* imp = job.importance + (job.importance_per_column ? 0 : group * n);
     for (int64_t e = 0; e < n; ++e) {
-      if (!(imp[e] >= 0.0f) || !std::isfinite(imp[e])) {
+      const float v = imp[job.importance_per_column ? e % job.cols : e];
+      if (!(v >= 0.0f) || !std::isfinite(v)) {
         std::fill(ws.count.begin(), ws.count.end(), 0u);
         std::fill(ws.present.begin(), ws.present.end(), 0u);
         std::fill(ws.importance.begin(), ws.importance.end(), 0.0);
@@ -76,9 +78,9 @@ Status BuildHistogram(const Job& job, int64_t group, Workspace& ws) {
         return InvalidArgument(
             "tensor '{}': importance [{}, {}] is {}; importance weights must "
             "be finite and >= 0",
-            job.name, row, e % job.cols, imp[e]);
+            job.name, row, e % job.cols, v);
       }
-      ws.importance[w[e]] += imp[e];
+      ws.importance[w[e]] += v;
     }
   }
   // Patterns 0x7C00-0x7FFF and 0xFC00-0xFFFF are Inf/NaN: bitmap words 496-511 and 1008-1023.
@@ -231,11 +233,12 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
     return InvalidArgument("tensor '{}': shape [{}, {}] needs {} weights, got {}", name, rows, cols,
                            rows * cols, fp16_weights.size());
   }
-  if (!importance.empty() && importance.size() != fp16_weights.size()) {
+  if (!importance.empty() && importance.size() != fp16_weights.size() &&
+      importance.size() != static_cast<size_t>(cols)) {
     return InvalidArgument(
-        "tensor '{}': {} importance weights for {} weights; pass one per "
-        "weight or none",
-        name, importance.size(), fp16_weights.size());
+        "tensor '{}': {} importance weights for {} weights in {} columns; pass one per "
+        "weight, one per column or none",
+        name, importance.size(), fp16_weights.size(), cols);
   }
   if (config.group_size < 0 || (config.group_size > 0 && rows % config.group_size != 0)) {
     return InvalidArgument(
@@ -264,6 +267,7 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
 
   const Job job{fp16_weights.data(),
                 importance.empty() ? nullptr : importance.data(),
+                !importance.empty() && importance.size() != fp16_weights.size(),
                 cols,
                 out.group_size,
                 bits,

@@ -47,7 +47,8 @@ struct LutResult {
 };
 
 // Palettizes `fp16_weights` (row-major [rows, cols] fp16 bit patterns). `importance`, if not
-// empty, holds one finite weight >= 0 per element and turns the objective into
+// empty, holds one finite weight >= 0 per element, or one per column (the same for every row:
+// calibrated input-channel importance, channel_importance.h), and turns the objective into
 // sum_i importance_i (x_i - c)^2; a group whose importances are all zero is clustered unweighted.
 // Errors (InvalidArgument) name `tensor_name`: bits not in {1,2,3,4,6,8}, group_size not
 // dividing rows, size mismatches, NaN/Inf weights (with the element's row and column), bad

@@ -214,6 +214,33 @@ TEST(Palettize, ImportanceWeightsPullTheTable) {
   EXPECT_EQ(zero->lut_fp16, plain->lut_fp16);
 }
 
+TEST(Palettize, ColumnImportanceEqualsTheSameValueOnEveryRow) {
+  std::mt19937_64 rng(17);
+  const int rows = 32, cols = 48;
+  const auto w = RandomHalfs(rng, rows * cols, 0.02);
+  std::vector<float> per_column(cols), per_element(w.size());
+  std::uniform_real_distribution<float> u(0.0f, 3.0f);
+  for (auto& v : per_column) v = u(rng);
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) per_element[r * cols + c] = per_column[c];
+  }
+  const LutConfig cfg{.bits = 3, .group_size = 8, .threads = 2};
+  auto a = Palettize(w, rows, cols, cfg, per_column);
+  auto b = Palettize(w, rows, cols, cfg, per_element);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
+  EXPECT_EQ(a->lut_fp16, b->lut_fp16);
+  EXPECT_EQ(a->indices, b->indices);
+  EXPECT_EQ(std::bit_cast<uint64_t>(a->weighted_sse), std::bit_cast<uint64_t>(b->weighted_sse));
+  auto plain = Palettize(w, rows, cols, cfg);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->indices, a->indices);  // the weighting changed the tables
+  // A bad column value names its row and column.
+  per_column[5] = -1;
+  auto bad = Palettize(w, rows, cols, cfg, per_column, "t");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("importance [0, 5]"), std::string::npos);
+}
+
 TEST(Palettize, RejectsBadConfigurationsWithNamedErrors) {
   const auto w = Halfs({1, 2, 3, 4, 5, 6});
   for (int bits : {0, 5, 7, 9}) {

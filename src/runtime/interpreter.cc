@@ -11,13 +11,17 @@ OpProfile* g_profile = nullptr;
 
 void SetOpProfile(OpProfile* profile) { g_profile = profile; }
 
+OpObserver* g_observer = nullptr;
+void SetOpObserver(OpObserver* observer) { g_observer = observer; }
+
 Status PrepareStates(const CompiledFunction& fn, StateStore* states) {
   for (const ValueSpec& in : fn.inputs) {
     if (!in.is_state) continue;
     auto it = states->find(in.name);
     if (it == states->end()) {
       for (int64_t d : in.dims) {
-        if (d < 0) return InvalidArgument("{}: state '{}' has an unknown dimension", fn.package, in.name);
+        if (d < 0)
+          return InvalidArgument("{}: state '{}' has an unknown dimension", fn.package, in.name);
       }
       states->emplace(in.name, Tensor::Zeros(in.dtype, Shape(in.dims.begin(), in.dims.end())));
     } else if (!in.Matches(it->second)) {
@@ -49,28 +53,31 @@ Result<NamedTensors> RunFunction(const CompiledFunction& fn, const NamedTensors&
     }
     auto it = inputs.find(spec.name);
     if (it == inputs.end()) {
-      return InvalidArgument("{}: function '{}' input '{}' ({}) was not given", fn.package,
-                             fn.name, spec.name, spec.TypeString());
+      return InvalidArgument("{}: function '{}' input '{}' ({}) was not given", fn.package, fn.name,
+                             spec.name, spec.TypeString());
     }
     if (!spec.Matches(it->second)) {
-      return InvalidArgument("{}: function '{}' input '{}' must be {}, got {}", fn.package,
-                             fn.name, spec.name, spec.TypeString(), it->second.TypeString());
+      return InvalidArgument("{}: function '{}' input '{}' must be {}, got {}", fn.package, fn.name,
+                             spec.name, spec.TypeString(), it->second.TypeString());
     }
     env[static_cast<size_t>(fn.input_slots[i])] = it->second;
   }
   for (const auto& [name, t] : inputs) {
     if (fn.FindInput(name) == nullptr) {
-      return InvalidArgument("{}: function '{}' has no input named '{}'", fn.package, fn.name, name);
+      return InvalidArgument("{}: function '{}' has no input named '{}'", fn.package, fn.name,
+                             name);
     }
   }
   for (const CompiledOp& op : fn.ops) {
     OpContext ctx(fn, op, &env, states, pool);
+    if (g_observer != nullptr) g_observer->BeforeOp(op, ctx);
     std::chrono::steady_clock::time_point start;
     if (g_profile != nullptr) start = std::chrono::steady_clock::now();
     Status s = op.kernel(ctx);
     if (g_profile != nullptr) {
       auto it = g_profile->by_type.find(op.type);
-      if (it == g_profile->by_type.end()) it = g_profile->by_type.emplace(op.type, OpProfile::Entry{}).first;
+      if (it == g_profile->by_type.end())
+        it = g_profile->by_type.emplace(op.type, OpProfile::Entry{}).first;
       it->second.calls++;
       it->second.seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

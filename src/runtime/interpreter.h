@@ -41,4 +41,15 @@ struct OpProfile {
 // Installs `profile` (null: none, the default) for later calls.
 void SetOpProfile(OpProfile* profile);
 
+// Sees every op just before it runs, with its bound inputs (calibration statistics,
+// calib/activation_stats.h). Process-wide and not thread-safe, like OpProfile: install it only
+// while one thread runs functions.
+class OpObserver {
+ public:
+  virtual ~OpObserver() = default;
+  virtual void BeforeOp(const CompiledOp& op, const OpContext& ctx) = 0;
+};
+// Installs `observer` (null: none, the default) for later calls.
+void SetOpObserver(OpObserver* observer);
+
 }  // namespace anec::runtime

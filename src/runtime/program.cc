@@ -40,8 +40,8 @@ struct FunctionLoader {
   int folded_ops = 0;
 
   Status Error(const milspec::Operation& op, const Status& s) const {
-    return s.WithContext(fmt::format("{}: function '{}': op '{}' ({})", package, function,
-                                     OpName(op), op.type()));
+    return s.WithContext(
+        fmt::format("{}: function '{}': op '{}' ({})", package, function, OpName(op), op.type()));
   }
 
   int NewSlot(const std::string& name, int producer) {
@@ -72,6 +72,7 @@ struct FunctionLoader {
     }
     if (auto it = constants.find(b.name()); it != constants.end()) {
       a.constant = it->second.tensor;
+      a.constant_name = b.name();
       return a;
     }
     if (auto it = slots.find(b.name()); it != slots.end()) {
@@ -107,7 +108,8 @@ struct FunctionLoader {
       }
       const auto& b = arg.arguments(0);
       if (b.has_value()) {
-        ANEC_ASSIGN_OR_RETURN(args[param], DecodeConst(b.value(), fmt::format("input '{}'", param)));
+        ANEC_ASSIGN_OR_RETURN(args[param],
+                              DecodeConst(b.value(), fmt::format("input '{}'", param)));
       } else if (auto it = constants.find(b.name()); it != constants.end()) {
         args[param] = it->second;
       } else {
@@ -289,7 +291,8 @@ Result<std::shared_ptr<const Program>> Program::Load(const CoreML::Specification
   program->description_ = model.description();
   for (const auto& [fname, f] : model.mlprogram().functions()) {
     const milspec::Block* block = nullptr;
-    if (auto it = f.block_specializations().find(f.opset()); it != f.block_specializations().end()) {
+    if (auto it = f.block_specializations().find(f.opset());
+        it != f.block_specializations().end()) {
       block = &it->second;
     } else if (f.block_specializations().size() == 1) {
       block = &f.block_specializations().begin()->second;
@@ -302,7 +305,8 @@ Result<std::shared_ptr<const Program>> Program::Load(const CoreML::Specification
     loader.fn.package = name;
     for (const auto& in : f.inputs()) {
       auto spec = DecodeValueType(in.type(), in.name());
-      if (!spec.ok()) return spec.status().WithContext(fmt::format("{}: function '{}' input", name, fname));
+      if (!spec.ok())
+        return spec.status().WithContext(fmt::format("{}: function '{}' input", name, fname));
       loader.fn.inputs.push_back(*spec);
       loader.fn.input_slots.push_back(loader.NewSlot(in.name(), -1));
     }

@@ -24,6 +24,9 @@ using KernelFn = Status (*)(OpContext&);
 struct Arg {
   int slot = -1;  // >= 0: env slot
   Tensor constant;
+  // The const (or constexpr op output) the binding names, when it names one; "" for inline
+  // values. Calibration (calib/activation_stats.h) finds each weight by it.
+  std::string constant_name;
 };
 
 struct CompiledOp {
@@ -32,7 +35,7 @@ struct CompiledOp {
   std::vector<std::pair<std::string, std::vector<Arg>>> inputs;  // param name -> bindings
   std::vector<ValueSpec> outputs;
   std::vector<int> output_slots;
-  std::vector<int> release;        // slots no longer needed after this op
+  std::vector<int> release;  // slots no longer needed after this op
   // slice_update whose result goes to write_state of the state it read, with no other reader
   // in between: may update the state buffer in place (see interpreter.cc).
   bool in_place_state_update = false;
@@ -40,8 +43,8 @@ struct CompiledOp {
 
 struct CompiledFunction {
   std::string name;
-  std::string package;              // for error messages
-  std::vector<ValueSpec> inputs;    // declared inputs (tensors and states)
+  std::string package;            // for error messages
+  std::vector<ValueSpec> inputs;  // declared inputs (tensors and states)
   std::vector<int> input_slots;
   std::vector<CompiledOp> ops;
   std::vector<std::string> output_names;

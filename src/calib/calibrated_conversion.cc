@@ -1,0 +1,130 @@
+#include "calib/calibrated_conversion.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "calib/importance_file.h"
+#include "io/hub_sha256.h"
+#include "runtime/generation.h"
+#include "runtime/llm_model.h"
+
+namespace anec::calib {
+namespace {
+
+constexpr uint64_t kNoFileBudget = uint64_t{1} << 50;
+
+// One line rewritten in place on a terminal, a line per 10% otherwise.
+class TokenProgress {
+ public:
+  explicit TokenProgress(std::FILE* log) : log_(log), start_(Clock::now()), last_(start_) {}
+  void Update(int64_t done, int64_t total) {
+    if (log_ == nullptr) return;
+    const auto now = Clock::now();
+    const bool end = done == total;
+    if (!end && now - last_ < std::chrono::seconds(1)) return;
+    last_ = now;
+    const double s = std::chrono::duration<double>(now - start_).count();
+    const double rate = s > 0 ? static_cast<double>(done) / s : 0;
+    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+    fmt::print(log_, "  calibration: {}/{} tokens ({:.0f} tok/s, ETA {:.0f} s){}", done, total,
+               rate, eta, "\n");
+    std::fflush(log_);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::FILE* log_;
+  Clock::time_point start_, last_;
+};
+
+}  // namespace
+
+std::string DescribeCalibration(const CalibrationRequest& r) {
+  if (!r.stats_file.empty()) return "stored statistics " + r.stats_file;
+  return fmt::format("{} (sha256 {}), first {} tokens, window {}, damping {}", r.text_name,
+                     io::Sha256Hex(r.text).substr(0, 16), r.options.max_tokens, r.options.window,
+                     r.options.damping);
+}
+
+Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
+                                                    const pipeline::ConversionInput& input,
+                                                    const pipeline::ConvertOptions& options,
+                                                    const CalibrationRequest& request,
+                                                    std::FILE* log) {
+  const std::string description = DescribeCalibration(request);
+  if (!request.stats_file.empty()) {
+    ANEC_ASSIGN_OR_RETURN(quant::ChannelImportance stored,
+                          ReadImportanceFile(fs, request.stats_file));
+    if (log) {
+      fmt::print(log, "calibration: {} weights from {} ({})\n", stored.columns.size(),
+                 request.stats_file, stored.description);
+    }
+    stored.description = description;
+    return stored;
+  }
+  const std::string work = JoinPath(options.output_dir, ".anec-work");
+  const std::string stats_path = JoinPath(work, "calibration.safetensors");
+  if (options.restart > 1 && fs->Exists(stats_path)) {
+    auto stored = ReadImportanceFile(fs, stats_path);
+    if (stored.ok() && stored->description == description) {
+      if (log) fmt::print(log, "calibration: reusing {} ({})\n", stats_path, description);
+      return stored;
+    }
+    if (log)
+      fmt::print(log, "calibration: {} is from other settings; measuring again\n", stats_path);
+  }
+
+  // The fp16 model the statistics are measured on.
+  pipeline::ConvertOptions fp16 = options;
+  fp16.output_dir = JoinPath(work, "calibration-fp16");
+  fp16.lut = pipeline::LutPlan{};
+  fp16.lut.group = options.lut.group;
+  fp16.restart = 1;
+  fp16.only = 0;
+  fp16.skip_check = true;
+  fp16.argmax = false;
+  fp16.chunks = 0;
+  fp16.max_file_bytes = kNoFileBudget;
+  fp16.calibration.clear();
+  pipeline::ConversionInput fp16_input = input;
+  fp16_input.importance = nullptr;
+  if (log) {
+    fmt::print(log, "calibration: converting the fp16 model to measure it on ({})\n",
+               fp16.output_dir);
+  }
+  pipeline::ConvertHooks hooks;
+  hooks.log = log;  // its plan and progress, under the header line above
+  hooks.test_prompt_unavailable = "calibration model";
+  const auto start = std::chrono::steady_clock::now();
+  ANEC_RETURN_IF_ERROR(
+      pipeline::Convert(fs, fp16_input, fp16, hooks)
+          .status()
+          .WithContext("calibration (fp16 conversion into " + fp16.output_dir + ")"));
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer,
+                        runtime::LoadFolderTokenizer(fs, fp16.output_dir));
+  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, fp16.output_dir));
+  const std::vector<int32_t> ids = tokenizer.Encode(request.text, /*add_special_tokens=*/false);
+  if (log) {
+    fmt::print(log, "calibration: {} tokens of {} ({} used), fp16 model ready in {:.1f} s\n",
+               ids.size(), request.text_name,
+               std::min<int64_t>(static_cast<int64_t>(ids.size()), request.options.max_tokens),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  TokenProgress progress(log);
+  CalibrationOptions copts = request.options;
+  copts.progress = [&](int64_t done, int64_t total) { progress.Update(done, total); };
+  auto importance = Calibrate(model.get(), ids, copts, description);
+  model.reset();
+  if (!importance.ok())
+    return importance.status().WithContext("calibration with " + request.text_name);
+  ANEC_RETURN_IF_ERROR(WriteImportanceFile(fs, stats_path, *importance));
+  ANEC_RETURN_IF_ERROR(fs->RemoveAll(fp16.output_dir));
+  if (log) {
+    fmt::print(log, "calibration: {} weights measured -> {}\n", importance->columns.size(),
+               stats_path);
+  }
+  return importance;
+}
+
+}  // namespace anec::calib

@@ -1,0 +1,42 @@
+// PrepareCalibration: the measurement `anec convert --calibration` makes before a LUT
+// conversion. It converts the same model at fp16 into OUT/.anec-work/calibration-fp16 (one
+// chunk, no file budget: the CPU runtime has none), runs it over the calibration text
+// (calibrate.h), stores the result in OUT/.anec-work/calibration.safetensors
+// (importance_file.h) and removes the fp16 folder. A --restart of steps 2-4 reuses the stored
+// file when it was made from the same text and settings.
+//
+// The caller passes the returned importance to pipeline::Convert (ConversionInput::importance)
+// and its description in ConvertOptions::calibration (the options fingerprint).
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "base/file_system.h"
+#include "base/status.h"
+#include "calib/calibrate.h"
+#include "pipeline/converter.h"
+#include "quant/channel_importance.h"
+
+namespace anec::calib {
+
+struct CalibrationRequest {
+  std::string text;       // the calibration text itself
+  std::string text_name;  // "default" or the file it came from (messages, description)
+  // Instead of a text: a calibration.safetensors an earlier run stored (importance_file.h).
+  std::string stats_file;
+  CalibrationOptions options;
+};
+
+// What identifies the measurement: text name and SHA-256, tokens, window, damping.
+std::string DescribeCalibration(const CalibrationRequest& request);
+
+// REQUIRES: `input` as for pipeline::Convert; `options` the LUT conversion's (output_dir,
+// restart, context, batch and architecture are used). `log` may be null.
+Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
+                                                    const pipeline::ConversionInput& input,
+                                                    const pipeline::ConvertOptions& options,
+                                                    const CalibrationRequest& request,
+                                                    std::FILE* log);
+
+}  // namespace anec::calib

@@ -1,0 +1,198 @@
+#include "calib/lut_bits_plan.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <queue>
+
+#include "ane/half.h"
+#include "quant/fp16.h"
+#include "quant/palettize.h"
+
+namespace anec::calib {
+namespace {
+
+constexpr int kBits[3] = {4, 6, 8};
+
+struct Projection {
+  model::TensorRole role;
+  const char* tag;
+};
+constexpr Projection kProjections[] = {
+    {model::TensorRole::kQProj, "q_proj"},       {model::TensorRole::kKProj, "k_proj"},
+    {model::TensorRole::kVProj, "v_proj"},       {model::TensorRole::kOProj, "o_proj"},
+    {model::TensorRole::kGateProj, "gate_proj"}, {model::TensorRole::kUpProj, "up_proj"},
+    {model::TensorRole::kDownProj, "down_proj"},
+};
+
+Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance& importance,
+               int group, LutBitsMatrix* m) {
+  ANEC_ASSIGN_OR_RETURN(io::TensorData data, weights.Read(m->role, m->layer));
+  if (data.info.shape.size() != 2) {
+    return Internal("--lut auto: {} is not a matrix", data.info.name);
+  }
+  m->rows = data.info.shape[0];
+  m->cols = data.info.shape[1];
+  ANEC_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ane::ToHalfBytes(data, 0, m->rows * m->cols));
+  std::vector<uint16_t> half(bytes.size() / 2);
+  std::memcpy(half.data(), bytes.data(), half.size() * 2);
+  std::span<const float> imp;
+  const std::vector<float>* found = importance.Find(m->name);
+  if (found != nullptr && static_cast<int64_t>(found->size()) == m->cols) imp = *found;
+  double signal = 0;
+  for (int64_t r = 0; r < m->rows; ++r) {
+    for (int64_t c = 0; c < m->cols; ++c) {
+      const double w = quant::HalfToFloat(half[static_cast<size_t>(r * m->cols + c)]);
+      signal += (imp.empty() ? 1.0 : imp[static_cast<size_t>(c)]) * w * w;
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    quant::LutConfig cfg;
+    cfg.bits = kBits[i];
+    cfg.group_size = ane::LutGroupFor(m->rows, group);
+    ANEC_ASSIGN_OR_RETURN(quant::LutResult r,
+                          quant::Palettize(half, m->rows, m->cols, cfg, imp, m->name));
+    m->error[i] = signal > 0 ? r.weighted_sse / signal : 0.0;
+  }
+  m->output_power = signal;
+  return Status::Ok();
+}
+
+// Mean power of an embedding row (the residual stream before layer 0).
+Result<double> EmbeddingPower(const ane::WeightSource& weights) {
+  ANEC_ASSIGN_OR_RETURN(io::TensorData data, weights.Read(model::TensorRole::kEmbedding, 0));
+  if (data.info.shape.size() != 2 || data.info.shape[0] == 0) {
+    return Internal("--lut auto: {} is not a matrix", data.info.name);
+  }
+  const int64_t n = data.info.shape[0] * data.info.shape[1];
+  ANEC_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ane::ToHalfBytes(data, 0, n));
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, bytes.data() + 2 * i, 2);
+    const double v = quant::HalfToFloat(h);
+    sum += v * v;
+  }
+  return sum / static_cast<double>(data.info.shape[0]);
+}
+
+// Gains (lut_bits_plan.h) of the layer matrices, from their blocks' output powers.
+void SetGains(std::vector<LutBitsMatrix>* ms, double embedding_power) {
+  std::map<std::pair<int64_t, bool>, double> block_power;  // (layer, is MLP) -> power
+  for (const LutBitsMatrix& m : *ms) {
+    if (m.role == model::TensorRole::kOProj) block_power[{m.layer, false}] = m.output_power;
+    if (m.role == model::TensorRole::kDownProj) block_power[{m.layer, true}] = m.output_power;
+  }
+  std::map<std::pair<int64_t, bool>, double> gain;
+  double residual = embedding_power;
+  for (const auto& [block, power] : block_power) {  // layer order, attention before MLP
+    gain[block] = residual > 0 ? power / residual : 1.0;
+    residual += power;
+  }
+  for (LutBitsMatrix& m : *ms) {
+    const bool mlp = m.role == model::TensorRole::kGateProj ||
+                     m.role == model::TensorRole::kUpProj || m.role == model::TensorRole::kDownProj;
+    if (auto it = gain.find({m.layer, mlp}); it != gain.end()) m.gain = it->second;
+  }
+}
+
+}  // namespace
+
+double LutBitsMatrix::StoredBits(int b, int group) const {
+  return b + std::ldexp(16.0, b) / (static_cast<double>(ane::LutGroupFor(rows, group)) * cols);
+}
+
+Status AllocateLutBits(std::vector<LutBitsMatrix>* matrices, double budget_bits, int group,
+                       double* average_bits) {
+  if (!(budget_bits > 0 && budget_bits <= 16)) {
+    return InvalidArgument(
+        "--lut-bits-budget {}: give the average stored bits per weight, e.g. 4.5", budget_bits);
+  }
+  double weights = 0, floor_bits = 0, total = 0;
+  std::vector<int> level(matrices->size(), 2);  // index into kBits
+  for (const LutBitsMatrix& m : *matrices) {
+    const double n = static_cast<double>(m.rows * m.cols);
+    weights += n;
+    floor_bits += n * m.StoredBits(4, group);
+    total += n * m.StoredBits(8, group);
+  }
+  if (weights == 0) return InvalidArgument("--lut auto: no matrix to palettize");
+  if (floor_bits > budget_bits * weights * (1 + 1e-12)) {
+    return InvalidArgument(
+        "--lut-bits-budget {}: below what 4 bits everywhere stores ({:.3f} bits per weight with "
+        "the tables); give at least {:.2f}",
+        budget_bits, floor_bits / weights, std::ceil(floor_bits / weights * 100) / 100);
+  }
+  // Cheapest error increase per stored bit saved first; ties by matrix order (deterministic).
+  using Step = std::pair<double, size_t>;
+  std::priority_queue<Step, std::vector<Step>, std::greater<>> steps;
+  auto push = [&](size_t i) {
+    const LutBitsMatrix& m = (*matrices)[i];
+    const int l = level[i];
+    if (l == 0) return;
+    const double n = static_cast<double>(m.rows * m.cols);
+    const double saved = n * (m.StoredBits(kBits[l], group) - m.StoredBits(kBits[l - 1], group));
+    steps.push({m.gain * std::max(0.0, m.error[l - 1] - m.error[l]) / saved, i});
+  };
+  for (size_t i = 0; i < matrices->size(); ++i) push(i);
+  while (total > budget_bits * weights * (1 + 1e-12) && !steps.empty()) {
+    const size_t i = steps.top().second;
+    steps.pop();
+    const LutBitsMatrix& m = (*matrices)[i];
+    const double n = static_cast<double>(m.rows * m.cols);
+    total -= n * (m.StoredBits(kBits[level[i]], group) - m.StoredBits(kBits[level[i] - 1], group));
+    --level[i];
+    push(i);
+  }
+  for (size_t i = 0; i < matrices->size(); ++i) (*matrices)[i].bits = kBits[level[i]];
+  *average_bits = total / weights;
+  return Status::Ok();
+}
+
+Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
+                                      const model::ModelSpec& spec,
+                                      const quant::ChannelImportance& importance,
+                                      double budget_bits, int group, std::FILE* log) {
+  LutBitsPlanResult out;
+  for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
+    for (const Projection& p : kProjections) {
+      LutBitsMatrix m;
+      m.role = p.role;
+      m.layer = layer;
+      m.name = ane::LayerWeightName(layer, p.tag);
+      out.matrices.push_back(m);
+    }
+  }
+  for (size_t i = 0; i < out.matrices.size(); ++i) {
+    ANEC_RETURN_IF_ERROR(Measure(weights, importance, group, &out.matrices[i]));
+    if (log != nullptr && (i + 1) % 16 == 0) {
+      fmt::print(log, "  --lut auto: measured {}/{} matrices at 4, 6 and 8 bits\n", i + 1,
+                 out.matrices.size());
+      std::fflush(log);
+    }
+  }
+  ANEC_ASSIGN_OR_RETURN(const double embedding_power, EmbeddingPower(weights));
+  SetGains(&out.matrices, embedding_power);
+  ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
+  for (const LutBitsMatrix& m : out.matrices) {
+    out.plan[{m.role, m.layer}] = m.bits;
+    out.total_error += m.gain * m.error[m.bits == 4 ? 0 : m.bits == 6 ? 1 : 2];
+  }
+  if (log != nullptr) {
+    fmt::print(log,
+               "plan: --lut auto, budget {} bits per FFN weight: {:.3f} stored (tables included)\n",
+               budget_bits, out.average_bits);
+    fmt::print(log, "  {:<24} {:>11} {:>8} {:>10} {:>10} {:>10} {:>5}\n", "matrix", "shape", "gain",
+               "err@4", "err@6", "err@8", "bits");
+    for (const LutBitsMatrix& m : out.matrices) {
+      fmt::print(log, "  {:<24} {:>11} {:>8.4f} {:>10.3e} {:>10.3e} {:>10.3e} {:>5}\n", m.name,
+                 fmt::format("{}x{}", m.rows, m.cols), m.gain, m.error[0], m.error[1], m.error[2],
+                 m.bits);
+    }
+  }
+  return out;
+}
+
+}  // namespace anec::calib

@@ -1,0 +1,70 @@
+// PlanLutBits: `--lut auto --lut-bits-budget B`. Picks 4, 6 or 8 LUT bits for each layer's seven
+// projections so that their stored bits per weight, tables included, average at most B, spending
+// the bits where the calibrated error falls most. (The LM head is not planned: its bits are the
+// user's, see docs/QUANTIZATION.md for why.)
+//
+// Sensitivity: each matrix is palettized at 4, 6 and 8 bits with the calibrated importance
+// (palettize.h, diagonal weighting), and its relative output error
+//   e_b = sum_ij imp_j (w_ij - q_ij)^2 / sum_ij imp_j w_ij^2
+// (the layer's output error over the calibration inputs, diagonal part, relative to its output)
+// is recorded. A relative error in one block's output reaches the residual stream scaled by that
+// block's share of it, so each matrix's error counts times its gain
+//   g = P_block / P_residual
+// where P_block is the power its block (attention: q k v o; MLP: gate up down) adds to the
+// residual stream (sum_j imp_j |W_:j|^2 of o_proj / down_proj) and P_residual the stream's power
+// where the block reads it (the mean embedding row's power plus every earlier block's, as if
+// uncorrelated). The plan starts
+// every matrix at 8 bits and repeatedly lowers the one whose weighted error grows least per
+// stored bit saved, g (e_lower - e_current) / (elements x bits saved), until the budget is met:
+// a greedy walk of the Lagrangian trade-off, optimal when each matrix's error is convex in its
+// bits (it is on every matrix measured, docs/QUANTIZATION.md).
+//
+// Stored bits of a matrix at b bits: b + 2^b x 16 / (group x cols) (its fp16 tables).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ane/weight_emitter.h"
+#include "ane/weight_source.h"
+#include "base/status.h"
+#include "model/model_spec.h"
+#include "quant/channel_importance.h"
+
+namespace anec::calib {
+
+struct LutBitsMatrix {
+  model::TensorRole role;
+  int64_t layer = 0;
+  std::string name;  // the importance it was measured with ("layers_3_q_proj")
+  int64_t rows = 0, cols = 0;
+  double error[3] = {0, 0, 0};  // relative output error at 4, 6, 8 bits
+  double output_power = 0;      // sum_j imp_j |W_:j|^2: the diagonal estimate of E|W x|^2
+  double gain = 1;              // how much its relative error counts (above)
+  int bits = 8;                 // chosen
+  double StoredBits(int b, int group) const;
+};
+
+struct LutBitsPlanResult {
+  ane::LutBitsPlan plan;
+  std::vector<LutBitsMatrix> matrices;
+  double average_bits = 0;  // stored bits per FFN weight, tables included
+  double total_error = 0;   // sum of the chosen gain-weighted relative errors
+};
+
+// Matrices without a measured importance are weighted uniformly. Errors: a budget under the
+// all-4-bit floor (the message gives the floor) or over 16, read errors. `log` (may be null) gets
+// one line per matrix. REQUIRES: `weights`, `importance` outlive the call.
+Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
+                                      const model::ModelSpec& spec,
+                                      const quant::ChannelImportance& importance,
+                                      double budget_bits, int group, std::FILE* log);
+
+// The allocation alone, on measured matrices (tests): fills each matrix's `bits` from its `error`
+// and `gain`.
+Status AllocateLutBits(std::vector<LutBitsMatrix>* matrices, double budget_bits, int group,
+                       double* average_bits);
+
+}  // namespace anec::calib

