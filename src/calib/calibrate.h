@@ -20,7 +20,7 @@
 namespace anec::calib {
 
 struct CalibrationOptions {
-  int64_t max_tokens = 2048;  // tokens used (the text's first ones)
+  int64_t max_tokens = 1024;  // tokens used (the text's first ones)
   int64_t window = 512;       // positions per window (capped at the model's context)
   double damping = 0.1;       // activation_stats.h (0.1: best of 0.001-1 on SmolLM2)
   // Called after each token with (done, total).

@@ -48,7 +48,7 @@ struct ConvertFlags {
   bool argmax = false;
   double max_file_mb = 0;   // 0: the target's budget
   std::string calibration;  // "", "none", "default" or a text file
-  int64_t calibration_tokens = 2048;
+  int64_t calibration_tokens = 1024;
   double calibration_damping = 0.1;
   double lut_bits_budget = 0;  // --lut auto
 };
