@@ -71,6 +71,46 @@ Built Build(MemoryFileSystem* fs, const WeightSource& w, AddFn add) {
   return b;
 }
 
+// The head's palettized blobs with calibrated importance (--calibration): columns for every
+// piece, and optionally the next-token probability of each vocabulary row.
+std::string CalibratedHeadBlobs(const model::ModelSpec& spec, const WeightSource& w,
+                                std::vector<float> rows) {
+  MemoryFileSystem fs;
+  auto file = fs.OpenForWrite("/lm.bin");
+  coreml::BlobWriter blobs(std::move(file).value());
+  mil::ProgramBuilder pb(&blobs);
+  quant::ChannelImportance imp;
+  for (int i = 1; i <= 8; ++i) {
+    std::vector<float> cols(static_cast<size_t>(spec.hidden_size));
+    for (size_t c = 0; c < cols.size(); ++c) cols[c] = 1.0f + static_cast<float>(c % 5);
+    imp.columns["lm_head_" + std::to_string(i)] = cols;
+  }
+  imp.lm_head_rows = std::move(rows);
+  WeightEmitter emitter(&pb, &w, {.lut_bits = 2, .lut_group = 8});
+  emitter.UseImportance(&imp);
+  auto sig = AddLmHeadFunction(&pb, &emitter, spec);
+  EXPECT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_EQ(emitter.weighted_matrices(), 8);
+  EXPECT_TRUE(blobs.Finish().ok());
+  return fs.ReadFile("/lm.bin").value();
+}
+
+TEST(LmHeadFunctionTest, CalibratedRowProbabilitiesReweightTheHeadTables) {
+  model::ModelSpec spec = TinySpec(1, 4000, /*tied=*/true);
+  MemoryWeightSource w = RandomWeights(spec, 3);
+  const std::vector<float> uniform(4000, 1.0f / 4000);
+  std::vector<float> skewed(4000, 0.0f);
+  for (int r = 0; r < 4000; r += 3) skewed[static_cast<size_t>(r)] = 3.0f / 4000;
+  const std::string columns_only = CalibratedHeadBlobs(spec, w, {});
+  const std::string flat = CalibratedHeadBlobs(spec, w, uniform);
+  const std::string favoured = CalibratedHeadBlobs(spec, w, skewed);
+  // Probabilities that favour every third token move the tables toward those rows; equal ones
+  // scale every weight alike (only float rounding of the sums can move a tie).
+  EXPECT_TRUE(favoured != flat);
+  EXPECT_TRUE(favoured != columns_only);
+  EXPECT_TRUE(CalibratedHeadBlobs(spec, w, skewed) == favoured);  // deterministic
+}
+
 TEST(LmHeadFunctionTest, TiedHeadSplitsTheEmbeddingIntoEqualPieces) {
   model::ModelSpec spec = TinySpec(1, 40000, /*tied=*/true);
   MemoryWeightSource w = RandomWeights(spec, 3);
