@@ -8,12 +8,11 @@
 //   e_b = sum_ij imp_j (w_ij - q_ij)^2 / sum_ij imp_j w_ij^2
 // (the layer's output error over the calibration inputs, diagonal part, relative to its output)
 // is recorded. A relative error in one block's output reaches the residual stream scaled by that
-// block's share of it, so each matrix's error counts times its gain
-//   g = P_block / P_residual
-// where P_block is the power its block (attention: q k v o; MLP: gate up down) adds to the
-// residual stream (sum_j imp_j |W_:j|^2 of o_proj / down_proj) and P_residual the stream's power
-// where the block reads it (the mean embedding row's power plus every earlier block's, as if
-// uncorrelated). The plan starts
+// block's share of it, so each matrix's error counts times its block's gain (ResidualGains
+// below): the power the block (attention: q k v o; MLP: gate up down) adds to the stream over
+// the stream's power where the block writes, both per channel (diagonal estimates: the block's
+// output channel c gets sum_j imp_j W_cj^2 of o_proj / down_proj; the stream starts as the mean
+// embedding row and sums every earlier block's, as if uncorrelated). The plan starts
 // every matrix at 8 bits and repeatedly lowers the one whose weighted error grows least per
 // stored bit saved, g (e_lower - e_current) / (elements x bits saved), until the budget is met:
 // a greedy walk of the Lagrangian trade-off, optimal when each matrix's error is convex in its
@@ -41,9 +40,11 @@ struct LutBitsMatrix {
   std::string name;  // the importance it was measured with ("layers_3_q_proj")
   int64_t rows = 0, cols = 0;
   double error[3] = {0, 0, 0};  // relative output error at 4, 6, 8 bits
-  double output_power = 0;      // sum_j imp_j |W_:j|^2: the diagonal estimate of E|W x|^2
-  double gain = 1;              // how much its relative error counts (above)
-  int bits = 8;                 // chosen
+  // o_proj / down_proj: sum_j imp_j W_cj^2 per output channel c, the diagonal estimate of
+  // E[(W x)_c^2] (what the block adds to the residual stream).
+  std::vector<double> row_power;
+  double gain = 1;  // how much its relative error counts (above)
+  int bits = 8;     // chosen
   double StoredBits(int b, int group) const;
 };
 
@@ -61,6 +62,24 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
                                       const model::ModelSpec& spec,
                                       const quant::ChannelImportance& importance,
                                       double budget_bits, int group, std::FILE* log);
+
+// One block writing into the residual stream, for ResidualGains: per hidden channel, the power
+// it adds and the gamma of the RMSNorm that next reads the stream.
+struct ResidualBlock {
+  std::vector<double> output_power;
+  std::vector<double> next_norm;
+};
+
+// The gain of each block, in stream order, starting from the stream's per-channel power:
+//   g = sum_c gamma_c^2 P_block,c / sum_c gamma_c^2 P_stream,c
+// An error e in the stream reaches the next RMSNorm's output as gamma * e / rms(h), next to
+// gamma * h / rms(h), hence gamma^2. Channels whose stream or block power exceeds 30x its median
+// (massive activations: a few channels that some early MLPs fill 10^3-10^4 x above the median,
+// acting as constant biases) are left out of both sums, or they would make those MLPs' gains
+// huge and every later block's tiny (measured on SmolLM2: docs/QUANTIZATION.md).
+// REQUIRES: every vector of a block has stream.size() entries.
+std::vector<double> ResidualGains(std::vector<double> stream,
+                                  const std::vector<ResidualBlock>& blocks);
 
 // The allocation alone, on measured matrices (tests): fills each matrix's `bits` from its `error`
 // and `gain`.

@@ -69,5 +69,44 @@ TEST(LutBitsPlanTest, ABudgetBelowTheFloorNamesTheFloor) {
   EXPECT_NE(s.message().find("4.500"), std::string::npos) << s.message();
 }
 
+TEST(ResidualGainsTest, EachBlockCountsItsShareOfTheStreamItWritesInto) {
+  // Four channels, unit norms: the stream starts at power 1 per channel.
+  const std::vector<double> ones(4, 1.0);
+  std::vector<ResidualBlock> blocks(2);
+  blocks[0].output_power = {1, 1, 1, 1};  // doubles the stream: gain 1
+  blocks[0].next_norm = ones;
+  blocks[1].output_power = {0.5, 0.5, 0.5, 0.5};  // a quarter of the stream it meets (2 each)
+  blocks[1].next_norm = ones;
+  const std::vector<double> g = ResidualGains(ones, blocks);
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_NEAR(g[0], 1.0, 1e-12);
+  EXPECT_NEAR(g[1], 0.25, 1e-12);
+}
+
+TEST(ResidualGainsTest, TheNextNormWeightsTheChannels) {
+  // The block writes only into channel 0, which the next norm zeroes: nothing of it is read.
+  std::vector<ResidualBlock> blocks(1);
+  blocks[0].output_power = {5, 0, 0, 0};
+  blocks[0].next_norm = {0, 1, 1, 1};
+  EXPECT_NEAR(ResidualGains({1, 1, 1, 1}, blocks)[0], 0.0, 1e-12);
+  blocks[0].next_norm = {2, 1, 1, 1};  // 4 x 5 / (4 + 3)
+  EXPECT_NEAR(ResidualGains({1, 1, 1, 1}, blocks)[0], 20.0 / 7.0, 1e-12);
+}
+
+TEST(ResidualGainsTest, AMassiveActivationChannelNeitherInflatesNorDrownsTheGains) {
+  // 40 channels; block 0 writes 10^4 into channel 0 (a massive activation) and 1 elsewhere;
+  // block 1 then writes 1 everywhere. Without leaving channel 0 out, block 0's gain would be
+  // ~250 and block 1's ~0.02.
+  const size_t n = 40;
+  std::vector<ResidualBlock> blocks(2);
+  blocks[0].output_power.assign(n, 1.0);
+  blocks[0].output_power[0] = 1e4;
+  blocks[1].output_power.assign(n, 1.0);
+  for (ResidualBlock& b : blocks) b.next_norm.assign(n, 1.0);
+  const std::vector<double> g = ResidualGains(std::vector<double>(n, 1.0), blocks);
+  EXPECT_NEAR(g[0], 1.0, 1e-12);
+  EXPECT_NEAR(g[1], 0.5, 1e-12);
+}
+
 }  // namespace
 }  // namespace anec::calib
