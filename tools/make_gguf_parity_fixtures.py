@@ -13,19 +13,21 @@
   tests/fixtures/gguf/rope_freqs_negative.gguf   4 values, one of them negative
 
 Needs numpy, gguf and safetensors (scripts/setup-venv.sh ci); no torch.
-Regenerate: .venv/bin/python tools/make_gguf_parity_fixtures.py
+Regenerate: .venv/bin/python tools/make_gguf_parity_fixtures.py [case ...]
 """
 import json
 import math
 import os
+import sys
 
 import numpy as np
 import gguf
 from safetensors.numpy import load_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
-CASES = ["llama_untied", "llama3_tied", "qwen2_tied", "qwen3_headdim"]
-GGUF_ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}
+CASES = ["llama_untied", "llama3_tied", "qwen2_tied", "qwen3_headdim", "phi3_fused",
+         "r1_distill_qwen", "r1_distill_llama"]
+GGUF_ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "phi3": "phi3"}
 
 # Hugging Face suffix -> GGUF name ("{}" = layer).
 LAYER_NAMES = {
@@ -43,6 +45,10 @@ LAYER_NAMES = {
     "mlp.gate_proj.weight": "ffn_gate.weight",
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
+    # Phi-3's fused projections (llama.cpp keeps them fused: attn_qkv, and ffn_up holding the
+    # gate rows then the up rows).
+    "self_attn.qkv_proj.weight": "attn_qkv.weight",
+    "mlp.gate_up_proj.weight": "ffn_up.weight",
 }
 TOP_NAMES = {
     "model.embed_tokens.weight": "token_embd.weight",
@@ -100,6 +106,8 @@ def write_case(case):
     if head_dim != cfg["hidden_size"] // heads:
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
+    if cfg.get("sliding_window") and arch == "phi3":
+        w.add_sliding_window(cfg["sliding_window"])
     w.add_bos_token_id(cfg["bos_token_id"])
     w.add_eos_token_id(cfg["eos_token_id"])
     if rope.get("rope_type", rope.get("type")) == "llama3":
@@ -139,8 +147,12 @@ def write_bad(name, factors):
 
 
 def main():
+    only = set(sys.argv[1:])  # case names, to regenerate only those
     for case in CASES:
-        write_case(case)
+        if not only or case in only:
+            write_case(case)
+    if only:
+        return
     write_bad("rope_freqs_bad_shape.gguf", [1.0, 2.0, 4.0])
     write_bad("rope_freqs_negative.gguf", [1.0, 2.0, -4.0, 8.0])
 

@@ -57,6 +57,26 @@ CASES = {
     # Mistral: sliding window (12) shorter than the prompts and generations.
     "mistral_window": ("mistral", dict(COMMON, rope_theta=10000.0, tie_word_embeddings=False,
                                        sliding_window=12, head_dim=16)),
+    # Phi-3: fused qkv_proj and gate_up_proj, untied head, and a sliding window for every layer
+    # (Phi-3-mini-4k ships 2047; 20 here so that prompts and generations cross it).
+    "phi3_fused": ("phi3", dict(COMMON, rope_theta=10000.0, tie_word_embeddings=False,
+                                sliding_window=20, pad_token_id=0)),
+    # DeepSeek-R1-Distill-Qwen (1.5B/7B/14B/32B ship as Qwen2ForCausalLM): untied head, rope_theta
+    # 10000, and a sliding_window (4096) that use_sliding_window: false turns off; 20 here, so a
+    # converter that applied it would fail the 61-position comparisons.
+    "r1_distill_qwen": ("qwen2", dict(COMMON, rope_theta=10000.0, tie_word_embeddings=False,
+                                      use_sliding_window=False, sliding_window=20,
+                                      max_window_layers=2,
+                                      # transformers 5 writes null when the window is off; the
+                                      # published config.json (older transformers) keeps it.
+                                      _config_json_extra=dict(sliding_window=20))),
+    # DeepSeek-R1-Distill-Llama (8B: Llama 3.1 shape, 70B: Llama 3.3): llama3 rope scaling,
+    # rope_theta 500000, untied head.
+    "r1_distill_llama": ("llama", dict(COMMON, rope_theta=500000.0, tie_word_embeddings=False,
+                                       rope_scaling=dict(rope_type="llama3", factor=8.0,
+                                                         low_freq_factor=1.0,
+                                                         high_freq_factor=4.0,
+                                                         original_max_position_embeddings=32))),
 }
 
 MODEL_CLASSES = {
@@ -64,6 +84,7 @@ MODEL_CLASSES = {
     "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
     "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
     "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
+    "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM),
 }
 
 
@@ -103,6 +124,8 @@ def make_case(name, family, cfg, seed):
 
 def make_case_with_seed(name, family, cfg, seed):
     config_cls, model_cls = MODEL_CLASSES[family]
+    cfg = dict(cfg)
+    config_json_extra = cfg.pop("_config_json_extra", {})
     config = config_cls(**cfg)
     torch.manual_seed(seed)
     model = model_cls(config).float().eval()
@@ -112,8 +135,10 @@ def make_case_with_seed(name, family, cfg, seed):
     # Save config + fp16 weights (tied weights stored once, as HF does).
     config.dtype = "float16"
     config.architectures = [model_cls.__name__]
+    config_json = json.loads(config.to_json_string(use_diff=False))
+    config_json.update(config_json_extra)
     with open(os.path.join(out, "config.json"), "w") as f:
-        f.write(config.to_json_string(use_diff=False))
+        json.dump(config_json, f, indent=2, sort_keys=True)
     state = {}
     for k, v in model.state_dict().items():
         if cfg.get("tie_word_embeddings") and k == "lm_head.weight":

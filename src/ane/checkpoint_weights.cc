@@ -23,7 +23,10 @@ Result<io::TensorData> GgufPreservingWeights::Read(model::TensorRole role, int64
 Result<std::optional<io::GgufRawTensor>> GgufPreservingWeights::ReadRaw(model::TensorRole role,
                                                                         int64_t layer) const {
   std::optional<io::GgufRawTensor> none;
-  if (role == model::TensorRole::kEmbedding || !ckpt_->Has(role)) return none;
+  // A slice of a fused tensor is carried through Read() (dequantized) instead.
+  if (role == model::TensorRole::kEmbedding || !ckpt_->Has(role) || ckpt_->IsSlice(role, layer)) {
+    return none;
+  }
   const std::string& name = ckpt_->Name(role, layer);
   if (name.empty() || ckpt_->Info(role, layer).shape.size() != 2) return none;
   ANEC_ASSIGN_OR_RETURN(io::GgufRawTensor raw, gguf_->ReadRaw(name));
@@ -48,7 +51,9 @@ Result<std::optional<io::Int4Blockwise>> PrequantPreservingWeights::ReadInt4(mod
   std::optional<io::Int4Blockwise> none;
   // The embedding is a gather, not a matmul: it stays on the fp16/LUT path (and is never
   // quantized by GPTQ/AWQ anyway).
-  if (role == model::TensorRole::kEmbedding || !ckpt_->Has(role)) return none;
+  if (role == model::TensorRole::kEmbedding || !ckpt_->Has(role) || ckpt_->IsSlice(role, layer)) {
+    return none;
+  }
   const std::string& name = ckpt_->Name(role, layer);
   if (name.empty() || !prequant_->IsQuantized(name)) return none;
   auto blockwise = prequant_->ReadBlockwise(name);

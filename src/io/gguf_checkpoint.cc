@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "io/gguf_dequant.h"
 
@@ -36,17 +37,34 @@ constexpr NameRow kGgufNameTable[] = {
     {"blk.{}.ffn_down.weight", "model.layers.{}.mlp.down_proj.weight", Rotary::kNone},
 };
 
-// GGUF general.architecture -> Hugging Face class and whether Q/K rows were permuted.
+// Phi-3: llama.cpp keeps the projections fused as transformers stores them (attn_qkv; ffn_up
+// holds the gate rows, then the up rows). model/ slices them (ArchitectureTable::fused).
+constexpr NameRow kPhi3NameTable[] = {
+    {"token_embd.weight", "model.embed_tokens.weight", Rotary::kNone},
+    {"output_norm.weight", "model.norm.weight", Rotary::kNone},
+    {"output.weight", "lm_head.weight", Rotary::kNone},
+    {"blk.{}.attn_norm.weight", "model.layers.{}.input_layernorm.weight", Rotary::kNone},
+    {"blk.{}.ffn_norm.weight", "model.layers.{}.post_attention_layernorm.weight", Rotary::kNone},
+    {"blk.{}.attn_qkv.weight", "model.layers.{}.self_attn.qkv_proj.weight", Rotary::kNone},
+    {"blk.{}.attn_output.weight", "model.layers.{}.self_attn.o_proj.weight", Rotary::kNone},
+    {"blk.{}.ffn_up.weight", "model.layers.{}.mlp.gate_up_proj.weight", Rotary::kNone},
+    {"blk.{}.ffn_down.weight", "model.layers.{}.mlp.down_proj.weight", Rotary::kNone},
+};
+
+// GGUF general.architecture -> Hugging Face class, whether Q/K rows were permuted, and the
+// tensor name table.
 struct ArchRow {
   const char* gguf_arch;
   const char* hf_class;
   const char* model_type;
   bool rotary_permuted;
+  std::span<const NameRow> names;
 };
 constexpr ArchRow kArchTable[] = {
-    {"llama", "LlamaForCausalLM", "llama", true},
-    {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
-    {"qwen3", "Qwen3ForCausalLM", "qwen3", false},
+    {"llama", "LlamaForCausalLM", "llama", true, kGgufNameTable},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2", false, kGgufNameTable},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", false, kGgufNameTable},
+    {"phi3", "Phi3ForCausalLM", "phi3", false, kPhi3NameTable},
 };
 
 std::string Subst(const char* pattern, int64_t layer) {
@@ -73,7 +91,8 @@ std::vector<uint8_t> UnpermuteRotaryRows(std::span<const uint8_t> data, int64_t 
   return out;
 }
 
-Result<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(FileSystem* fs, const std::string& path) {
+Result<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(FileSystem* fs,
+                                                             const std::string& path) {
   ANEC_ASSIGN_OR_RETURN(GgufFile f, GgufFile::Open(fs, path));
   auto c = std::unique_ptr<GgufCheckpoint>(new GgufCheckpoint());
   c->file_ = std::make_unique<GgufFile>(std::move(f));
@@ -88,8 +107,10 @@ Status GgufCheckpoint::Build() {
   for (const ArchRow& a : kArchTable)
     if (arch_ == a.gguf_arch) arch = &a;
   if (arch == nullptr) {
-    return Unsupported("{}: GGUF architecture '{}' is not supported (anec reads llama, qwen2, qwen3 "
-                       "GGUF files; Mistral GGUFs use 'llama')", f.path(), arch_);
+    return Unsupported(
+        "{}: GGUF architecture '{}' is not supported (anec reads llama, qwen2, qwen3 "
+        "and phi3 GGUF files; Mistral GGUFs use 'llama')",
+        f.path(), arch_);
   }
   auto key = [&](const char* k) { return arch_ + "." + k; };
   ANEC_ASSIGN_OR_RETURN(int64_t layers, f.GetInt(key("block_count")));
@@ -100,15 +121,24 @@ Status GgufCheckpoint::Build() {
   if (f.Has(key("attention.head_count_kv"))) {
     ANEC_ASSIGN_OR_RETURN(kv_heads, f.GetInt(key("attention.head_count_kv")));
   }
-  if (layers <= 0 || layers > 1024 || hidden <= 0 || heads <= 0 || kv_heads <= 0 || heads % kv_heads) {
-    return Corrupt("{}: inconsistent model sizes in metadata (layers {}, hidden {}, heads {}, kv heads {})",
-                   f.path(), layers, hidden, heads, kv_heads);
+  if (layers <= 0 || layers > 1024 || hidden <= 0 || heads <= 0 || kv_heads <= 0 ||
+      heads % kv_heads) {
+    return Corrupt(
+        "{}: inconsistent model sizes in metadata (layers {}, hidden {}, heads {}, kv heads {})",
+        f.path(), layers, hidden, heads, kv_heads);
   }
   int64_t head_dim = hidden / heads;
   if (f.Has(key("attention.key_length"))) {
     ANEC_ASSIGN_OR_RETURN(head_dim, f.GetInt(key("attention.key_length")));
   } else if (f.Has(key("rope.dimension_count"))) {
     ANEC_ASSIGN_OR_RETURN(head_dim, f.GetInt(key("rope.dimension_count")));
+  }
+  if (f.FindTensor("rope_factors_long.weight") != nullptr) {
+    // Phi-3 128k's "longrope": per-frequency factors that switch with the sequence length.
+    return Unsupported(
+        "{}: the file has rope_factors_long.weight (longrope scaling, e.g. "
+        "Phi-3-128k), which anec does not support; use a 4k-context model",
+        f.path());
   }
   if (const GgufTensorInfo* freqs = f.FindTensor("rope_freqs.weight")) {
     ANEC_RETURN_IF_ERROR(ReadRopeFrequencyFactors(*freqs, head_dim));
@@ -136,9 +166,11 @@ Status GgufCheckpoint::Build() {
   if (f.Has(key("rope.scaling.type"))) {
     ANEC_ASSIGN_OR_RETURN(std::string type, f.GetString(key("rope.scaling.type")));
     if (type == "linear" && !rope_frequency_factors_.empty()) {
-      return Unsupported("{}: the file has both linear rope scaling ({}) and rope_freqs.weight; "
-                         "llama.cpp applies both, anec only one: convert the Hugging Face "
-                         "checkpoint instead", f.path(), key("rope.scaling.type"));
+      return Unsupported(
+          "{}: the file has both linear rope scaling ({}) and rope_freqs.weight; "
+          "llama.cpp applies both, anec only one: convert the Hugging Face "
+          "checkpoint instead",
+          f.path(), key("rope.scaling.type"));
     }
     if (type == "linear") {
       ANEC_ASSIGN_OR_RETURN(double factor, f.GetFloat(key("rope.scaling.factor")));
@@ -167,6 +199,10 @@ Status GgufCheckpoint::Build() {
   }
   cfg["torch_dtype"] = "float16";
   if (arch_ == "qwen2") cfg["use_sliding_window"] = false;
+  if (f.Has(key("attention.sliding_window"))) {  // phi3 writes it; every layer uses it
+    ANEC_ASSIGN_OR_RETURN(int64_t window, f.GetInt(key("attention.sliding_window")));
+    cfg["sliding_window"] = window;
+  }
   if (f.Has("general.name")) {
     ANEC_ASSIGN_OR_RETURN(std::string name, f.GetString("general.name"));
     cfg["_name_or_path"] = name;
@@ -175,7 +211,7 @@ Status GgufCheckpoint::Build() {
 
   // Map every tensor through the name table.
   for (int64_t layer = -1; layer < layers; ++layer) {
-    for (const NameRow& row : kGgufNameTable) {
+    for (const NameRow& row : arch->names) {
       bool per_layer = std::strstr(row.gguf, "{}") != nullptr;
       if (per_layer != (layer >= 0)) continue;
       const GgufTensorInfo* t = f.FindTensor(Subst(row.gguf, layer));
@@ -184,8 +220,8 @@ Status GgufCheckpoint::Build() {
       if (arch->rotary_permuted && row.rotary != Rotary::kNone) {
         unpermute = row.rotary == Rotary::kQ ? heads : kv_heads;
         if (t->dims.size() != 2 || t->shape()[0] % unpermute || (t->shape()[0] / unpermute) % 2) {
-          return Corrupt("{}: tensor {} has shape [{}] which cannot hold {} rotary heads",
-                         f.path(), t->name, fmt::join(t->shape(), ", "), unpermute);
+          return Corrupt("{}: tensor {} has shape [{}] which cannot hold {} rotary heads", f.path(),
+                         t->name, fmt::join(t->shape(), ", "), unpermute);
         }
       }
       std::string hf = Subst(row.hf, layer);
@@ -197,22 +233,26 @@ Status GgufCheckpoint::Build() {
 
 std::vector<TensorInfo> GgufCheckpoint::List() const {
   std::vector<TensorInfo> out;
-  for (const auto& [name, e] : entries_) out.push_back(TensorInfo{name, TensorDType::kF32, e.info->shape()});
+  for (const auto& [name, e] : entries_)
+    out.push_back(TensorInfo{name, TensorDType::kF32, e.info->shape()});
   return out;
 }
 
 Status GgufCheckpoint::ReadRopeFrequencyFactors(const GgufTensorInfo& t, int64_t head_dim) {
   const GgufFile& f = *file_;
   if (t.dims.size() != 1 || t.shape()[0] * 2 != head_dim) {
-    return Corrupt("{}: tensor rope_freqs.weight has shape [{}]; a head_dim of {} needs [{}] "
-                   "(one factor per rotary frequency)", f.path(), fmt::join(t.shape(), ", "),
-                   head_dim, head_dim / 2);
+    return Corrupt(
+        "{}: tensor rope_freqs.weight has shape [{}]; a head_dim of {} needs [{}] "
+        "(one factor per rotary frequency)",
+        f.path(), fmt::join(t.shape(), ", "), head_dim, head_dim / 2);
   }
   ANEC_ASSIGN_OR_RETURN(std::vector<float> values, DequantizeTensor(f, t));
   for (size_t i = 0; i < values.size(); ++i) {
     if (!(values[i] > 0) || !std::isfinite(values[i])) {
-      return Corrupt("{}: rope_freqs.weight[{}] is {}; rope frequency factors must be finite and "
-                     "positive", f.path(), i, values[i]);
+      return Corrupt(
+          "{}: rope_freqs.weight[{}] is {}; rope frequency factors must be finite and "
+          "positive",
+          f.path(), i, values[i]);
     }
   }
   rope_frequency_factors_.assign(values.begin(), values.end());
@@ -237,7 +277,8 @@ Result<TensorData> GgufCheckpoint::Read(const std::string& name) const {
   std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(values.data()), values.size() * 4);
   if (e.unpermute_heads) {
     int64_t rows = e.info->shape()[0];
-    out.owned = UnpermuteRotaryRows(raw, rows, e.unpermute_heads, raw.size() / static_cast<size_t>(rows));
+    out.owned =
+        UnpermuteRotaryRows(raw, rows, e.unpermute_heads, raw.size() / static_cast<size_t>(rows));
   } else {
     out.owned.assign(raw.begin(), raw.end());
   }
@@ -254,7 +295,8 @@ Result<GgufRawTensor> GgufCheckpoint::ReadRaw(const std::string& name) const {
   std::span<const uint8_t> raw = file_->TensorBytes(*e.info);
   int64_t rows = out.shape[0];
   if (e.unpermute_heads) {
-    out.bytes = UnpermuteRotaryRows(raw, rows, e.unpermute_heads, raw.size() / static_cast<size_t>(rows));
+    out.bytes =
+        UnpermuteRotaryRows(raw, rows, e.unpermute_heads, raw.size() / static_cast<size_t>(rows));
   } else {
     out.bytes.assign(raw.begin(), raw.end());
   }

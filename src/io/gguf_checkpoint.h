@@ -3,7 +3,8 @@
 // files rebuilt from the metadata. After this, a GGUF model flows through the same path as a
 // safetensors folder (config.json -> ModelSpec -> binding).
 //
-// The GGUF -> Hugging Face name table is data (kGgufNameTable in the .cc), one row per tensor role.
+// The GGUF -> Hugging Face name tables are data (kGgufNameTable, kPhi3NameTable in the .cc), one
+// row per tensor, picked by general.architecture.
 #pragma once
 
 #include <memory>

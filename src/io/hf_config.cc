@@ -168,6 +168,7 @@ Result<HfConfig> HfConfigFromJson(const json& j, std::string_view path) {
     c.rope_scaling = std::move(scaling);
   }
 
+  ANEC_RETURN_IF_ERROR(r.Double("partial_rotary_factor", &c.partial_rotary_factor));
   ANEC_RETURN_IF_ERROR(r.Bool("tie_word_embeddings", &c.tie_word_embeddings));
   ANEC_RETURN_IF_ERROR(r.Bool("attention_bias", &c.attention_bias));
   ANEC_RETURN_IF_ERROR(r.Bool("use_sliding_window", &c.use_sliding_window));

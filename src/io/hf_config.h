@@ -45,6 +45,8 @@ struct HfConfig {
   std::optional<double> rope_theta;  // `rope_theta`, or `rope_parameters.rope_theta`
   // `rope_scaling` (or `rope_parameters`) object; nullopt when absent or null.
   std::optional<HfRopeScaling> rope_scaling;
+  // Share of each head's dims that rotary embeddings touch (Phi-4-mini: 0.75); absent = 1.
+  std::optional<double> partial_rotary_factor;
 
   std::optional<bool> tie_word_embeddings;
   std::optional<bool> attention_bias;

@@ -39,19 +39,57 @@ constexpr std::string_view kQwen3Classes[] = {"Qwen3ForCausalLM"};
 constexpr std::string_view kQwen3Types[] = {"qwen3"};
 constexpr std::string_view kMistralClasses[] = {"MistralForCausalLM"};
 constexpr std::string_view kMistralTypes[] = {"mistral"};
+constexpr std::string_view kPhi3Classes[] = {"Phi3ForCausalLM"};
+constexpr std::string_view kPhi3Types[] = {"phi3"};
+
+// Phi-3 stores q, k, v as one qkv_proj and gate, up as one gate_up_proj (gate rows first, as
+// transformers' Phi3MLP chunks it); its other names are the shared ones.
+constexpr TensorRole kQkvParts[] = {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj};
+constexpr TensorRole kGateUpParts[] = {TensorRole::kGateProj, TensorRole::kUpProj};
+constexpr FusedTensor kPhi3Fused[] = {
+    {"model.layers.{}.self_attn.qkv_proj.weight", kQkvParts},
+    {"model.layers.{}.mlp.gate_up_proj.weight", kGateUpParts},
+};
 
 // QwQ ships as Qwen2ForCausalLM; it is told apart by name (hf_model_spec.cc), so it claims no
 // class or model_type of its own.
 const ArchitectureTable kTables[] = {
-    {Architecture::kLlama, "llama", kLlamaClasses, kLlamaTypes, kHfDecoderNames,
-     AttentionBiasPolicy::kConfigQkvo, /*qk_norm=*/false, SlidingWindowPolicy::kNever,
-     /*tie_word_embeddings_default=*/false, "llama", 8},
-    {Architecture::kQwen2, "qwen2", kQwen2Classes, kQwen2Types, kHfDecoderNames,
-     AttentionBiasPolicy::kAlwaysQkv, /*qk_norm=*/false, SlidingWindowPolicy::kIfUseSliding,
-     /*tie_word_embeddings_default=*/false, "qwen25", 16},
-    {Architecture::kQwen3, "qwen3", kQwen3Classes, kQwen3Types, kHfDecoderNames,
-     AttentionBiasPolicy::kConfigQkvo, /*qk_norm=*/true, SlidingWindowPolicy::kIfUseSliding,
-     /*tie_word_embeddings_default=*/false, "qwen", 16},
+    {Architecture::kLlama,
+     "llama",
+     kLlamaClasses,
+     kLlamaTypes,
+     kHfDecoderNames,
+     AttentionBiasPolicy::kConfigQkvo,
+     /*qk_norm=*/false,
+     SlidingWindowPolicy::kNever,
+     /*tie_word_embeddings_default=*/false,
+     "llama",
+     8,
+     {}},
+    {Architecture::kQwen2,
+     "qwen2",
+     kQwen2Classes,
+     kQwen2Types,
+     kHfDecoderNames,
+     AttentionBiasPolicy::kAlwaysQkv,
+     /*qk_norm=*/false,
+     SlidingWindowPolicy::kIfUseSliding,
+     /*tie_word_embeddings_default=*/false,
+     "qwen25",
+     16,
+     {}},
+    {Architecture::kQwen3,
+     "qwen3",
+     kQwen3Classes,
+     kQwen3Types,
+     kHfDecoderNames,
+     AttentionBiasPolicy::kConfigQkvo,
+     /*qk_norm=*/true,
+     SlidingWindowPolicy::kIfUseSliding,
+     /*tie_word_embeddings_default=*/false,
+     "qwen",
+     16,
+     {}},
     {Architecture::kQwQ,
      "qwq",
      {},
@@ -62,10 +100,26 @@ const ArchitectureTable kTables[] = {
      SlidingWindowPolicy::kIfUseSliding,
      /*tie_word_embeddings_default=*/false,
      "qwen25",
-     16},
-    {Architecture::kMistral, "mistral", kMistralClasses, kMistralTypes, kHfDecoderNames,
+     16,
+     {}},
+    {Architecture::kMistral,
+     "mistral",
+     kMistralClasses,
+     kMistralTypes,
+     kHfDecoderNames,
+     AttentionBiasPolicy::kNone,
+     /*qk_norm=*/false,
+     SlidingWindowPolicy::kFromConfig,
+     /*tie_word_embeddings_default=*/false,
+     "mistral",
+     8,
+     {}},
+    // Phi-3 / Phi-3.5-mini: Llama's block with fused projections; its config's sliding_window
+    // (2047 in Phi-3-mini-4k) applies to every layer, as in transformers. ANEMLL has no Phi-3
+    // prefix of its own; "phi3" follows its naming.
+    {Architecture::kPhi3, "phi3", kPhi3Classes, kPhi3Types, kHfDecoderNames,
      AttentionBiasPolicy::kNone, /*qk_norm=*/false, SlidingWindowPolicy::kFromConfig,
-     /*tie_word_embeddings_default=*/false, "mistral", 8},
+     /*tie_word_embeddings_default=*/false, "phi3", 8, kPhi3Fused},
 };
 
 struct RoleInfo {
@@ -118,6 +172,13 @@ const ArchitectureTable& GetArchitectureTable(Architecture a) {
 
 std::span<const ArchitectureTable> AllArchitectureTables() { return kTables; }
 
+const FusedTensor* FindFusedTensor(const ArchitectureTable& table, TensorRole role) {
+  for (const FusedTensor& f : table.fused) {
+    if (std::find(f.parts.begin(), f.parts.end(), role) != f.parts.end()) return &f;
+  }
+  return nullptr;
+}
+
 std::string SupportedArchitectureNames() {
   std::vector<std::string_view> names;
   for (const ArchitectureTable& t : kTables) names.push_back(t.name);
@@ -163,13 +224,16 @@ bool RoleUsed(const ModelSpec& spec, TensorRole role) {
   }
 }
 
+std::string FillLayerPattern(std::string_view pattern, int64_t layer) {
+  std::string out(pattern);
+  const size_t at = out.find("{}");
+  if (at != std::string::npos) out.replace(at, 2, std::to_string(layer));
+  return out;
+}
+
 std::string TensorNameFor(const ArchitectureTable& table, TensorRole role, int64_t layer) {
   for (const RoleName& rn : table.tensors) {
-    if (rn.role != role) continue;
-    std::string out(rn.pattern);
-    size_t at = out.find("{}");
-    if (at != std::string::npos) out.replace(at, 2, std::to_string(layer));
-    return out;
+    if (rn.role == role) return FillLayerPattern(rn.pattern, layer);
   }
   return std::string();
 }

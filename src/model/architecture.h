@@ -41,6 +41,14 @@ enum class SlidingWindowPolicy {
                   // case because those models apply it to a subset of layers only
 };
 
+// A checkpoint tensor that stacks several roles' rows (Phi-3's qkv_proj and gate_up_proj): each
+// part's rows follow the previous part's, as many as ExpectedShape(spec, part)[0]. A role is read
+// from its slice only when the checkpoint lacks the role's own tensor.
+struct FusedTensor {
+  std::string_view pattern;  // "{}" is the layer index
+  std::span<const TensorRole> parts;
+};
+
 struct ArchitectureTable {
   Architecture architecture;
   std::string_view name;                          // "llama", the --architecture override value
@@ -52,21 +60,26 @@ struct ArchitectureTable {
   AttentionBiasPolicy attention_bias;
   bool qk_norm;  // per-head RMSNorm on q and k (Qwen3)
   SlidingWindowPolicy sliding_window;
-  bool tie_word_embeddings_default;  // when config.json has no tie_word_embeddings
-  std::string_view default_prefix;   // ANEMLL file prefix
-  int64_t lm_head_pieces;            // ANEMLL's split_lm_head (ane/lm_head_function.h)
+  bool tie_word_embeddings_default;    // when config.json has no tie_word_embeddings
+  std::string_view default_prefix;     // ANEMLL file prefix
+  int64_t lm_head_pieces;              // ANEMLL's split_lm_head (ane/lm_head_function.h)
+  std::span<const FusedTensor> fused;  // stacked projections, if the checkpoint stores them so
 };
+
+// The fused tensor in `table` that has `role` as one of its parts, or null.
+const FusedTensor* FindFusedTensor(const ArchitectureTable& table, TensorRole role);
 
 // The table of one architecture (always exists).
 const ArchitectureTable& GetArchitectureTable(Architecture a);
 
-// All supported architectures, in a stable order (llama, qwen2, qwen3, qwq, mistral).
+// All supported architectures, in a stable order (llama, qwen2, qwen3, qwq, mistral, phi3).
 std::span<const ArchitectureTable> AllArchitectureTables();
 
-// "llama, qwen2, qwen3, qwq, mistral": for error messages.
+// "llama, qwen2, qwen3, qwq, mistral, phi3": for error messages.
 std::string SupportedArchitectureNames();
 
-// Parses an override string ("llama", "qwen2", "qwen3", "qwq", "mistral"; case-insensitive).
+// Parses an override string ("llama", "qwen2", "qwen3", "qwq", "mistral", "phi3";
+// case-insensitive).
 // Error names the value and lists what is supported.
 Result<Architecture> ParseArchitectureName(std::string_view name);
 
@@ -86,6 +99,9 @@ bool RoleUsed(const ModelSpec& spec, TensorRole role);
 // The checkpoint name of `role` (at `layer` for layer roles; `layer` is ignored otherwise).
 // For kLmHead of a tied model this is still the lm_head pattern; Bind() redirects it.
 std::string TensorNameFor(const ArchitectureTable& table, TensorRole role, int64_t layer);
+
+// `pattern` with its "{}" replaced by `layer` (unchanged if it has none).
+std::string FillLayerPattern(std::string_view pattern, int64_t layer);
 
 // The shape `role` must have in a model described by `spec` (PyTorch order, see TensorRole).
 std::vector<int64_t> ExpectedShape(const ModelSpec& spec, TensorRole role);

@@ -11,8 +11,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ArchitectureTest, EveryArchitectureHasItsOwnTable) {
-  const Architecture all[] = {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3,
-                              Architecture::kQwQ, Architecture::kMistral};
+  const Architecture all[] = {Architecture::kLlama, Architecture::kQwen2,   Architecture::kQwen3,
+                              Architecture::kQwQ,   Architecture::kMistral, Architecture::kPhi3};
   std::set<std::string_view> names;
   for (Architecture a : all) {
     const ArchitectureTable& t = GetArchitectureTable(a);
@@ -20,9 +20,9 @@ TEST(ArchitectureTest, EveryArchitectureHasItsOwnTable) {
     EXPECT_EQ(ArchitectureName(a), t.name);
     names.insert(t.name);
   }
-  EXPECT_EQ(names.size(), 5u);
-  EXPECT_EQ(AllArchitectureTables().size(), 5u);
-  EXPECT_EQ(SupportedArchitectureNames(), "llama, qwen2, qwen3, qwq, mistral");
+  EXPECT_EQ(names.size(), 6u);
+  EXPECT_EQ(AllArchitectureTables().size(), 6u);
+  EXPECT_EQ(SupportedArchitectureNames(), "llama, qwen2, qwen3, qwq, mistral, phi3");
 }
 
 TEST(ArchitectureTest, EveryTableNamesEveryRoleOnce) {
@@ -84,7 +84,7 @@ TEST(ArchitectureTest, ParsesOverrideNames) {
   auto bad = ParseArchitectureName("gpt2");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
-            "unknown architecture \"gpt2\"; supported: llama, qwen2, qwen3, qwq, mistral");
+            "unknown architecture \"gpt2\"; supported: llama, qwen2, qwen3, qwq, mistral, phi3");
 }
 
 ModelSpec Qwen3Like() {

@@ -11,6 +11,12 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
+std::string FusedPartNames(const FusedTensor& f) {
+  std::vector<std::string_view> names;
+  for (TensorRole r : f.parts) names.push_back(TensorRoleName(r));
+  return fmt::format("{}", fmt::join(names, "+"));
+}
+
 bool IsFloat(io::TensorDType t) {
   return t == io::TensorDType::kF32 || t == io::TensorDType::kF16 || t == io::TensorDType::kBF16;
 }
@@ -42,6 +48,11 @@ const io::TensorInfo& BoundCheckpoint::Info(TensorRole role, int64_t layer) cons
   return s ? s->info : kNone;
 }
 
+bool BoundCheckpoint::IsSlice(TensorRole role, int64_t layer) const {
+  const Slot* s = Find(role, layer);
+  return s != nullptr && s->row_begin >= 0;
+}
+
 Result<io::TensorData> BoundCheckpoint::Read(TensorRole role, int64_t layer) const {
   const Slot* s = Find(role, layer);
   if (s == nullptr) {
@@ -52,7 +63,28 @@ Result<io::TensorData> BoundCheckpoint::Read(TensorRole role, int64_t layer) con
     return FailedPrecondition("role {}: layer {} is out of range [0, {})", TensorRoleName(role),
                               layer, spec_.num_layers);
   }
-  return source_->Read(s->name);
+  ANEC_ASSIGN_OR_RETURN(io::TensorData whole, source_->Read(s->name));
+  if (s->row_begin < 0) return whole;
+  // Row-major: a row range is one contiguous byte range. Bind() checked the fused shape.
+  const size_t row_bytes =
+      static_cast<size_t>(s->info.shape[1]) * io::TensorDTypeSize(whole.info.dtype);
+  const size_t begin = static_cast<size_t>(s->row_begin) * row_bytes;
+  const size_t size = static_cast<size_t>(s->info.shape[0]) * row_bytes;
+  if (begin + size > whole.data.size()) {
+    return Internal("tensor {}: {} bytes read, rows {}..{} need {}", s->name, whole.data.size(),
+                    s->row_begin, s->row_begin + s->info.shape[0], begin + size);
+  }
+  io::TensorData part;
+  part.info = s->info;
+  part.info.dtype = whole.info.dtype;  // a GGUF source may present another type than Info()
+  if (whole.owned.empty()) {
+    part.data = whole.data.subspan(begin, size);
+  } else {
+    part.owned.assign(whole.data.begin() + static_cast<std::ptrdiff_t>(begin),
+                      whole.data.begin() + static_cast<std::ptrdiff_t>(begin + size));
+    part.data = part.owned;
+  }
+  return part;
 }
 
 Result<std::vector<float>> BoundCheckpoint::ReadFloat32(TensorRole role, int64_t layer) const {
@@ -79,6 +111,34 @@ Result<BoundCheckpoint> Bind(const ModelSpec& spec, const io::TensorSource& sour
     if (name.empty()) {
       return Internal("architecture {} has no tensor name for role {}", b.table_->name,
                       TensorRoleName(stored));
+    }
+    const FusedTensor* fused = FindFusedTensor(*b.table_, stored);
+    if (!source.Has(name) && fused != nullptr) {
+      std::string fused_name = FillLayerPattern(fused->pattern, layer);
+      if (source.Has(fused_name)) {
+        ANEC_ASSIGN_OR_RETURN(io::TensorInfo whole, source.Info(fused_name));
+        const std::vector<int64_t> expected = ExpectedShape(spec, role);
+        int64_t rows = 0, begin = 0;
+        for (TensorRole part : fused->parts) {
+          if (part == stored) begin = rows;
+          rows += ExpectedShape(spec, part)[0];
+        }
+        if (whole.shape != std::vector<int64_t>{rows, expected[1]}) {
+          return InvalidArgument(
+              "tensor {} (roles {}) has shape {} but the model config implies [{}, {}]; the "
+              "weights do not match the config",
+              fused_name, FusedPartNames(*fused), ShapeString(whole.shape), rows, expected[1]);
+        }
+        if (!IsFloat(whole.dtype)) {
+          return InvalidArgument("tensor {} (roles {}) has dtype {}; expected f32, f16 or bf16",
+                                 fused_name, FusedPartNames(*fused),
+                                 io::TensorDTypeName(whole.dtype));
+        }
+        claimed.insert(fused_name);
+        io::TensorInfo info = whole;
+        info.shape = expected;
+        return BoundCheckpoint::Slot{std::move(fused_name), std::move(info), begin};
+      }
     }
     if (!source.Has(name)) {
       std::string hint;

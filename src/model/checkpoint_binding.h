@@ -27,14 +27,21 @@ class BoundCheckpoint {
   // resolving to the embedding when tied).
   bool Has(TensorRole role) const;
 
-  // The checkpoint name bound to `role` at `layer` (layer ignored for non-layer roles).
+  // The checkpoint name bound to `role` at `layer` (layer ignored for non-layer roles). For a
+  // role read from a slice of a fused tensor (IsSlice) this is the fused tensor's name.
   // REQUIRES: Has(role) and, for layer roles, 0 <= layer < spec().num_layers; otherwise returns
   // an empty string.
   const std::string& Name(TensorRole role, int64_t layer = 0) const;
-  // The checked info (dtype, shape) of that tensor. Same REQUIRES; a default TensorInfo if not.
+  // The checked info (dtype, shape) of the role's tensor (for a slice: the slice's shape). Same
+  // REQUIRES; a default TensorInfo if not.
   const io::TensorInfo& Info(TensorRole role, int64_t layer = 0) const;
 
-  // Reads the tensor's bytes (pointing into the source's mapped file when possible).
+  // Whether `role` at `layer` is a row range of a fused tensor (ArchitectureTable::fused), so
+  // that format-specific raw reads by Name() (GGUF blocks, GPTQ int4) must not be used for it.
+  bool IsSlice(TensorRole role, int64_t layer = 0) const;
+
+  // Reads the tensor's bytes (pointing into the source's mapped file when possible; a slice is
+  // its rows of the fused tensor).
   // An unbound role or out-of-range layer is a FailedPrecondition error.
   Result<io::TensorData> Read(TensorRole role, int64_t layer = 0) const;
   // Read() then io::ToFloat32().
@@ -48,6 +55,7 @@ class BoundCheckpoint {
   struct Slot {
     std::string name;
     io::TensorInfo info;
+    int64_t row_begin = -1;  // >= 0: rows [row_begin, row_begin + info.shape[0]) of `name`
   };
   const Slot* Find(TensorRole role, int64_t layer) const;
 

@@ -191,5 +191,65 @@ TEST(CheckpointBindingTest, IntegerWeightIsRejected) {
               HasSubstr("tensor model.norm.weight (role final_norm) has dtype i32"));
 }
 
+// Phi-3 layout: q/k/v stacked in qkv_proj, gate/up in gate_up_proj. Each role reads its rows.
+std::vector<io::SafetensorsEntry> Phi3Entries(const ModelSpec& spec, int64_t qkv_rows) {
+  std::vector<io::SafetensorsEntry> out;
+  const ArchitectureTable& table = GetArchitectureTable(spec.architecture);
+  float base = 0;
+  for (TensorRole role : AllTensorRoles()) {
+    if (!RoleUsed(spec, role) || FindFusedTensor(table, role) != nullptr) continue;
+    const int64_t count = IsLayerRole(role) ? spec.num_layers : 1;
+    for (int64_t layer = 0; layer < count; ++layer) {
+      out.push_back(F32(TensorNameFor(table, role, layer), ExpectedShape(spec, role), base));
+      base += 1000;
+    }
+  }
+  for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
+    const std::string l = std::to_string(layer);
+    out.push_back(F32("model.layers." + l + ".self_attn.qkv_proj.weight",
+                      {qkv_rows, spec.hidden_size}, base));
+    out.push_back(F32("model.layers." + l + ".mlp.gate_up_proj.weight",
+                      {2 * spec.intermediate_size, spec.hidden_size}, base + 1000));
+    base += 2000;
+  }
+  return out;
+}
+
+float FirstValue(const BoundCheckpoint& b, TensorRole role, int64_t layer) {
+  auto v = b.ReadFloat32(role, layer);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(static_cast<int64_t>(v->size()),
+            ExpectedShape(b.spec(), role)[0] * ExpectedShape(b.spec(), role)[1]);
+  return v.ok() && !v->empty() ? (*v)[0] : -1;
+}
+
+TEST(CheckpointBindingTest, Phi3FusedProjectionsAreReadAsRowSlices) {
+  ModelSpec spec = TinySpec(Architecture::kPhi3);  // q 8 rows, k 4, v 4; gate 12, up 12; 8 cols
+  auto f = Write(Phi3Entries(spec, 16));
+  auto b = Bind(spec, *f->source);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->Name(TensorRole::kKProj, 1), "model.layers.1.self_attn.qkv_proj.weight");
+  EXPECT_TRUE(b->IsSlice(TensorRole::kKProj, 1));
+  EXPECT_FALSE(b->IsSlice(TensorRole::kOProj, 1));
+  EXPECT_EQ(b->Info(TensorRole::kVProj, 0).shape, (std::vector<int64_t>{4, 8}));
+  // Values are base + 0.5 * flat index: a slice starting at row r starts at base + 0.5 * 8r.
+  const float qkv1 = FirstValue(*b, TensorRole::kQProj, 1);
+  EXPECT_EQ(FirstValue(*b, TensorRole::kKProj, 1), qkv1 + 0.5f * 8 * 8);
+  EXPECT_EQ(FirstValue(*b, TensorRole::kVProj, 1), qkv1 + 0.5f * 8 * 12);
+  const float gate0 = FirstValue(*b, TensorRole::kGateProj, 0);
+  EXPECT_EQ(FirstValue(*b, TensorRole::kUpProj, 0), gate0 + 0.5f * 8 * 12);
+  EXPECT_TRUE(b->unused_tensors().empty());
+}
+
+TEST(CheckpointBindingTest, AFusedTensorOfTheWrongSizeNamesItAndItsRoles) {
+  ModelSpec spec = TinySpec(Architecture::kPhi3);
+  auto f = Write(Phi3Entries(spec, 12));  // k/v rows missing
+  auto b = Bind(spec, *f->source);
+  ASSERT_FALSE(b.ok());
+  EXPECT_THAT(b.status().message(), HasSubstr("model.layers.0.self_attn.qkv_proj.weight"));
+  EXPECT_THAT(b.status().message(), HasSubstr("q_proj+k_proj+v_proj"));
+  EXPECT_THAT(b.status().message(), HasSubstr("[16, 8]"));
+}
+
 }  // namespace
 }  // namespace anec::model

@@ -186,6 +186,12 @@ Result<ModelSpec> SpecFromHfConfig(const io::HfConfig& c, std::string_view name,
     s.rope_theta = *c.rope_theta;
   }
   ANEC_RETURN_IF_ERROR(ReadRopeScaling(c, &s.rope_scaling));
+  if (c.partial_rotary_factor && *c.partial_rotary_factor != 1.0) {
+    return Unsupported(
+        "{}: partial_rotary_factor is {}; anec rotates whole heads only (1.0; Phi-4-mini's partial "
+        "rotary is not supported yet)",
+        c.path, *c.partial_rotary_factor);
+  }
 
   s.tie_word_embeddings = c.tie_word_embeddings.value_or(table.tie_word_embeddings_default);
   switch (table.attention_bias) {

@@ -160,7 +160,15 @@ TEST(HfModelSpecTest, OverrideReplacesDetection) {
   EXPECT_EQ(s->architecture, Architecture::kMistral);
   auto bad = Spec(Config(R"("architectures": ["LlamaForCausalLM"])"), "", "falcon");
   EXPECT_EQ(bad.status().message(),
-            "unknown architecture \"falcon\"; supported: llama, qwen2, qwen3, qwq, mistral");
+            "unknown architecture \"falcon\"; supported: llama, qwen2, qwen3, qwq, mistral, phi3");
+}
+
+TEST(HfModelSpecTest, PartialRotaryIsRefusedByName) {
+  auto s = Spec(Config(R"("architectures": ["Phi3ForCausalLM"], "model_type": "phi3",
+                          "partial_rotary_factor": 0.75)"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(s.status().message(), HasSubstr("/m/config.json: partial_rotary_factor is 0.75"));
 }
 
 TEST(HfModelSpecTest, UnknownArchitectureListsSupported) {
@@ -170,9 +178,9 @@ TEST(HfModelSpecTest, UnknownArchitectureListsSupported) {
   EXPECT_EQ(s.status().message(),
             "/m/config.json: architectures [GPT2LMHeadModel] (model_type \"gpt2\") is not "
             "supported; supported: LlamaForCausalLM (llama), Qwen2ForCausalLM (qwen2), "
-            "Qwen3ForCausalLM (qwen3), MistralForCausalLM (mistral). If the model is one of "
-            "these under another name, pass the architecture override (llama, qwen2, qwen3, "
-            "qwq, mistral)");
+            "Qwen3ForCausalLM (qwen3), MistralForCausalLM (mistral), Phi3ForCausalLM (phi3). If "
+            "the model is one of these under another name, pass the architecture override "
+            "(llama, qwen2, qwen3, qwq, mistral, phi3)");
 }
 
 TEST(HfModelSpecTest, RopeScalingCases) {

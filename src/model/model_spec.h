@@ -13,7 +13,7 @@
 
 namespace anec::model {
 
-enum class Architecture { kLlama, kQwen2, kQwen3, kQwQ, kMistral };
+enum class Architecture { kLlama, kQwen2, kQwen3, kQwQ, kMistral, kPhi3 };
 
 // "llama", "qwen2", "qwen3", "qwq", "mistral".
 std::string_view ArchitectureName(Architecture a);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace anec::pipeline {
@@ -64,6 +65,45 @@ TEST(ChunkPlanTest, AutoChunksForLlama32_1B) {
   EXPECT_EQ(p.lm_head, p.embeddings);
   EXPECT_LE(p.chunks[0], TargetBudgetBytes(Target::kIOS));
   EXPECT_GT(p.chunks[0], 900'000'000u);
+}
+
+// Phi-3-mini-4k-instruct's config: 32 layers of 3072, MHA (32 heads of 96), intermediate 8192,
+// vocab 32064, untied. Issue 14 asks for its chunk plan (docs/PIPELINE.md shows it).
+model::ModelSpec Phi3Mini() {
+  model::ModelSpec s;
+  s.architecture = model::Architecture::kPhi3;
+  s.hidden_size = 3072;
+  s.num_layers = 32;
+  s.num_heads = 32;
+  s.num_kv_heads = 32;
+  s.head_dim = 96;
+  s.intermediate_size = 8192;
+  s.vocab_size = 32064;
+  s.tie_word_embeddings = false;
+  return s;
+}
+
+TEST(ChunkPlanTest, AutoChunksForPhi3Mini) {
+  const model::ModelSpec s = Phi3Mini();
+  LutPlan lut4, lut6;
+  lut4.ffn = lut4.lmhead = 4;
+  lut6.ffn = lut6.lmhead = 6;
+  for (const auto& [name, lut] :
+       {std::pair{"fp16", LutPlan{}}, std::pair{"lut4", lut4}, std::pair{"lut6", lut6}}) {
+    for (Target t : {Target::kIOS, Target::kMacOS}) {
+      auto n = AutoChunkCount(s, lut, 1024, t);
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      const SizePlan p = EstimateSizes(s, SplitLayers(s.num_layers, *n), lut, 1024);
+      std::printf("PLAN phi3-mini %s %s: %lld chunks, largest chunk %s, embeddings %s, head %s\n",
+                  name, std::string(TargetName(t)).c_str(), static_cast<long long>(*n),
+                  HumanBytes(*std::max_element(p.chunks.begin(), p.chunks.end())).c_str(),
+                  HumanBytes(p.embeddings).c_str(), HumanBytes(p.lm_head).c_str());
+    }
+  }
+  // fp16: 32 layers x 226.5 MB (113.2 M weights each) = 7.25 GB.
+  EXPECT_EQ(AutoChunkCount(s, {}, 1024, Target::kIOS).value(), 8);
+  EXPECT_EQ(AutoChunkCount(s, lut6, 1024, Target::kIOS).value(), 3);
+  EXPECT_EQ(AutoChunkCount(s, lut4, 1024, Target::kIOS).value(), 2);
 }
 
 TEST(ChunkPlanTest, AutoChunksErrorsWhenEmbeddingsCannotFit) {

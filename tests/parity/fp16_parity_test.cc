@@ -159,17 +159,44 @@ TEST_P(Fp16ParityTest, GreedyContinuationIsIdentical) {
 }
 
 const Case kCases[] = {
-    {"llama_untied", 1},  {"llama_untied", 2},      {"llama3_tied", 1},
-    {"llama3_tied", 2},   {"llama_linear_rope", 1}, {"llama_linear_rope", 2},
-    {"qwen2_tied", 1},    {"qwen2_tied", 2},        {"qwen3_headdim", 1},
-    {"qwen3_headdim", 2}, {"mistral_window", 1},    {"mistral_window", 2},
+    {"llama_untied", 1},
+    {"llama_untied", 2},
+    {"llama3_tied", 1},
+    {"llama3_tied", 2},
+    {"llama_linear_rope", 1},
+    {"llama_linear_rope", 2},
+    {"qwen2_tied", 1},
+    {"qwen2_tied", 2},
+    {"qwen3_headdim", 1},
+    {"qwen3_headdim", 2},
+    {"mistral_window", 1},
+    {"mistral_window", 2},
+    // Phi-3: q/k/v and gate/up read as row slices of the fused tensors; a 20-position window.
+    {"phi3_fused", 1},
+    {"phi3_fused", 2},
+    // DeepSeek-R1-Distill shapes: Qwen2 with a sliding_window that use_sliding_window: false
+    // turns off (20 here: applying it would break positions 20-60), and Llama 3.1 with llama3
+    // rope scaling, both untied.
+    {"r1_distill_qwen", 1},
+    {"r1_distill_qwen", 2},
+    {"r1_distill_llama", 1},
+    {"r1_distill_llama", 2},
     // One KV state per chunk, each holding only its chunk's layers.
-    {"llama_untied", 2, true}, {"qwen2_tied", 2, true}, {"mistral_window", 2, true},
+    {"llama_untied", 2, true},
+    {"qwen2_tied", 2, true},
+    {"mistral_window", 2, true},
     // The same weights from a GGUF in llama.cpp's layout (Q/K rows permuted for "llama"; Llama 3
     // rope scaling as rope_freqs.weight factors; Qwen2 biases; Qwen3 q/k norms and key_length).
-    {"llama_untied", 1, false, true}, {"llama3_tied", 1, false, true},
-    {"llama3_tied", 2, false, true},  {"qwen2_tied", 1, false, true},
+    {"llama_untied", 1, false, true},
+    {"llama3_tied", 1, false, true},
+    {"llama3_tied", 2, false, true},
+    {"qwen2_tied", 1, false, true},
     {"qwen3_headdim", 1, false, true},
+    // Phi-3 from GGUF: llama.cpp's attn_qkv and ffn_up (gate then up) and its sliding window.
+    {"phi3_fused", 1, false, true},
+    {"phi3_fused", 2, false, true},
+    {"r1_distill_qwen", 1, false, true},
+    {"r1_distill_llama", 1, false, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fp16ParityTest, testing::ValuesIn(kCases), CaseName);

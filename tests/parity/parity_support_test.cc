@@ -33,8 +33,9 @@ TEST(ParityMeasuresTest, MaxAbsDiffReportsNaN) {
 }
 
 TEST(ParityReferenceTest, EveryFixtureHasThreePromptsWithLogitsPerPosition) {
-  for (const char* name : {"llama_untied", "llama3_tied", "llama_linear_rope", "qwen2_tied",
-                           "qwen3_headdim", "mistral_window"}) {
+  for (const char* name :
+       {"llama_untied", "llama3_tied", "llama_linear_rope", "qwen2_tied", "qwen3_headdim",
+        "mistral_window", "phi3_fused", "r1_distill_qwen", "r1_distill_llama"}) {
     auto ref = LoadReference(FixtureDir(name));
     ASSERT_TRUE(ref.ok()) << ref.status().ToString();
     ASSERT_EQ(ref->prompts.size(), 3u) << name;
