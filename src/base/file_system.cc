@@ -60,6 +60,7 @@ Status ErrnoStatus(std::string_view what, const std::string& path) {
   if (err == ENOENT) return NotFound("{} {}: {}", what, path, std::strerror(err));
   if (err == EACCES || err == EPERM)
     return PermissionDenied("{} {}: {}", what, path, std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) return NoSpace("{} {}: {}", what, path, std::strerror(err));
   return IoError("{} {}: {}", what, path, std::strerror(err));
 }
 
@@ -97,7 +98,7 @@ class RealWritableFile : public WritableFile {
       ssize_t n = write(fd_, p, std::min<size_t>(left, size_t{1} << 30));
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus("cannot write", temp_);
+        return ErrnoStatus("cannot write", WritingName());
       }
       p += n;
       left -= static_cast<size_t>(n);
@@ -106,12 +107,16 @@ class RealWritableFile : public WritableFile {
     return Status::Ok();
   }
   uint64_t size() const override { return size_; }
+  // For messages: the final path the user asked for, and the temporary actually written.
+  std::string WritingName() const {
+    return fmt::format("{} (temporary {})", path_, Basename(temp_));
+  }
   Status PatchAt(uint64_t offset, std::span<const uint8_t> data) override {
     if (fd_ < 0) return FailedPrecondition("{}: write after close", path_);
     if (offset + data.size() > size_) return Internal("{}: patch past the end", path_);
     if (pwrite(fd_, data.data(), data.size(), static_cast<off_t>(offset)) !=
         static_cast<ssize_t>(data.size())) {
-      return ErrnoStatus("cannot write", temp_);
+      return ErrnoStatus("cannot write", WritingName());
     }
     return Status::Ok();
   }
@@ -121,7 +126,7 @@ class RealWritableFile : public WritableFile {
     fd_ = -1;
     if (close(fd) != 0) {
       unlink(temp_.c_str());
-      return ErrnoStatus("cannot close", temp_);
+      return ErrnoStatus("cannot close", WritingName());
     }
     if (rename(temp_.c_str(), path_.c_str()) != 0) {
       Status s = ErrnoStatus("cannot rename into place", path_);

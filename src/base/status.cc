@@ -10,6 +10,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kCorrupt: return "Corrupt";
     case StatusCode::kUnsupported: return "Unsupported";
     case StatusCode::kIoError: return "I/O error";
+    case StatusCode::kNoSpace: return "No space";
     case StatusCode::kPermissionDenied: return "Permission denied";
     case StatusCode::kFailedPrecondition: return "Failed precondition";
     case StatusCode::kInternal: return "Internal error";

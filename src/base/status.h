@@ -24,6 +24,7 @@ enum class StatusCode {
   kCorrupt,           // a file whose bytes break its format
   kUnsupported,       // valid input that anec does not handle (yet)
   kIoError,           // the OS or network failed
+  kNoSpace,           // a write found the disk (or the user's quota) full: ENOSPC, EDQUOT
   kPermissionDenied,  // gated / unauthorized access
   kFailedPrecondition,// a step run out of order, e.g. --restart without earlier outputs
   kInternal,          // a bug in anec
@@ -71,6 +72,10 @@ Status Unsupported(fmt::format_string<Args...> f, Args&&... args) {
 template <typename... Args>
 Status IoError(fmt::format_string<Args...> f, Args&&... args) {
   return Status(StatusCode::kIoError, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args>
+Status NoSpace(fmt::format_string<Args...> f, Args&&... args) {
+  return Status(StatusCode::kNoSpace, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 Status PermissionDenied(fmt::format_string<Args...> f, Args&&... args) {

@@ -101,6 +101,16 @@ void PrintPlan(std::FILE* log, const ConversionInput& in, const ConvertOptions& 
   fmt::print(log, "  steps {}..{}\n", first, last);
 }
 
+// Disk a whole conversion needs: the final files, and the work folder's infer and prefill chunks
+// next to the final (merged) ones.
+uint64_t DiskNeeded(const ConversionInput& in, const ConvertOptions& o,
+                    const std::vector<ChunkSpan>& chunks) {
+  const SizePlan sizes = EstimateSizes(in.spec, chunks, o.lut, o.context);
+  uint64_t need = sizes.embeddings + sizes.lm_head;
+  for (uint64_t c : sizes.chunks) need += 3 * c;
+  return need;
+}
+
 Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
                      const std::vector<ChunkSpan>& chunks) {
   // Input complete: the tokenizer files ANEMLL's runtimes load.
@@ -113,10 +123,7 @@ Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOpt
           p);
     }
   }
-  // Free disk: the work folder holds infer and prefill chunks next to the final ones.
-  SizePlan sizes = EstimateSizes(in.spec, chunks, o.lut, o.context);
-  uint64_t need = sizes.embeddings + sizes.lm_head;
-  for (uint64_t c : sizes.chunks) need += 3 * c;
+  const uint64_t need = DiskNeeded(in, o, chunks);
   auto free_bytes = fs->FreeSpace(o.output_dir);
   if (free_bytes.ok() && *free_bytes < need) {
     return FailedPrecondition(
@@ -132,6 +139,22 @@ Status UpFrontChecks(FileSystem* fs, const ConversionInput& in, const ConvertOpt
   }
 #endif
   return Status::Ok();
+}
+
+// A step that ran out of disk: the message names what failed (the file system's error names the
+// file), how much the whole conversion needs and has, and how to go on. Outputs are written by
+// temp + rename, so the failed step left nothing half-written at a final path; the steps before
+// it stay done, so --restart at the failed step loses nothing.
+Status ExplainNoSpace(Status st, FileSystem* fs, const ConversionInput& in, const ConvertOptions& o,
+                      const std::vector<ChunkSpan>& chunks, int step) {
+  if (st.code() != StatusCode::kNoSpace) return st;
+  auto free_bytes = fs->FreeSpace(o.output_dir);
+  return NoSpace(
+      "{}; the disk holding {} is full ({} free now; the whole conversion needs about {}, final "
+      "files plus the work folder): free some space, then run the same command with --restart {} "
+      "to go on from step {}",
+      st.message(), o.output_dir, free_bytes.ok() ? HumanBytes(*free_bytes) : "unknown",
+      HumanBytes(DiskNeeded(in, o, chunks)), step, step);
 }
 
 }  // namespace
@@ -178,6 +201,7 @@ Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, Conv
     }
   }
   const std::string fingerprint = OptionsFingerprint(o, in.spec, n, in.config_json, split_plan);
+  const std::vector<ChunkSpan> chunk_spans = plan.chunks;  // for ExplainNoSpace
   ConversionRun run(fs, in, o, hooks, std::move(plan));
   const bool resuming = first > 1 || o.only != 0;
   if (resuming) {
@@ -219,13 +243,16 @@ Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, Conv
       report.steps.push_back(t);
       continue;
     }
-    ANEC_RETURN_IF_ERROR(run.work().Invalidate(s));
+    auto explain = [&](Status failed) {
+      return ExplainNoSpace(std::move(failed), fs, in, o, chunk_spans, s);
+    };
+    if (Status st = run.work().Invalidate(s); !st.ok()) return explain(st);
     const auto start = std::chrono::steady_clock::now();
     Status st = run.RunStep(s, &t.note);
     if (!st.ok()) {
-      return st.WithContext(fmt::format("step {} ({})", s, StepName(s)));
+      return explain(st.WithContext(fmt::format("step {} ({})", s, StepName(s))));
     }
-    ANEC_RETURN_IF_ERROR(run.work().MarkDone(s));
+    if (Status done = run.work().MarkDone(s); !done.ok()) return explain(done);
     t.ran = true;
     t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.steps.push_back(t);
