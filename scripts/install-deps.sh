@@ -7,7 +7,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev libyaml-cpp-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-venv
+  clang libclang-rt-dev
+  python3 python3-venv python3-dev
   base-files
 )
 missing=()

@@ -15,6 +15,7 @@
 #include "calib/calibrated_conversion.h"
 #include "calib/lut_bits_plan.h"
 #include "cli/commands.h"
+#include "cli/convert.h"
 #include "cli/model_input.h"
 #include "io/hub_download.h"
 #include "io/prequant_source.h"
@@ -26,32 +27,6 @@
 
 namespace anec::cli {
 namespace {
-
-struct ConvertFlags {
-  std::string model;
-  std::string output;
-  int64_t context = 1024;
-  std::string chunks = "auto";
-  std::string lut = "6";
-  std::string lut_embed, lut_ffn, lut_lmhead;
-  int lut_group = 8;
-  int64_t batch = 64;
-  std::string architecture;
-  int restart = 1;
-  int only = 0;
-  bool skip_check = false;
-  std::string prefix;
-  std::string target = "ios";
-  bool preserve_quant = false;
-  std::string kv_cache = "shared";
-  bool no_preserve_quant = false;
-  bool argmax = false;
-  double max_file_mb = 0;   // 0: the target's budget
-  std::string calibration;  // "", "none", "default" or a text file
-  int64_t calibration_tokens = 1024;
-  double calibration_damping = 0.1;
-  double lut_bits_budget = 0;  // --lut auto
-};
 
 constexpr int kLutAuto = -1;  // ParseLut's value for "auto"
 
@@ -225,7 +200,9 @@ Status AnswerTestPrompt(const std::string& dir) {
   return Status::Ok();
 }
 
-Status RunConvert(const ConvertFlags& flags) {
+}  // namespace
+
+Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
   FileSystem* fs = RealFileSystem();
   ANEC_ASSIGN_OR_RETURN(pipeline::ConvertOptions o, ToOptions(flags));
   // Checks that need no model, before any work.
@@ -349,13 +326,14 @@ Status RunConvert(const ConvertFlags& flags) {
       }
     }
   }
-  pipeline::ConvertHooks hooks;
   hooks.test_prompt = [](const std::string& dir) { return AnswerTestPrompt(dir); };
   hooks.output_locked = lock != nullptr;
   ANEC_ASSIGN_OR_RETURN(pipeline::ConversionReport report, pipeline::Convert(fs, in, o, hooks));
   fmt::print(stderr, "\n{}", pipeline::FormatReport(report));
   return Status::Ok();
 }
+
+namespace {
 
 std::function<Status()> SetupConvert(CLI::App* sub) {
   auto f = std::make_shared<ConvertFlags>();

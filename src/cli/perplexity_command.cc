@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/converted_model.h"
+#include "cli/perplexity.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
 
@@ -22,30 +23,34 @@ struct PerplexityOptions {
   int window = 0;
 };
 
-Status RunPerplexity(const PerplexityOptions& o) {
-  FileSystem* fs = RealFileSystem();
-  ANEC_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(o.text_file));
-  ANEC_ASSIGN_OR_RETURN(ConvertedModel converted, OpenConvertedModel(o.model_path, "--model-path"));
+}  // namespace
+
+Result<PerplexityScores> ScoreText(ConvertedModel& converted, const std::string& model_path,
+                                   const std::string& text, const std::string& text_name,
+                                   int max_tokens, int window_flag, std::FILE* progress) {
   auto& model = converted.model;
   if (model->argmax_only()) {
     return InvalidArgument(
         "{}: this model was converted with --argmax, so its LM head outputs only each piece's "
         "argmax, not the logits perplexity needs; convert it again without --argmax",
-        o.model_path);
+        model_path);
   }
   text::Tokenizer& tokenizer = converted.tokenizer;
-  std::vector<int32_t> ids = tokenizer.Encode(text, /*add_special_tokens=*/false);
-  if (o.max_tokens > 0 && ids.size() > static_cast<size_t>(o.max_tokens)) ids.resize(static_cast<size_t>(o.max_tokens));
-  if (ids.size() < 2) {
-    return InvalidArgument("{}: the text has {} tokens; perplexity needs at least 2", o.text_file, ids.size());
+  PerplexityScores s;
+  std::vector<int32_t>& ids = s.tokens;
+  ids = tokenizer.Encode(text, /*add_special_tokens=*/false);
+  if (max_tokens > 0 && ids.size() > static_cast<size_t>(max_tokens)) {
+    ids.resize(static_cast<size_t>(max_tokens));
   }
-  int window = o.window > 0 ? std::min(o.window, model->context_length()) : model->context_length();
-  if (window < 2) return InvalidArgument("--window must be >= 2, got {}", o.window);
+  if (ids.size() < 2) {
+    return InvalidArgument("{}: the text has {} tokens; perplexity needs at least 2", text_name,
+                           ids.size());
+  }
+  int window =
+      window_flag > 0 ? std::min(window_flag, model->context_length()) : model->context_length();
+  if (window < 2) return InvalidArgument("--window must be >= 2, got {}", window_flag);
 
   // Non-overlapping windows, each scored from an empty cache.
-  std::vector<int32_t> top1;
-  std::vector<double> nll;
-  std::vector<size_t> scored_positions;
   double total = 0;
   for (size_t start = 0; start + 1 < ids.size(); start += static_cast<size_t>(window)) {
     size_t end = std::min(ids.size(), start + static_cast<size_t>(window));
@@ -64,19 +69,32 @@ Status RunPerplexity(const PerplexityOptions& o) {
       double sum = 0;
       for (float x : l) sum += std::exp(static_cast<double>(x) - mx);
       double loss = mx + std::log(sum) - static_cast<double>(l[static_cast<size_t>(piece[i + 1])]);
-      top1.push_back(static_cast<int32_t>(arg));
-      nll.push_back(loss);
-      scored_positions.push_back(start + i);
+      s.top1.push_back(static_cast<int32_t>(arg));
+      s.nll.push_back(loss);
+      s.positions.push_back(start + i);
       total += loss;
     }
-    fmt::print(stderr, "\rscored {} / {} tokens", end, ids.size());
+    if (progress) fmt::print(progress, "\rscored {} / {} tokens", end, ids.size());
   }
-  fmt::print(stderr, "\n");
-  double ppl = std::exp(total / static_cast<double>(nll.size()));
-  fmt::print("tokens: {}  scored: {}  window: {}  perplexity: {:.4f}\n", ids.size(), nll.size(), window, ppl);
+  if (progress) fmt::print(progress, "\n");
+  s.window = window;
+  s.perplexity = std::exp(total / static_cast<double>(s.nll.size()));
+  return s;
+}
+
+namespace {
+
+Status RunPerplexity(const PerplexityOptions& o) {
+  FileSystem* fs = RealFileSystem();
+  ANEC_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(o.text_file));
+  ANEC_ASSIGN_OR_RETURN(ConvertedModel converted, OpenConvertedModel(o.model_path, "--model-path"));
+  ANEC_ASSIGN_OR_RETURN(PerplexityScores s, ScoreText(converted, o.model_path, text, o.text_file,
+                                                      o.max_tokens, o.window, stderr));
+  fmt::print("tokens: {}  scored: {}  window: {}  perplexity: {:.4f}\n", s.tokens.size(),
+             s.nll.size(), s.window, s.perplexity);
   if (!o.json_out.empty()) {
-    nlohmann::json j = {{"tokens", ids}, {"positions", scored_positions}, {"top1", top1},
-                        {"nll", nll}, {"perplexity", ppl}, {"window", window}};
+    nlohmann::json j = {{"tokens", s.tokens}, {"positions", s.positions},   {"top1", s.top1},
+                        {"nll", s.nll},       {"perplexity", s.perplexity}, {"window", s.window}};
     ANEC_RETURN_IF_ERROR(fs->WriteFileAtomic(o.json_out, j.dump()));
   }
   return Status::Ok();
