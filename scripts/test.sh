@@ -3,7 +3,9 @@
 # ASan/UBSan Debug builds, both with warnings as errors) and the Python cross-checks
 # (coremltools, tokenizers, ...).
 # Usage: scripts/test.sh            (everything; what CI runs)
-#        ANEC_SKIP_SANITIZE=1 scripts/test.sh   (skip the sanitizer build, for a quick local run)
+#        ANEC_SKIP_SANITIZE=1 scripts/test.sh   (skip the sanitizer build and the fuzzing, for a
+#                                                quick local run)
+#        ANEC_FUZZ_SECONDS=N scripts/test.sh    (fuzz each reader N s instead of 60)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,26 +21,44 @@ bash scripts/setup-venv.sh ci
 # The tests run on the Release build (what users benchmark and ship), warnings as errors; the
 # sanitizer build below is the Debug configuration, also warnings as errors. A user's own build
 # of any type warns but never fails on warnings (ANEC_WERROR is OFF by default).
-echo "== build (Release, warnings as errors)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DANEC_WERROR=ON >/dev/null
+# ANEC_PYTHON adds the Python extension module (python/, docs/PYTHON.md) to this tree, so the
+# `pip install .` below reuses it instead of compiling the core a second time.
+echo "== build (Release, warnings as errors, with the Python module)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DANEC_WERROR=ON \
+  -DANEC_PYTHON=ON -DPython_EXECUTABLE="$root/.venv/bin/python" >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== C++ tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== Python cross-checks (coremltools, tokenizers, transformers references)"
+# The real `pip install .` (scikit-build-core), pointed at build/: same configuration, so Ninja
+# finds the module up to date and pip only packs and installs the wheel that the tests import.
+echo "== pip install . (the anec Python package, from build/)"
+"$root/.venv/bin/python" -m pip install -q --no-build-isolation -C build-dir="$root/build" .
+
+echo "== Python cross-checks (coremltools, tokenizers, transformers references, the package)"
 ANEC_BINARY_DIR="$root/build" "$root/.venv/bin/python" -m pytest -q tests/python
 
 if [ -z "${ANEC_SKIP_SANITIZE:-}" ]; then
-  # Every C++ test binary again, under AddressSanitizer + UndefinedBehaviorSanitizer (the tools
-  # and the anec binary are not rebuilt: the tests cover their code).
+  # Every C++ test binary again, and the fuzz targets (docs/FUZZING.md), from one clang build
+  # under AddressSanitizer + UndefinedBehaviorSanitizer, Debug at -O1, libraries instrumented for
+  # libFuzzer (the tools and the anec binary are not rebuilt: the tests cover their code).
   sanitized=(base_tests coreml_tests mil_tests io_tests model_tests quant_tests text_tests
              ane_tests runtime_tests pipeline_tests parity_tests cli_tests calib_tests)
-  echo "== build + C++ tests with AddressSanitizer and UndefinedBehaviorSanitizer: ${sanitized[*]}"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DANEC_SANITIZE=ON \
-    -DANEC_BUILD_BENCH=OFF -DANEC_WERROR=ON >/dev/null
-  cmake --build build-asan -j"$jobs" --target "${sanitized[@]}"
-  regex="^($(IFS='|'; echo "${sanitized[*]}"))$"
+  echo "== build (clang) + C++ tests with AddressSanitizer and UndefinedBehaviorSanitizer: ${sanitized[*]}"
+  # A tree configured by another compiler (gcc, before the fuzz targets) cannot be switched.
+  if [ -f build-asan/CMakeCache.txt ] && ! grep -q "^CMAKE_CXX_COMPILER:.*clang" build-asan/CMakeCache.txt; then
+    rm -rf build-asan
+  fi
+  CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DANEC_SANITIZE=ON -DANEC_FUZZ=ON -DANEC_BUILD_BENCH=OFF -DANEC_WERROR=ON >/dev/null
+  cmake --build build-asan -j"$jobs" --target "${sanitized[@]}" fuzz_targets
+  regex="^($(IFS='|'; echo "${sanitized[*]}")|.*_fuzz_replay)$"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -R "$regex"
+
+  # Each fuzz target for ANEC_FUZZ_SECONDS (default 60), $jobs at a time; any crash, leak,
+  # timeout or out-of-memory fails the run and prints where the input was saved.
+  echo "== fuzzing every reader (scripts/fuzz.sh, ${ANEC_FUZZ_SECONDS:-60} s per target)"
+  ANEC_FUZZ_JOBS="$jobs" bash scripts/fuzz.sh build-asan
 fi

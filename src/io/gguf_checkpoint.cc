@@ -205,7 +205,8 @@ Status GgufCheckpoint::Build() {
   }
   if (f.Has("general.name")) {
     ANEC_ASSIGN_OR_RETURN(std::string name, f.GetString("general.name"));
-    cfg["_name_or_path"] = name;
+    // Only a label: a name that is not UTF-8 (which config.json cannot hold) is left out.
+    if (IsValidUtf8(name)) cfg["_name_or_path"] = name;
   }
   config_ = std::move(cfg);
 

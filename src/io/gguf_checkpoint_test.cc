@@ -57,6 +57,19 @@ TEST(GgufCheckpointTest, SynthesizedConfig) {
   EXPECT_EQ(c["eos_token_id"], 1);
 }
 
+// A general.name that is not UTF-8 went into config.json's _name_or_path, and writing that
+// config (`anec convert --model X.gguf`) threw from nlohmann::json and ended the process.
+// tests/fuzz/regressions/gguf/name_not_utf8.gguf is a one-layer model named "fuzz\xFFllama".
+TEST(GgufCheckpointTest, NameThatIsNotUtf8IsLeftOutOfTheConfig) {
+  const char* root = std::getenv("ANEC_SOURCE_DIR");
+  auto ckpt = GgufCheckpoint::Open(RealFileSystem(), std::string(root ? root : ".") +
+                                  "/tests/fuzz/regressions/gguf/name_not_utf8.gguf");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
+  EXPECT_FALSE((*ckpt)->hf_config().contains("_name_or_path"));
+  EXPECT_EQ((*ckpt)->hf_config()["hidden_size"], 32);
+  EXPECT_NE((*ckpt)->hf_config().dump(2).find("LlamaForCausalLM"), std::string::npos);
+}
+
 TEST(GgufCheckpointTest, RawBlocksKeepHuggingFaceRowOrder) {
   auto ckpt = GgufCheckpoint::Open(RealFileSystem(), FixturePath("tiny_llama.gguf"));
   ASSERT_TRUE(ckpt.ok());

@@ -114,6 +114,35 @@ Status ReadScalar(Cursor& c, GgufValue::Type t, const std::string& key, int64_t*
 }  // namespace
 
 bool IsSupportedGgmlType(uint32_t code) { return FindType(code) != nullptr; }
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp, min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 2, cp = c & 0x1Fu, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3, cp = c & 0x0Fu, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4, cp = c & 0x07u, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (s.size() - i < n) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
 std::string_view GgmlTypeName(GgmlType t) {
   const TypeRow* r = FindType(static_cast<uint32_t>(t));
   return r ? r->name : "unknown";

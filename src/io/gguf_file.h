@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -26,6 +27,10 @@ enum class GgmlType : uint32_t {
   kI8 = 24, kI16 = 25, kI32 = 26, kI64 = 27, kF64 = 28, kBF16 = 30,
 };
 bool IsSupportedGgmlType(uint32_t code);
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF). GGUF strings are raw bytes; whatever is written into JSON (tokenizer.json,
+// config.json) must pass this first, as nlohmann::json cannot serialize anything else.
+bool IsValidUtf8(std::string_view s);
 std::string_view GgmlTypeName(GgmlType t);
 // Elements per block and bytes per block (1 element for plain types).
 int64_t GgmlBlockSize(GgmlType t);

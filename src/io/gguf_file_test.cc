@@ -169,5 +169,20 @@ TEST(GgufFileTest, DuplicateKeyAndUnknownValueType) {
   EXPECT_NE(Parse(u.bytes).message().find("unknown value type 13"), std::string::npos);
 }
 
+TEST(GgufFileTest, IsValidUtf8) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xC3\xA9 \xE2\x96\x81 \xF0\x9F\x99\x82"));  // é ▁ 🙂
+  EXPECT_TRUE(IsValidUtf8(std::string("nul\0inside", 11)));
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // a lone continuation byte
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC4 "));             // lead byte, then no continuation
+  EXPECT_FALSE(IsValidUtf8("\xC0\x80"));          // overlong NUL
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // a UTF-16 surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xFF"));
+}
+
 }  // namespace
 }  // namespace anec::io

@@ -205,6 +205,14 @@ json PostProcessor(const std::vector<std::string>& tokens, int64_t bos, int64_t 
           {"special_tokens", specials}};
 }
 
+// Strings of the metadata are raw bytes but tokenizer.json is JSON: anything else than UTF-8 is
+// an error here rather than an exception when the JSON is written.
+Status CheckUtf8(const GgufFile& f, const char* key, size_t index, const std::string& s) {
+  if (IsValidUtf8(s)) return Status::Ok();
+  return Corrupt("{}: {}[{}] is not valid UTF-8, so it cannot go into tokenizer.json; "
+                 "re-convert the GGUF with a current llama.cpp", f.path(), key, index);
+}
+
 Result<bool> GetBool(const GgufFile& f, const std::string& key, bool fallback) {
   if (!f.Has(key)) return fallback;
   ANEC_ASSIGN_OR_RETURN(int64_t v, f.GetInt(key));
@@ -238,6 +246,9 @@ Result<ModelParts> Gpt2Parts(const GgufFile& f, json vocab) {
         f.path(), pre);
   }
   ANEC_ASSIGN_OR_RETURN(std::vector<std::string> merges, f.GetStringArray("tokenizer.ggml.merges"));
+  for (size_t i = 0; i < merges.size(); ++i) {
+    ANEC_RETURN_IF_ERROR(CheckUtf8(f, "tokenizer.ggml.merges", i, merges[i]));
+  }
   ModelParts p;
   p.pre_tokenizer = pre_row->make();
   p.decoder = ByteLevel(true);
@@ -331,6 +342,9 @@ Result<HfTokenizerFiles> BuildHfTokenizerFiles(const GgufFile& f) {
         f.path(), model);
   }
   ANEC_ASSIGN_OR_RETURN(std::vector<std::string> tokens, f.GetStringArray("tokenizer.ggml.tokens"));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    ANEC_RETURN_IF_ERROR(CheckUtf8(f, "tokenizer.ggml.tokens", i, tokens[i]));
+  }
   std::vector<int64_t> types(tokens.size(), 1);
   if (f.Has("tokenizer.ggml.token_type")) {
     ANEC_ASSIGN_OR_RETURN(types, f.GetIntArray("tokenizer.ggml.token_type"));
@@ -413,6 +427,11 @@ Result<HfTokenizerFiles> BuildHfTokenizerFiles(const GgufFile& f) {
   if (model == "llama") cfg["legacy"] = false;
   if (f.Has("tokenizer.chat_template")) {
     ANEC_ASSIGN_OR_RETURN(std::string tmpl, f.GetString("tokenizer.chat_template"));
+    if (!IsValidUtf8(tmpl)) {
+      return Corrupt("{}: tokenizer.chat_template is not valid UTF-8, so it cannot go into "
+                     "tokenizer_config.json; re-convert the GGUF with a current llama.cpp",
+                     f.path());
+    }
     cfg["chat_template"] = tmpl;
   }
   return HfTokenizerFiles{tok.dump(2), cfg.dump(2)};

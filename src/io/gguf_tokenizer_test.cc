@@ -288,6 +288,53 @@ TEST(GgufTokenizerTest, UnknownTokenizerModelIsUnsupported) {
   EXPECT_NE(files.status().message().find("'t5'"), std::string::npos);
 }
 
+// Found by fuzzing (tests/fuzz/regressions/gguf/token_not_utf8): a token that is not UTF-8 made
+// nlohmann::json throw while writing tokenizer.json, which ended the process.
+TEST(GgufTokenizerTest, StringsThatAreNotUtf8AreErrorsNotCrashes) {
+  auto expect_error = [](const std::vector<uint8_t>& bytes, const std::string& what) {
+    auto f = GgufFile::FromBytes(bytes, "bad.gguf");
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    auto files = BuildHfTokenizerFiles(*f);
+    ASSERT_FALSE(files.ok()) << what;
+    EXPECT_NE(files.status().message().find(what), std::string::npos) << files.status().ToString();
+    EXPECT_NE(files.status().message().find("not valid UTF-8"), std::string::npos);
+  };
+  // A lead byte followed by a space passes a lax byte-level spelling check.
+  expect_error(KvBuilder()
+                   .Str("tokenizer.ggml.model", "gpt2")
+                   .Strings("tokenizer.ggml.tokens", {"a", "b", "\xC4 "})
+                   .Strings("tokenizer.ggml.merges", {"a b"})
+                   .Finish(),
+               "tokenizer.ggml.tokens[2]");
+  expect_error(KvBuilder()
+                   .Str("tokenizer.ggml.model", "gpt2")
+                   .Strings("tokenizer.ggml.tokens", {"a", "b"})
+                   .Strings("tokenizer.ggml.merges", {"a b", "\xED\xA0\x80 b"})  // a surrogate
+                   .Finish(),
+               "tokenizer.ggml.merges[1]");
+  expect_error(KvBuilder()
+                   .Str("tokenizer.ggml.model", "llama")
+                   .Strings("tokenizer.ggml.tokens", {"<unk>", "\xFF"})
+                   .Floats("tokenizer.ggml.scores", {0, 0})
+                   .Finish(),
+               "tokenizer.ggml.tokens[1]");
+  expect_error(KvBuilder()
+                   .Str("tokenizer.ggml.model", "gpt2")
+                   .Strings("tokenizer.ggml.tokens", {"a"})
+                   .Strings("tokenizer.ggml.merges", {})
+                   .Str("tokenizer.chat_template", "{{ x }}\xC0\x80")  // overlong NUL
+                   .Finish(),
+               "tokenizer.chat_template");
+
+  const char* root = std::getenv("ANEC_SOURCE_DIR");
+  auto f = GgufFile::Open(RealFileSystem(), std::string(root ? root : ".") +
+                                                "/tests/fuzz/regressions/gguf/token_not_utf8");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  auto files = BuildHfTokenizerFiles(*f);
+  ASSERT_FALSE(files.ok());
+  EXPECT_NE(files.status().message().find("not valid UTF-8"), std::string::npos);
+}
+
 TEST(GgufTokenizerTest, MissingVocabularyIsAnError) {
   auto f = GgufFile::Open(RealFileSystem(), FixturePath("all_types.gguf"));
   ASSERT_TRUE(f.ok());

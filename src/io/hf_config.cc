@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "io/json_message.h"
+
 namespace anec::io {
 namespace {
 
@@ -88,8 +90,7 @@ class FieldReader {
   }
 
   Status Bad(std::string_view key, const json& v, std::string_view expected) const {
-    std::string shown = v.dump();
-    if (shown.size() > 60) shown = shown.substr(0, 57) + "...";
+    const std::string shown = JsonForMessage(v, 60);
     return InvalidArgument("{}: field {}{} is {} ({}), expected {}", path_, prefix_, key, shown,
                            v.type_name(), expected);
   }

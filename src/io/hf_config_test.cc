@@ -99,6 +99,18 @@ TEST(HfConfigTest, WrongTypesNameFileAndField) {
               HasSubstr("expected a list of class names"));
 }
 
+// Found by fuzzing: the error message printed the value with nlohmann's dump(), which recurses
+// once per level, so a deeply nested field overflowed the stack.
+TEST(HfConfigTest, DeeplyNestedFieldIsAnErrorNotACrash) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto c = ParseHfConfig("{\"hidden_size\": " + deep + "}", "/m/config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("/m/config.json: field hidden_size is <array nested more than 32 levels"));
+  EXPECT_FALSE(ParseHfConfig("{\"eos_token_id\": " + deep + "}", "c").ok());
+  EXPECT_FALSE(ParseHfConfig("{\"rope_scaling\": {\"factor\": " + deep + "}}", "c").ok());
+}
+
 TEST(HfConfigTest, FromParsedJson) {
   nlohmann::json j = {{"hidden_size", 16}, {"eos_token_id", {1, 2}}, {"architectures", {"X"}}};
   auto c = HfConfigFromJson(j, "gguf:model.gguf");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "io/json_message.h"
+
 namespace anec::io {
 namespace {
 
@@ -28,7 +30,7 @@ Result<std::optional<T>> Field(const nlohmann::json& j, std::string_view path,
   if constexpr (std::is_same_v<T, std::string>) ok = it->is_string();
   if (!ok) {
     return InvalidArgument("{}: quantization field '{}' should be {}, found {}", path, key,
-                           expected, it->dump());
+                           expected, JsonForMessage(*it));
   }
   return std::optional<T>(it->get<T>());
 }
@@ -48,7 +50,7 @@ std::string_view PrequantMethodName(PrequantMethod m) {
 Result<PrequantConfig> ParsePrequantConfig(const nlohmann::json& qc, std::string_view path) {
   if (!qc.is_object()) {
     return InvalidArgument("{}: quantization_config should be an object, found {}", path,
-                           qc.dump());
+                           JsonForMessage(qc));
   }
   PrequantConfig cfg;
   cfg.path = std::string(path);

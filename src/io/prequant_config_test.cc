@@ -102,6 +102,15 @@ TEST(PrequantConfigTest, MalformedFieldsAreInvalidArguments) {
   }
 }
 
+// Found by fuzzing: the message printed the value with nlohmann's recursive dump().
+TEST(PrequantConfigTest, DeeplyNestedFieldIsAnErrorNotACrash) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto c = Parse(("{\"quant_method\": \"gptq\", \"bits\": " + deep + "}").c_str());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("'bits' should be an integer, found <array nested"));
+  EXPECT_FALSE(Parse(deep.c_str()).ok());
+}
+
 TEST(PrequantConfigTest, ReadFindsConfigJsonThenLegacyFiles) {
   MemoryFileSystem fs;
   fs.SetFile("plain/config.json", R"({"model_type": "llama", "quantization_config": null})");

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/json_message.h"
+
 namespace anec::io {
 namespace {
 
@@ -154,18 +156,28 @@ Status SafetensorsFile::Parse() {
     e.info.name = name;
     e.info.dtype = *dtype;
     // Counts bytes with overflow checks: a hostile shape must not wrap around to a small size.
+    // The element count of the non-zero dimensions must also fit int64_t, as every reader of the
+    // shape multiplies it out (TensorInfo::num_elements): a zero last does not make
+    // [2^32, 2^31 + 1, 0] safe.
     uint64_t nbytes = TensorDTypeSize(*dtype);
-    bool overflow = false;
+    uint64_t elements = 1;
+    bool overflow = false, elements_overflow = false;
     for (const json& d : js) {
       uint64_t dim = 0;
       if (!GetUnsigned(d, &dim) ||
           dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return Corrupt("{}: tensor {}: shape {} has an entry that is not a non-negative integer", p,
-                       name, js.dump());
+                       name, JsonForMessage(js));
       }
       e.info.shape.push_back(static_cast<int64_t>(dim));
       if (dim != 0 && nbytes > std::numeric_limits<uint64_t>::max() / dim) overflow = true;
       nbytes *= dim;
+      if (dim != 0) {
+        if (elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / dim) {
+          elements_overflow = true;
+        }
+        elements *= dim;
+      }
     }
     const json& jo = v["data_offsets"];
     uint64_t begin = 0, end = 0;
@@ -174,7 +186,7 @@ Status SafetensorsFile::Parse() {
       return Corrupt(
           "{}: tensor {}: data_offsets {} must be two integers [begin, end] with "
           "begin <= end",
-          p, name, jo.dump());
+          p, name, JsonForMessage(jo));
     }
     if (end > data_size) {
       return Corrupt(
@@ -189,6 +201,10 @@ Status SafetensorsFile::Parse() {
           p, name, SafetensorsDTypeName(*dtype), ShapeString(e.info.shape),
           overflow ? std::string("more than 2^64") : std::to_string(nbytes), begin, end,
           end - begin);
+    }
+    if (elements_overflow) {
+      return Corrupt("{}: tensor {}: the dimensions of shape {} multiply past 2^63; the header "
+                     "is damaged, re-download the file", p, name, JsonForMessage(js));
     }
     e.begin = data_start + begin;
     e.end = data_start + end;

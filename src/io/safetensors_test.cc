@@ -193,6 +193,30 @@ TEST(SafetensorsTest, RejectsDTypeTimesShapeNotMatchingLength) {
   EXPECT_THAT(OpenStatus(fs, "/o.safetensors").message(), HasSubstr("more than 2^64"));
 }
 
+// Found by fuzzing (tests/fuzz/regressions/safetensors/): a zero last let a shape whose other
+// dimensions multiply past int64_t through, and TensorInfo::num_elements() then overflowed.
+// A deeply nested shape overflowed the stack while the message was written.
+TEST(SafetensorsTest, RejectsShapesThatOverflowOrNestDeeply) {
+  MemoryFileSystem fs;
+  fs.SetFile("/e.safetensors", Raw(R"({"w": {"dtype": "U8", "shape": [4294967296, 2147483649, 0], )"
+                                   R"("data_offsets": [0, 0]}})"));
+  Status s = OpenStatus(fs, "/e.safetensors");
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt);
+  EXPECT_THAT(s.message(), HasSubstr("tensor w: the dimensions of shape [4294967296,2147483649,0] "
+                                     "multiply past 2^63"));
+  // Zero-sized tensors with sane shapes still open.
+  fs.SetFile("/z.safetensors", Raw(R"({"w": {"dtype": "U8", "shape": [4294967296, 0], )"
+                                   R"("data_offsets": [0, 0]}})"));
+  EXPECT_TRUE(OpenStatus(fs, "/z.safetensors").ok());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  fs.SetFile("/d.safetensors",
+             Raw(R"({"w": {"dtype": "U8", "shape": )" + deep + R"(, "data_offsets": [0, 0]}})"));
+  EXPECT_THAT(OpenStatus(fs, "/d.safetensors").message(), HasSubstr("<array nested more than"));
+  fs.SetFile("/o.safetensors",
+             Raw(R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": )" + deep + "}}"));
+  EXPECT_THAT(OpenStatus(fs, "/o.safetensors").message(), HasSubstr("data_offsets <array"));
+}
+
 TEST(SafetensorsTest, RejectsUnknownDType) {
   MemoryFileSystem fs;
   fs.SetFile("/t.safetensors",

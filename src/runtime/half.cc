@@ -3,6 +3,7 @@
 #include <memory>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -27,12 +28,21 @@ __attribute__((target("avx,f16c"))) void FloatToHalfF16c(const float* in, Half* 
   for (; i < n; ++i) out[i] = FloatToHalf(in[i]);
 }
 bool HasF16c() {
-  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool has = CpuHasF16c() && __builtin_cpu_supports("avx");
   return has;
 }
 #endif
 
 }  // namespace
+
+bool CpuHasF16c() {
+#if defined(__x86_64__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+#else
+  return false;
+#endif
+}
 
 const float* HalfToFloatTable() {
   static const std::unique_ptr<float[]> table = [] {

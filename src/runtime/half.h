@@ -23,6 +23,9 @@ inline float HalfToFloatFast(Half h) { return HalfToFloatTable()[h]; }
 // Converts n values; uses the CPU's F16C instructions when available.
 void HalfToFloatN(const Half* in, float* out, int64_t n);
 void FloatToHalfN(const float* in, Half* out, int64_t n);
+// x86-64: whether the CPU has the F16C conversions (false elsewhere). Read from CPUID because
+// __builtin_cpu_supports("f16c") is GCC-only (clang 14 rejects the name).
+bool CpuHasF16c();
 
 // fp32 -> fp16 -> fp32: what storing a value in an fp16 tensor does to it.
 inline float RoundToHalf(float f) { return HalfToFloat(FloatToHalf(f)); }

@@ -146,6 +146,18 @@ TEST(ModelFolder, MetaYamlAndFileLookup) {
   EXPECT_THAT(bad.status().message(), HasSubstr("context_length"));
 }
 
+// Found by fuzzing (tests/fuzz/regressions/model_folder/meta_yaml_scalar): yaml-cpp throws when
+// a scalar is subscripted, and the exception ended `anec run`.
+TEST(ModelFolder, MetaYamlThatIsNotAMapIsAnError) {
+  for (const char* text : {"hello\n", "- a\n- b\n", "42", ""}) {
+    auto cfg = ParseMetaYaml(text, "/m/meta.yaml");
+    ASSERT_FALSE(cfg.ok()) << text;
+    EXPECT_THAT(cfg.status().message(), HasSubstr("/m/meta.yaml")) << text;
+  }
+  EXPECT_THAT(ParseMetaYaml("hello\n", "/m/meta.yaml").status().message(),
+              HasSubstr("expected a YAML map with 'model_info'"));
+}
+
 // The whole path through real package folders: PackageWriter -> LlmModel::Open.
 TEST_F(LlmModelTest, OpenReadsAConvertedFolder) {
   MemoryFileSystem fs;

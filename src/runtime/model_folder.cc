@@ -45,6 +45,11 @@ std::string LutSuffix(const std::optional<int>& lut) {
 
 Result<ModelFolderConfig> ParseMetaYaml(std::string_view text, const std::string& path) {
   ANEC_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(text, path));
+  // yaml-cpp throws when a scalar is subscripted (a meta.yaml that is just "hello").
+  if (!root.IsMap()) {
+    return InvalidArgument("{}: expected a YAML map with 'model_info'; the file is not the "
+                           "meta.yaml `anec convert` writes", path);
+  }
   const YAML::Node info = root["model_info"];
   if (!info || !info.IsMap()) return InvalidArgument("{}: missing the 'model_info' map", path);
   const YAML::Node params = info["parameters"];

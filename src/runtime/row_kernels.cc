@@ -8,7 +8,9 @@
 // GCC 12 reports its own _mm512_undefined_* placeholders inside the AVX-512 intrinsics as
 // uninitialized (a known false positive); nothing in this file reads an uninitialized value.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #endif
 
@@ -24,8 +26,7 @@ Path Detect() {
       __builtin_cpu_supports("avx512vl")) {
     return Path::kAvx512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c()) {
     return Path::kAvx2;
   }
 #endif

@@ -14,6 +14,12 @@ Result<std::string> RenderChatTemplate(std::string_view chat_template, const Ord
   if (!messages.is_array()) {
     return InvalidArgument("chat messages must be a JSON array of {{role, content}} objects");
   }
+  // Value::FromJson recurses once per level.
+  if (NestsDeeperThan(messages, kMaxJsonDepth) ||
+      NestsDeeperThan(options.extra_vars, kMaxJsonDepth)) {
+    return InvalidArgument("chat messages or template variables nest more than {} levels deep",
+                           kMaxJsonDepth);
+  }
   ANEC_ASSIGN_OR_RETURN(jinja::Template tmpl, jinja::Parse(chat_template));
   Dict vars;
   vars.Set("messages", Value::FromJson(messages));

@@ -1,6 +1,7 @@
 #include "text/jinja_eval.h"
 
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 
 #include "text/jinja_builtins.h"
@@ -11,6 +12,20 @@ namespace {
 constexpr int kMaxDepth = 100;           // macro recursion guard
 constexpr int kMaxEvalDepth = 500;       // nested expression evaluation, across macro calls
 constexpr size_t kMaxOutput = 64 << 20;  // a runaway template must not eat the machine
+// Work of one render, in steps: one per statement and expression evaluated, ten per loop
+// iteration, one per list item or 64 string bytes an operation builds (and a filter reads). A
+// real template over thousands of messages takes a small fraction; a hostile one (loops nested
+// over range(10**5), a large list rebuilt in every iteration) ends with an error instead of
+// running for hours. Two million steps are about a second under AddressSanitizer.
+constexpr int64_t kMaxSteps = 2'000'000;
+// Items of a list built by repetition (`[x] * n`, `[a] + [b]`), like range()'s limit.
+constexpr size_t kMaxListItems = 1'000'000;
+// Nesting of a value stored by `set` (the parser's limit for a literal): see Value::NestsDeeperThan.
+constexpr int kMaxValueDepth = 256;
+
+Status IntegerOverflow(int64_t x, std::string_view op, int64_t y) {
+  return InvalidArgument("integer overflow: {} {} {} does not fit in 64 bits", x, op, y);
+}
 
 class Interpreter {
  public:
@@ -53,6 +68,7 @@ class Interpreter {
   }
 
   Result<Flow> ExecNode(const Node& n, std::string* out) {
+    ANEC_RETURN_IF_ERROR(Charge(1));
     switch (n.kind) {
       case Node::Kind::kText:
         *out += n.text;
@@ -98,6 +114,10 @@ class Interpreter {
       ANEC_RETURN_IF_ERROR(Exec(n.body, &body).status());
       v = Value(body);
     }
+    if (v.NestsDeeperThan(kMaxValueDepth)) {
+      return InvalidArgument("chat template line {}: the value set to '{}' nests more than {} levels",
+                             n.line, n.targets.back(), kMaxValueDepth);
+    }
     if (n.targets.size() == 2) {
       Value ns = Lookup(n.targets[0]);
       if (!ns.is_dict() || !ns.dict().is_namespace) {
@@ -105,6 +125,10 @@ class Interpreter {
             "chat template line {}: cannot assign attribute on non-namespace "
             "'{}'",
             n.line, n.targets[0]);
+      }
+      if (v.Reaches(&ns.dict(), kMaxValueDepth)) {
+        return InvalidArgument("chat template line {}: '{}.{}' would hold the namespace itself",
+                               n.line, n.targets[0], n.targets[1]);
       }
       ns.dict().Set(n.targets[1], v);
     } else {
@@ -118,6 +142,7 @@ class Interpreter {
     if (!iterable.ok()) return At(n.line, iterable.status());
     std::vector<Value> all, items;
     Status s = Iterate(*iterable, &all).status();
+    if (s.ok()) s = Charge(static_cast<int64_t>(all.size()));
     if (!s.ok()) return At(n.line, s);
     scopes_.emplace_back();
     auto bind = [&](const Value& item) -> Status {
@@ -151,21 +176,27 @@ class Interpreter {
     }
     const int64_t len = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < len; ++i) {
+      if (Status c = Charge(10); !c.ok()) {
+        scopes_.pop_back();
+        return At(n.line, c);
+      }
       Status b = bind(items[i]);
       if (!b.ok()) {
         scopes_.pop_back();
         return b;
       }
+      // Distinct keys: appended directly (Set() would search), since this runs per iteration.
       Dict loop;
-      loop.Set("index", Value(i + 1));
-      loop.Set("index0", Value(i));
-      loop.Set("revindex", Value(len - i));
-      loop.Set("revindex0", Value(len - i - 1));
-      loop.Set("first", Value(i == 0));
-      loop.Set("last", Value(i == len - 1));
-      loop.Set("length", Value(len));
-      loop.Set("previtem", i > 0 ? items[i - 1] : Value());
-      loop.Set("nextitem", i + 1 < len ? items[i + 1] : Value());
+      loop.items.reserve(9);
+      loop.items.emplace_back("index", Value(i + 1));
+      loop.items.emplace_back("index0", Value(i));
+      loop.items.emplace_back("revindex", Value(len - i));
+      loop.items.emplace_back("revindex0", Value(len - i - 1));
+      loop.items.emplace_back("first", Value(i == 0));
+      loop.items.emplace_back("last", Value(i == len - 1));
+      loop.items.emplace_back("length", Value(len));
+      loop.items.emplace_back("previtem", i > 0 ? items[i - 1] : Value());
+      loop.items.emplace_back("nextitem", i + 1 < len ? items[i + 1] : Value());
       scopes_.back()["loop"] = Value::MakeDict(std::move(loop));
       Result<Flow> f = Exec(n.body, out);
       if (!f.ok()) {
@@ -221,14 +252,37 @@ class Interpreter {
     return a;
   }
 
+  Status Charge(int64_t steps) {
+    steps_ += steps;
+    if (steps_ <= kMaxSteps) return Status::Ok();
+    return InvalidArgument("the template does more than {} steps of work (a runaway loop?)",
+                           kMaxSteps);
+  }
+
+  // The size that building or reading `v` costs, in steps.
+  static int64_t Size(const Value& v) {
+    if (v.is_list()) return static_cast<int64_t>(v.list().size());
+    if (v.is_dict()) return static_cast<int64_t>(v.dict().items.size());
+    if (v.is_string()) return static_cast<int64_t>(v.as_string().size() / 64);
+    return 0;
+  }
+
   Result<Value> Eval(const Expr& e) {
     if (eval_depth_ >= kMaxEvalDepth) {
       return InvalidArgument("expression nesting (through macro calls) deeper than {}",
                              kMaxEvalDepth);
     }
+    ANEC_RETURN_IF_ERROR(Charge(1));
     ++eval_depth_;
     Result<Value> v = EvalInner(e);
     --eval_depth_;
+    // What an operation builds costs in proportion to its size; names, attributes and literals
+    // only hand over existing values.
+    const bool builds = e.kind == Expr::Kind::kCall || e.kind == Expr::Kind::kFilter ||
+                        e.kind == Expr::Kind::kBinary || e.kind == Expr::Kind::kSlice ||
+                        e.kind == Expr::Kind::kList || e.kind == Expr::Kind::kTuple ||
+                        e.kind == Expr::Kind::kDict;
+    if (v.ok() && builds) ANEC_RETURN_IF_ERROR(Charge(Size(*v)));
     return v;
   }
 
@@ -286,6 +340,11 @@ class Interpreter {
       }
       case Expr::Kind::kFilter: {
         ANEC_ASSIGN_OR_RETURN(Value v, Eval(*e.children[0]));
+        // Most filters read their whole input (sum, join, map, sort...); these few do not.
+        if (e.name != "length" && e.name != "count" && e.name != "first" && e.name != "last" &&
+            e.name != "default" && e.name != "d") {
+          ANEC_RETURN_IF_ERROR(Charge(Size(v)));
+        }
         ANEC_ASSIGN_OR_RETURN(CallArgs a, EvalArgs(e, 1));
         return ApplyFilter(e.name, v, a);
       }
@@ -301,6 +360,9 @@ class Interpreter {
         if (!v.is_number())
           return InvalidArgument("bad operand type for unary {}: {}", e.name, v.TypeName());
         if (e.name == "+") return v;
+        if (v.is_int() && v.as_int() == std::numeric_limits<int64_t>::min()) {
+          return IntegerOverflow(0, "-", v.as_int());
+        }
         return v.is_int() ? Value(-v.as_int()) : Value(-v.as_double());
       }
       case Expr::Kind::kBinary:
@@ -320,7 +382,11 @@ class Interpreter {
     if (op == "and") return a.Truthy() ? Eval(*e.children[1]) : a;
     if (op == "or") return a.Truthy() ? a : Eval(*e.children[1]);
     ANEC_ASSIGN_OR_RETURN(Value b, Eval(*e.children[1]));
-    if (op == "~") return Value(a.Str() + b.Str());
+    if (op == "~") {
+      std::string s = a.Str() + b.Str();
+      if (s.size() > kMaxOutput) return InvalidArgument("a string of more than 64 MiB");
+      return Value(std::move(s));
+    }
     if (op == "==") return Value(a.Equals(b));
     if (op == "!=") return Value(!a.Equals(b));
     if (op == "in" || op == "not in") {
@@ -335,8 +401,16 @@ class Interpreter {
       return Value(r);
     }
     if (op == "+") {
-      if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+      if (a.is_string() && b.is_string()) {
+        if (a.as_string().size() + b.as_string().size() > kMaxOutput) {
+          return InvalidArgument("a string of more than 64 MiB");
+        }
+        return Value(a.as_string() + b.as_string());
+      }
       if (a.is_list() && b.is_list()) {
+        if (a.list().size() + b.list().size() > kMaxListItems) {
+          return InvalidArgument("a list of more than {} items", kMaxListItems);
+        }
         std::vector<Value> items = a.list();
         items.insert(items.end(), b.list().begin(), b.list().end());
         return Value::List(std::move(items));
@@ -351,6 +425,11 @@ class Interpreter {
           s += a.as_string();
         else
           items.insert(items.end(), a.list().begin(), a.list().end());
+        // ("x" * 10**6) * 10**6 would need a terabyte.
+        if (s.size() > kMaxOutput) return InvalidArgument("a string of more than 64 MiB");
+        if (items.size() > kMaxListItems) {
+          return InvalidArgument("a list of more than {} items", kMaxListItems);
+        }
       }
       return a.is_string() ? Value(s) : Value::List(std::move(items));
     }
@@ -370,22 +449,38 @@ class Interpreter {
       y = b.as_bool();
       dy = y;
     }
-    if (op == "+") return ints ? Value(x + y) : Value(dx + dy);
-    if (op == "-") return ints ? Value(x - y) : Value(dx - dy);
-    if (op == "*") return ints ? Value(x * y) : Value(dx * dy);
-    if (op == "**")
-      return ints && y >= 0 ? Value(static_cast<int64_t>(std::pow(dx, dy)))
-                            : Value(std::pow(dx, dy));
+    // Python's integers do not overflow; 64-bit ones must not silently wrap (undefined behaviour).
+    if (ints && (op == "+" || op == "-" || op == "*")) {
+      int64_t r = 0;
+      const bool overflow = op == "+"   ? __builtin_add_overflow(x, y, &r)
+                            : op == "-" ? __builtin_sub_overflow(x, y, &r)
+                                        : __builtin_mul_overflow(x, y, &r);
+      if (overflow) return IntegerOverflow(x, op, y);
+      return Value(r);
+    }
+    if (op == "+") return Value(dx + dy);
+    if (op == "-") return Value(dx - dy);
+    if (op == "*") return Value(dx * dy);
+    if (op == "**") {
+      if (!ints || y < 0) return Value(std::pow(dx, dy));
+      const double p = std::pow(dx, dy);
+      if (!(std::fabs(p) < 9223372036854775808.0)) return IntegerOverflow(x, op, y);  // 2^63
+      return Value(static_cast<int64_t>(p));
+    }
     if (dy == 0) return InvalidArgument("division by zero");
     if (op == "/") return Value(dx / dy);
     if (op == "//") {
-      if (ints)
-        return Value(
-            static_cast<int64_t>(std::floor(static_cast<double>(x) / static_cast<double>(y))));
+      if (ints) {
+        if (x == std::numeric_limits<int64_t>::min() && y == -1) return IntegerOverflow(x, op, y);
+        int64_t q = x / y;  // rounds toward zero; Python floors
+        if (q * y != x && ((x < 0) != (y < 0))) --q;
+        return Value(q);
+      }
       return Value(std::floor(dx / dy));
     }
     if (op == "%") {
       if (ints) {
+        if (y == -1) return Value(int64_t{0});  // INT64_MIN % -1 traps in C++
         int64_t m = x % y;
         return Value(m != 0 && ((m < 0) != (y < 0)) ? m + y : m);
       }
@@ -398,6 +493,7 @@ class Interpreter {
   std::vector<Scope> scopes_;
   int depth_ = 0;
   int eval_depth_ = 0;
+  int64_t steps_ = 0;
 };
 
 }  // namespace

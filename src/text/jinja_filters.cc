@@ -204,9 +204,11 @@ Dict BuiltinGlobals() {
           }
           if (step == 0) return InvalidArgument("range() step must not be zero");
           std::vector<Value> out;
-          for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+          for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
             out.push_back(Value(i));
-            if (out.size() > 10'000'000) return InvalidArgument("range() too large");
+            // The interpreter's limit on list sizes and loop iterations.
+            if (out.size() > 1'000'000) return InvalidArgument("range() too large");
+            if (__builtin_add_overflow(i, step, &i)) break;  // past int64_t: beyond stop too
           }
           return Value::List(std::move(out));
         }));

@@ -108,6 +108,74 @@ TEST(JinjaTest, HugeOperatorChainsAreBounded) {
   EXPECT_FALSE(R(deep_chain + " }}").ok());
 }
 
+// Found by fuzzing the template engine (tests/fuzz/regressions/chat_template/): each of these
+// was undefined behaviour (UBSan), an out-of-memory, a hang, a leak or a stack overflow.
+TEST(JinjaTest, IntegerOverflowIsAnError) {
+  for (const char* t : {"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}",
+                        "{{ 4294967296 * 4294967296 }}", "{{ 2 ** 100 }}",
+                        "{{ (-9223372036854775807 - 1) // -1 }}", "{{ -(-9223372036854775807 - 1) }}"}) {
+    Result<std::string> r = R(t);
+    ASSERT_FALSE(r.ok()) << t;
+    EXPECT_NE(r.status().message().find("integer overflow"), std::string::npos) << t;
+  }
+  // What fits still computes as Python does.
+  EXPECT_EQ(*R("{{ 9223372036854775806 + 1 }}"), "9223372036854775807");
+  EXPECT_EQ(*R("{{ 2 ** 62 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 // -2 }} {{ -7 % 2 }}"),
+            "4611686018427387904 3 -4 -4 1");
+  EXPECT_EQ(*R("{{ (-9223372036854775807 - 1) % -1 }} {{ 5 % -1 }}"), "0 0");
+  // Floats past the int64_t range convert saturated (range() takes integers).
+  EXPECT_EQ(R("{{ range(10.0 ** 300) | length }}").status().message().find("too large") !=
+                std::string::npos,
+            true);
+  EXPECT_EQ(*R("{% for i in range(9223372036854775800, 9223372036854775807, 100) %}{{ i }}"
+               "{% endfor %}"),
+            "9223372036854775800");
+}
+
+TEST(JinjaTest, RunawayGrowthIsBounded) {
+  for (const char* t : {"{{ ('x' * 1000000) * 1000000 }}", "{{ [1, 2, 3] * 1000000 * 1000 }}",
+                        "{% set ns = namespace(s='ab') %}{% for i in range(40) %}"
+                        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+                        "{% set ns = namespace(s='ab') %}{% for i in range(40) %}"
+                        "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}",
+                        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}"
+                        "{% endfor %}"}) {
+    Result<std::string> r = R(t);
+    ASSERT_FALSE(r.ok()) << t;
+    EXPECT_NE(r.status().message().find("more than"), std::string::npos) << r.status().ToString();
+  }
+  EXPECT_EQ(*R("{{ ('ab' * 3) ~ ([0] * 2) | length }}"), "ababab2");
+}
+
+TEST(JinjaTest, ValuesHeldInThemselvesAreErrors) {
+  Result<std::string> r = R("{% set ns = namespace(a=1) %}{% set ns.a = ns %}x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("would hold the namespace itself"), std::string::npos);
+  r = R("{% set a = namespace(x=1) %}{% set b = namespace(y=[a]) %}{% set a.x = {'k': b} %}x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'a.x'"), std::string::npos);
+  r = R("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}"
+        "{% endfor %}x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nests more than 256 levels"), std::string::npos);
+  EXPECT_FALSE(R("{% set x = [] %}{% for i in range(1000) %}{% set x = [x] %}{% endfor %}x").ok());
+  // Namespaces inside others, without a cycle, are fine.
+  EXPECT_EQ(*R("{% set a = namespace(x=1) %}{% set b = namespace(y=2) %}{% set b.a = a %}"
+               "{% set a.x = 3 %}{{ b.a.x }}"),
+            "3");
+}
+
+TEST(JinjaTest, DeeplyNestedMessagesAreAnError) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  ChatTemplateOptions o;
+  o.now = 0;
+  Result<std::string> r = RenderChatTemplate("{{ messages }}", OrderedJson::parse(deep), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nest more than 64 levels"), std::string::npos);
+  o.extra_vars = {{"tools", OrderedJson::parse(deep)}};
+  EXPECT_FALSE(RenderChatTemplate("{{ tools }}", OrderedJson::array(), o).ok());
+}
+
 TEST(ChatTemplateTest, ApplyChatTemplateUsesTokenizerConfig) {
   Result<Tokenizer> tok = Tokenizer::FromJson(R"({
     "added_tokens": [{"id": 0, "content": "<s>", "special": true}, {"id": 1, "content": "</s>", "special": true}],

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "text/utf8.h"
 
@@ -42,9 +43,30 @@ Value::Value(double d) : type_(Type::kFloat), d_(d) {}
 Value::Value(std::string s)
     : type_(Type::kString), s_(std::make_shared<const std::string>(std::move(s))) {}
 
+int64_t Value::FloatToInt(double d) {
+  if (std::isnan(d)) return 0;
+  // 2^63 is exactly representable; every double below it and >= -2^63 converts.
+  if (d >= 9223372036854775808.0) return std::numeric_limits<int64_t>::max();
+  if (d < -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(d);
+}
+
+int Value::DepthOf(const Value& item) {
+  return item.is_list() || item.is_dict() ? item.depth_ : 0;
+}
+
 Value Value::List(std::vector<Value> items) {
   Value v;
   v.type_ = Type::kList;
+  v.depth_ = 1;
+  for (const Value& item : items) {
+    const int d = DepthOf(item);
+    if (d == kDynamicDepth || v.depth_ == kDynamicDepth) {
+      v.depth_ = kDynamicDepth;
+    } else {
+      v.depth_ = std::max(v.depth_, d + 1);
+    }
+  }
   v.list_ = std::make_shared<std::vector<Value>>(std::move(items));
   return v;
 }
@@ -52,8 +74,49 @@ Value Value::List(std::vector<Value> items) {
 Value Value::MakeDict(Dict d) {
   Value v;
   v.type_ = Type::kDict;
+  v.depth_ = d.is_namespace ? kDynamicDepth : 1;
+  for (const auto& [key, item] : d.items) {
+    const int depth = DepthOf(item);
+    if (depth == kDynamicDepth || v.depth_ == kDynamicDepth) {
+      v.depth_ = kDynamicDepth;
+    } else {
+      v.depth_ = std::max(v.depth_, depth + 1);
+    }
+  }
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
+}
+
+bool Value::NestsDeeperThan(int levels) const {
+  if (!is_list() && !is_dict()) return false;
+  if (depth_ != kDynamicDepth) return depth_ > levels;
+  if (levels <= 0) return true;
+  if (is_list()) {
+    for (const Value& item : *list_) {
+      if (item.NestsDeeperThan(levels - 1)) return true;
+    }
+    return false;
+  }
+  for (const auto& [key, item] : dict_->items) {
+    if (item.NestsDeeperThan(levels - 1)) return true;
+  }
+  return false;
+}
+
+bool Value::Reaches(const Dict* ns, int levels) const {
+  // Only what holds a namespace (dynamic depth) can reach one.
+  if (depth_ != kDynamicDepth || levels < 0) return false;
+  if (is_dict() && dict_.get() == ns) return true;
+  if (is_list()) {
+    for (const Value& item : *list_) {
+      if (item.Reaches(ns, levels - 1)) return true;
+    }
+    return false;
+  }
+  for (const auto& [key, item] : dict_->items) {
+    if (item.Reaches(ns, levels - 1)) return true;
+  }
+  return false;
 }
 
 Value Value::MakeFunction(std::string name, Function fn) {

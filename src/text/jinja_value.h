@@ -67,7 +67,9 @@ class Value {
   bool is_function() const { return type_ == Type::kFunction; }
 
   bool as_bool() const { return b_; }
-  int64_t as_int() const { return is_float() ? static_cast<int64_t>(d_) : i_; }
+  // A float is truncated, saturating at the int64_t range (NaN is 0): converting 1e300 directly
+  // would be undefined behaviour.
+  int64_t as_int() const { return is_float() ? FloatToInt(d_) : i_; }
   double as_double() const { return is_float() ? d_ : static_cast<double>(i_); }
   const std::string& as_string() const { return *s_; }
   std::vector<Value>& list() const { return *list_; }
@@ -84,6 +86,16 @@ class Value {
   Result<std::string> ToJson(int indent, bool sort_keys) const;
   std::string TypeName() const;
 
+  // Nesting of lists and dicts, which the interpreter bounds (Repr, ToJson and the destructor
+  // recurse once per level, so a template that wraps a value in itself in a loop would overflow
+  // the stack): true when this value nests more than `levels` deep. Cheap: a container's depth is
+  // known from its items when it is built, except for what holds a namespace (whose attributes
+  // change), which is walked, at most `levels` deep.
+  bool NestsDeeperThan(int levels) const;
+  // True when the namespace `ns` is reachable from this value within `levels` levels: storing the
+  // value in `ns` would make a cycle, which shared_ptr never frees and Repr never finishes.
+  bool Reaches(const Dict* ns, int levels) const;
+
   // Python ==.
   bool Equals(const Value& o) const;
   // Python <: -1/0/1, or an error for unordered types.
@@ -94,7 +106,13 @@ class Value {
     std::string name;
     Function fn;
   };
+  static int64_t FloatToInt(double d);
+  // Lists and dicts: 1 + the deepest item, or kDynamicDepth below a namespace.
+  static constexpr int kDynamicDepth = -1;
+  static int DepthOf(const Value& item);
+
   Type type_ = Type::kUndefined;
+  int depth_ = 0;
   bool b_ = false;
   int64_t i_ = 0;
   double d_ = 0;

@@ -37,6 +37,24 @@ inline int64_t JsonInt(const Json& j, std::string_view key, int64_t fallback) {
   return m && m->is_number_integer() ? m->get<int64_t>() : fallback;
 }
 
+// True when `j` nests arrays and objects more than `levels` deep. The recursion stops at
+// `levels`, so this is safe on hostile input, unlike the recursive walks that follow a parse (the
+// tokenizer's component builders, dump(), jinja::Value::FromJson), which a file of 100,000 '['
+// would take past the end of the stack. nlohmann's parser and destructor do not recurse.
+template <typename J>
+bool NestsDeeperThan(const J& j, int levels) {
+  if (!j.is_structured()) return false;
+  if (levels == 0) return true;
+  for (const J& e : j) {
+    if (NestsDeeperThan(e, levels - 1)) return true;
+  }
+  return false;
+}
+
+// How deep the JSON files and values anec reads may nest: real tokenizer.json files and chat
+// messages (tool schemas included) nest a dozen levels at most.
+inline constexpr int kMaxJsonDepth = 64;
+
 // Parses without exceptions; `what` names the file for the error message.
 inline Result<Json> ParseJson(std::string_view text, std::string_view what) {
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);

@@ -18,6 +18,11 @@ Tokenizer::~Tokenizer() = default;
 Result<Tokenizer> Tokenizer::FromJson(std::string_view json_text) {
   ANEC_ASSIGN_OR_RETURN(Json j, ParseJson(json_text, "tokenizer.json"));
   if (!j.is_object()) return Corrupt("tokenizer.json is not a JSON object");
+  // Sequence normalizers, pre-tokenizers, decoders and post-processors are built recursively.
+  if (NestsDeeperThan(j, kMaxJsonDepth)) {
+    return Corrupt("tokenizer.json nests objects and arrays more than {} levels deep (real ones "
+                   "nest a few); the file is damaged, re-download it", kMaxJsonDepth);
+  }
   const Json* model = JsonMember(j, "model");
   if (!model) return InvalidArgument("tokenizer.json has no 'model'");
   Tokenizer t;

@@ -76,6 +76,24 @@ TEST(TokenizerTest, StreamDecoderHoldsBackPartialCharacters) {
   EXPECT_EQ(stream.Flush(), "\xEF\xBF\xBD");  // an unfinished character ends as U+FFFD
 }
 
+// Found by fuzzing: Sequence normalizers, pre-tokenizers, decoders and post-processors are built
+// recursively, so a tokenizer.json nesting thousands of them overflowed the stack.
+TEST(TokenizerTest, DeeplyNestedComponentsAreAnError) {
+  for (const auto& [field, list] : {std::pair<std::string, std::string>{"normalizer", "normalizers"},
+                                    {"pre_tokenizer", "pretokenizers"},
+                                    {"decoder", "decoders"},
+                                    {"post_processor", "processors"}}) {
+    std::string nested;
+    for (int i = 0; i < 20000; ++i) nested += R"({"type": "Sequence", ")" + list + R"(": [)";
+    for (int i = 0; i < 20000; ++i) nested += "]}";
+    Result<Tokenizer> t = Tokenizer::FromJson(R"({"model": {"type": "BPE", "vocab": {"a": 0}, )"
+                                              R"("merges": []}, ")" + field + "\": " + nested + "}");
+    ASSERT_FALSE(t.ok()) << field;
+    EXPECT_NE(t.status().message().find("more than 64 levels deep"), std::string::npos)
+        << t.status().ToString();
+  }
+}
+
 TEST(TokenizerTest, ByteFallbackAndUnknown) {
   Result<Tokenizer> tok = Tokenizer::FromJson(R"({
     "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
