@@ -42,7 +42,7 @@ done
 run_target() {
   local t=$1 bin="$build/src/fuzz/${1}_fuzz" dir="$build/fuzz/$1"
   mkdir -p "$dir/corpus" "$dir/artifacts"
-  rm -f "$dir/result" "$dir"/artifacts/*
+  rm -f "$dir/result" "$dir/seconds" "$dir/fuzz.log" "$dir/replay.log" "$dir"/artifacts/*
   local regressions=("$root/tests/fuzz/regressions/$t"/*)
   if [ -e "${regressions[0]}" ]; then
     if ! "$bin" "${flags[@]}" -artifact_prefix="$dir/artifacts/" "${regressions[@]}" \

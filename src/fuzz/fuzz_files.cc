@@ -10,7 +10,8 @@ bool IsSafeName(std::string_view name) {
   size_t start = 0;
   while (true) {
     size_t slash = name.find('/', start);
-    std::string_view part = name.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view part =
+        name.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string_view::npos) {
       return false;
     }

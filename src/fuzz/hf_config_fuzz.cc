@@ -18,8 +18,8 @@ void FuzzHfConfig(std::span<const uint8_t> input) {
   AddFuzzFiles(input, "/m", "config.json", &fs);
   auto config = io::ReadHfConfig(&fs, "/m");
   if (!config.ok()) return;
-  const std::optional<std::string_view> overrides[] = {
-      std::nullopt, "llama", "qwen2", "qwen3", "qwq", "mistral", "gpt2"};
+  const std::optional<std::string_view> overrides[] = {std::nullopt, "llama",   "qwen2", "qwen3",
+                                                       "qwq",        "mistral", "gpt2"};
   for (const auto& override_name : overrides) {
     for (std::string_view name : {"m", "Qwen/QwQ-32B"}) {
       auto spec = model::SpecFromHfConfig(*config, name, override_name);

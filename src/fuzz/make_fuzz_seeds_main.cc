@@ -1,21 +1,22 @@
 // anec_fuzz_seeds SOURCE_DIR: writes the seed corpora SOURCE_DIR/tests/fuzz/corpus/<target>/
-// (docs/FUZZING.md) from the project's own writers and committed fixtures, each seed a few KB so
-// libFuzzer mutates it quickly:
-//   gguf            files built here with every value type, tensor type and tokenizer model the
-//                   reader handles, plus two committed fixtures
-//   safetensors     EncodeSafetensors output: every dtype, a sharded index
-//   hf_config       the fixtures' config.json files, plus a whole tiny Llama folder
-//   prequant_config the GPTQ / AWQ fixtures' configs and legacy files, with tiny int4 tensors
-//   tokenizer       the five fixture tokenizers cut to their first ids, with config and text
-//   chat_template   the fixture templates with the messages of tests/fixtures/text/chat_expected.json
-//   mlpackage       packages written by PackageWriter: the runtime tests' toy LLM and a real
-//                   tiny conversion (pipeline::Convert, LUT weights in weight.bin)
-//   model_folder    the toy LLM folder and the real tiny conversion's folder
-// Multi-file seeds use fuzz_files.h's format. Every seed is checked to open with the reader it
-// feeds (so a seed is never rejected at its first byte); a failure is printed and exits 1.
-// Rerun after changing a format, then commit the corpus.
-#include <cstdio>
+// (docs/FUZZING.md) from the project's own writers and committed fixtures, most a few KB so
+// libFuzzer mutates them quickly:
+//   gguf             every value type, tensor type and tokenizer model the reader handles
+//                    (built here), plus two committed fixtures
+//   safetensors      EncodeSafetensors output: every dtype, a sharded index
+//   hf_config        the fixtures' config.json files, plus a whole tiny Llama folder
+//   prequant_config  the GPTQ / AWQ fixtures' configs with two int4 linears cut from their
+//                    weights, and the legacy files
+//   tokenizer        the five fixture tokenizers cut to their first ids, with config and text
+//   chat_template    the fixture templates with the cases of text/chat_expected.json
+//   mlpackage        packages written by PackageWriter: the runtime tests' toy LLM, and a real
+//                    tiny conversion (pipeline::Convert, LUT weights in weight.bin)
+//   model_folder     the toy LLM's folder and the real tiny conversion's folder
+// Multi-file seeds use fuzz_files.h's format. The GGUF, config, tokenizer and template seeds are
+// checked to open with their readers (a seed rejected at its first byte would waste the corpus);
+// a failure is printed and exits 1. Rerun after changing a format, then commit the corpus.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -84,7 +85,8 @@ void WriteToyFolder(MemoryFileSystem* fs, const std::string& dir, const std::str
 
 // A real conversion (pipeline::Convert, the code `anec convert` runs) of a one-layer random
 // Llama with LUT4 FFN / LUT6 head and embeddings, into `out`.
-void WriteTinyConversion(MemoryFileSystem* fs, const std::string& out, const std::string& tokenizer) {
+void WriteTinyConversion(MemoryFileSystem* fs, const std::string& out,
+                         const std::string& tokenizer) {
   pipeline::TinyModel m = pipeline::MakeTinyModel(/*layers=*/1, /*vocab=*/32, /*tied=*/false);
   pipeline::WriteModelFolder(fs, "/src");
   Check(fs->WriteFileAtomic("/src/tokenizer.json", tokenizer), "/src");

@@ -27,7 +27,8 @@ void FuzzMlpackage(std::span<const uint8_t> input) {
   }
   auto program = runtime::LoadPackageProgram(&fs, kPackage);
   (void)program;
-  auto blobs = coreml::BlobReader::Open(&fs, kPackage + "/Data/com.apple.CoreML/weights/weight.bin");
+  auto blobs =
+      coreml::BlobReader::Open(&fs, kPackage + "/Data/com.apple.CoreML/weights/weight.bin");
   if (blobs.ok()) {
     auto all = blobs->All();
     if (all.ok()) {

@@ -21,7 +21,9 @@ void FuzzModelFolder(std::span<const uint8_t> input) {
   static runtime::ThreadPool pool(1);
   MemoryFileSystem fs;
   AddFuzzFiles(input, kDir, "meta.yaml", &fs);
-  auto model = runtime::LlmModel::Open(&fs, kDir, &pool);
+  // The states a fuzzed folder may ask for: the real bound is the machine's memory, which the
+  // fuzzer's 2 GB limit would report as an out-of-memory.
+  auto model = runtime::LlmModel::Open(&fs, kDir, &pool, /*max_state_bytes=*/256 << 20);
   if (model.ok()) {
     Consume((*model)->config().name);
   }

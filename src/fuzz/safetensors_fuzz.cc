@@ -19,7 +19,8 @@ void ReadAll(const io::TensorSource& source) {
     if (!t.ok()) continue;
     Consume(t->data);
     auto values = io::ToFloat32(*t);
-    if (values.ok()) Consume({reinterpret_cast<const uint8_t*>(values->data()), values->size() * 4});
+    if (values.ok())
+      Consume({reinterpret_cast<const uint8_t*>(values->data()), values->size() * 4});
   }
 }
 

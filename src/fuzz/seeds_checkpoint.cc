@@ -19,8 +19,8 @@
 namespace anec::fuzz {
 namespace {
 
-using nlohmann::json;
 using io::GgmlType;
+using nlohmann::json;
 
 // GGUF version 3 bytes (docs/GGUF_FORMAT.md), written independently of the reader.
 class GgufBuilder {
@@ -148,8 +148,9 @@ int64_t SpmTokenizer(GgufBuilder* b) {
     types.push_back(6);
   }
   std::vector<float> scores(tokens.size(), 0.0f);
-  const char* pieces[] = {"▁", "t", "h", "e", "a", "l", "o", "w", "r", "d", "▁t", "he", "▁the",
-                          "ll", "▁w", "or", "ld", "▁wor", "▁world", "▁he", "llo", "▁hello"};
+  const char* pieces[] = {"▁",  "t",    "h",      "e",   "a",    "l",     "o",  "w",
+                          "r",  "d",    "▁t",     "he",  "▁the", "ll",    "▁w", "or",
+                          "ld", "▁wor", "▁world", "▁he", "llo",  "▁hello"};
   float score = -1;
   for (const char* piece : pieces) {
     tokens.push_back(piece);
@@ -273,8 +274,10 @@ void GgufSeeds(const Paths& p) {
   for (const char* fixture : {"all_types.gguf", "rope_freqs_bad_shape.gguf"}) {
     WriteSeed(p, "gguf", fixture, ReadFixture(p, std::string("gguf/") + fixture));
   }
-  for (const auto& [arch, freqs] : {std::pair<std::string, bool>{"llama", false}, {"llama", true},
-                                    {"qwen2", false}, {"qwen3", false}}) {
+  for (const auto& [arch, freqs] : {std::pair<std::string, bool>{"llama", false},
+                                    {"llama", true},
+                                    {"qwen2", false},
+                                    {"qwen3", false}}) {
     const std::string bytes = ModelGguf(arch, freqs);
     CheckGguf(bytes, /*model=*/true, /*tokenizer=*/true);
     WriteSeed(p, "gguf", arch + (freqs ? "_rope_freqs" : "") + ".gguf", bytes);
@@ -290,9 +293,11 @@ void SafetensorsSeeds(const Paths& p) {
   // Every dtype, a scalar, an empty tensor and string metadata.
   std::vector<io::SafetensorsEntry> all;
   const std::pair<io::TensorDType, std::vector<int64_t>> kinds[] = {
-      {io::TensorDType::kF32, {2, 3}}, {io::TensorDType::kF16, {4}},  {io::TensorDType::kBF16, {2, 2}},
-      {io::TensorDType::kI8, {5}},     {io::TensorDType::kU8, {3, 1}}, {io::TensorDType::kI32, {2}},
-      {io::TensorDType::kI64, {}},     {io::TensorDType::kF64, {0, 4}}, {io::TensorDType::kBool, {3}}};
+      {io::TensorDType::kF32, {2, 3}},  {io::TensorDType::kF16, {4}},
+      {io::TensorDType::kBF16, {2, 2}}, {io::TensorDType::kI8, {5}},
+      {io::TensorDType::kU8, {3, 1}},   {io::TensorDType::kI32, {2}},
+      {io::TensorDType::kI64, {}},      {io::TensorDType::kF64, {0, 4}},
+      {io::TensorDType::kBool, {3}}};
   for (const auto& [dtype, shape] : kinds) {
     io::SafetensorsEntry e;
     e.info = {"t_" + std::string(io::TensorDTypeName(dtype)), dtype, shape};
@@ -313,16 +318,16 @@ void SafetensorsSeeds(const Paths& p) {
     (in_first ? first : second).push_back(tensors[i]);
   }
   Files files = {{"model.safetensors.index.json", index.dump(2)},
-                     {"model-00001-of-00002.safetensors", io::EncodeSafetensors(first)},
-                     {"model-00002-of-00002.safetensors", io::EncodeSafetensors(second)}};
+                 {"model-00001-of-00002.safetensors", io::EncodeSafetensors(first)},
+                 {"model-00002-of-00002.safetensors", io::EncodeSafetensors(second)}};
   WriteSeed(p, "safetensors", "sharded", PackFuzzFiles(files, "model.safetensors"));
 }
 
 void ConfigSeeds(const Paths& p) {
-  for (const char* dir : {"checkpoints/llama_tied", "checkpoints/llama_untied",
-                          "checkpoints/mistral_sliding_sharded", "checkpoints/qwen2_bias_sharded",
-                          "checkpoints/qwen3_qk_norm", "checkpoints/qwq_tiny",
-                          "parity/llama3_tied", "parity/llama_linear_rope"}) {
+  for (const char* dir :
+       {"checkpoints/llama_tied", "checkpoints/llama_untied", "checkpoints/mistral_sliding_sharded",
+        "checkpoints/qwen2_bias_sharded", "checkpoints/qwen3_qk_norm", "checkpoints/qwq_tiny",
+        "parity/llama3_tied", "parity/llama_linear_rope"}) {
     Files files = {{"config.json", ReadFixture(p, std::string(dir) + "/config.json")}};
     if (RealFileSystem()->Exists(p.fixtures + "/" + dir + "/generation_config.json")) {
       files.emplace_back("generation_config.json",
@@ -334,8 +339,8 @@ void ConfigSeeds(const Paths& p) {
   }
   // A whole folder that LoadHfCheckpoint binds.
   Files folder = {{"config.json", kTinyLlamaConfig},
-                      {"generation_config.json", R"({"bos_token_id": 1, "eos_token_id": 2})"},
-                      {"model.safetensors", io::EncodeSafetensors(TinyLlamaTensors())}};
+                  {"generation_config.json", R"({"bos_token_id": 1, "eos_token_id": 2})"},
+                  {"model.safetensors", io::EncodeSafetensors(TinyLlamaTensors())}};
   {
     MemoryFileSystem fs;
     for (const auto& [name, bytes] : folder) fs.SetFile("/m/" + name, bytes);
@@ -361,7 +366,7 @@ void ConfigSeeds(const Paths& p) {
       cut.push_back({info, std::vector<uint8_t>(t->data.begin(), t->data.end())});
     }
     Files files = {{"config.json", ReadFixture(p, dir + "/config.json")},
-                       {"model.safetensors", io::EncodeSafetensors(cut)}};
+                   {"model.safetensors", io::EncodeSafetensors(cut)}};
     WriteSeed(p, "prequant_config", std::string(method) + "_two_linears",
               PackFuzzFiles(files, "config.json"));
   }

@@ -1,7 +1,7 @@
 #include <cstdio>
 #include <cstdlib>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/file_system.h"
 #include "fuzz/make_fuzz_seeds.h"

@@ -58,7 +58,8 @@ void TextSeeds(const Paths& p) {
     for (const auto& [name, bytes] : files) fs.SetFile("/m/" + name, bytes);
     Check(runtime::LoadFolderTokenizer(&fs, "/m").status(), c.file);
     std::string name = c.file;
-    WriteSeed(p, "tokenizer", name.substr(0, name.size() - 5), PackFuzzFiles(files, "tokenizer.json"));
+    WriteSeed(p, "tokenizer", name.substr(0, name.size() - 5),
+              PackFuzzFiles(files, "tokenizer.json"));
   }
 
   // One seed per chat-template test case: the template, its messages and variables.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -333,6 +334,28 @@ TEST(GgufTokenizerTest, StringsThatAreNotUtf8AreErrorsNotCrashes) {
   auto files = BuildHfTokenizerFiles(*f);
   ASSERT_FALSE(files.ok());
   EXPECT_NE(files.status().message().find("not valid UTF-8"), std::string::npos);
+}
+
+// Deriving SentencePiece merges built and hashed both parts of every cut of
+// every token, so one 200 KB token took minutes (quadratic). Parts whose length no token has are
+// now skipped; the merges are the same.
+TEST(GgufTokenizerTest, LongTokenDoesNotMakeMergeDerivationQuadratic) {
+  const std::string long_token(200000, 'a');
+  std::vector<uint8_t> bytes =
+      KvBuilder()
+          .Str("tokenizer.ggml.model", "llama")
+          .Strings("tokenizer.ggml.tokens", {"<unk>", "a", "aa", long_token})
+          .Floats("tokenizer.ggml.scores", {0, -1, -2, -3})
+          .Finish();
+  auto f = GgufFile::FromBytes(bytes, "long.gguf");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const auto start = std::chrono::steady_clock::now();
+  auto files = BuildHfTokenizerFiles(*f);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  // A hang guard, not a speed measurement: the quadratic derivation needs minutes here.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  auto tok = nlohmann::json::parse(files->tokenizer_json);
+  EXPECT_EQ(tok["model"]["merges"], nlohmann::json::parse(R"([["a", "a"]])"));
 }
 
 TEST(GgufTokenizerTest, MissingVocabularyIsAnError) {

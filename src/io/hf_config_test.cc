@@ -99,7 +99,7 @@ TEST(HfConfigTest, WrongTypesNameFileAndField) {
               HasSubstr("expected a list of class names"));
 }
 
-// Found by fuzzing: the error message printed the value with nlohmann's dump(), which recurses
+// The error message printed the value with nlohmann's dump(), which recurses
 // once per level, so a deeply nested field overflowed the stack.
 TEST(HfConfigTest, DeeplyNestedFieldIsAnErrorNotACrash) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');

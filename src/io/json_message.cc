@@ -20,10 +20,10 @@ bool NestsDeeperThan(const nlohmann::json& v, int levels) {
 }  // namespace
 
 std::string JsonForMessage(const nlohmann::json& v, size_t max_chars) {
-  std::string s = NestsDeeperThan(v, kMaxShownDepth)
-                      ? fmt::format("<{} nested more than {} levels deep>", v.type_name(),
-                                    kMaxShownDepth)
-                      : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string s =
+      NestsDeeperThan(v, kMaxShownDepth)
+          ? fmt::format("<{} nested more than {} levels deep>", v.type_name(), kMaxShownDepth)
+          : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (s.size() > max_chars && max_chars > 3) s = s.substr(0, max_chars - 3) + "...";
   return s;
 }

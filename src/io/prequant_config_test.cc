@@ -102,7 +102,7 @@ TEST(PrequantConfigTest, MalformedFieldsAreInvalidArguments) {
   }
 }
 
-// Found by fuzzing: the message printed the value with nlohmann's recursive dump().
+// The message printed the value with nlohmann's dump(), which recurses once per level.
 TEST(PrequantConfigTest, DeeplyNestedFieldIsAnErrorNotACrash) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   auto c = Parse(("{\"quant_method\": \"gptq\", \"bits\": " + deep + "}").c_str());

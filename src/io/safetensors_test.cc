@@ -193,7 +193,7 @@ TEST(SafetensorsTest, RejectsDTypeTimesShapeNotMatchingLength) {
   EXPECT_THAT(OpenStatus(fs, "/o.safetensors").message(), HasSubstr("more than 2^64"));
 }
 
-// Found by fuzzing (tests/fuzz/regressions/safetensors/): a zero last let a shape whose other
+// tests/fuzz/regressions/safetensors/: a zero last let a shape whose other
 // dimensions multiply past int64_t through, and TensorInfo::num_elements() then overflowed.
 // A deeply nested shape overflowed the stack while the message was written.
 TEST(SafetensorsTest, RejectsShapesThatOverflowOrNestDeeply) {

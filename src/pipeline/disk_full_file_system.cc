@@ -32,11 +32,24 @@ class DiskFullWritableFile : public WritableFile {
 Status DiskFullFileSystem::Write(const std::string& what, const std::string& path) {
   const uint64_t n = ++writes_;
   const uint64_t at = fail_at_;
+  std::lock_guard<std::mutex> lock(mu_);
+  write_kinds_.push_back(what);
   if (at != 0 && n >= at) {
     full_ = true;
+    if (first_failed_kind_.empty()) first_failed_kind_ = what;
     return NoSpace("{} {}: No space left on device", what, path);
   }
   return Status::Ok();
+}
+
+std::vector<std::string> DiskFullFileSystem::write_kinds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return write_kinds_;
+}
+
+std::string DiskFullFileSystem::first_failed_kind() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return first_failed_kind_;
 }
 
 Result<std::unique_ptr<WritableFile>> DiskFullFileSystem::OpenForWrite(const std::string& path) {

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "base/file_system.h"
 
@@ -22,6 +24,11 @@ class DiskFullFileSystem : public FileSystem {
 
   uint64_t writes() const { return writes_; }  // write operations attempted so far
   void Refill() { fail_at_ = 0; }              // space freed: writes succeed again
+  // The kind of every write attempted so far, in order ("cannot create", "cannot write",
+  // "cannot rename into place", ...), and the kind of the first one that failed ("" while none
+  // has).
+  std::vector<std::string> write_kinds() const;
+  std::string first_failed_kind() const;
 
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Result<std::unique_ptr<MappedFile>> Map(const std::string& path) override {
@@ -51,6 +58,9 @@ class DiskFullFileSystem : public FileSystem {
   std::atomic<uint64_t> fail_at_;
   std::atomic<uint64_t> writes_{0};
   std::atomic<bool> full_{false};
+  mutable std::mutex mu_;  // guards the two below
+  std::vector<std::string> write_kinds_;
+  std::string first_failed_kind_;
 };
 
 }  // namespace anec::pipeline

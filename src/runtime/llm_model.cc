@@ -1,5 +1,7 @@
 #include "runtime/llm_model.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -11,6 +13,13 @@
 
 namespace anec::runtime {
 namespace {
+
+// The default bound on the KV-cache states: more than the machine has can only fail later.
+uint64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
 
 const CompiledFunction* DefaultFunction(const Program& p) {
   const std::string& d = p.description().defaultfunctionname();
@@ -88,12 +97,14 @@ Result<std::shared_ptr<const Program>> LoadPackageProgram(FileSystem* fs, const 
 }
 
 Result<std::unique_ptr<LlmModel>> LlmModel::Open(FileSystem* fs, const std::string& dir,
-                                                 ThreadPool* pool) {
+                                                 ThreadPool* pool, uint64_t max_state_bytes) {
   std::string meta_path = JoinPath(dir, "meta.yaml");
   auto text = fs->ReadFile(meta_path);
   if (!text.ok()) {
-    return NotFound("{}: no meta.yaml; --model-path must be a folder written by `anec convert` "
-                    "(or ANEMLL)", dir);
+    return NotFound(
+        "{}: no meta.yaml; --model-path must be a folder written by `anec convert` "
+        "(or ANEMLL)",
+        dir);
   }
   ANEC_ASSIGN_OR_RETURN(ModelFolderConfig config, ParseMetaYaml(*text, meta_path));
   ANEC_ASSIGN_OR_RETURN(ModelFiles files, LocateModelFiles(fs, dir, config));
@@ -105,21 +116,49 @@ Result<std::unique_ptr<LlmModel>> LlmModel::Open(FileSystem* fs, const std::stri
     chunks.push_back(std::move(chunk));
   }
   return FromPrograms(std::move(config), std::move(embeddings), std::move(chunks),
-                      std::move(lm_head), pool);
+                      std::move(lm_head), pool, max_state_bytes);
 }
 
 Result<std::unique_ptr<LlmModel>> LlmModel::FromPrograms(
     ModelFolderConfig config, std::shared_ptr<const Program> embeddings,
     std::vector<std::shared_ptr<const Program>> chunks, std::shared_ptr<const Program> lm_head,
-    ThreadPool* pool) {
+    ThreadPool* pool, uint64_t max_state_bytes) {
   std::unique_ptr<LlmModel> m(new LlmModel());
   m->config_ = std::move(config);
   m->pool_ = pool ? pool : DefaultThreadPool();
+  m->max_state_bytes_ = max_state_bytes ? max_state_bytes : PhysicalMemoryBytes();
   m->embeddings_ = std::move(embeddings);
   m->lm_head_ = std::move(lm_head);
   for (auto& p : chunks) m->chunks_.push_back(Chunk{std::move(p), nullptr, nullptr, {}});
   ANEC_RETURN_IF_ERROR(m->Init());
   return m;
+}
+
+// A package declaring a state of [2^20, 1, 2^20, 2] made opening the folder allocate two
+// terabytes (tests/fuzz/regressions/model_folder/huge_state). Sizes are summed with overflow
+// checks before PrepareStates allocates.
+Status LlmModel::CheckStateSizes(const CompiledFunction& fn) {
+  for (const ValueSpec& in : fn.inputs) {
+    if (!in.is_state || states_.count(in.name)) continue;
+    uint64_t bytes = ElementSize(in.dtype);
+    bool overflow = false;
+    for (int64_t d : in.dims) {
+      if (d < 0) continue;  // PrepareStates rejects unknown dimensions
+      const auto u = static_cast<uint64_t>(d);
+      if (u != 0 && bytes > std::numeric_limits<uint64_t>::max() / u) overflow = true;
+      bytes *= u;
+    }
+    if (!overflow && bytes <= max_state_bytes_ - std::min(state_bytes_, max_state_bytes_)) {
+      state_bytes_ += bytes;
+      continue;
+    }
+    return InvalidArgument(
+        "{}: function '{}' declares state '{}' as {}, which with the states before it needs "
+        "more than the {} bytes the KV cache may use (by default this machine's memory); the "
+        "package is damaged or was converted for a larger context than this machine can hold",
+        fn.package, fn.name, in.name, in.TypeString(), max_state_bytes_);
+  }
+  return Status::Ok();
 }
 
 Status LlmModel::Init() {
@@ -169,31 +208,40 @@ Status LlmModel::Init() {
       int w = 0;
       auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), w);
       if (ec != std::errc() || end != it->second.data() + it->second.size() || w <= 0) {
-        return InvalidArgument("{}: metadata com.anec.sliding_window '{}' is not a positive "
-                               "integer", c.program->name(), it->second);
+        return InvalidArgument(
+            "{}: metadata com.anec.sliding_window '{}' is not a positive "
+            "integer",
+            c.program->name(), it->second);
       }
       window_ = w;
     }
     if (c.prefill != nullptr) {
       const ValueSpec* ph = c.prefill->FindInput("hidden_states");
-      if (ph != nullptr && ph->dims.size() >= 2 && ph->dims[1] > 0) batch_ = static_cast<int>(ph->dims[1]);
+      if (ph != nullptr && ph->dims.size() >= 2 && ph->dims[1] > 0)
+        batch_ = static_cast<int>(ph->dims[1]);
     }
     const Chunk* prev = &c == &chunks_.front() ? nullptr : &c - 1;
     ANEC_RETURN_IF_ERROR(CheckCarriedInputs(*c.infer, prev ? prev->infer : nullptr));
     if (c.prefill != nullptr && (prev == nullptr || prev->prefill != nullptr)) {
       ANEC_RETURN_IF_ERROR(CheckCarriedInputs(*c.prefill, prev ? prev->prefill : nullptr));
     }
+    ANEC_RETURN_IF_ERROR(CheckStateSizes(*c.infer));
     ANEC_RETURN_IF_ERROR(PrepareStates(*c.infer, &states_));
-    if (c.prefill != nullptr) ANEC_RETURN_IF_ERROR(PrepareStates(*c.prefill, &states_));
+    if (c.prefill != nullptr) {
+      ANEC_RETURN_IF_ERROR(CheckStateSizes(*c.prefill));
+      ANEC_RETURN_IF_ERROR(PrepareStates(*c.prefill, &states_));
+    }
   }
   if (cache_rows_ < context_ && (window_ == 0 || cache_rows_ < window_)) {
-    return InvalidArgument("{}: the KV cache has {} rows for a context of {}, which only a sliding "
-                           "window of at most {} rows allows (package metadata "
-                           "com.anec.sliding_window: {})",
-                           chunks_[0].program->name(), cache_rows_, context_, cache_rows_,
-                           window_ ? std::to_string(window_) : std::string("absent"));
+    return InvalidArgument(
+        "{}: the KV cache has {} rows for a context of {}, which only a sliding "
+        "window of at most {} rows allows (package metadata "
+        "com.anec.sliding_window: {})",
+        chunks_[0].program->name(), cache_rows_, context_, cache_rows_,
+        window_ ? std::to_string(window_) : std::string("absent"));
   }
-  has_prefill_ = std::all_of(chunks_.begin(), chunks_.end(), [](const Chunk& c) { return c.prefill != nullptr; });
+  has_prefill_ = std::all_of(chunks_.begin(), chunks_.end(),
+                             [](const Chunk& c) { return c.prefill != nullptr; });
 
   head_fn_ = DefaultFunction(*lm_head_);
   if (head_fn_ == nullptr) return InvalidArgument("{}: no default function", lm_head_->name());
@@ -254,7 +302,8 @@ Result<Tensor> LlmModel::Embed(std::span<const int32_t> ids, int64_t padded_len)
     }
     Tensor out = Tensor::Zeros(rows[0].dtype(), {1, padded_len, hidden_});
     size_t row_bytes = rows[0].nbytes();
-    for (size_t i = 0; i < rows.size(); ++i) std::memcpy(out.mutable_bytes() + i * row_bytes, rows[i].bytes(), row_bytes);
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::memcpy(out.mutable_bytes() + i * row_bytes, rows[i].bytes(), row_bytes);
     return out;
   }
   std::vector<int64_t> v(static_cast<size_t>(padded_len), 0);
@@ -337,8 +386,10 @@ Result<std::vector<float>> LlmModel::InferOne(int32_t id, int pos) {
   }
   if (vocab_ == 0) vocab_ = static_cast<int64_t>(logits.size());
   if (static_cast<int64_t>(logits.size()) < vocab_) {
-    return InvalidArgument("{}: the LM head gave {} logits for a vocabulary of {} "
-                           "(com.anemll.vocab_size)", lm_head_->name(), logits.size(), vocab_);
+    return InvalidArgument(
+        "{}: the LM head gave {} logits for a vocabulary of {} "
+        "(com.anemll.vocab_size)",
+        lm_head_->name(), logits.size(), vocab_);
   }
   logits.resize(static_cast<size_t>(vocab_));  // drops the last piece's pad rows
   return logits;
@@ -366,24 +417,27 @@ Status LlmModel::ReadLmHeadLayout() {
   if (!argmax) return Status::Ok();
   auto sizes = meta.find("com.anemll.lm_head_chunk_sizes");
   if (sizes == meta.end() || vocab_ == 0) {
-    return InvalidArgument("{}: an argmax LM head needs metadata com.anemll.vocab_size and "
-                           "com.anemll.lm_head_chunk_sizes to map piece indices to tokens; "
-                           "convert the model again", lm_head_->name());
+    return InvalidArgument(
+        "{}: an argmax LM head needs metadata com.anemll.vocab_size and "
+        "com.anemll.lm_head_chunk_sizes to map piece indices to tokens; "
+        "convert the model again",
+        lm_head_->name());
   }
   int64_t offset = 0;
   std::string_view rest = sizes->second;
   while (!rest.empty()) {
     const size_t comma = rest.find(',');
-    ANEC_ASSIGN_OR_RETURN(int64_t n, number(std::string(rest.substr(0, comma)),
-                                            "com.anemll.lm_head_chunk_sizes"));
+    ANEC_ASSIGN_OR_RETURN(
+        int64_t n, number(std::string(rest.substr(0, comma)), "com.anemll.lm_head_chunk_sizes"));
     argmax_piece_offsets_.push_back(offset);
     offset += n;
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   if (argmax_piece_offsets_.empty() || offset < vocab_) {
-    return InvalidArgument("{}: metadata com.anemll.lm_head_chunk_sizes '{}' covers {} rows, "
-                           "fewer than the vocabulary's {}", lm_head_->name(), sizes->second,
-                           offset, vocab_);
+    return InvalidArgument(
+        "{}: metadata com.anemll.lm_head_chunk_sizes '{}' covers {} rows, "
+        "fewer than the vocabulary's {}",
+        lm_head_->name(), sizes->second, offset, vocab_);
   }
   return Status::Ok();
 }
@@ -402,8 +456,10 @@ Result<std::vector<float>> LlmModel::ArgmaxLogits(NamedTensors& out) {
   }
   const int64_t token = argmax_piece_offsets_[best] + static_cast<int64_t>(idx[best]);
   if (idx[best] < 0 || token >= vocab_) {
-    return InvalidArgument("{}: argmax of piece {} is row {}, token {} outside the vocabulary "
-                           "of {}", lm_head_->name(), best + 1, idx[best], token, vocab_);
+    return InvalidArgument(
+        "{}: argmax of piece {} is row {}, token {} outside the vocabulary "
+        "of {}",
+        lm_head_->name(), best + 1, idx[best], token, vocab_);
   }
   std::vector<float> logits(static_cast<size_t>(vocab_), std::numeric_limits<float>::lowest());
   logits[static_cast<size_t>(token)] = val[best];
@@ -413,13 +469,15 @@ Result<std::vector<float>> LlmModel::ArgmaxLogits(NamedTensors& out) {
 Result<std::vector<float>> LlmModel::Forward(std::span<const int32_t> tokens) {
   const int n = static_cast<int>(tokens.size());
   if (n < 1 || n > context_) {
-    return InvalidArgument("{} tokens do not fit the context of {} (need 1..{})", n, context_, context_);
+    return InvalidArgument("{} tokens do not fit the context of {} (need 1..{})", n, context_,
+                           context_);
   }
   size_t keep = 0;
   while (keep < cached_.size() && keep + 1 < tokens.size() && cached_[keep] == tokens[keep]) ++keep;
   // In a ring, rows of dropped positions past `keep` overwrote older ones; they are harmless
   // (masked, then rewritten) only while they lie within R - window positions of `keep`.
-  if (cache_rows_ < context_ && cached_.size() - keep > static_cast<size_t>(cache_rows_ - window_)) {
+  if (cache_rows_ < context_ &&
+      cached_.size() - keep > static_cast<size_t>(cache_rows_ - window_)) {
     keep = 0;
   }
   cached_.resize(keep);
@@ -428,7 +486,8 @@ Result<std::vector<float>> LlmModel::Forward(std::span<const int32_t> tokens) {
   while (pos < n - 1) {
     int count = std::min(batch_, n - 1 - pos);
     if (has_prefill_ && pos + batch_ <= context_ && pos % cache_rows_ + batch_ <= cache_rows_) {
-      ANEC_RETURN_IF_ERROR(PrefillBatch(tokens.subspan(static_cast<size_t>(pos), static_cast<size_t>(count)), pos));
+      ANEC_RETURN_IF_ERROR(
+          PrefillBatch(tokens.subspan(static_cast<size_t>(pos), static_cast<size_t>(count)), pos));
       last_prefill_tokens_ += count;
     } else {
       count = 1;
@@ -437,7 +496,8 @@ Result<std::vector<float>> LlmModel::Forward(std::span<const int32_t> tokens) {
     cached_.insert(cached_.end(), tokens.begin() + pos, tokens.begin() + pos + count);
     pos += count;
   }
-  ANEC_ASSIGN_OR_RETURN(std::vector<float> logits, InferOne(tokens[static_cast<size_t>(n - 1)], n - 1));
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> logits,
+                        InferOne(tokens[static_cast<size_t>(n - 1)], n - 1));
   cached_.push_back(tokens[static_cast<size_t>(n - 1)]);
   return logits;
 }
@@ -445,14 +505,16 @@ Result<std::vector<float>> LlmModel::Forward(std::span<const int32_t> tokens) {
 Result<std::vector<float>> LlmModel::Step(int32_t token) {
   int pos = static_cast<int>(cached_.size());
   if (pos >= context_) {
-    return FailedPrecondition("the context of {} tokens is full; shift it with Forward()", context_);
+    return FailedPrecondition("the context of {} tokens is full; shift it with Forward()",
+                              context_);
   }
   ANEC_ASSIGN_OR_RETURN(std::vector<float> logits, InferOne(token, pos));
   cached_.push_back(token);
   return logits;
 }
 
-Result<std::vector<std::vector<float>>> LlmModel::LogitsPerPosition(std::span<const int32_t> tokens) {
+Result<std::vector<std::vector<float>>> LlmModel::LogitsPerPosition(
+    std::span<const int32_t> tokens) {
   if (tokens.size() > static_cast<size_t>(context_)) {
     return InvalidArgument("{} tokens do not fit the context of {}", tokens.size(), context_);
   }

@@ -37,13 +37,17 @@ Result<std::shared_ptr<const Program>> LoadPackageProgram(FileSystem* fs, const 
 class LlmModel {
  public:
   // Reads dir/meta.yaml, finds and loads every package. `pool` null = DefaultThreadPool().
+  // The KV-cache states are allocated (zeroed) here. Their size comes from the packages'
+  // declarations, not from any file, so it is checked first: more than `max_state_bytes` in all
+  // (0 = this machine's physical memory) is an error naming the package and the state.
   static Result<std::unique_ptr<LlmModel>> Open(FileSystem* fs, const std::string& dir,
-                                                ThreadPool* pool = nullptr);
+                                                ThreadPool* pool = nullptr,
+                                                uint64_t max_state_bytes = 0);
   // From programs already loaded (tests). Checks the I/O contract of each.
   static Result<std::unique_ptr<LlmModel>> FromPrograms(
       ModelFolderConfig config, std::shared_ptr<const Program> embeddings,
       std::vector<std::shared_ptr<const Program>> chunks, std::shared_ptr<const Program> lm_head,
-      ThreadPool* pool = nullptr);
+      ThreadPool* pool = nullptr, uint64_t max_state_bytes = 0);
 
   const ModelFolderConfig& config() const { return config_; }
   int context_length() const { return context_; }
@@ -87,13 +91,17 @@ class LlmModel {
   };
   LlmModel() = default;
   Status Init();
+  Status CheckStateSizes(const CompiledFunction& fn);
   Result<Tensor> Embed(std::span<const int32_t> ids, int64_t padded_len);
-  Result<NamedTensors> ChunkInputs(const CompiledFunction& fn, Tensor hidden, int pos, int64_t rows);
+  Result<NamedTensors> ChunkInputs(const CompiledFunction& fn, Tensor hidden, int pos,
+                                   int64_t rows);
   Status PrefillBatch(std::span<const int32_t> ids, int pos);
   Result<std::vector<float>> InferOne(int32_t id, int pos);
 
   ModelFolderConfig config_;
   ThreadPool* pool_ = nullptr;
+  uint64_t max_state_bytes_ = 0;
+  uint64_t state_bytes_ = 0;  // of the states checked so far
   std::shared_ptr<const Program> embeddings_, lm_head_;
   const CompiledFunction* embed_fn_ = nullptr;
   Status ReadLmHeadLayout();

@@ -20,18 +20,32 @@ class LlmModelTest : public ::testing::Test {
     c0_ = Chunk(0);
     c1_ = Chunk(1);
   }
-  std::unique_ptr<LlmModel> Make() {
+  static ModelFolderConfig Config() {
     ModelFolderConfig cfg;
     cfg.context_length = kContext;
     cfg.batch_size = kBatch;
     cfg.num_chunks = 2;
+    return cfg;
+  }
+  // The four toy packages loaded (null where one failed to, which the test reports).
+  struct Programs {
+    std::shared_ptr<const Program> embeddings, head, chunk0, chunk1;
+  };
+  Programs Load() {
     auto e = LoadModel(emb_, nullptr, "toy_embeddings.mlpackage");
     auto h = LoadModel(head_, nullptr, "toy_lm_head.mlpackage");
     auto a = LoadModel(c0_, nullptr, "toy_FFN_PF_chunk_01of02.mlpackage");
     auto b = LoadModel(c1_, nullptr, "toy_FFN_PF_chunk_02of02.mlpackage");
     EXPECT_TRUE(e.ok() && h.ok() && a.ok() && b.ok())
-        << e.status().ToString() << h.status().ToString() << a.status().ToString() << b.status().ToString();
-    auto m = LlmModel::FromPrograms(cfg, *e, {*a, *b}, *h, &pool_);
+        << e.status().ToString() << h.status().ToString() << a.status().ToString()
+        << b.status().ToString();
+    if (!(e.ok() && h.ok() && a.ok() && b.ok())) return {};
+    return {*e, *h, *a, *b};
+  }
+  std::unique_ptr<LlmModel> Make() {
+    Programs p = Load();
+    if (p.embeddings == nullptr) return nullptr;
+    auto m = LlmModel::FromPrograms(Config(), p.embeddings, {p.chunk0, p.chunk1}, p.head, &pool_);
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     return m.ok() ? std::move(*m) : nullptr;
   }
@@ -91,7 +105,8 @@ TEST_F(LlmModelTest, LogitsPerPositionAndContextLimits) {
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ((*all)[i], Expected(std::vector<int32_t>(t.begin(), t.begin() + static_cast<long>(i) + 1)));
+    EXPECT_EQ((*all)[i],
+              Expected(std::vector<int32_t>(t.begin(), t.begin() + static_cast<long>(i) + 1)));
   }
   // Near the end of the context prefill cannot write a whole batch: infer takes over.
   std::vector<int32_t> full(kContext, 1);
@@ -158,6 +173,40 @@ TEST(ModelFolder, MetaYamlThatIsNotAMapIsAnError) {
               HasSubstr("expected a YAML map with 'model_info'"));
 }
 
+// tests/fuzz/regressions/model_folder/huge_state: a chunk declaring its KV-cache state as
+// [2^20, 1, 2^20, 2] fp16 (4 TiB) made opening the folder try to allocate it.
+TEST_F(LlmModelTest, StatesBeyondTheMemoryBudgetAreAnError) {
+  CoreML::Specification::Model huge = c0_.model();
+  for (auto& [name, fn] : *huge.mutable_mlprogram()->mutable_functions()) {
+    for (auto& in : *fn.mutable_inputs()) {
+      if (!in.type().has_statetype()) continue;
+      auto* dims = in.mutable_type()
+                       ->mutable_statetype()
+                       ->mutable_wrappedtype()
+                       ->mutable_tensortype()
+                       ->mutable_dimensions();
+      dims->Mutable(0)->mutable_constant()->set_size(uint64_t{1} << 20);
+      dims->Mutable(2)->mutable_constant()->set_size(uint64_t{1} << 20);
+    }
+  }
+  Programs p = Load();
+  ASSERT_NE(p.embeddings, nullptr);
+  auto big = Program::Load(huge, ValueSource{}, "toy_FFN_PF_chunk_01of02.mlpackage");
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  auto m = LlmModel::FromPrograms(Config(), p.embeddings, {*big, p.chunk1}, p.head, &pool_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(),
+              HasSubstr("toy_FFN_PF_chunk_01of02.mlpackage: function 'infer' declares state "
+                        "'model.model.kv_cache_0' as state<fp16[1048576, 1, 1048576, 2]>"));
+  // The toy's one shared state is [2, 1, 16, 2] fp16: 128 bytes.
+  EXPECT_FALSE(
+      LlmModel::FromPrograms(Config(), p.embeddings, {p.chunk0, p.chunk1}, p.head, &pool_, 127)
+          .ok());
+  EXPECT_TRUE(
+      LlmModel::FromPrograms(Config(), p.embeddings, {p.chunk0, p.chunk1}, p.head, &pool_, 128)
+          .ok());
+}
+
 // The whole path through real package folders: PackageWriter -> LlmModel::Open.
 TEST_F(LlmModelTest, OpenReadsAConvertedFolder) {
   MemoryFileSystem fs;
@@ -170,9 +219,11 @@ TEST_F(LlmModelTest, OpenReadsAConvertedFolder) {
   write(head_, "/m/toy_lm_head.mlpackage");
   write(c0_, "/m/toy_FFN_PF_chunk_01of02.mlpackage");
   write(c1_, "/m/toy_FFN_PF_chunk_02of02.mlpackage");
-  ASSERT_TRUE(fs.WriteFileAtomic("/m/meta.yaml",
-                                 "model_info:\n  parameters:\n    context_length: 16\n    batch_size: 4\n"
-                                 "    num_chunks: 2\n    model_prefix: toy\n").ok());
+  ASSERT_TRUE(
+      fs.WriteFileAtomic("/m/meta.yaml",
+                         "model_info:\n  parameters:\n    context_length: 16\n    batch_size: 4\n"
+                         "    num_chunks: 2\n    model_prefix: toy\n")
+          .ok());
   auto m = LlmModel::Open(&fs, "/m", &pool_);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   std::vector<int32_t> t = {5, 4, 3, 2, 1, 0};

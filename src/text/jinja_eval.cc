@@ -20,7 +20,8 @@ constexpr size_t kMaxOutput = 64 << 20;  // a runaway template must not eat the 
 constexpr int64_t kMaxSteps = 2'000'000;
 // Items of a list built by repetition (`[x] * n`, `[a] + [b]`), like range()'s limit.
 constexpr size_t kMaxListItems = 1'000'000;
-// Nesting of a value stored by `set` (the parser's limit for a literal): see Value::NestsDeeperThan.
+// Nesting of a value stored by `set` (the parser's limit for a literal); see
+// Value::NestsDeeperThan.
 constexpr int kMaxValueDepth = 256;
 
 Status IntegerOverflow(int64_t x, std::string_view op, int64_t y) {
@@ -115,8 +116,9 @@ class Interpreter {
       v = Value(body);
     }
     if (v.NestsDeeperThan(kMaxValueDepth)) {
-      return InvalidArgument("chat template line {}: the value set to '{}' nests more than {} levels",
-                             n.line, n.targets.back(), kMaxValueDepth);
+      return InvalidArgument(
+          "chat template line {}: the value set to '{}' nests more than {} levels", n.line,
+          n.targets.back(), kMaxValueDepth);
     }
     if (n.targets.size() == 2) {
       Value ns = Lookup(n.targets[0]);

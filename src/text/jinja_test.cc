@@ -108,12 +108,13 @@ TEST(JinjaTest, HugeOperatorChainsAreBounded) {
   EXPECT_FALSE(R(deep_chain + " }}").ok());
 }
 
-// Found by fuzzing the template engine (tests/fuzz/regressions/chat_template/): each of these
+// Hostile templates (tests/fuzz/regressions/chat_template/, replayed by the fuzz target): each
 // was undefined behaviour (UBSan), an out-of-memory, a hang, a leak or a stack overflow.
 TEST(JinjaTest, IntegerOverflowIsAnError) {
-  for (const char* t : {"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}",
-                        "{{ 4294967296 * 4294967296 }}", "{{ 2 ** 100 }}",
-                        "{{ (-9223372036854775807 - 1) // -1 }}", "{{ -(-9223372036854775807 - 1) }}"}) {
+  for (const char* t :
+       {"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}",
+        "{{ 4294967296 * 4294967296 }}", "{{ 2 ** 100 }}", "{{ (-9223372036854775807 - 1) // -1 }}",
+        "{{ -(-9223372036854775807 - 1) }}"}) {
     Result<std::string> r = R(t);
     ASSERT_FALSE(r.ok()) << t;
     EXPECT_NE(r.status().message().find("integer overflow"), std::string::npos) << t;
@@ -154,7 +155,8 @@ TEST(JinjaTest, ValuesHeldInThemselvesAreErrors) {
   r = R("{% set a = namespace(x=1) %}{% set b = namespace(y=[a]) %}{% set a.x = {'k': b} %}x");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("'a.x'"), std::string::npos);
-  r = R("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}"
+  r =
+      R("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}"
         "{% endfor %}x");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("nests more than 256 levels"), std::string::npos);

@@ -5,7 +5,10 @@
 //
 // Works by decoding a short window (the previously emitted tokens as context, plus the pending
 // ones) and emitting the growth, so context-dependent decoders (Metaspace's leading-space strip)
-// behave as in a full decode. Not thread-safe; the Tokenizer must outlive it.
+// behave as in a full decode. At most 32 tokens are held back: past that (bytes that never form
+// a character, or a decoder whose output does not grow by extension) the pending tokens' own
+// decoding is emitted, so the concatenation may then differ from the full decode. Not
+// thread-safe; the Tokenizer must outlive it.
 #pragma once
 
 #include <cstdint>

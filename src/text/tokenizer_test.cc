@@ -76,22 +76,47 @@ TEST(TokenizerTest, StreamDecoderHoldsBackPartialCharacters) {
   EXPECT_EQ(stream.Flush(), "\xEF\xBF\xBD");  // an unfinished character ends as U+FFFD
 }
 
-// Found by fuzzing: Sequence normalizers, pre-tokenizers, decoders and post-processors are built
+// Sequence normalizers, pre-tokenizers, decoders and post-processors are built
 // recursively, so a tokenizer.json nesting thousands of them overflowed the stack.
 TEST(TokenizerTest, DeeplyNestedComponentsAreAnError) {
-  for (const auto& [field, list] : {std::pair<std::string, std::string>{"normalizer", "normalizers"},
-                                    {"pre_tokenizer", "pretokenizers"},
-                                    {"decoder", "decoders"},
-                                    {"post_processor", "processors"}}) {
+  for (const auto& [field, list] :
+       {std::pair<std::string, std::string>{"normalizer", "normalizers"},
+        {"pre_tokenizer", "pretokenizers"},
+        {"decoder", "decoders"},
+        {"post_processor", "processors"}}) {
     std::string nested;
     for (int i = 0; i < 20000; ++i) nested += R"({"type": "Sequence", ")" + list + R"(": [)";
     for (int i = 0; i < 20000; ++i) nested += "]}";
     Result<Tokenizer> t = Tokenizer::FromJson(R"({"model": {"type": "BPE", "vocab": {"a": 0}, )"
-                                              R"("merges": []}, ")" + field + "\": " + nested + "}");
+                                              R"("merges": []}, ")" +
+                                              field + "\": " + nested + "}");
     ASSERT_FALSE(t.ok()) << field;
     EXPECT_NE(t.status().message().find("more than 64 levels deep"), std::string::npos)
         << t.status().ToString();
   }
+}
+
+// Found by fuzzing (tests/fuzz/regressions/tokenizer/stream_never_completes): bytes that never
+// form a character were held back forever, and each new token decoded the whole growing window.
+TEST(TokenizerTest, StreamDecoderHoldsBackBoundedly) {
+  Result<Tokenizer> tok = Tokenizer::FromJson(R"({
+    "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+    "model": {"type": "BPE", "byte_fallback": true, "vocab": {"<0x80>": 0, "a": 1},
+              "merges": []}})");
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  StreamDecoder stream(&*tok, false);
+  std::string out;
+  std::vector<int32_t> ids(5000, 0);  // lone continuation bytes: U+FFFD each, never complete
+  for (size_t i = 0; i < ids.size(); ++i) {
+    out += stream.Put(ids[i]);
+    if (i == 40) {
+      EXPECT_FALSE(out.empty()) << "more than 32 tokens held back";
+    }
+  }
+  out += stream.Flush();
+  EXPECT_EQ(out, tok->Decode(ids, false));
+  // Characters that complete within the bound are still held back and emitted whole.
+  EXPECT_EQ(stream.Put(1), "a");
 }
 
 TEST(TokenizerTest, ByteFallbackAndUnknown) {
