@@ -39,6 +39,22 @@ Result<double> GgufPreservingWeights::CarriedBits(model::TensorRole role, int64_
   return type ? CarriedBitsPerWeight(*type) : 0.0;
 }
 
+Result<std::map<std::pair<model::TensorRole, int64_t>, double>> GgufPreservingWeights::MatrixBits(
+    int64_t num_layers) const {
+  using model::TensorRole;
+  std::map<std::pair<TensorRole, int64_t>, double> bits;
+  for (int64_t l = 0; l < num_layers; ++l) {
+    for (TensorRole r : {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj,
+                         TensorRole::kOProj, TensorRole::kGateProj, TensorRole::kUpProj,
+                         TensorRole::kDownProj}) {
+      ANEC_ASSIGN_OR_RETURN(bits[std::make_pair(r, l)], CarriedBits(r, l));
+    }
+  }
+  ANEC_ASSIGN_OR_RETURN(bits[std::make_pair(TensorRole::kLmHead, int64_t{0})],
+                        CarriedBits(TensorRole::kLmHead, 0));
+  return bits;
+}
+
 Result<std::optional<io::GgufRawTensor>> GgufPreservingWeights::ReadRaw(model::TensorRole role,
                                                                         int64_t layer) const {
   std::optional<io::GgufRawTensor> none;

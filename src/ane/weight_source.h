@@ -69,6 +69,10 @@ class GgufPreservingWeights : public WeightSource {
   // Stored bits per weight of the matrix ReadRaw() would hand over (CarriedBitsPerWeight of its
   // type), or 0 when it goes through Read(). Reads no tensor data; for size planning.
   Result<double> CarriedBits(model::TensorRole role, int64_t layer) const;
+  // CarriedBits of every matrix the builders emit: q, k, v, o, gate, up, down of layers
+  // [0, num_layers) and the LM head as (kLmHead, 0). For LutPlan::matrix_bits.
+  Result<std::map<std::pair<model::TensorRole, int64_t>, double>> MatrixBits(
+      int64_t num_layers) const;
   // The GGUF block type of `role` at `layer` (nullopt for an absent role or a row slice).
   Result<std::optional<io::GgmlType>> RawType(model::TensorRole role, int64_t layer) const;
 

@@ -301,17 +301,9 @@ Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
     if (layer_carried) o.lut.ffn_carried_bits = layer_bits / layer_elements;
     if (head_carried) o.lut.lmhead_carried_bits = head_bits;
     // Each matrix at its own stored size (0: converted at the LUT bits or fp16).
-    using model::TensorRole;
-    for (int64_t l = 0; l < input.loaded.spec.num_layers; ++l) {
-      for (TensorRole r : {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj,
-                           TensorRole::kOProj, TensorRole::kGateProj, TensorRole::kUpProj,
-                           TensorRole::kDownProj}) {
-        ANEC_ASSIGN_OR_RETURN(double bits, preserving->CarriedBits(r, l));
-        o.lut.matrix_bits[std::make_pair(r, l)] = bits;
-      }
-    }
-    ANEC_ASSIGN_OR_RETURN(double head_matrix_bits, preserving->CarriedBits(TensorRole::kLmHead, 0));
-    o.lut.matrix_bits[std::make_pair(TensorRole::kLmHead, int64_t{0})] = head_matrix_bits;
+    ANEC_ASSIGN_OR_RETURN(o.lut.matrix_bits, preserving->MatrixBits(input.loaded.spec.num_layers));
+    const double head_matrix_bits =
+        o.lut.matrix_bits[std::make_pair(model::TensorRole::kLmHead, int64_t{0})];
     // A tied LM head reads the embedding's blocks: carried although output.weight is absent.
     if (head_matrix_bits > 0) o.lut.lmhead_carried_bits = head_matrix_bits;
     std::string kept;

@@ -179,15 +179,12 @@ TEST_F(PreserveQuantTest, EveryGgufTypeCarriedExactlyOrConvertedGivesTheFp16Logi
   // blob records and alignment (three blobs at most per matrix).
   LutPlan planned;
   using model::TensorRole;
-  for (int64_t l = 0; l < 2; ++l) {
-    for (TensorRole r : {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj,
-                         TensorRole::kOProj, TensorRole::kGateProj, TensorRole::kUpProj,
-                         TensorRole::kDownProj}) {
-      auto bits = kept->CarriedBits(r, l);
-      ASSERT_TRUE(bits.ok()) << bits.status().ToString();
-      planned.matrix_bits[{r, l}] = *bits;
-    }
-  }
+  auto matrix_bits = kept->MatrixBits(loaded_->spec.num_layers);
+  ASSERT_TRUE(matrix_bits.ok()) << matrix_bits.status().ToString();
+  planned.matrix_bits = *matrix_bits;
+  EXPECT_EQ(planned.matrix_bits.size(), 2u * 7 + 1);
+  EXPECT_EQ((planned.matrix_bits[{TensorRole::kLmHead, 0}]), 12.0);  // output.weight Q4_K
+  EXPECT_EQ((planned.matrix_bits[{TensorRole::kUpProj, 1}]), 4.5);   // Q4_0
   auto bits_of = [&](TensorRole r) { return planned.matrix_bits[std::make_pair(r, int64_t{0})]; };
   EXPECT_EQ(bits_of(TensorRole::kQProj), 12.0);    // Q4_K
   EXPECT_EQ(bits_of(TensorRole::kKProj), 6.0);     // Q2_K
