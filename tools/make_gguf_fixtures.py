@@ -106,22 +106,28 @@ def rotary_permute(w, heads):
     return w.reshape(heads, 2, hd // 2, -1).transpose(0, 2, 1, 3).reshape(rows, -1)
 
 
-def make_tiny_llama(rng):
-    """tiny_llama.gguf: a 2-layer Llama in GGUF form (Q/K rows permuted as llama.cpp writes them,
-    Q8_0 attention weights) with a small gpt2-style vocabulary and a chat template;
-    tiny_llama_expected.gguf: the same tensors as F32 under their Hugging Face names and order."""
-    hidden, heads, kv_heads, ffn, vocab, layers = 32, 4, 2, 64, 40, 2
-    hd = hidden // heads
-    w = gguf.GGUFWriter(os.path.join(OUT, "tiny_llama.gguf"), "llama")
+def llama_writer(path, hidden, heads, kv_heads, ffn, layers):
+    """A GGUFWriter for a small llama with its shape keys written (context 128, rope base 1e4)."""
+    w = gguf.GGUFWriter(path, "llama")
     w.add_block_count(layers)
     w.add_context_length(128)
     w.add_embedding_length(hidden)
     w.add_feed_forward_length(ffn)
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)
-    w.add_rope_dimension_count(hd)
+    w.add_rope_dimension_count(hidden // heads)
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-5)
+    return w
+
+
+def make_tiny_llama(rng):
+    """tiny_llama.gguf: a 2-layer Llama in GGUF form (Q/K rows permuted as llama.cpp writes them,
+    Q8_0 attention weights) with a small gpt2-style vocabulary and a chat template;
+    tiny_llama_expected.gguf: the same tensors as F32 under their Hugging Face names and order."""
+    hidden, heads, kv_heads, ffn, vocab, layers = 32, 4, 2, 64, 40, 2
+    hd = hidden // heads
+    w = llama_writer(os.path.join(OUT, "tiny_llama.gguf"), hidden, heads, kv_heads, ffn, layers)
     tokens = ["<|im_start|>", "<|im_end|>", "<unk>"] + [chr(ord("a") + i) for i in range(26)]
     tokens += ["ab", "cd", "abcd", "Ġa", "Ġb", "Ġ", "Ċ", "ef", "gh", "efgh", "Ġab"]
     assert len(tokens) == vocab

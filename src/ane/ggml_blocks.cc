@@ -2,8 +2,7 @@
 
 #include <fmt/ranges.h>
 
-#include <array>
-#include <cstring>
+#include <optional>
 
 #include "ane/half.h"
 #include "io/gguf_dequant.h"
@@ -12,47 +11,53 @@ namespace anec::ane {
 
 namespace {
 
-constexpr int64_t kBlock = 32;
+// How a carried type is laid out in Core ML.
+struct CarryLayout {
+  bool lut = false;     // constexpr_lut_to_dense, else constexpr_blockwise_shift_scale
+  int64_t group = 32;   // columns per scale / table
+  int bits = 4;         // bits per code (data or index)
+  mil::DType dtype = mil::DType::kUInt4;
+  int zero = 0;         // shift-scale: data = code - zero (Q8_0: the code is the int8 itself)
+};
+
+std::optional<CarryLayout> LayoutOf(io::GgmlType type) {
+  using io::GgmlType;
+  switch (type) {
+    case GgmlType::kQ8_0: return CarryLayout{false, 32, 8, mil::DType::kInt8, 0};
+    case GgmlType::kQ4_0: return CarryLayout{false, 32, 4, mil::DType::kInt4, 8};
+    case GgmlType::kQ5_0: return CarryLayout{false, 32, 8, mil::DType::kInt8, 16};
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ4_K: return CarryLayout{true, 32, 4, mil::DType::kUInt4, 0};
+    case GgmlType::kQ2_K: return CarryLayout{true, 16, 2, mil::DType::kUInt2, 0};
+    case GgmlType::kQ3_K: return CarryLayout{true, 16, 3, mil::DType::kUInt3, 0};
+    default: return std::nullopt;
+  }
+}
 
 uint16_t ReadU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-
-// Element j of a 4-bit block: low nibble of byte j for j < 16, high nibble of byte j - 16 after.
-uint8_t Nibble(const uint8_t* qs, int64_t j) {
-  return j < 16 ? (qs[j] & 0x0F) : static_cast<uint8_t>(qs[j - 16] >> 4);
-}
-
-// The 16 table entries of a Q4_1 block: the block's own d and m with nibbles 0..15 in elements
-// 0..15, dequantized by the reference decoder, then rounded to fp16 like the fp16 path.
-std::array<uint16_t, 16> Q41Table(const uint8_t* block) {
-  std::array<uint8_t, 20> probe{};
-  std::memcpy(probe.data(), block, 4);  // d, m
-  for (int j = 0; j < 16; ++j) probe[static_cast<size_t>(4 + j)] = static_cast<uint8_t>(j);
-  std::array<float, kBlock> values{};
-  io::DequantizeGgml(io::GgmlType::kQ4_1, probe, kBlock, values);
-  std::array<uint16_t, 16> table{};
-  for (size_t q = 0; q < 16; ++q) table[q] = FloatToHalf(values[q]);
-  return table;
-}
 
 }  // namespace
 
 Result<PreservedBlocks> EncodeGgmlBlocks(io::GgmlType type, std::span<const uint8_t> bytes,
                                          int64_t rows, int64_t cols, int64_t row_begin,
                                          int64_t row_end, const std::vector<int64_t>& shape) {
-  if (type != io::GgmlType::kQ4_0 && type != io::GgmlType::kQ4_1 && type != io::GgmlType::kQ8_0) {
-    return InvalidArgument("GGUF type {} cannot be carried as is; only Q4_0, Q4_1 and Q8_0 can",
-                           io::GgmlTypeName(type));
+  const std::optional<CarryLayout> layout = LayoutOf(type);
+  if (!layout) {
+    return InvalidArgument(
+        "GGUF type {} cannot be carried as is; only Q4_0, Q4_1, Q5_0, Q8_0, Q2_K, Q3_K and Q4_K "
+        "can ({})",
+        io::GgmlTypeName(type), NotCarriedReason(type));
   }
-  const int64_t block_bytes = io::GgmlBlockBytes(type);
-  if (rows <= 0 || cols <= 0 || cols % kBlock != 0 || row_begin < 0 || row_end > rows ||
+  const int64_t block = io::GgmlBlockSize(type), block_bytes = io::GgmlBlockBytes(type);
+  const int64_t group = layout->group;
+  if (rows <= 0 || cols <= 0 || cols % block != 0 || row_begin < 0 || row_end > rows ||
       row_begin >= row_end) {
     return InvalidArgument(
         "GGUF {} tensor [{}, {}]: rows [{}, {}) or a row length not a multiple "
         "of {} cannot be carried",
-        io::GgmlTypeName(type), rows, cols, row_begin, row_end, kBlock);
+        io::GgmlTypeName(type), rows, cols, row_begin, row_end, block);
   }
-  const int64_t blocks_per_row = cols / kBlock;
-  const int64_t row_bytes = blocks_per_row * block_bytes;
+  const int64_t row_bytes = cols / block * block_bytes;
   if (static_cast<int64_t>(bytes.size()) != rows * row_bytes) {
     return InvalidArgument("GGUF {} tensor [{}, {}]: {} bytes, expected {}", io::GgmlTypeName(type),
                            rows, cols, bytes.size(), rows * row_bytes);
@@ -65,78 +70,98 @@ Result<PreservedBlocks> EncodeGgmlBlocks(io::GgmlType type, std::span<const uint
                            io::GgmlTypeName(type), row_begin, row_end, rows, cols,
                            fmt::join(shape, ","));
   }
-  // Per-block tensors: [n_rows, cols/32, 1, ...] (same rank as the output).
-  std::vector<int64_t> block_shape(shape.size(), 1);
-  block_shape[0] = n_rows;
-  block_shape[1] = blocks_per_row;
+  // Per-group tensors: [n_rows, cols/group, 1, ...] (same rank as the output).
+  std::vector<int64_t> group_shape(shape.size(), 1);
+  group_shape[0] = n_rows;
+  group_shape[1] = cols / group;
+  const int64_t entries = int64_t{1} << layout->bits;
   const size_t n = static_cast<size_t>(n_rows * cols);
-  const size_t n_blocks = static_cast<size_t>(n_rows * blocks_per_row);
+  const size_t n_groups = static_cast<size_t>(n_rows * (cols / group));
 
-  PreservedBlocks out;
-  std::vector<uint16_t> second;  // scales or tables, fp16 bits
-  std::vector<int64_t> values(n);
-  std::vector<uint8_t> indices;
-  if (type == io::GgmlType::kQ4_1) indices.resize(n);
-  second.reserve(type == io::GgmlType::kQ4_1 ? n_blocks * 16 : n_blocks);
+  std::vector<uint8_t> codes(n);
+  std::vector<float> values(static_cast<size_t>(cols));
+  std::vector<uint16_t> second(layout->lut ? n_groups * static_cast<size_t>(entries) : n_groups);
+  std::vector<int64_t> data(layout->lut ? 0 : n);
   for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = bytes.data() + (row_begin + r) * row_bytes;
-    for (int64_t b = 0; b < blocks_per_row; ++b) {
-      const uint8_t* block = row + b * block_bytes;
-      const size_t base = static_cast<size_t>(r * cols + b * kBlock);
-      switch (type) {
-        case io::GgmlType::kQ8_0:
-          second.push_back(ReadU16(block));
-          for (int64_t j = 0; j < kBlock; ++j) {
-            values[base + static_cast<size_t>(j)] = static_cast<int8_t>(block[2 + j]);
-          }
-          break;
-        case io::GgmlType::kQ4_0:
-          second.push_back(ReadU16(block));
-          for (int64_t j = 0; j < kBlock; ++j) {
-            values[base + static_cast<size_t>(j)] = int64_t{Nibble(block + 2, j)} - 8;
-          }
-          break;
-        default: {  // Q4_1
-          std::array<uint16_t, 16> table = Q41Table(block);
-          second.insert(second.end(), table.begin(), table.end());
-          for (int64_t j = 0; j < kBlock; ++j) {
-            indices[base + static_cast<size_t>(j)] = Nibble(block + 4, j);
-          }
-          break;
-        }
+    std::span<const uint8_t> row = bytes.subspan(static_cast<size_t>((row_begin + r) * row_bytes),
+                                                 static_cast<size_t>(row_bytes));
+    std::span<uint8_t> row_codes(codes.data() + r * cols, static_cast<size_t>(cols));
+    io::DequantizeGgml(type, row, cols, values);
+    if (!io::GgmlCodes(type, row, cols, row_codes)) {
+      return Internal("GGUF {}: no element codes", io::GgmlTypeName(type));
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint16_t want = FloatToHalf(values[static_cast<size_t>(c)]);  // the fp16 path's value
+      const uint8_t code = row_codes[static_cast<size_t>(c)];
+      const size_t g = static_cast<size_t>(r * (cols / group) + c / group);
+      uint16_t got;
+      if (layout->lut) {
+        uint16_t& entry = second[g * static_cast<size_t>(entries) + code];
+        // Two elements of one sub-block with one code have one value: the first sets the entry,
+        // the others must agree (a wrong code reader would show here).
+        bool first_use = true;
+        for (int64_t k = c - c % group; k < c; ++k) first_use &= row_codes[static_cast<size_t>(k)] != code;
+        if (first_use) entry = want;
+        got = entry;
+      } else {
+        // d is the block's first fp16 field for Q4_0, Q5_0 and Q8_0.
+        const uint16_t d = ReadU16(row.data() + c / block * block_bytes);
+        second[g] = d;
+        const int64_t q =
+            layout->zero == 0 ? int64_t{static_cast<int8_t>(code)} : int64_t{code} - layout->zero;
+        data[static_cast<size_t>(r * cols + c)] = q;
+        got = FloatToHalf(HalfToFloat(d) * static_cast<float>(q));
+      }
+      if (got != want) {
+        return Internal("GGUF {} row {} column {}: carried value {:#06x} differs from the fp16 "
+                        "path's {:#06x}",
+                        io::GgmlTypeName(type), row_begin + r, c, got, want);
       }
     }
   }
-  if (type == io::GgmlType::kQ4_1) {
+  PreservedBlocks out;
+  if (layout->lut) {
     out.op = "constexpr_lut_to_dense";
     out.first_param = "indices";
     out.second_param = "lut";
-    out.first = mil::Tensor::UInt(mil::DType::kUInt4, shape, indices);
-    std::vector<int64_t> lut_shape = block_shape;
-    lut_shape.push_back(16);
+    out.first = mil::Tensor::UInt(layout->dtype, shape, codes);
+    std::vector<int64_t> lut_shape = group_shape;
+    lut_shape.push_back(entries);
     lut_shape.push_back(1);
     out.second = mil::Tensor::F16Bits(std::move(lut_shape), second);
   } else {
     out.op = "constexpr_blockwise_shift_scale";
     out.first_param = "data";
     out.second_param = "scale";
-    out.first = mil::Tensor::Ints(
-        type == io::GgmlType::kQ8_0 ? mil::DType::kInt8 : mil::DType::kInt4, shape, values);
-    out.second = mil::Tensor::F16Bits(std::move(block_shape), second);
+    out.first = mil::Tensor::Ints(layout->dtype, shape, data);
+    out.second = mil::Tensor::F16Bits(std::move(group_shape), second);
   }
   return out;
 }
 
 double CarriedBitsPerWeight(io::GgmlType type) {
+  const std::optional<CarryLayout> layout = LayoutOf(type);
+  if (!layout) return 0;
+  // Codes, plus one fp16 scale or one fp16 table of 2^bits entries per group.
+  const double per_group = layout->lut ? 16.0 * static_cast<double>(1 << layout->bits) : 16.0;
+  return layout->bits + per_group / static_cast<double>(layout->group);
+}
+
+std::string NotCarriedReason(io::GgmlType type) {
+  using io::GgmlType;
   switch (type) {
-    case io::GgmlType::kQ4_0:
-      return (32 * 4 + 16) / 32.0;  // int4 codes, one fp16 scale per 32
-    case io::GgmlType::kQ4_1:
-      return (32 * 4 + 16 * 16) / 32.0;  // uint4 indices, one 16-entry fp16 table per 32
-    case io::GgmlType::kQ8_0:
-      return (32 * 8 + 16) / 32.0;  // int8 codes, one fp16 scale per 32
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ5_K:
+      return "d*q + m needs a 32-entry table per 32 weights, i.e. uint6 indices and 64 entries: "
+             "38 bits per weight, more than fp16; offset -m/d is rarely an fp16 number";
+    case GgmlType::kQ6_K:
+      return "the per-16 scale d*s is rarely an fp16 number and a 64-entry table per 16 weights "
+             "is 70 bits per weight";
     default:
-      return 0;
+      return LayoutOf(type) || type == GgmlType::kF16 || type == GgmlType::kF32 ||
+                     type == GgmlType::kBF16
+                 ? ""
+                 : "no Core ML form for this block type";
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "ane/half.h"
@@ -10,24 +11,36 @@
 namespace anec::ane {
 namespace {
 
-constexpr int64_t kRows = 3, kCols = 64;
+// Two super-blocks of 256 per row, so K-quant rows fit too.
+constexpr int64_t kRows = 3, kCols = 512;
 
-// Random blocks of `type` with fp16 d (and m) of realistic size.
+// Byte offsets of the fp16 fields (d, m, dmin) of each block type; the other bytes are random.
+const std::map<io::GgmlType, std::vector<size_t>>& HalfFields() {
+  static const std::map<io::GgmlType, std::vector<size_t>> fields = {
+      {io::GgmlType::kQ4_0, {0}},      {io::GgmlType::kQ4_1, {0, 2}}, {io::GgmlType::kQ5_0, {0}},
+      {io::GgmlType::kQ5_1, {0, 2}},   {io::GgmlType::kQ8_0, {0}},    {io::GgmlType::kQ2_K, {80, 82}},
+      {io::GgmlType::kQ3_K, {108}},    {io::GgmlType::kQ4_K, {0, 2}}, {io::GgmlType::kQ5_K, {0, 2}},
+      {io::GgmlType::kQ6_K, {208}}};
+  return fields;
+}
+
+// Random blocks of `type` with fp16 scales and minimums of realistic size (a negative m for
+// Q4_1 / Q5_1, as ggml's quantizer writes the block minimum).
 std::vector<uint8_t> RandomBlocks(io::GgmlType type, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
   const int64_t block_bytes = io::GgmlBlockBytes(type);
   std::vector<uint8_t> out;
-  for (int64_t b = 0; b < kRows * kCols / 32; ++b) {
+  for (int64_t b = 0; b < kRows * kCols / io::GgmlBlockSize(type); ++b) {
     std::vector<uint8_t> block(static_cast<size_t>(block_bytes));
     for (auto& x : block) x = static_cast<uint8_t>(rng());
-    auto put_half = [&](size_t at, float v) {
-      uint16_t h = FloatToHalf(v);
-      block[at] = static_cast<uint8_t>(h & 0xFF);
-      block[at + 1] = static_cast<uint8_t>(h >> 8);
-    };
-    put_half(0, scale(rng));
-    if (type == io::GgmlType::kQ4_1) put_half(2, -8.0f * scale(rng));  // m: a negative offset
+    const std::vector<size_t>& fields = HalfFields().at(type);
+    for (size_t k = 0; k < fields.size(); ++k) {
+      const bool q_1_min = k == 1 && (type == io::GgmlType::kQ4_1 || type == io::GgmlType::kQ5_1);
+      const uint16_t h = FloatToHalf(q_1_min ? -8.0f * scale(rng) : scale(rng));
+      block[fields[k]] = static_cast<uint8_t>(h & 0xFF);
+      block[fields[k] + 1] = static_cast<uint8_t>(h >> 8);
+    }
     out.insert(out.end(), block.begin(), block.end());
   }
   return out;
@@ -42,67 +55,113 @@ std::vector<uint16_t> ReferenceHalf(io::GgmlType type, const std::vector<uint8_t
   return h;
 }
 
-uint8_t Nibble(std::span<const uint8_t> packed, size_t i) {
-  return i % 2 == 0 ? (packed[i / 2] & 15) : static_cast<uint8_t>(packed[i / 2] >> 4);
+// Element i of a packed little-endian bit stream of `bits`-bit fields (docs/BLOB_FORMAT.md).
+uint32_t Field(std::span<const uint8_t> packed, size_t i, int bits) {
+  uint32_t v = 0;
+  for (int k = 0; k < bits; ++k) {
+    const size_t bit = i * static_cast<size_t>(bits) + static_cast<size_t>(k);
+    v |= static_cast<uint32_t>((packed[bit / 8] >> (bit % 8)) & 1) << k;
+  }
+  return v;
 }
 
 uint16_t Half(std::span<const uint8_t> b, size_t i) {
   return static_cast<uint16_t>(b[2 * i] | (b[2 * i + 1] << 8));
 }
 
-// Evaluates the constexpr op the way Core ML defines it, with fp16 output.
+int Bits(mil::DType t) {
+  switch (t) {
+    case mil::DType::kUInt2: return 2;
+    case mil::DType::kUInt3: return 3;
+    case mil::DType::kUInt4:
+    case mil::DType::kInt4: return 4;
+    default: return 8;
+  }
+}
+
+// Evaluates the constexpr op as Core ML defines it, with fp16 output; shift-scale both with fp16
+// arithmetic (coremltools' numpy decompression) and with fp32 arithmetic rounded once (the anec
+// runtime): the two must agree, else the result is marked 0xFFFF.
 std::vector<uint16_t> Evaluate(const PreservedBlocks& p, int64_t rows) {
   std::vector<uint16_t> out;
   auto data = p.first.bytes();
   auto second = p.second.bytes();
+  const std::vector<int64_t>& sshape = p.second.type().shape;
+  const int64_t group = kCols / sshape[1];
+  const int bits = Bits(p.first.type().dtype);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < kCols; ++c) {
       const size_t i = static_cast<size_t>(r * kCols + c);
-      const size_t block = static_cast<size_t>(r * (kCols / 32) + c / 32);
+      const size_t g = static_cast<size_t>(r * sshape[1] + c / group);
       if (p.op == "constexpr_lut_to_dense") {
-        out.push_back(Half(second, block * 16 + Nibble(data, i)));
+        const size_t entries = static_cast<size_t>(sshape[sshape.size() - 2]);
+        out.push_back(Half(second, g * entries + Field(data, i, bits)));
       } else {
-        int q = p.first.type().dtype == mil::DType::kInt8
-                    ? static_cast<int8_t>(data[i])
-                    : (Nibble(data, i) >= 8 ? Nibble(data, i) - 16 : Nibble(data, i));
-        out.push_back(FloatToHalf(HalfToFloat(Half(second, block)) * static_cast<float>(q)));
+        int q = static_cast<int>(Field(data, i, bits));
+        if (q >= (1 << (bits - 1))) q -= 1 << bits;  // two's complement
+        const float scale = HalfToFloat(Half(second, g));
+        const uint16_t f32 = FloatToHalf(scale * static_cast<float>(q));
+        const uint16_t f16 = FloatToHalf(scale * HalfToFloat(FloatToHalf(static_cast<float>(q))));
+        out.push_back(f32 == f16 ? f32 : 0xFFFF);
       }
     }
   }
   return out;
 }
 
-TEST(GgmlBlocks, Q41BecomesPerBlockTablesEqualToTheFp16Path) {
-  auto bytes = RandomBlocks(io::GgmlType::kQ4_1, 1);
-  auto p =
-      EncodeGgmlBlocks(io::GgmlType::kQ4_1, bytes, kRows, kCols, 0, kRows, {kRows, kCols, 1, 1});
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  EXPECT_EQ(p->op, "constexpr_lut_to_dense");
-  EXPECT_EQ(p->first.type().ToString(), "uint4[3,64,1,1]");
-  EXPECT_EQ(p->second.type().ToString(), "fp16[3,2,1,1,16,1]");
-  EXPECT_EQ(Evaluate(*p, kRows), ReferenceHalf(io::GgmlType::kQ4_1, bytes));
-}
+struct Case {
+  io::GgmlType type;
+  const char* op;
+  const char* first;
+  const char* second;
+};
 
-TEST(GgmlBlocks, Q40BecomesInt4ShiftScaleEqualToTheFp16Path) {
-  auto bytes = RandomBlocks(io::GgmlType::kQ4_0, 2);
-  auto p =
-      EncodeGgmlBlocks(io::GgmlType::kQ4_0, bytes, kRows, kCols, 0, kRows, {kRows, kCols, 1, 1});
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  EXPECT_EQ(p->op, "constexpr_blockwise_shift_scale");
-  EXPECT_EQ(p->first.type().ToString(), "int4[3,64,1,1]");
-  EXPECT_EQ(p->second.type().ToString(), "fp16[3,2,1,1]");
-  EXPECT_EQ(Evaluate(*p, kRows), ReferenceHalf(io::GgmlType::kQ4_0, bytes));
+TEST(GgmlBlocks, EveryCarriedTypeDecompressesToTheFp16PathsValues) {
+  const Case cases[] = {
+      {io::GgmlType::kQ8_0, "constexpr_blockwise_shift_scale", "int8[3,512,1,1]", "fp16[3,16,1,1]"},
+      {io::GgmlType::kQ4_0, "constexpr_blockwise_shift_scale", "int4[3,512,1,1]", "fp16[3,16,1,1]"},
+      {io::GgmlType::kQ5_0, "constexpr_blockwise_shift_scale", "int8[3,512,1,1]", "fp16[3,16,1,1]"},
+      {io::GgmlType::kQ4_1, "constexpr_lut_to_dense", "uint4[3,512,1,1]", "fp16[3,16,1,1,16,1]"},
+      {io::GgmlType::kQ4_K, "constexpr_lut_to_dense", "uint4[3,512,1,1]", "fp16[3,16,1,1,16,1]"},
+      {io::GgmlType::kQ2_K, "constexpr_lut_to_dense", "uint2[3,512,1,1]", "fp16[3,32,1,1,4,1]"},
+      {io::GgmlType::kQ3_K, "constexpr_lut_to_dense", "uint3[3,512,1,1]", "fp16[3,32,1,1,8,1]"},
+  };
+  uint32_t seed = 1;
+  for (const Case& k : cases) {
+    SCOPED_TRACE(io::GgmlTypeName(k.type));
+    auto bytes = RandomBlocks(k.type, seed++);
+    auto p = EncodeGgmlBlocks(k.type, bytes, kRows, kCols, 0, kRows, {kRows, kCols, 1, 1});
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(p->op, k.op);
+    EXPECT_EQ(p->first.type().ToString(), k.first);
+    EXPECT_EQ(p->second.type().ToString(), k.second);
+    const std::vector<uint16_t> want = ReferenceHalf(k.type, bytes);
+    const std::vector<uint16_t> got = Evaluate(*p, kRows);
+    ASSERT_EQ(got.size(), want.size());
+    int64_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) differ += got[i] != want[i];
+    EXPECT_EQ(differ, 0);
+  }
 }
 
 TEST(GgmlBlocks, Q80RowRangeBecomesInt8ShiftScale) {
   auto bytes = RandomBlocks(io::GgmlType::kQ8_0, 3);
   auto p = EncodeGgmlBlocks(io::GgmlType::kQ8_0, bytes, kRows, kCols, 1, 3, {2, kCols});
   ASSERT_TRUE(p.ok()) << p.status().ToString();
-  EXPECT_EQ(p->first.type().ToString(), "int8[2,64]");
-  EXPECT_EQ(p->second.type().ToString(), "fp16[2,2]");
+  EXPECT_EQ(p->first.type().ToString(), "int8[2,512]");
+  EXPECT_EQ(p->second.type().ToString(), "fp16[2,16]");
   std::vector<uint16_t> want = ReferenceHalf(io::GgmlType::kQ8_0, bytes);
   want.erase(want.begin(), want.begin() + kCols);  // rows 1 and 2 only
   EXPECT_EQ(Evaluate(*p, 2), want);
+}
+
+TEST(GgmlBlocks, Q4KRowRangeTakesItsRowsTables) {
+  auto bytes = RandomBlocks(io::GgmlType::kQ4_K, 9);
+  auto p = EncodeGgmlBlocks(io::GgmlType::kQ4_K, bytes, kRows, kCols, 2, 3, {1, kCols, 1, 1});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::vector<uint16_t> want = ReferenceHalf(io::GgmlType::kQ4_K, bytes);
+  want.erase(want.begin(), want.begin() + 2 * kCols);
+  EXPECT_EQ(Evaluate(*p, 1), want);
 }
 
 TEST(GgmlBlocks, RejectsOtherTypesAndShapes) {
@@ -113,24 +172,29 @@ TEST(GgmlBlocks, RejectsOtherTypesAndShapes) {
   auto short_bytes = EncodeGgmlBlocks(io::GgmlType::kQ8_0, std::span(bytes).first(10), kRows, kCols,
                                       0, kRows, {kRows, kCols});
   EXPECT_FALSE(short_bytes.ok());
-  auto k_quant =
-      EncodeGgmlBlocks(io::GgmlType::kQ4_K, bytes, kRows, kCols, 0, kRows, {kRows, kCols});
-  ASSERT_FALSE(k_quant.ok());
-  EXPECT_NE(k_quant.status().message().find("Q4_0, Q4_1 and Q8_0"), std::string::npos);
+  for (io::GgmlType t : {io::GgmlType::kQ5_1, io::GgmlType::kQ5_K, io::GgmlType::kQ6_K}) {
+    auto k = RandomBlocks(t, 5);
+    auto refused = EncodeGgmlBlocks(t, k, kRows, kCols, 0, kRows, {kRows, kCols});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("cannot be carried"), std::string::npos);
+    EXPECT_NE(refused.status().message().find(NotCarriedReason(t)), std::string::npos);
+    EXPECT_FALSE(NotCarriedReason(t).empty());
+  }
 }
-
-}  // namespace
-}  // namespace anec::ane
-
-namespace anec::ane {
-namespace {
 
 TEST(GgmlBlocksTest, CarriedBitsPerWeightCountScalesAndTables) {
   EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ4_0), 4.5);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ5_0), 8.5);
   EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ8_0), 8.5);
   EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ4_1), 12.0);
-  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ6_K), 0.0);  // converted, not carried
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ4_K), 12.0);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ2_K), 6.0);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ3_K), 11.0);
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ5_K), 0.0);  // converted, not carried
+  EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kQ6_K), 0.0);
   EXPECT_DOUBLE_EQ(CarriedBitsPerWeight(io::GgmlType::kF16), 0.0);
+  EXPECT_TRUE(NotCarriedReason(io::GgmlType::kF16).empty());
+  EXPECT_TRUE(NotCarriedReason(io::GgmlType::kQ4_K).empty());
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ class WeightSource {
   // resolve to the embedding. The returned data stays valid while the source lives.
   virtual Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const = 0;
   // The GGUF blocks of a 2-D weight that should be carried into Core ML as they are
-  // (--preserve-quant: Q4_0, Q4_1, Q8_0), or nullopt to use Read(). Default: never.
+  // (--preserve-quant: the types ggml_blocks.h carries), or nullopt to use Read(). Default: never.
   virtual Result<std::optional<io::GgufRawTensor>> ReadRaw(model::TensorRole /*role*/,
                                                            int64_t /*layer*/) const {
     return std::optional<io::GgufRawTensor>();
@@ -57,7 +57,7 @@ class CheckpointWeights : public WeightSource {
 };
 
 // --preserve-quant over a GGUF checkpoint: Read() as CheckpointWeights; ReadRaw() returns the
-// blocks of every Q4_0/Q4_1/Q8_0 matrix except the embedding (a gather, kept on the fp16/LUT
+// blocks of every matrix of a carried type (CarriedBitsPerWeight > 0) except the embedding (a gather, kept on the fp16/LUT
 // path). REQUIRES: `ckpt` and `gguf` (the source `ckpt` was bound to) outlive this.
 class GgufPreservingWeights : public WeightSource {
  public:
@@ -66,6 +66,15 @@ class GgufPreservingWeights : public WeightSource {
   Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const override;
   Result<std::optional<io::GgufRawTensor>> ReadRaw(model::TensorRole role,
                                                    int64_t layer) const override;
+  // Stored bits per weight of the matrix ReadRaw() would hand over (CarriedBitsPerWeight of its
+  // type), or 0 when it goes through Read(). Reads no tensor data; for size planning.
+  Result<double> CarriedBits(model::TensorRole role, int64_t layer) const;
+  // CarriedBits of every matrix the builders emit: q, k, v, o, gate, up, down of layers
+  // [0, num_layers) and the LM head as (kLmHead, 0). For LutPlan::matrix_bits.
+  Result<std::map<std::pair<model::TensorRole, int64_t>, double>> MatrixBits(
+      int64_t num_layers) const;
+  // The GGUF block type of `role` at `layer` (nullopt for an absent role or a row slice).
+  Result<std::optional<io::GgmlType>> RawType(model::TensorRole role, int64_t layer) const;
 
  private:
   const model::BoundCheckpoint* ckpt_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -262,15 +263,18 @@ Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
     if (input.gguf == nullptr) {
       return InvalidArgument(
           "--preserve-quant: --model {} is neither a GGUF file nor a GPTQ/AWQ "
-          "checkpoint; the flag keeps a GGUF's Q4_0/Q4_1/Q8_0 blocks (GPTQ/AWQ "
+          "checkpoint; the flag keeps a GGUF's quantized blocks (GPTQ/AWQ "
           "int4 is kept by default), so drop it or give a .gguf file",
           o.model_source);
     }
     preserving.emplace(&input.loaded.checkpoint, input.gguf);
-    // Plan at the stored size: the most bits per weight any matrix of the layers (or the output
-    // matrix) takes, carried blocks at their stored size, other types at the LUT bits (or fp16).
-    double layer_bits = 0, head_bits = 0;
+    // Plan at the stored size: each matrix at its own bits (matrix_bits below); the messages
+    // show the layers' mean, weighted by size, and the output matrix's bits.
+    double layer_bits = 0, layer_elements = 0, head_bits = 0;
     bool layer_carried = false, head_carried = false;
+    // Quantized matrices that are not carried, by type: count and the first name (logged once).
+    std::map<io::GgmlType, std::pair<int, std::string>> fallback;
+    std::map<std::string, int> carried_types;
     for (const io::GgufTensorInfo& t : input.gguf->file().tensors()) {
       if (t.dims.size() != 2) continue;
       const double carried = ane::CarriedBitsPerWeight(t.type);
@@ -278,16 +282,47 @@ Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
       if (!layer && t.name != "output.weight") continue;
       const double converted =
           (layer ? o.lut.ffn : o.lut.lmhead) > 0 ? (layer ? o.lut.ffn : o.lut.lmhead) : 16.0;
-      double& bits = layer ? layer_bits : head_bits;
-      bits = std::max(bits, carried > 0 ? carried : converted);
+      const double bits = carried > 0 ? carried : converted;
+      if (layer) {
+        const double n = static_cast<double>(t.dims[0]) * static_cast<double>(t.dims[1]);
+        layer_bits += bits * n;
+        layer_elements += n;
+      } else {
+        head_bits = bits;
+      }
       (layer ? layer_carried : head_carried) |= carried > 0;
+      if (carried > 0) {
+        ++carried_types[fmt::format("{} {:g}", io::GgmlTypeName(t.type), carried)];
+      } else if (!ane::NotCarriedReason(t.type).empty()) {
+        auto& [count, first] = fallback[t.type];
+        if (count++ == 0) first = t.name;
+      }
     }
-    if (layer_carried) o.lut.ffn_carried_bits = layer_bits;
+    if (layer_carried) o.lut.ffn_carried_bits = layer_bits / layer_elements;
     if (head_carried) o.lut.lmhead_carried_bits = head_bits;
+    // Each matrix at its own stored size (0: converted at the LUT bits or fp16).
+    ANEC_ASSIGN_OR_RETURN(o.lut.matrix_bits, preserving->MatrixBits(input.loaded.spec.num_layers));
+    const double head_matrix_bits =
+        o.lut.matrix_bits[std::make_pair(model::TensorRole::kLmHead, int64_t{0})];
+    // A tied LM head reads the embedding's blocks: carried although output.weight is absent.
+    if (head_matrix_bits > 0) o.lut.lmhead_carried_bits = head_matrix_bits;
+    std::string kept;
+    for (const auto& [type_bits, count] : carried_types) {
+      kept += fmt::format("{}{} {} b/w", kept.empty() ? "" : ", ", count, type_bits);
+    }
     fmt::print(stderr,
-               "plan: --preserve-quant: Q4_0/Q8_0 matrices become constexpr_blockwise_shift_scale "
-               "and Q4_1 matrices constexpr_lut_to_dense (per-block tables), not re-quantized; "
-               "LUT flags apply only to the embeddings and to matrices of other types\n");
+               "plan: --preserve-quant: matrices carried exactly, not re-quantized ({}; Q4_0/Q5_0/"
+               "Q8_0 as constexpr_blockwise_shift_scale, Q4_1/Q2_K/Q3_K/Q4_K as per-block "
+               "constexpr_lut_to_dense tables); LUT flags apply only to the embeddings and to "
+               "matrices of other types\n",
+               kept.empty() ? "none" : kept);
+    for (const auto& [type, entry] : fallback) {
+      fmt::print(stderr,
+                 "plan: --preserve-quant: {} {} matrices ({}{}) are dequantized to fp16 and take "
+                 "the --lut path: {} (docs/GGUF_FORMAT.md)\n",
+                 entry.first, io::GgmlTypeName(type), entry.second,
+                 entry.first > 1 ? ", ..." : "", ane::NotCarriedReason(type));
+    }
   }
   pipeline::ConversionInput in;
   in.spec = input.loaded.spec;
@@ -372,7 +407,7 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                   "(1000 for ios, 2000 for macos); decimals allowed. When one layer does not fit, "
                   "chunks end after attention blocks or inside MLPs (for tests and experts)");
   sub->add_flag("--preserve-quant", f->preserve_quant,
-                "GGUF input: carry Q4_0/Q4_1/Q8_0 weights into Core ML as they are (no "
+                "GGUF input: carry Q4_0/Q4_1/Q5_0/Q8_0/Q2_K/Q3_K/Q4_K weights into Core ML exactly (no "
                 "re-quantization; LUT flags then apply only to the other weights). GPTQ/AWQ int4 "
                 "input is always carried this way unless --no-preserve-quant");
   sub->add_flag("--no-preserve-quant", f->no_preserve_quant,

@@ -287,6 +287,12 @@ Result<TensorData> GgufCheckpoint::Read(const std::string& name) const {
   return out;
 }
 
+Result<GgmlType> GgufCheckpoint::RawType(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return NotFound("{}: no tensor maps to '{}'", file_->path(), name);
+  return it->second.info->type;
+}
+
 Result<GgufRawTensor> GgufCheckpoint::ReadRaw(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) return NotFound("{}: no tensor maps to '{}'", file_->path(), name);

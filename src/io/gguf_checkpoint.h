@@ -20,7 +20,8 @@
 
 namespace anec::io {
 
-// A tensor's raw GGUF blocks, for carrying Q4_0/Q4_1/Q8_0 into Core ML without re-quantizing.
+// A tensor's raw GGUF blocks, for carrying them into Core ML without re-quantizing
+// (ane/ggml_blocks.h says which types).
 struct GgufRawTensor {
   GgmlType type;
   std::vector<int64_t> shape;      // Hugging Face order [rows, cols]
@@ -50,6 +51,8 @@ class GgufCheckpoint : public TensorSource {
 
   // Raw blocks of a 2-D tensor (Hugging Face name), rows reordered like Read().
   Result<GgufRawTensor> ReadRaw(const std::string& name) const;
+  // The block type of the tensor `name` (Hugging Face name), without reading its data.
+  Result<GgmlType> RawType(const std::string& name) const;
 
  private:
   struct Entry {

@@ -229,6 +229,68 @@ void DequantizeGgml(GgmlType t, std::span<const uint8_t> bytes, int64_t n, std::
   for (int64_t blk = 0; blk < n / bs; ++blk) block_fn(p + blk * bb, y + blk * bs);
 }
 
+namespace {
+
+// Codes of one block (see GgmlCodes); bit positions as in the dequantizers above.
+void CodesNibbles(const uint8_t* qs, uint8_t* c) {
+  for (int j = 0; j < 16; ++j) {
+    c[j] = qs[j] & 0x0F;
+    c[j + 16] = static_cast<uint8_t>(qs[j] >> 4);
+  }
+}
+void CodesQ4_0(const uint8_t* b, uint8_t* c) { CodesNibbles(b + 2, c); }
+void CodesQ4_1(const uint8_t* b, uint8_t* c) { CodesNibbles(b + 4, c); }
+void CodesQ5_0(const uint8_t* b, uint8_t* c) {
+  uint32_t qh;
+  std::memcpy(&qh, b + 2, 4);
+  CodesNibbles(b + 6, c);
+  for (int j = 0; j < 32; ++j) c[j] = static_cast<uint8_t>(c[j] | (((qh >> j) & 1u) << 4));
+}
+void CodesQ8_0(const uint8_t* b, uint8_t* c) { std::memcpy(c, b + 2, 32); }
+void CodesQ2_K(const uint8_t* b, uint8_t* c) {
+  const uint8_t* qs = b + 16;
+  for (int o = 0; o < 256; ++o) {
+    int a = o / 128, s = (o % 128) / 32, i = o % 32;
+    c[o] = static_cast<uint8_t>((qs[a * 32 + i] >> (2 * s)) & 3);
+  }
+}
+void CodesQ3_K(const uint8_t* b, uint8_t* c) {
+  const uint8_t* hmask = b;
+  const uint8_t* qs = b + 32;
+  for (int o = 0; o < 256; ++o) {
+    int a = o / 128, s = (o % 128) / 32, i = o % 32;
+    int ql = (qs[a * 32 + i] >> (2 * s)) & 3;
+    int h = (hmask[i] >> (o / 32)) & 1;
+    c[o] = static_cast<uint8_t>(ql | (h << 2));
+  }
+}
+void CodesQ4_K(const uint8_t* b, uint8_t* c) {
+  const uint8_t* qs = b + 16;
+  for (int j = 0; j < 8; ++j) {
+    int a = j / 2, h = j % 2;
+    for (int i = 0; i < 32; ++i) c[j * 32 + i] = (qs[a * 32 + i] >> (4 * h)) & 0x0F;
+  }
+}
+
+}  // namespace
+
+bool GgmlCodes(GgmlType t, std::span<const uint8_t> bytes, int64_t n, std::span<uint8_t> out) {
+  void (*block_fn)(const uint8_t*, uint8_t*) = nullptr;
+  switch (t) {
+    case GgmlType::kQ4_0: block_fn = CodesQ4_0; break;
+    case GgmlType::kQ4_1: block_fn = CodesQ4_1; break;
+    case GgmlType::kQ5_0: block_fn = CodesQ5_0; break;
+    case GgmlType::kQ8_0: block_fn = CodesQ8_0; break;
+    case GgmlType::kQ2_K: block_fn = CodesQ2_K; break;
+    case GgmlType::kQ3_K: block_fn = CodesQ3_K; break;
+    case GgmlType::kQ4_K: block_fn = CodesQ4_K; break;
+    default: return false;
+  }
+  const int64_t bs = GgmlBlockSize(t), bb = GgmlBlockBytes(t);
+  for (int64_t blk = 0; blk < n / bs; ++blk) block_fn(bytes.data() + blk * bb, out.data() + blk * bs);
+  return true;
+}
+
 Result<std::vector<float>> DequantizeTensor(const GgufFile& file, const GgufTensorInfo& t) {
   std::vector<float> out(static_cast<size_t>(t.num_elements()));
   DequantizeGgml(t.type, file.TensorBytes(t), t.num_elements(), out);

@@ -120,37 +120,56 @@ uint64_t SizePlan::largest() const {
 
 namespace {
 
-// Stored bytes of the pieces of one layer. A whole layer is attention() + mlp(I, true).
+// Stored bytes of the pieces of one layer. A whole layer is attention(l) + mlp(l, I, true).
 struct PieceBytes {
   const model::ModelSpec& s;
   const LutPlan& lut;
 
-  uint64_t m(int64_t r, int64_t c) const {
-    if (lut.ffn_carried_bits > 0) {
-      const double bits = static_cast<double>(r) * static_cast<double>(c) * lut.ffn_carried_bits;
-      return static_cast<uint64_t>(std::ceil(bits / 8));
+  uint64_t m(model::TensorRole role, int64_t layer, int64_t r, int64_t c) const {
+    double bits = lut.ffn_carried_bits;
+    if (auto it = lut.matrix_bits.find({role, layer}); it != lut.matrix_bits.end()) {
+      bits = it->second;
+    }
+    if (bits > 0) {
+      return static_cast<uint64_t>(
+          std::ceil(static_cast<double>(r) * static_cast<double>(c) * bits / 8));
     }
     return EstimateMatrixBytes(r, c, lut.ffn, lut.group);
   }
   uint64_t norm() const { return static_cast<uint64_t>(s.hidden_size) * 2; }
   // Input norm, q/k/v/o, biases, q/k norms.
-  uint64_t attention() const {
+  uint64_t attention(int64_t l) const {
+    using model::TensorRole;
     const int64_t q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
     const int64_t h = s.hidden_size;
-    uint64_t b = m(q, h) + 2 * m(kv, h) + m(h, q) + norm();
+    uint64_t b = m(TensorRole::kQProj, l, q, h) + m(TensorRole::kKProj, l, kv, h) +
+                 m(TensorRole::kVProj, l, kv, h) + m(TensorRole::kOProj, l, h, q) + norm();
     if (s.attention_bias) b += static_cast<uint64_t>(q + 2 * kv) * 2;
     if (s.qk_norm) b += static_cast<uint64_t>(2 * s.head_dim) * 2;
     return b;
   }
   // gate and up rows, down columns of `rows` intermediate rows; the post-attention norm lives
   // with the slice that computes the MLP input (the one starting at row 0).
-  uint64_t mlp(int64_t rows, bool with_norm) const {
+  uint64_t mlp(int64_t l, int64_t rows, bool with_norm) const {
+    using model::TensorRole;
     const int64_t h = s.hidden_size;
-    return 2 * m(rows, h) + m(h, rows) + (with_norm ? norm() : 0);
+    return m(TensorRole::kGateProj, l, rows, h) + m(TensorRole::kUpProj, l, rows, h) +
+           m(TensorRole::kDownProj, l, h, rows) + (with_norm ? norm() : 0);
+  }
+  // The largest over the layers (matrices of one role may differ in type from layer to layer).
+  uint64_t max_attention() const {
+    uint64_t b = 0;
+    for (int64_t l = 0; l < s.num_layers; ++l) b = std::max(b, attention(l));
+    return b;
+  }
+  uint64_t max_mlp(int64_t rows, bool with_norm) const {
+    uint64_t b = 0;
+    for (int64_t l = 0; l < s.num_layers; ++l) b = std::max(b, mlp(l, rows, with_norm));
+    return b;
   }
   uint64_t part(const LayerPart& p) const {
-    uint64_t b = p.attention ? attention() : 0;
-    if (p.mlp_end > p.mlp_begin) b += mlp(p.mlp_end - p.mlp_begin, p.mlp_begin == 0);
+    uint64_t b = p.attention ? attention(p.layer) : 0;
+    if (p.mlp_end > p.mlp_begin) b += mlp(p.layer, p.mlp_end - p.mlp_begin, p.mlp_begin == 0);
     return b;
   }
   // Rotary tables and a generous allowance for program text and alignment: in every chunk file.
@@ -168,11 +187,15 @@ SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<ChunkSpan
   const ane::LmHeadLayout head = ane::LmHeadLayoutOf(spec);
   for (int64_t i = 0; i < head.pieces; ++i) {
     const int64_t rows = head.RealRows(i);  // pad rows are a constant concat, not weights
-    p.lm_head += lut.lmhead_carried_bits > 0
-                     ? static_cast<uint64_t>(std::ceil(static_cast<double>(rows) *
-                                                       static_cast<double>(spec.hidden_size) *
-                                                       lut.lmhead_carried_bits / 8))
-                     : EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group);
+    double bits = lut.lmhead_carried_bits;
+    if (auto it = lut.matrix_bits.find({model::TensorRole::kLmHead, 0});
+        it != lut.matrix_bits.end()) {
+      bits = it->second;
+    }
+    p.lm_head += bits > 0 ? static_cast<uint64_t>(std::ceil(static_cast<double>(rows) *
+                                                           static_cast<double>(spec.hidden_size) *
+                                                           bits / 8))
+                          : EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group);
   }
   const PieceBytes pieces{spec, lut};
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -223,9 +246,9 @@ std::vector<size_t> Pack(const std::vector<Piece>& pieces, uint64_t cap) {
 std::vector<Piece> StackPieces(const model::ModelSpec& spec, const PieceBytes& pb, int64_t w) {
   std::vector<Piece> pieces;
   for (int64_t l = 0; l < spec.num_layers; ++l) {
-    pieces.push_back({{l, StackCursor::kAttention, 0}, pb.attention()});
+    pieces.push_back({{l, StackCursor::kAttention, 0}, pb.attention(l)});
     for (int64_t i = 0; i < spec.intermediate_size; i += w) {
-      pieces.push_back({{l, StackCursor::kMlp, i}, pb.mlp(w, i == 0)});
+      pieces.push_back({{l, StackCursor::kMlp, i}, pb.mlp(l, w, i == 0)});
     }
   }
   pieces.back().bytes += pb.norm();  // the final norm rides with the last piece
@@ -245,7 +268,7 @@ int64_t MlpSliceWidth(const model::ModelSpec& spec, const PieceBytes& pb, int gr
     size_t best_chunks = 0;
     for (int64_t k = 1; k <= std::min(inter, kMaxSlices); ++k) {
       const int64_t w = inter / k;
-      if (inter % k != 0 || w % align != 0 || pb.mlp(w, true) + pb.norm() > room) continue;
+      if (inter % k != 0 || w % align != 0 || pb.max_mlp(w, true) + pb.norm() > room) continue;
       const size_t chunks = Pack(StackPieces(spec, pb, w), room).size();
       if (best_w == 0 || chunks < best_chunks) {
         best_w = w;
@@ -261,11 +284,11 @@ Result<ChunkPlan> PlanPieces(const model::ModelSpec& spec, const LutPlan& lut, i
                              const FileBudget& budget) {
   const PieceBytes pb{spec, lut};
   const uint64_t fixed = pb.fixed(context);
-  if (fixed + pb.attention() > budget.bytes) {
+  if (fixed + pb.max_attention() > budget.bytes) {
     return InvalidArgument(
         "one attention block alone would make a {} chunk (budget {} {}); use --lut 4, a larger "
         "--max-file-mb, or --target macos",
-        HumanBytes(fixed + pb.attention()), HumanBytes(budget.bytes), budget.origin);
+        HumanBytes(fixed + pb.max_attention()), HumanBytes(budget.bytes), budget.origin);
   }
   // Every chunk holds the fixed part; `room` is what is left for pieces.
   const uint64_t room = budget.bytes - fixed;

@@ -14,7 +14,9 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -93,8 +95,13 @@ struct LutPlan {
   int group = 8;
   // > 0: the FFN matrices are carried pre-quantized (GPTQ/AWQ int4) at this many stored bits per
   // weight, scales and zero points included; sizes use it instead of `ffn`. Planning only.
+  // (GGUF --preserve-quant: the layers' mean, for messages; matrix_bits has the sizes.)
   double ffn_carried_bits = 0;
   double lmhead_carried_bits = 0;  // the same for the LM head
+  // Stored bits per weight of single matrices by (role, layer), the LM head as (kLmHead, 0):
+  // GGUF --preserve-quant, where each matrix is carried at its own type's size or converted at
+  // the LUT bits / fp16. A matrix it names overrides the two fields above. Planning only.
+  std::map<std::pair<model::TensorRole, int64_t>, double> matrix_bits;
 };
 
 // Estimated stored bytes of one [rows, cols] matrix at `bits` (0 = fp16).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace anec::pipeline {
@@ -50,6 +51,34 @@ TEST(ChunkPlanTest, MatrixBytes) {
   // 4-bit: 16 bytes of indices + one table of 16 fp16 entries.
   EXPECT_EQ(EstimateMatrixBytes(8, 4, 4, 8), 16u + 32u);
   EXPECT_EQ(EstimateMatrixBytes(16, 4, 6, 8), 48u + 2u * 128u);
+}
+
+// GGUF --preserve-quant: each matrix counts at its own stored bits; a matrix planned at 0 is
+// converted (fp16 here), even when ffn_carried_bits (the largest) is set.
+TEST(ChunkPlanTest, MatrixBitsCountEachCarriedMatrixAtItsSize) {
+  model::ModelSpec s = Llama32_1B();
+  s.num_layers = 2;
+  const std::vector<LayerRange> chunks = {{0, 1}, {1, 2}};
+  LutPlan fp16;
+  const SizePlan base = EstimateSizes(s, chunks, fp16, 512);
+  LutPlan mixed;
+  mixed.ffn_carried_bits = 16;  // the largest of the file
+  using model::TensorRole;
+  for (int64_t l = 0; l < 2; ++l) {
+    for (TensorRole r : {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj,
+                         TensorRole::kOProj, TensorRole::kGateProj, TensorRole::kUpProj,
+                         TensorRole::kDownProj}) {
+      mixed.matrix_bits[{r, l}] = 0;
+    }
+  }
+  mixed.matrix_bits[{TensorRole::kQProj, 1}] = 6;      // a Q2_K q_proj in layer 1
+  mixed.matrix_bits[{TensorRole::kDownProj, 1}] = 12;  // a Q4_K down_proj
+  mixed.matrix_bits[{TensorRole::kLmHead, 0}] = 8.5;   // a Q8_0 output.weight
+  const SizePlan p = EstimateSizes(s, chunks, mixed, 512);
+  EXPECT_EQ(p.chunks[0], base.chunks[0]);  // layer 0 converted: fp16 as before
+  const uint64_t q = 2048ull * 2048, down = 2048ull * 8192;
+  EXPECT_EQ(base.chunks[1] - p.chunks[1], q * 2 - q * 6 / 8 + down * 2 - down * 12 / 8);
+  EXPECT_EQ(p.lm_head, static_cast<uint64_t>(std::ceil(128256.0 * 2048 * 8.5 / 8)));
 }
 
 TEST(ChunkPlanTest, AutoChunksForLlama32_1B) {

@@ -30,8 +30,8 @@ struct ConvertOptions {
   int only = 0;        // run just this step (0 = all from `restart`)
   bool skip_check = false;
   std::string architecture;  // override; empty = detect
-  // Quantized weights carried into Core ML without re-quantizing: a GGUF's Q4_0/Q4_1/Q8_0
-  // matrices (ane/ggml_blocks.h, --preserve-quant) or a GPTQ/AWQ checkpoint's int4 groups
+  // Quantized weights carried into Core ML without re-quantizing: a GGUF's Q4_0/Q4_1/Q5_0/Q8_0/
+  // Q2_K/Q3_K/Q4_K matrices (ane/ggml_blocks.h, --preserve-quant) or a GPTQ/AWQ checkpoint's int4 groups
   // (ane/int4_blocks.h, the default for such input); the LUT settings then apply only to the
   // other weights. The weights themselves come from ConversionInput::weights.
   bool preserve_quant = false;
