@@ -77,7 +77,38 @@ CASES = {
                                                          low_freq_factor=1.0,
                                                          high_freq_factor=4.0,
                                                          original_max_position_embeddings=32))),
+    # Gemma 3 (text): 12 layers, every 6th global (llama.cpp's fixed gemma3 pattern, so the GGUF
+    # twin means the same; 2 chunks of 6 each hold local and global layers), a local window of 8
+    # (shorter than the 13- and 29-token prompts), local rope base 1e4, global 1e6 with linear
+    # scaling 8 (as gemma-3-4b), head_dim 24 != hidden / heads, query_pre_attn_scalar = head_dim
+    # (what llama.cpp assumes below 27B), (1 + w) norms, sandwich norms, GeGLU, sqrt(hidden)
+    # embedding scale, tied embeddings.
+    "gemma3_iswa": ("gemma3_text", dict(COMMON, num_hidden_layers=12, intermediate_size=96,
+                                        head_dim=24, sliding_window=8, query_pre_attn_scalar=24,
+                                        tie_word_embeddings=True, rms_norm_eps=1e-6,
+                                        rope_parameters=dict(
+                                            full_attention=dict(rope_type="linear", factor=8.0,
+                                                                rope_theta=1000000.0),
+                                            sliding_attention=dict(rope_type="default",
+                                                                   rope_theta=10000.0)))),
+    # Gemma 3 with what only config.json can say: query_pre_attn_scalar (40) != head_dim (24), an
+    # explicit layer_types list (global layers 1 and 4: both chunks of a 2-chunk split hold one)
+    # and a local rope base other than llama.cpp's fixed 10000. No GGUF twin.
+    "gemma3_config": ("gemma3_text", dict(COMMON, num_hidden_layers=6, intermediate_size=96,
+                                          head_dim=24, sliding_window=6, query_pre_attn_scalar=40,
+                                          tie_word_embeddings=True, rms_norm_eps=1e-6,
+                                          layer_types=["sliding_attention", "full_attention",
+                                                       "sliding_attention", "sliding_attention",
+                                                       "full_attention", "sliding_attention"],
+                                          rope_parameters=dict(
+                                              full_attention=dict(rope_type="default",
+                                                                  rope_theta=1000000.0),
+                                              sliding_attention=dict(rope_type="default",
+                                                                     rope_theta=5000.0)))),
 }
+
+# Families whose RMSNorm gain is 1 + weight (the stored weight is drawn around 0).
+OFFSET_NORM_FAMILIES = {"gemma3_text"}
 
 MODEL_CLASSES = {
     "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
@@ -85,16 +116,25 @@ MODEL_CLASSES = {
     "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
     "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
     "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM),
+    "gemma3_text": (transformers.Gemma3TextConfig, transformers.Gemma3ForCausalLM),
 }
 
 
-def randomize(model, seed):
-    """Weights with enough spread that greedy choices are well separated; fp16-representable."""
+def randomize(model, seed, norm_offset=False):
+    """Weights with enough spread that greedy choices are well separated; fp16-representable.
+    Norm gains are about 1 (stored as gain - 1 when `norm_offset`, as Gemma stores them). Gemma
+    (`norm_offset`) multiplies its tied embeddings by sqrt(hidden): smaller rows keep the token's
+    own embedding from dominating the stream (else greedy repeats the input token), and a final
+    norm gain of about 3 keeps the logits' spread."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "norm" in name:
-                v = 1.0 + 0.2 * torch.randn(p.shape, generator=g)
+            if norm_offset and name == "model.norm.weight":
+                v = 2.0 + 0.3 * torch.randn(p.shape, generator=g)
+            elif norm_offset and "embed_tokens" in name:
+                v = 0.08 * torch.randn(p.shape, generator=g)
+            elif "norm" in name:
+                v = (0.0 if norm_offset else 1.0) + 0.2 * torch.randn(p.shape, generator=g)
             elif name.endswith("bias"):
                 v = 0.1 * torch.randn(p.shape, generator=g)
             elif "embed_tokens" in name or "lm_head" in name:
@@ -129,7 +169,7 @@ def make_case_with_seed(name, family, cfg, seed):
     config = config_cls(**cfg)
     torch.manual_seed(seed)
     model = model_cls(config).float().eval()
-    randomize(model, seed)
+    randomize(model, seed, norm_offset=family in OFFSET_NORM_FAMILIES)
     out = os.path.join(ROOT, name)
     os.makedirs(out, exist_ok=True)
     # Save config + fp16 weights (tied weights stored once, as HF does).

@@ -181,6 +181,13 @@ const Case kCases[] = {
     {"r1_distill_qwen", 2},
     {"r1_distill_llama", 1},
     {"r1_distill_llama", 2},
+    // Gemma 3: interleaved local (window 8) and global layers, each chunk of 2 holding both; local
+    // and global rope bases; (1 + w) norms, sandwich norms, GeGLU, scaled tied embeddings. The
+    // second fixture: query_pre_attn_scalar != head_dim and an explicit layer_types.
+    {"gemma3_iswa", 1},
+    {"gemma3_iswa", 2},
+    {"gemma3_config", 1},
+    {"gemma3_config", 2},
     // One KV state per chunk, each holding only its chunk's layers.
     {"llama_untied", 2, true},
     {"qwen2_tied", 2, true},
@@ -197,6 +204,11 @@ const Case kCases[] = {
     {"phi3_fused", 2, false, true},
     {"r1_distill_qwen", 1, false, true},
     {"r1_distill_llama", 1, false, true},
+    // Gemma 3 from GGUF: llama.cpp's four norms per layer stored as 1 + w, its fixed layer
+    // pattern, local rope base and attention scale, linear scaling for the global layers.
+    {"gemma3_iswa", 1, false, true},
+    {"gemma3_iswa", 2, false, true},
+    {"gemma3_iswa", 2, true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fp16ParityTest, testing::ValuesIn(kCases), CaseName);
