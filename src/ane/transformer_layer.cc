@@ -23,8 +23,10 @@ mil::Value GateActivation(mil::Function* f, const model::ModelSpec& spec, mil::V
 // RmsNorm(x) with the layer's gain for `role` (offset added: Gemma's 1 + w).
 mil::Value LayerNormed(mil::Function* f, WeightEmitter* w, const model::ModelSpec& sp,
                        int64_t layer, std::string_view tag, TensorRole role, mil::Value x) {
+  // The output norms write into the residual stream: they carry its scale.
+  const bool output_norm = role == TensorRole::kAttnOutNorm || role == TensorRole::kMlpOutNorm;
   mil::Value g = w->Vector(f, LayerWeightName(layer, tag), role, layer, {sp.hidden_size},
-                           sp.norm_weight_offset);
+                           sp.norm_weight_offset, output_norm ? sp.residual_scale : 1.0);
   return AneRmsNorm(f, x, 2, g, sp.rms_norm_eps, fmt::format("l{}_{}", layer, tag));
 }
 

@@ -81,6 +81,10 @@ struct ModelSpec {
   // post_attention_layernorm and post_feedforward_layernorm; roles kAttnOutNorm, kMlpOutNorm).
   bool sandwich_norms = false;
   MlpActivation mlp_activation = MlpActivation::kSilu;
+  // The residual stream is carried multiplied by this (--residual-scale; fp16 range, Gemma 3):
+  // the embedding scale and the sandwich-norm gains take the factor, which every later RMSNorm
+  // cancels (its eps aside). Needs sandwich_norms: the only branch outputs that are normalized.
+  double residual_scale = 1.0;
   // q is multiplied by this before q k^T; absent = 1/sqrt(head_dim) (Gemma 3:
   // query_pre_attn_scalar^-0.5).
   std::optional<double> attention_scale;
