@@ -215,12 +215,58 @@ def make_case_with_seed(name, family, cfg, seed):
     return margin
 
 
+# Fields a transformers 4.50 text_config leaves out when they equal Gemma3TextConfig's defaults.
+GEMMA3_TEXT_DEFAULTS = dict(rms_norm_eps=1e-6, rope_local_base_freq=10000.0, head_dim=256,
+                            num_attention_heads=8, num_key_value_heads=4, vocab_size=262208,
+                            query_pre_attn_scalar=256, sliding_window=4096)
+
+
+def write_wrapped(src, dst):
+    """`src` (a Gemma3ForCausalLM fixture) as a Gemma3ForConditionalGeneration checkpoint, the way
+    gemma-3-4b-it is published: config.json with the text model under text_config (only what
+    differs from the defaults, rope_theta/rope_local_base_freq/rope_scaling as separate keys),
+    a vision_config, tensors under language_model.model.*, one vision tensor anec must ignore;
+    transformers' reference of `src` (the same text model)."""
+    from safetensors.torch import load_file
+    s, d = os.path.join(ROOT, src), os.path.join(ROOT, dst)
+    os.makedirs(d, exist_ok=True)
+    cfg = json.load(open(os.path.join(s, "config.json")))
+    rope = cfg["rope_parameters"]
+    text = dict(model_type="gemma3_text", hidden_size=cfg["hidden_size"],
+                intermediate_size=cfg["intermediate_size"],
+                num_hidden_layers=cfg["num_hidden_layers"], layer_types=cfg["layer_types"],
+                max_position_embeddings=cfg["max_position_embeddings"],
+                rope_theta=rope["full_attention"]["rope_theta"],
+                rope_local_base_freq=rope["sliding_attention"]["rope_theta"])
+    for k in ("head_dim", "num_attention_heads", "num_key_value_heads", "vocab_size",
+              "query_pre_attn_scalar", "sliding_window", "rms_norm_eps"):
+        if cfg[k] != GEMMA3_TEXT_DEFAULTS[k]:
+            text[k] = cfg[k]
+    wrapped = dict(architectures=["Gemma3ForConditionalGeneration"], model_type="gemma3",
+                   bos_token_id=cfg["bos_token_id"], eos_token_id=cfg["eos_token_id"],
+                   torch_dtype="float16", text_config=text,
+                   vision_config=dict(model_type="siglip_vision_model", hidden_size=16))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(wrapped, f, indent=2, sort_keys=True)
+    state = {"language_model." + k: v for k, v in load_file(os.path.join(s, "model.safetensors")).items()}
+    state["vision_tower.vision_model.post_layernorm.weight"] = torch.ones(16, dtype=torch.float16)
+    save_file(state, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    ref = json.load(open(os.path.join(s, "reference.json")))
+    ref["case"] = dst
+    ref["wrapped_from"] = src
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump(ref, f)
+    print(f"{dst}: {src} as Gemma3ForConditionalGeneration")
+
+
 def main():
     only = set(sys.argv[1:])
     for i, (name, (family, cfg)) in enumerate(CASES.items()):
         if only and name not in only:
             continue
         make_case(name, family, cfg, seed=1000 + i)
+    if not only or "gemma3_wrapped" in only:
+        write_wrapped("gemma3_config", "gemma3_wrapped")
 
 
 if __name__ == "__main__":

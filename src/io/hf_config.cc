@@ -203,7 +203,11 @@ Result<HfConfig> HfConfigFromJson(const json& j, std::string_view path) {
     ANEC_RETURN_IF_ERROR(r.String("hidden_act", &c.hidden_activation));
   ANEC_RETURN_IF_ERROR(r.Double("attn_logit_softcapping", &c.attn_logit_softcapping));
   ANEC_RETURN_IF_ERROR(r.Double("final_logit_softcapping", &c.final_logit_softcapping));
-  c.has_text_config = r.Find("text_config") != nullptr;
+  if (const json* tc = r.Find("text_config")) {
+    if (!tc->is_object()) return r.Bad("text_config", *tc, "an object");
+    ANEC_ASSIGN_OR_RETURN(HfConfig text, HfConfigFromJson(*tc, c.path + " text_config"));
+    c.text_config = std::make_shared<const HfConfig>(std::move(text));
+  }
   ANEC_RETURN_IF_ERROR(r.IntOrList("bos_token_id", &c.bos_token_ids));
   ANEC_RETURN_IF_ERROR(r.IntOrList("eos_token_id", &c.eos_token_ids));
   ANEC_RETURN_IF_ERROR(r.String("torch_dtype", &c.torch_dtype));

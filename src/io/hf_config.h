@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,8 +64,9 @@ struct HfConfig {
   std::string hidden_activation;  // `hidden_activation`, or else `hidden_act`
   std::optional<double> attn_logit_softcapping;
   std::optional<double> final_logit_softcapping;
-  // A multimodal checkpoint's nested text model (Gemma3ForConditionalGeneration): present or not.
-  bool has_text_config = false;
+  // A multimodal checkpoint's nested text model (Gemma3ForConditionalGeneration's
+  // `text_config`), parsed like a config of its own (path "<file> text_config"); null when absent.
+  std::shared_ptr<const HfConfig> text_config;
 
   // Ints or lists of ints; generation_config.json values replace config.json ones.
   std::vector<int64_t> bos_token_ids;

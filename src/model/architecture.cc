@@ -210,7 +210,35 @@ const RoleInfo* FindRole(TensorRole role) {
   return nullptr;
 }
 
+constexpr std::string_view kGemma3TextPrefixes[] = {"language_model.model.",
+                                                    "model.language_model."};
+constexpr WrapperClass kWrappers[] = {
+    // gemma-3-4b/12b/27b-it. Defaults: transformers' Gemma3TextConfig.
+    {"Gemma3ForConditionalGeneration", Architecture::kGemma3, 2304, 26, 8, 4, 256, 9216, 262208,
+     131072, 4096, 1e-6, 1000000.0, 10000.0, 256.0, kGemma3TextPrefixes},
+};
+
 }  // namespace
+
+const WrapperClass* FindWrapperClass(std::string_view hf_class) {
+  for (const WrapperClass& w : kWrappers) {
+    if (w.hf_class == hf_class) return &w;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> NameCandidates(const ArchitectureTable& table, const std::string& name) {
+  std::vector<std::string> out = {name};
+  constexpr std::string_view kModel = "model.";
+  if (!name.starts_with(kModel)) return out;
+  for (const WrapperClass& w : kWrappers) {
+    if (w.text_architecture != table.architecture) continue;
+    for (std::string_view prefix : w.tensor_prefixes) {
+      out.push_back(std::string(prefix) + name.substr(kModel.size()));
+    }
+  }
+  return out;
+}
 
 std::string_view ArchitectureName(Architecture a) { return GetArchitectureTable(a).name; }
 

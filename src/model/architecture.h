@@ -83,6 +83,30 @@ struct ArchitectureTable {
 // The fused tensor in `table` that has `role` as one of its parts, or null.
 const FusedTensor* FindFusedTensor(const ArchitectureTable& table, TensorRole role);
 
+// A vision + text checkpoint class whose text model anec converts (Gemma3ForConditionalGeneration):
+// config.json nests the text model's settings under `text_config`, written by transformers as a
+// diff against its defaults, and the text tensors carry a prefix.
+struct WrapperClass {
+  std::string_view hf_class;  // config.json `architectures` entry
+  Architecture text_architecture;
+  // The text model's config defaults for the fields text_config leaves out
+  // (transformers' Gemma3TextConfig).
+  int64_t hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim,
+      intermediate_size, vocab_size, max_position_embeddings, sliding_window;
+  double rms_norm_eps, rope_theta, rope_local_base_freq, query_pre_attn_scalar;
+  // How the text tensors are named: each pair replaces the table's leading "model." by
+  // `prefix` (older files "language_model.model.", transformers 5 "model.language_model.").
+  std::span<const std::string_view> tensor_prefixes;
+};
+
+// The wrapper class named `hf_class`, or null.
+const WrapperClass* FindWrapperClass(std::string_view hf_class);
+
+// The checkpoint names to try for the table name `name`, in order: itself, then, when `table`'s
+// architecture is the text model of a wrapper class, `name` with its leading "model." replaced by
+// each of the wrapper's prefixes. Used by Bind().
+std::vector<std::string> NameCandidates(const ArchitectureTable& table, const std::string& name);
+
 // The table of one architecture (always exists).
 const ArchitectureTable& GetArchitectureTable(Architecture a);
 

@@ -185,6 +185,35 @@ Status ReadBlockStyle(const io::HfConfig& c, const ArchitectureTable& table, Mod
   return Status::Ok();
 }
 
+// The text model's config of a wrapper checkpoint: text_config over the wrapper's defaults, with
+// the outer file's token ids (generation_config.json is merged there) and name.
+io::HfConfig TextModelConfig(const io::HfConfig& outer, const WrapperClass& w) {
+  io::HfConfig t = *outer.text_config;
+  auto dflt = [](auto& field, auto value) {
+    if (!field) field = value;
+  };
+  dflt(t.hidden_size, w.hidden_size);
+  dflt(t.num_hidden_layers, w.num_hidden_layers);
+  dflt(t.num_attention_heads, w.num_attention_heads);
+  dflt(t.num_key_value_heads, w.num_key_value_heads);
+  dflt(t.head_dim, w.head_dim);
+  dflt(t.intermediate_size, w.intermediate_size);
+  dflt(t.vocab_size, w.vocab_size);
+  dflt(t.max_position_embeddings, w.max_position_embeddings);
+  dflt(t.sliding_window, w.sliding_window);
+  dflt(t.rms_norm_eps, w.rms_norm_eps);
+  dflt(t.rope_theta, w.rope_theta);
+  dflt(t.rope_local_base_freq, w.rope_local_base_freq);
+  dflt(t.query_pre_attn_scalar, w.query_pre_attn_scalar);
+  t.architectures.clear();
+  if (!outer.bos_token_ids.empty()) t.bos_token_ids = outer.bos_token_ids;
+  if (!outer.eos_token_ids.empty()) t.eos_token_ids = outer.eos_token_ids;
+  if (t.torch_dtype.empty()) t.torch_dtype = outer.torch_dtype;
+  if (t.name_or_path.empty()) t.name_or_path = outer.name_or_path;
+  if (!t.tie_word_embeddings) t.tie_word_embeddings = outer.tie_word_embeddings;
+  return t;
+}
+
 }  // namespace
 
 Result<Architecture> DetectArchitecture(const io::HfConfig& config, std::string_view name,
@@ -209,17 +238,10 @@ Result<Architecture> DetectArchitecture(const io::HfConfig& config, std::string_
       }
     }
   }
-  if (!found && (std::find(config.architectures.begin(), config.architectures.end(),
-                           "Gemma3ForConditionalGeneration") != config.architectures.end() ||
-                 config.model_type == "gemma3")) {
-    return Unsupported(
-        "{}: Gemma3ForConditionalGeneration (model_type \"gemma3\") is Gemma 3's vision + text "
-        "checkpoint: its text model's settings are nested under text_config and its tensors are "
-        "named language_model.*. anec converts the text model only: convert a GGUF of it "
-        "(llama.cpp's convert_hf_to_gguf.py writes the text model as arch gemma3, the vision "
-        "tower to a separate mmproj file), or a Gemma3ForCausalLM checkpoint (gemma-3-1b-it, "
-        "gemma-3-270m-it)",
-        config.path);
+  if (!found) {
+    for (const std::string& cls : config.architectures) {
+      if (const WrapperClass* w = FindWrapperClass(cls)) return w->text_architecture;
+    }
   }
   if (!found) {
     return Unsupported(
@@ -239,6 +261,20 @@ Result<Architecture> DetectArchitecture(const io::HfConfig& config, std::string_
 
 Result<ModelSpec> SpecFromHfConfig(const io::HfConfig& c, std::string_view name,
                                    std::optional<std::string_view> override_name) {
+  // A vision + text checkpoint (gemma-3-4b-it): the text model, from text_config.
+  for (const std::string& cls : c.architectures) {
+    const WrapperClass* w = FindWrapperClass(cls);
+    if (w == nullptr) continue;
+    if (!c.text_config) {
+      return InvalidArgument(
+          "{}: {} keeps its text model's settings under text_config, which is missing; anec "
+          "converts the text model only",
+          c.path, cls);
+    }
+    return SpecFromHfConfig(
+        TextModelConfig(c, *w), name,
+        override_name ? override_name : std::optional(ArchitectureName(w->text_architecture)));
+  }
   ModelSpec s;
   ANEC_ASSIGN_OR_RETURN(s.architecture, DetectArchitecture(c, name, override_name));
   const ArchitectureTable& table = GetArchitectureTable(s.architecture);

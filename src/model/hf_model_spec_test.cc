@@ -267,12 +267,50 @@ TEST(HfModelSpecTest, Gemma3RefusalsNameTheField) {
   auto act = Spec(Config(gemma + R"("hidden_activation": "relu")"));
   EXPECT_EQ(act.status().code(), StatusCode::kUnsupported);
   EXPECT_THAT(act.status().message(), HasSubstr("hidden activation \"relu\" is not supported"));
-  // gemma-3-4b-it: the vision + text checkpoint, refused with what to do instead.
-  auto mm = Spec(R"({"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
-                     "text_config": {"hidden_size": 2560}})");
-  EXPECT_EQ(mm.status().code(), StatusCode::kUnsupported);
-  EXPECT_THAT(mm.status().message(), HasSubstr("Gemma3ForConditionalGeneration"));
-  EXPECT_THAT(mm.status().message(), HasSubstr("convert a GGUF of it"));
+  auto mm =
+      Spec(R"({"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3"})");
+  EXPECT_EQ(mm.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(mm.status().message(),
+              HasSubstr("Gemma3ForConditionalGeneration keeps its text model's settings under "
+                        "text_config, which is missing"));
+}
+
+// gemma-3-4b-it's config.json (transformers 4.50): the vision + text checkpoint; its text_config
+// is a diff against Gemma3TextConfig's defaults, which fill in heads, head_dim, vocabulary, rope
+// bases, query_pre_attn_scalar and the layer pattern.
+TEST(HfModelSpecTest, Gemma3ForConditionalGenerationReadsTheTextModel) {
+  auto s = Spec(R"({
+    "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+    "boi_token_index": 255999, "eoi_token_index": 256000, "eos_token_id": [1, 106],
+    "image_token_index": 262144, "mm_tokens_per_image": 256, "torch_dtype": "bfloat16",
+    "text_config": {"hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text",
+                    "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                    "sliding_window": 1024},
+    "vision_config": {"hidden_size": 1152, "model_type": "siglip_vision_model"}})",
+                "gemma-3-4b-it");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->architecture, Architecture::kGemma3);
+  EXPECT_EQ(s->hidden_size, 2560);
+  EXPECT_EQ(s->num_layers, 34);
+  EXPECT_EQ(s->num_heads, 8);
+  EXPECT_EQ(s->num_kv_heads, 4);
+  EXPECT_EQ(s->head_dim, 256);
+  EXPECT_EQ(s->intermediate_size, 10240);
+  EXPECT_EQ(s->vocab_size, 262208);
+  EXPECT_TRUE(s->tie_word_embeddings);
+  EXPECT_DOUBLE_EQ(s->rope_theta, 1000000.0);
+  EXPECT_EQ(s->rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_DOUBLE_EQ(s->rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(*s->attention_scale, 1.0 / 16.0);
+  ASSERT_TRUE(s->local_attention.has_value());
+  EXPECT_EQ(s->local_attention->window, 1024);
+  EXPECT_DOUBLE_EQ(s->local_attention->rope_theta, 10000.0);
+  int global = 0;
+  for (bool local : s->local_attention->is_local) global += local ? 0 : 1;
+  EXPECT_EQ(global, 5);  // layers 5, 11, 17, 23, 29
+  EXPECT_FALSE(s->local_attention->is_local[29]);
+  EXPECT_THAT(s->eos_token_ids, ElementsAre(1, 106));
+  EXPECT_EQ(s->torch_dtype, "bfloat16");
 }
 
 TEST(HfModelSpecTest, RopeScalingCases) {

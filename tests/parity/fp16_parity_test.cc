@@ -192,6 +192,10 @@ const Case kCases[] = {
     {"gemma3_iswa", 2},
     {"gemma3_config", 1},
     {"gemma3_config", 2},
+    // gemma3_config published as gemma-3-4b-it is: Gemma3ForConditionalGeneration, the text model
+    // under text_config (defaults filled in), tensors under language_model.model.*.
+    {"gemma3_wrapped", 1},
+    {"gemma3_wrapped", 2},
     // One KV state per chunk, each holding only its chunk's layers.
     {"llama_untied", 2, true},
     {"qwen2_tied", 2, true},
