@@ -26,8 +26,17 @@ from safetensors.numpy import load_file
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 CASES = ["llama_untied", "llama3_tied", "qwen2_tied", "qwen3_headdim", "phi3_fused",
-         "r1_distill_qwen", "r1_distill_llama"]
-GGUF_ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "phi3": "phi3"}
+         "r1_distill_qwen", "r1_distill_llama", "gemma3_iswa"]
+GGUF_ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "phi3": "phi3",
+             "gemma3_text": "gemma3"}
+
+# Gemma 3 in llama.cpp's layout: ffn_norm is the MLP's input norm (pre_feedforward_layernorm);
+# the attention and MLP output norms have names of their own.
+GEMMA3_LAYER_NAMES = {
+    "post_attention_layernorm.weight": "post_attention_norm.weight",
+    "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+    "post_feedforward_layernorm.weight": "post_ffw_norm.weight",
+}
 
 # Hugging Face suffix -> GGUF name ("{}" = layer).
 LAYER_NAMES = {
@@ -90,6 +99,8 @@ def write_case(case):
     heads, kv_heads = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
     rope = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
+    if "full_attention" in rope:  # per-layer-type rope (Gemma 3): the global layers' is the model's
+        rope = rope["full_attention"]
     theta = cfg.get("rope_theta", rope.get("rope_theta", 10000.0))
 
     w = gguf.GGUFWriter(os.path.join(d, "model.gguf"), arch)
@@ -106,8 +117,17 @@ def write_case(case):
     if head_dim != cfg["hidden_size"] // heads:
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
-    if cfg.get("sliding_window") and arch == "phi3":
+    if cfg.get("sliding_window") and arch in ("phi3", "gemma3"):
         w.add_sliding_window(cfg["sliding_window"])
+    if arch == "gemma3":
+        # llama.cpp's converter writes key/value lengths for Gemma 3 always, and the global
+        # layers' linear rope scaling; the local rope base and the layer pattern are not stored.
+        if head_dim == cfg["hidden_size"] // heads:
+            w.add_key_length(head_dim)
+            w.add_value_length(head_dim)
+        if rope.get("rope_type") == "linear":
+            w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+            w.add_rope_scaling_factor(rope["factor"])
     w.add_bos_token_id(cfg["bos_token_id"])
     w.add_eos_token_id(cfg["eos_token_id"])
     if rope.get("rope_type", rope.get("type")) == "llama3":
@@ -118,8 +138,12 @@ def write_case(case):
         else:
             parts = name.split(".")
             assert parts[:2] == ["model", "layers"], name
-            gname = f"blk.{parts[2]}." + LAYER_NAMES[".".join(parts[3:])]
+            suffix = ".".join(parts[3:])
+            table = dict(LAYER_NAMES, **GEMMA3_LAYER_NAMES) if arch == "gemma3" else LAYER_NAMES
+            gname = f"blk.{parts[2]}." + table[suffix]
         t = t.astype(np.float16) if t.ndim == 2 else t.astype(np.float32)  # llama.cpp: norms/biases f32
+        if arch == "gemma3" and name.endswith("norm.weight"):
+            t = t + np.float32(1.0)  # llama.cpp's converter stores Gemma's norm gains 1 + w
         if arch == "llama" and gname.endswith("attn_q.weight"):
             t = llama_cpp_permute(t, heads)
         if arch == "llama" and gname.endswith("attn_k.weight"):

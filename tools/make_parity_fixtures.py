@@ -77,7 +77,38 @@ CASES = {
                                                          low_freq_factor=1.0,
                                                          high_freq_factor=4.0,
                                                          original_max_position_embeddings=32))),
+    # Gemma 3 (text): 12 layers, every 6th global (llama.cpp's fixed gemma3 pattern, so the GGUF
+    # twin means the same; 2 chunks of 6 each hold local and global layers), a local window of 8
+    # (shorter than the 13- and 29-token prompts), local rope base 1e4, global 1e6 with linear
+    # scaling 8 (as gemma-3-4b), head_dim 24 != hidden / heads, query_pre_attn_scalar = head_dim
+    # (what llama.cpp assumes below 27B), (1 + w) norms, sandwich norms, GeGLU, sqrt(hidden)
+    # embedding scale, tied embeddings.
+    "gemma3_iswa": ("gemma3_text", dict(COMMON, num_hidden_layers=12, intermediate_size=96,
+                                        head_dim=24, sliding_window=8, query_pre_attn_scalar=24,
+                                        tie_word_embeddings=True, rms_norm_eps=1e-6,
+                                        rope_parameters=dict(
+                                            full_attention=dict(rope_type="linear", factor=8.0,
+                                                                rope_theta=1000000.0),
+                                            sliding_attention=dict(rope_type="default",
+                                                                   rope_theta=10000.0)))),
+    # Gemma 3 with what only config.json can say: query_pre_attn_scalar (40) != head_dim (24), an
+    # explicit layer_types list (global layers 1 and 4: both chunks of a 2-chunk split hold one)
+    # and a local rope base other than llama.cpp's fixed 10000. No GGUF twin.
+    "gemma3_config": ("gemma3_text", dict(COMMON, num_hidden_layers=6, intermediate_size=96,
+                                          head_dim=24, sliding_window=6, query_pre_attn_scalar=40,
+                                          tie_word_embeddings=True, rms_norm_eps=1e-6,
+                                          layer_types=["sliding_attention", "full_attention",
+                                                       "sliding_attention", "sliding_attention",
+                                                       "full_attention", "sliding_attention"],
+                                          rope_parameters=dict(
+                                              full_attention=dict(rope_type="default",
+                                                                  rope_theta=1000000.0),
+                                              sliding_attention=dict(rope_type="default",
+                                                                     rope_theta=5000.0)))),
 }
+
+# Families whose RMSNorm gain is 1 + weight (the stored weight is drawn around 0).
+OFFSET_NORM_FAMILIES = {"gemma3_text"}
 
 MODEL_CLASSES = {
     "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
@@ -85,16 +116,25 @@ MODEL_CLASSES = {
     "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
     "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
     "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM),
+    "gemma3_text": (transformers.Gemma3TextConfig, transformers.Gemma3ForCausalLM),
 }
 
 
-def randomize(model, seed):
-    """Weights with enough spread that greedy choices are well separated; fp16-representable."""
+def randomize(model, seed, norm_offset=False):
+    """Weights with enough spread that greedy choices are well separated; fp16-representable.
+    Norm gains are about 1 (stored as gain - 1 when `norm_offset`, as Gemma stores them). Gemma
+    (`norm_offset`) multiplies its tied embeddings by sqrt(hidden): smaller rows keep the token's
+    own embedding from dominating the stream (else greedy repeats the input token), and a final
+    norm gain of about 3 keeps the logits' spread."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "norm" in name:
-                v = 1.0 + 0.2 * torch.randn(p.shape, generator=g)
+            if norm_offset and name == "model.norm.weight":
+                v = 2.0 + 0.3 * torch.randn(p.shape, generator=g)
+            elif norm_offset and "embed_tokens" in name:
+                v = 0.08 * torch.randn(p.shape, generator=g)
+            elif "norm" in name:
+                v = (0.0 if norm_offset else 1.0) + 0.2 * torch.randn(p.shape, generator=g)
             elif name.endswith("bias"):
                 v = 0.1 * torch.randn(p.shape, generator=g)
             elif "embed_tokens" in name or "lm_head" in name:
@@ -129,7 +169,7 @@ def make_case_with_seed(name, family, cfg, seed):
     config = config_cls(**cfg)
     torch.manual_seed(seed)
     model = model_cls(config).float().eval()
-    randomize(model, seed)
+    randomize(model, seed, norm_offset=family in OFFSET_NORM_FAMILIES)
     out = os.path.join(ROOT, name)
     os.makedirs(out, exist_ok=True)
     # Save config + fp16 weights (tied weights stored once, as HF does).
@@ -175,12 +215,58 @@ def make_case_with_seed(name, family, cfg, seed):
     return margin
 
 
+# Fields a transformers 4.50 text_config leaves out when they equal Gemma3TextConfig's defaults.
+GEMMA3_TEXT_DEFAULTS = dict(rms_norm_eps=1e-6, rope_local_base_freq=10000.0, head_dim=256,
+                            num_attention_heads=8, num_key_value_heads=4, vocab_size=262208,
+                            query_pre_attn_scalar=256, sliding_window=4096)
+
+
+def write_wrapped(src, dst):
+    """`src` (a Gemma3ForCausalLM fixture) as a Gemma3ForConditionalGeneration checkpoint, the way
+    gemma-3-4b-it is published: config.json with the text model under text_config (only what
+    differs from the defaults, rope_theta/rope_local_base_freq/rope_scaling as separate keys),
+    a vision_config, tensors under language_model.model.*, one vision tensor anec must ignore;
+    transformers' reference of `src` (the same text model)."""
+    from safetensors.torch import load_file
+    s, d = os.path.join(ROOT, src), os.path.join(ROOT, dst)
+    os.makedirs(d, exist_ok=True)
+    cfg = json.load(open(os.path.join(s, "config.json")))
+    rope = cfg["rope_parameters"]
+    text = dict(model_type="gemma3_text", hidden_size=cfg["hidden_size"],
+                intermediate_size=cfg["intermediate_size"],
+                num_hidden_layers=cfg["num_hidden_layers"], layer_types=cfg["layer_types"],
+                max_position_embeddings=cfg["max_position_embeddings"],
+                rope_theta=rope["full_attention"]["rope_theta"],
+                rope_local_base_freq=rope["sliding_attention"]["rope_theta"])
+    for k in ("head_dim", "num_attention_heads", "num_key_value_heads", "vocab_size",
+              "query_pre_attn_scalar", "sliding_window", "rms_norm_eps"):
+        if cfg[k] != GEMMA3_TEXT_DEFAULTS[k]:
+            text[k] = cfg[k]
+    wrapped = dict(architectures=["Gemma3ForConditionalGeneration"], model_type="gemma3",
+                   bos_token_id=cfg["bos_token_id"], eos_token_id=cfg["eos_token_id"],
+                   torch_dtype="float16", text_config=text,
+                   vision_config=dict(model_type="siglip_vision_model", hidden_size=16))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(wrapped, f, indent=2, sort_keys=True)
+    state = {"language_model." + k: v for k, v in load_file(os.path.join(s, "model.safetensors")).items()}
+    state["vision_tower.vision_model.post_layernorm.weight"] = torch.ones(16, dtype=torch.float16)
+    save_file(state, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    ref = json.load(open(os.path.join(s, "reference.json")))
+    ref["case"] = dst
+    ref["wrapped_from"] = src
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump(ref, f)
+    print(f"{dst}: {src} as Gemma3ForConditionalGeneration")
+
+
 def main():
     only = set(sys.argv[1:])
     for i, (name, (family, cfg)) in enumerate(CASES.items()):
         if only and name not in only:
             continue
         make_case(name, family, cfg, seed=1000 + i)
+    if not only or "gemma3_wrapped" in only:
+        write_wrapped("gemma3_config", "gemma3_wrapped")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ def convert(
     calibration: Optional[str] = None,
     calibration_tokens: int = 1024,
     calibration_damping: float = 0.1,
+    residual_scale: Optional[float] = None,
 ) -> str:
     """Converts a model as ``anec convert`` does; returns the output folder.
 
@@ -127,6 +128,7 @@ def convert(
     f.calibration = calibration or ""
     f.calibration_tokens = calibration_tokens
     f.calibration_damping = calibration_damping
+    f.residual_scale = 0.0 if residual_scale is None else float(residual_scale)
     _anec.convert(f)
     return f.output
 

@@ -69,7 +69,8 @@ void BindConvert(nb::module_& m) {
       .def_rw("calibration", &F::calibration)
       .def_rw("calibration_tokens", &F::calibration_tokens)
       .def_rw("calibration_damping", &F::calibration_damping)
-      .def_rw("lut_bits_budget", &F::lut_bits_budget);
+      .def_rw("lut_bits_budget", &F::lut_bits_budget)
+      .def_rw("residual_scale", &F::residual_scale);
   m.def("convert", &Convert, nb::arg("flags"),
         "Runs `anec convert` with these flags (the GIL is released; progress on stderr).");
 }

@@ -23,15 +23,15 @@ mil::Value ToHeads(mil::Function* f, mil::Value x, int64_t heads, int64_t d, int
 }
 
 // q*cos + rotate_half(q)*sin, rotate_half(q) = concat(-q[..., D/2:], q[..., :D/2]).
-mil::Value Rope(mil::Function* f, mil::Value q, const AttentionContext& ctx, int64_t heads,
-                const std::string& name) {
+mil::Value Rope(mil::Function* f, mil::Value q, const AttentionContext& ctx, bool local,
+                int64_t heads, const std::string& name) {
   const int32_t d = static_cast<int32_t>(ctx.spec->head_dim), h = static_cast<int32_t>(heads);
   const int32_t s = static_cast<int32_t>(ctx.seq);
   mil::Value lo = SliceStatic(f, q, {0, 0, 0, 0}, {1, h, s, d / 2}, name + "_lo");
   mil::Value hi = SliceStatic(f, q, {0, 0, 0, d / 2}, {1, h, s, d}, name + "_hi");
   mil::Value rot = f->Concat({Neg(f, hi, name + "_neghi"), lo}, 3, name + "_rot");
-  return f->Add(f->Mul(q, ctx.cos, name + "_qcos"), f->Mul(rot, ctx.sin, name + "_qsin"),
-                name + "_rope");
+  return f->Add(f->Mul(q, local ? ctx.local_cos : ctx.cos, name + "_qcos"),
+                f->Mul(rot, local ? ctx.local_sin : ctx.sin, name + "_qsin"), name + "_rope");
 }
 
 // int32[4] = [first, 0, current_pos, 0]
@@ -54,6 +54,12 @@ mil::Value Projection(mil::Function* f, WeightEmitter* w, int64_t layer, mil::Va
 
 }  // namespace
 
+bool IsLocalLayer(const model::ModelSpec& spec, int64_t layer) {
+  if (!spec.local_attention) return false;
+  const std::vector<bool>& v = spec.local_attention->is_local;
+  return layer >= 0 && layer < static_cast<int64_t>(v.size()) && v[static_cast<size_t>(layer)];
+}
+
 mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx, int64_t layer,
                      mil::Value normed) {
   const model::ModelSpec& sp = *ctx.spec;
@@ -62,6 +68,7 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   const int64_t rep = nh / kvh;
   const std::string p = fmt::format("l{}", layer);
   const bool bias = sp.attention_bias;
+  const bool local = IsLocalLayer(sp, layer);
   // The projections are 1x1 convs over channels-first [1, hidden, 1, S].
   mil::Value x_norm = ToChannelsFirst(f, normed, p + "_attn_in");
 
@@ -78,13 +85,15 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   k = ToHeads(f, k, kvh, d, s, p + "_k");
   v = ToHeads(f, v, kvh, d, s, p + "_v");
   if (sp.qk_norm) {
-    mil::Value qg = w->Vector(f, LayerWeightName(layer, "q_norm"), TensorRole::kQNorm, layer, {d});
-    mil::Value kg = w->Vector(f, LayerWeightName(layer, "k_norm"), TensorRole::kKNorm, layer, {d});
+    mil::Value qg = w->Vector(f, LayerWeightName(layer, "q_norm"), TensorRole::kQNorm, layer, {d},
+                              sp.norm_weight_offset);
+    mil::Value kg = w->Vector(f, LayerWeightName(layer, "k_norm"), TensorRole::kKNorm, layer, {d},
+                              sp.norm_weight_offset);
     q = AneRmsNorm(f, q, 3, qg, sp.rms_norm_eps, p + "_q_norm");
     k = AneRmsNorm(f, k, 3, kg, sp.rms_norm_eps, p + "_k_norm");
   }
-  q = Rope(f, q, ctx, nh, p + "_q");
-  k = Rope(f, k, ctx, kvh, p + "_k");
+  q = Rope(f, q, ctx, local, nh, p + "_q");
+  k = Rope(f, k, ctx, local, kvh, p + "_k");
 
   // Write this call's keys and values into the cache.
   mil::Value extent = f->Const(
@@ -105,12 +114,12 @@ mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext&
   mil::Value values = SliceStatic(f, cache, {vi, 0, 0, 0}, {vi + 1, ki, ci, di}, p + "_values");
 
   // Scores for all query heads grouped by their kv head.
-  mil::Value qs =
-      ScaleBy(f, q, static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))), p + "_qscaled");
+  const double scale = sp.attention_scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
+  mil::Value qs = ScaleBy(f, q, static_cast<float>(scale), p + "_qscaled");
   mil::Value qg = f->Reshape(qs, {1, kvh, rep * s, d}, p + "_qgroups");
   mil::Value scores = f->MatMul(qg, keys, false, true, p + "_scores");
   scores = f->Reshape(scores, {1, nh, s, c}, p + "_scores_heads");
-  scores = f->Add(scores, ctx.causal_mask, p + "_masked");
+  scores = f->Add(scores, local ? ctx.local_mask : ctx.causal_mask, p + "_masked");
   mil::Value probs = SoftmaxAne(f, scores, 3, p + "_probs");
   probs = f->Reshape(probs, {1, kvh, rep * s, c}, p + "_probs_groups");
   mil::Value out = f->MatMul(probs, values, false, false, p + "_attn");  // [1,kvh,rep*s,d]

@@ -8,7 +8,9 @@
 //           cos/sin rows
 //   cache[i] and cache[L_state + i] (i = layer - state_first_layer) get k and v at rows
 //         current_pos .. current_pos+S (read_state -> slice_update -> write_state, read_state)
-//   scores = (q / sqrt(head_dim)) k^T over all `cache_rows` rows + causal_mask
+//   scores = (q * scale) k^T over all `cache_rows` rows + causal_mask, scale = 1/sqrt(head_dim)
+//            or spec.attention_scale; a local layer of an interleaved model (Gemma 3) uses its own
+//            rope rows and local_mask instead
 // The host's causal_mask says which rows each query may see, so a ring-buffer cache (sliding
 // window, kv_cache_layout.h) needs nothing different here.
 //   out    = softmax(scores) v -> o_proj conv -> [1, S, hidden]
@@ -40,7 +42,14 @@ struct AttentionContext {
   mil::Value causal_mask;         // fp16 [1, 1, S, C]
   mil::Value kv_state;            // state fp16 [2L, kv_heads, C, head_dim]
   mil::Value current_pos;    // int32 [1]
+  // Local (sliding-window) layers of a spec with local_attention: their own rotary rows and mask
+  // (the host's local_causal_mask, which also leaves out rows older than the window).
+  mil::Value local_cos, local_sin;  // fp16 [1, 1, S, head_dim]
+  mil::Value local_mask;            // fp16 [1, 1, S, C]
 };
+
+// Whether `layer` of `spec` is a local (sliding-window) layer of an interleaved model.
+bool IsLocalLayer(const model::ModelSpec& spec, int64_t layer);
 
 // `normed`: fp16 [1, S, hidden]. Returns o_proj's output, same shape. `layer` is global.
 mil::Value Attention(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx, int64_t layer,

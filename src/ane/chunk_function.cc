@@ -39,6 +39,15 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
                            first_attention, chunk.end_layer, kv.state_name, kv.first_layer,
                            kv.first_layer + kv.layers);
   }
+  const int64_t inter = spec.intermediate_size;
+  if (spec.sandwich_norms &&
+      (chunk.begin_mlp > 0 || (chunk.end_mlp > 0 && chunk.end_mlp < inter))) {
+    return Unsupported(
+        "{}: this model normalizes each MLP's whole output (post_feedforward_layernorm)"
+        ", so a chunk cannot start or stop inside an MLP; use a plan that splits "
+        "between layers (more chunks)",
+        fn_name);
+  }
   const int64_t rows = kv.rows;
   mil::Function* f = program->AddFunction(fn_name);
   FunctionSignature sig;
@@ -51,6 +60,14 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   mil::Value pos = input("position_ids", {mil::DType::kInt32, {seq}});
   mil::Value mask = input("causal_mask", {mil::DType::kFloat16, {1, 1, seq, rows}});
   mil::Value cur = input("current_pos", {mil::DType::kInt32, {1}});
+  // An interleaved model's local layers get their own mask (the window applied by the host),
+  // when this chunk runs one.
+  bool runs_local = false;
+  for (int64_t l = first_attention; l < chunk.end_layer; ++l) runs_local |= IsLocalLayer(spec, l);
+  mil::Value local_mask;
+  if (runs_local) {
+    local_mask = input(kLocalCausalMaskName, {mil::DType::kFloat16, {1, 1, seq, rows}});
+  }
   // A per-chunk state of a chunk without attention blocks (a slice of an MLP) would hold no layer:
   // such a chunk has no state at all.
   mil::Value state;
@@ -60,16 +77,25 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
     state = f->StateInput(kv.state_name, state_shape);
   }
 
-  // Rotary tables: computed once per program (both functions share the blobs).
-  std::optional<RopeTables> tables;
-  auto table = [&](bool cosine) {
+  // Rotary tables: computed once per program (both functions share the blobs). Local layers
+  // rotate with their own base and no scaling (transformers' Gemma 3 local rope).
+  std::optional<RopeTables> tables, local_tables;
+  model::ModelSpec local_spec = spec;
+  if (spec.local_attention) {
+    local_spec.rope_theta = spec.local_attention->rope_theta;
+    local_spec.rope_scaling = model::RopeScaling();
+  }
+  auto table = [&](bool cosine, bool local = false) {
+    const std::string name =
+        std::string(local ? "rope_local_" : "rope_") + (cosine ? "cos" : "sin");
+    std::optional<RopeTables>& t = local ? local_tables : tables;
     return f->SharedConst(
-        cosine ? "rope_cos" : "rope_sin",
+        name,
         [&] {
-          if (!tables) tables = ComputeRopeTables(spec, c);
-          return RopeTensor(cosine ? tables->cos : tables->sin, c, d);
+          if (!t) t = ComputeRopeTables(local ? local_spec : spec, c);
+          return RopeTensor(cosine ? t->cos : t->sin, c, d);
         },
-        cosine ? "rope_cos" : "rope_sin");
+        name);
   };
   AttentionContext ctx;
   ctx.spec = &spec;
@@ -80,6 +106,13 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   ctx.cos = f->Reshape(GatherRows(f, table(true), pos, "cos_rows"), {1, 1, seq, d}, "cos");
   ctx.sin = f->Reshape(GatherRows(f, table(false), pos, "sin_rows"), {1, 1, seq, d}, "sin");
   ctx.causal_mask = mask;
+  if (runs_local) {
+    ctx.local_cos = f->Reshape(GatherRows(f, table(true, true), pos, "local_cos_rows"),
+                               {1, 1, seq, d}, "local_cos");
+    ctx.local_sin = f->Reshape(GatherRows(f, table(false, true), pos, "local_sin_rows"),
+                               {1, 1, seq, d}, "local_sin");
+    ctx.local_mask = local_mask;
+  }
   ctx.kv_state = state;
   ctx.current_pos = cur;
 
@@ -87,7 +120,6 @@ Result<FunctionSignature> AddChunkFunction(mil::ProgramBuilder* program, WeightE
   // [1, C, 1, S] and back around their convs.
   mil::Value x = hidden;
   // An MLP split across files: its normalized input n comes from the previous chunk.
-  const int64_t inter = spec.intermediate_size;
   mil::Value mlp_input;
   if (chunk.begin_mlp > 0) mlp_input = input("mlp_input", {mil::DType::kFloat16, {1, seq, h}});
   // A cache-filling function of the last chunk skips what nothing reads: the model's last MLP

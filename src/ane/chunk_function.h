@@ -10,6 +10,8 @@
 // Attention is masked only by the host's causal_mask: for a sliding window it is the host that
 // leaves out rows older than the window (the window is in the package metadata,
 // com.anec.sliding_window, and in meta.yaml).
+// A chunk that runs local layers of an interleaved model (Gemma 3) has one more input,
+// local_causal_mask, and its local layers rotate with the rope_local_cos/sin tables.
 // A chunk that starts inside an MLP past its first row has one more input, mlp_input fp16 [1,S,H]
 // (that MLP's normalized input n); one that stops inside an MLP past its first row has one more
 // output, output_mlp_input (n), which the runtime feeds to the next chunk's mlp_input.
@@ -29,6 +31,11 @@ namespace anec::ane {
 // this identifier in the saved package, which is what ANEMLL's runtimes and tools read
 // (state.read_state("model_model_kv_cache_0")). MIL identifiers cannot contain dots.
 inline constexpr const char* kKvCacheStateName = "model_model_kv_cache_0";
+
+// The mask input of a chunk that runs local layers of an interleaved model (Gemma 3): fp16
+// [1,1,S,R] like causal_mask, with the rows older than the local window (package metadata
+// com.anec.local_sliding_window) also at -inf. Global layers read causal_mask.
+inline constexpr const char* kLocalCausalMaskName = "local_causal_mask";
 
 struct ChunkShape {
   int64_t first_layer = 0;

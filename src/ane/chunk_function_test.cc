@@ -272,6 +272,71 @@ TEST(ChunkFunctionTest, SlidingWindowRingHoldsOnlyTheRing) {
   }
 }
 
+// Gemma 3: a chunk that runs local layers takes local_causal_mask and carries the local rope
+// tables (base 100 here, unscaled), a chunk of global layers only neither; the state keeps the
+// context's rows for both kinds; an MLP split across chunks is refused (its output is normalized).
+TEST(ChunkFunctionTest, InterleavedLocalLayersGetTheirMaskAndRope) {
+  model::ModelSpec spec = TinySpec(3);
+  spec.rope_scaling.type = model::RopeScalingType::kLinear;
+  spec.rope_scaling.factor = 8.0;
+  spec.sandwich_norms = true;
+  spec.norm_weight_offset = 1.0;
+  spec.mlp_activation = model::MlpActivation::kGeluTanh;
+  model::LocalAttention local;
+  local.window = 4;
+  local.rope_theta = 100.0;
+  local.is_local = {true, false, false};
+  spec.local_attention = local;
+  MemoryFileSystem fs;
+  Built b = BuildChunk(spec, {0, 3, 16, true, {}}, &fs);
+  for (const auto& fd : b.model.description().functions()) {
+    const int64_t s = fd.name() == "prefill" ? 8 : 1;
+    EXPECT_EQ(InputDims(fd, "local_causal_mask"), (std::vector<int64_t>{1, 1, s, 16}));
+    EXPECT_EQ(StateDims(fd, "model_model_kv_cache_0"),
+              (std::vector<int64_t>{6, spec.num_kv_heads, 16, spec.head_dim}));
+  }
+  const MS::Function& infer = b.model.mlprogram().functions().at("infer");
+  const MS::Operation* cos = Producer(infer, "rope_local_cos");
+  ASSERT_NE(cos, nullptr);
+  EXPECT_NE(Producer(infer, "l0_gelu"), nullptr);
+  EXPECT_NE(Producer(infer, "l2_mlp_out_norm"), nullptr);
+  auto reader = coreml::BlobReader::FromBytes(b.blob_bytes, "w.bin");
+  ASSERT_TRUE(reader.ok());
+  auto blob = reader->Get(cos->attributes().at("val").blobfilevalue().offset());
+  ASSERT_TRUE(blob.ok());
+  model::ModelSpec local_spec = spec;
+  local_spec.rope_theta = 100.0;
+  local_spec.rope_scaling = model::RopeScaling();
+  const RopeTables t = ComputeRopeTables(local_spec, 16);
+  for (size_t i : {17u, 100u, 255u}) {
+    uint16_t h;
+    std::memcpy(&h, blob->data.data() + 2 * i, 2);
+    EXPECT_EQ(h, FloatToHalf(static_cast<float>(t.cos[i]))) << i;
+  }
+  // Layers 1-2 are global: no local mask, no local tables.
+  MemoryFileSystem fs2;
+  ChunkShape globals{1, 3, 16, true, {}};
+  Built g = BuildChunk(spec, globals, &fs2);
+  for (const auto& fd : g.model.description().functions()) {
+    for (const auto& in : fd.input()) EXPECT_NE(in.name(), "local_causal_mask");
+  }
+  EXPECT_EQ(Producer(g.model.mlprogram().functions().at("infer"), "rope_local_cos"), nullptr);
+  // A chunk ending inside an MLP would normalize half of its output.
+  MemoryWeightSource weights = RandomWeights(spec, 7);
+  MemoryFileSystem fs3;
+  auto file = fs3.OpenForWrite("/w.bin");
+  ASSERT_TRUE(file.ok());
+  coreml::BlobWriter blobs(std::move(file).value());
+  mil::ProgramBuilder pb(&blobs);
+  WeightEmitter w(&pb, &weights, {});
+  ChunkShape split{0, 1, 16, false, {}};
+  split.end_mlp = 48;
+  auto r = AddChunkFunction(&pb, &w, spec, split, 1, "infer");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(r.status().message().find("post_feedforward_layernorm"), std::string::npos);
+}
+
 TEST(ChunkFunctionTest, PerChunkStateHoldsOnlyTheChunksLayers) {
   model::ModelSpec spec = TinySpec(5);
   MemoryFileSystem fs;

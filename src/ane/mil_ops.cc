@@ -70,6 +70,10 @@ Value Silu(Function* f, Value x, const std::string& name) {
   return f->Op("silu", {{"x", x}}, name);
 }
 
+Value GeluTanh(Function* f, Value x, const std::string& name) {
+  return f->Op("gelu", {{"x", x}, {"mode", Tensor::ScalarString("TANH_APPROXIMATION")}}, name);
+}
+
 Value SoftmaxAne(Function* f, Value x, int32_t axis, const std::string& name) {
   Value max = f->Op("reduce_max",
                     {{"x", x}, {"axes", I32s({axis})}, {"keep_dims", Tensor::ScalarBool(true)}},

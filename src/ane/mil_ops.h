@@ -32,6 +32,8 @@ Value Gather(Function* f, Value x, Value indices, int32_t axis, const std::strin
 Value LayerNorm(Function* f, Value x, const std::vector<int32_t>& axes, float epsilon,
                 const std::string& name = "");
 Value Silu(Function* f, Value x, const std::string& name = "");
+// gelu with the tanh approximation (torch's gelu(approximate="tanh"), Gemma's gelu_pytorch_tanh).
+Value GeluTanh(Function* f, Value x, const std::string& name = "");
 // softmax over `axis` as reduce_max, sub, exp, reduce_sum, real_div: the form ANEMLL's published
 // graphs run on the Neural Engine (its ANE_softmax), rather than the fused `softmax` op.
 Value SoftmaxAne(Function* f, Value x, int32_t axis, const std::string& name);

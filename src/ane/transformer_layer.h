@@ -3,6 +3,9 @@
 // permute(0, 2, 1).unsqueeze(2) before, squeeze(2).permute(0, 2, 1) after):
 //   h = x + Attention(RmsNorm(x, input_layernorm))
 //   y = h + down(silu(gate(n)) * up(n)),  n = RmsNorm(h, post_attention_layernorm)
+// Gemma-style specs (model_spec.h): gains are offset + w, the gate activation may be GeLU-tanh,
+// and with sandwich_norms the attention and MLP outputs are RMS-normalized before their adds:
+//   h = x + RmsNorm(Attention(RmsNorm(x)), attn_out),  y = h + RmsNorm(MLP(n), mlp_out)
 #pragma once
 
 #include <cstdint>

@@ -374,14 +374,26 @@ mil::Value WeightEmitter::MatrixColumns(mil::Function* f, const std::string& nam
 }
 
 mil::Value WeightEmitter::Vector(mil::Function* f, const std::string& name, model::TensorRole role,
-                                 int64_t layer, std::vector<int64_t> shape) {
+                                 int64_t layer, std::vector<int64_t> shape, double add,
+                                 double mul) {
   if (!program_->status().ok()) return mil::Value();
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   if (emitted_.count(name))
     return f->SharedConst(
         name, [] { return mil::Tensor(); }, name);
-  return Shared(f, name, Fp16(name, role, layer, 0, n, shape));
+  Result<mil::Tensor> t = Fp16(name, role, layer, 0, n, shape);
+  if (t.ok() && (add != 0.0 || mul != 1.0) && reuse_ == nullptr) {
+    std::span<const uint8_t> in = t->bytes();
+    std::vector<uint16_t> bits(static_cast<size_t>(n));
+    for (size_t i = 0; i < bits.size(); ++i) {
+      uint16_t b;
+      std::memcpy(&b, in.data() + 2 * i, 2);
+      bits[i] = FloatToHalf(static_cast<float>((static_cast<double>(HalfToFloat(b)) + add) * mul));
+    }
+    t = mil::Tensor::F16Bits(shape, bits);
+  }
+  return Shared(f, name, std::move(t));
 }
 
 }  // namespace anec::ane

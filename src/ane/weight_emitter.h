@@ -78,9 +78,12 @@ class WeightEmitter {
   mil::Value MatrixColumns(mil::Function* f, const std::string& name, model::TensorRole role,
                            int64_t layer, int64_t col_begin, int64_t col_end,
                            std::vector<int64_t> shape);
-  // A whole small tensor (norm weight, bias) as fp16 of `shape`; never palettized.
+  // A whole small tensor (norm weight, bias) as fp16 of `shape`; never palettized. `add` is added
+  // to every element first (Gemma's norm gains 1 + w: the stored w is exact in fp16 for BF16 and
+  // F16 checkpoints, so the gain is rounded once). A reused package's constant is taken as is.
+  // `mul` then multiplies the result ((add + w) * mul, rounded once; --residual-scale).
   mil::Value Vector(mil::Function* f, const std::string& name, model::TensorRole role,
-                    int64_t layer, std::vector<int64_t> shape);
+                    int64_t layer, std::vector<int64_t> shape, double add = 0.0, double mul = 1.0);
 
   const WeightFormat& format() const { return format_; }
 

@@ -49,6 +49,8 @@ std::vector<int64_t> ShapeOf(const model::ModelSpec& s, model::TensorRole role) 
     case R::kFinalNorm:
     case R::kInputNorm:
     case R::kPostAttnNorm:
+    case R::kAttnOutNorm:
+    case R::kMlpOutNorm:
       return {s.hidden_size};
     case R::kQProj:
       return {q, s.hidden_size};
@@ -87,7 +89,8 @@ MemoryWeightSource RandomWeights(const model::ModelSpec& spec, uint64_t seed, fl
     for (int64_t d : shape) n *= d;
     std::vector<float> v(static_cast<size_t>(n));
     const bool is_norm = role == R::kFinalNorm || role == R::kInputNorm ||
-                         role == R::kPostAttnNorm || role == R::kQNorm || role == R::kKNorm;
+                         role == R::kPostAttnNorm || role == R::kQNorm || role == R::kKNorm ||
+                         role == R::kAttnOutNorm || role == R::kMlpOutNorm;
     for (float& x : v) x = is_norm ? 1.0f + 0.2f * uni(rng) : scale * uni(rng);
     src.Set(role, layer, std::move(shape), std::move(v));
   };
@@ -104,6 +107,9 @@ MemoryWeightSource RandomWeights(const model::ModelSpec& spec, uint64_t seed, fl
     }
     if (spec.qk_norm) {
       for (R r : {R::kQNorm, R::kKNorm}) fill(r, l);
+    }
+    if (spec.sandwich_norms) {
+      for (R r : {R::kAttnOutNorm, R::kMlpOutNorm}) fill(r, l);
     }
   }
   return src;

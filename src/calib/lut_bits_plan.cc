@@ -94,6 +94,14 @@ Result<std::vector<double>> EmbeddingChannelPower(const ane::WeightSource& weigh
 // L+1's input norm, the final norm after the last layer).
 Status SetGains(const ane::WeightSource& weights, const model::ModelSpec& spec,
                 std::vector<LutBitsMatrix>* ms) {
+  if (spec.sandwich_norms || spec.norm_weight_offset != 0.0 || spec.embedding_scale != 1.0) {
+    // The residual-gain model reads the next norm's stored weight as its gain and the embedding
+    // rows as the stream; Gemma's 1 + w gains, output norms and scaled embeddings are not modeled.
+    return Unsupported(
+        "--lut auto: the residual gains are not modeled for {} (Gemma-style norms "
+        "and embedding scale); use --lut N",
+        model::ArchitectureName(spec.architecture));
+  }
   ANEC_ASSIGN_OR_RETURN(std::vector<double> stream, EmbeddingChannelPower(weights));
   std::map<std::pair<int64_t, bool>, const LutBitsMatrix*> writer;  // (layer, is MLP) -> o/down
   for (const LutBitsMatrix& m : *ms) {

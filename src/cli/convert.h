@@ -37,6 +37,7 @@ struct ConvertFlags {
   int64_t calibration_tokens = 1024;
   double calibration_damping = 0.1;
   double lut_bits_budget = 0;  // --lut auto
+  double residual_scale = 0;   // 0: not given
 };
 
 // Runs the conversion `flags` describe. `hooks.after_unit` and `hooks.log` are the caller's (the

@@ -167,6 +167,7 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
   o.architecture = f.architecture;
   o.preserve_quant = f.preserve_quant;
   o.argmax = f.argmax;
+  o.residual_scale = f.residual_scale;
   if (f.kv_cache == "shared") {
     o.kv_cache = ane::KvCacheSharing::kShared;
   } else if (f.kv_cache == "per-chunk") {
@@ -418,6 +419,11 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                   "per-chunk: each chunk keeps only its own layers (smaller state per model; "
                   "anec's runtime, not ANEMLL's)")
       ->capture_default_str();
+  sub->add_option("--residual-scale", f->residual_scale,
+                  "Gemma 3: carry the residual stream times this factor in (0, 1] (embedding scale "
+                  "and the attention/MLP output norms take it; every RMSNorm cancels it) so its "
+                  "activations stay inside fp16's 65504, e.g. 0.5 for gemma-3-4b-it, 0.1875 for its "
+                  "QAT checkpoint (docs/PARITY.md)");
   sub->add_flag("--argmax", f->argmax,
                 "LM head outputs each piece's argmax (argmax_idx int32, argmax_val fp16) instead "
                 "of the logits, as ANEMLL 0.3.5's --argmax (meta.yaml argmax_in_model: true): "

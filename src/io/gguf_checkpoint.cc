@@ -51,6 +51,29 @@ constexpr NameRow kPhi3NameTable[] = {
     {"blk.{}.ffn_down.weight", "model.layers.{}.mlp.down_proj.weight", Rotary::kNone},
 };
 
+// Gemma 3 (llama.cpp's gemma3 tensors): four norms per layer; ffn_norm is the MLP's input norm
+// (pre_feedforward_layernorm), post_attention_norm and post_ffw_norm the output norms.
+constexpr NameRow kGemma3NameTable[] = {
+    {"token_embd.weight", "model.embed_tokens.weight", Rotary::kNone},
+    {"output_norm.weight", "model.norm.weight", Rotary::kNone},
+    {"output.weight", "lm_head.weight", Rotary::kNone},
+    {"blk.{}.attn_norm.weight", "model.layers.{}.input_layernorm.weight", Rotary::kNone},
+    {"blk.{}.post_attention_norm.weight", "model.layers.{}.post_attention_layernorm.weight",
+     Rotary::kNone},
+    {"blk.{}.ffn_norm.weight", "model.layers.{}.pre_feedforward_layernorm.weight", Rotary::kNone},
+    {"blk.{}.post_ffw_norm.weight", "model.layers.{}.post_feedforward_layernorm.weight",
+     Rotary::kNone},
+    {"blk.{}.attn_q.weight", "model.layers.{}.self_attn.q_proj.weight", Rotary::kNone},
+    {"blk.{}.attn_k.weight", "model.layers.{}.self_attn.k_proj.weight", Rotary::kNone},
+    {"blk.{}.attn_v.weight", "model.layers.{}.self_attn.v_proj.weight", Rotary::kNone},
+    {"blk.{}.attn_output.weight", "model.layers.{}.self_attn.o_proj.weight", Rotary::kNone},
+    {"blk.{}.attn_q_norm.weight", "model.layers.{}.self_attn.q_norm.weight", Rotary::kNone},
+    {"blk.{}.attn_k_norm.weight", "model.layers.{}.self_attn.k_norm.weight", Rotary::kNone},
+    {"blk.{}.ffn_gate.weight", "model.layers.{}.mlp.gate_proj.weight", Rotary::kNone},
+    {"blk.{}.ffn_up.weight", "model.layers.{}.mlp.up_proj.weight", Rotary::kNone},
+    {"blk.{}.ffn_down.weight", "model.layers.{}.mlp.down_proj.weight", Rotary::kNone},
+};
+
 // GGUF general.architecture -> Hugging Face class, whether Q/K rows were permuted, and the
 // tensor name table.
 struct ArchRow {
@@ -59,12 +82,15 @@ struct ArchRow {
   const char* model_type;
   bool rotary_permuted;
   std::span<const NameRow> names;
+  // llama.cpp's converter stores Gemma's norm weights as 1 + w (the gain itself).
+  bool norms_hold_unit_offset;
 };
 constexpr ArchRow kArchTable[] = {
-    {"llama", "LlamaForCausalLM", "llama", true, kGgufNameTable},
-    {"qwen2", "Qwen2ForCausalLM", "qwen2", false, kGgufNameTable},
-    {"qwen3", "Qwen3ForCausalLM", "qwen3", false, kGgufNameTable},
-    {"phi3", "Phi3ForCausalLM", "phi3", false, kPhi3NameTable},
+    {"llama", "LlamaForCausalLM", "llama", true, kGgufNameTable, false},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2", false, kGgufNameTable, false},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", false, kGgufNameTable, false},
+    {"phi3", "Phi3ForCausalLM", "phi3", false, kPhi3NameTable, false},
+    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false, kGemma3NameTable, true},
 };
 
 std::string Subst(const char* pattern, int64_t layer) {
@@ -108,8 +134,8 @@ Status GgufCheckpoint::Build() {
     if (arch_ == a.gguf_arch) arch = &a;
   if (arch == nullptr) {
     return Unsupported(
-        "{}: GGUF architecture '{}' is not supported (anec reads llama, qwen2, qwen3 "
-        "and phi3 GGUF files; Mistral GGUFs use 'llama')",
+        "{}: GGUF architecture '{}' is not supported (anec reads llama, qwen2, qwen3, "
+        "phi3 and gemma3 GGUF files; Mistral GGUFs use 'llama')",
         f.path(), arch_);
   }
   auto key = [&](const char* k) { return arch_ + "." + k; };
@@ -202,6 +228,16 @@ Status GgufCheckpoint::Build() {
   if (f.Has(key("attention.sliding_window"))) {  // phi3 writes it; every layer uses it
     ANEC_ASSIGN_OR_RETURN(int64_t window, f.GetInt(key("attention.sliding_window")));
     cfg["sliding_window"] = window;
+  }
+  norms_hold_unit_offset_ = arch->norms_hold_unit_offset;
+  if (arch_ == "gemma3") {
+    // What llama.cpp assumes for every gemma3 file (it reads none of these from the metadata):
+    // every 6th layer global, the local layers' rope base 10000 unscaled, and the attention
+    // scale 1/sqrt(head_dim), but 1/sqrt(hidden / heads) for the 62-layer 27B.
+    cfg["sliding_window_pattern"] = 6;
+    cfg["rope_local_base_freq"] = 10000.0;
+    cfg["query_pre_attn_scalar"] = layers == 62 ? hidden / heads : head_dim;
+    cfg["hidden_activation"] = "gelu_pytorch_tanh";
   }
   if (f.Has("general.name")) {
     ANEC_ASSIGN_OR_RETURN(std::string name, f.GetString("general.name"));

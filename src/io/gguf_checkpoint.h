@@ -3,8 +3,8 @@
 // files rebuilt from the metadata. After this, a GGUF model flows through the same path as a
 // safetensors folder (config.json -> ModelSpec -> binding).
 //
-// The GGUF -> Hugging Face name tables are data (kGgufNameTable, kPhi3NameTable in the .cc), one
-// row per tensor, picked by general.architecture.
+// The GGUF -> Hugging Face name tables are data (kGgufNameTable, kPhi3NameTable and
+// kGemma3NameTable in the .cc), one row per tensor, picked by general.architecture.
 #pragma once
 
 #include <memory>
@@ -43,6 +43,10 @@ class GgufCheckpoint : public TensorSource {
   // hf_config() then carries no rope_scaling: the factors replace it.
   const std::vector<double>& rope_frequency_factors() const { return rope_frequency_factors_; }
 
+  // True when the norm weights are stored as the gain 1 + w (gemma3: llama.cpp's converter adds
+  // the 1 that transformers' Gemma RMSNorm adds at run time); Read() returns them as stored.
+  bool norms_hold_unit_offset() const { return norms_hold_unit_offset_; }
+
   // TensorSource: Hugging Face names, float32 data (dequantized).
   std::vector<TensorInfo> List() const override;
   bool Has(const std::string& name) const override;
@@ -66,6 +70,7 @@ class GgufCheckpoint : public TensorSource {
   std::string arch_;
   nlohmann::json config_;
   std::vector<double> rope_frequency_factors_;
+  bool norms_hold_unit_offset_ = false;
   std::map<std::string, Entry> entries_;  // by Hugging Face name
 };
 

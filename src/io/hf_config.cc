@@ -155,17 +155,29 @@ Result<HfConfig> HfConfigFromJson(const json& j, std::string_view path) {
   ANEC_RETURN_IF_ERROR(r.Double("rope_theta", &c.rope_theta));
 
   // `rope_scaling` (transformers 4.x) or `rope_parameters` (newer, also holds rope_theta).
+  // Models with per-layer-type rope (Gemma 3) nest rope_parameters by layer type: the global
+  // ("full_attention") entry is the model's rope, the "sliding_attention" one its local base.
   for (std::string_view key : {"rope_scaling", "rope_parameters"}) {
     const json* rs = r.Find(key);
     if (rs == nullptr) continue;
     if (!rs->is_object()) return r.Bad(key, *rs, "an object");
+    std::string nested_key(key);
+    if (auto full = rs->find("full_attention"); key == "rope_parameters" && full != rs->end()) {
+      if (auto local = rs->find("sliding_attention"); local != rs->end() && local->is_object()) {
+        ANEC_RETURN_IF_ERROR(FieldReader(*local, path, "rope_parameters.sliding_attention.")
+                                 .Double("rope_theta", &c.rope_local_base_freq));
+      }
+      if (!full->is_object()) return r.Bad("rope_parameters.full_attention", *full, "an object");
+      rs = &*full;
+      nested_key = "rope_parameters.full_attention";
+    }
     if (key == "rope_parameters" && !c.rope_theta) {
       ANEC_RETURN_IF_ERROR(
-          FieldReader(*rs, path, "rope_parameters.").Double("rope_theta", &c.rope_theta));
+          FieldReader(*rs, path, nested_key + ".").Double("rope_theta", &c.rope_theta));
     }
     if (c.rope_scaling) continue;  // rope_scaling wins over rope_parameters
     HfRopeScaling scaling;
-    ANEC_RETURN_IF_ERROR(ParseRopeScaling(*rs, key, path, &scaling));
+    ANEC_RETURN_IF_ERROR(ParseRopeScaling(*rs, nested_key, path, &scaling));
     c.rope_scaling = std::move(scaling);
   }
 
@@ -174,6 +186,28 @@ Result<HfConfig> HfConfigFromJson(const json& j, std::string_view path) {
   ANEC_RETURN_IF_ERROR(r.Bool("attention_bias", &c.attention_bias));
   ANEC_RETURN_IF_ERROR(r.Bool("use_sliding_window", &c.use_sliding_window));
   ANEC_RETURN_IF_ERROR(r.Int("sliding_window", &c.sliding_window));
+  if (const json* lt = r.Find("layer_types")) {
+    if (!lt->is_array()) return r.Bad("layer_types", *lt, "a list of layer type names");
+    for (const json& e : *lt) {
+      if (!e.is_string()) return r.Bad("layer_types", *lt, "a list of layer type names");
+      c.layer_types.push_back(e.get<std::string>());
+    }
+  }
+  ANEC_RETURN_IF_ERROR(r.Int("sliding_window_pattern", &c.sliding_window_pattern));
+  if (!c.rope_local_base_freq) {
+    ANEC_RETURN_IF_ERROR(r.Double("rope_local_base_freq", &c.rope_local_base_freq));
+  }
+  ANEC_RETURN_IF_ERROR(r.Double("query_pre_attn_scalar", &c.query_pre_attn_scalar));
+  ANEC_RETURN_IF_ERROR(r.String("hidden_activation", &c.hidden_activation));
+  if (c.hidden_activation.empty())
+    ANEC_RETURN_IF_ERROR(r.String("hidden_act", &c.hidden_activation));
+  ANEC_RETURN_IF_ERROR(r.Double("attn_logit_softcapping", &c.attn_logit_softcapping));
+  ANEC_RETURN_IF_ERROR(r.Double("final_logit_softcapping", &c.final_logit_softcapping));
+  if (const json* tc = r.Find("text_config")) {
+    if (!tc->is_object()) return r.Bad("text_config", *tc, "an object");
+    ANEC_ASSIGN_OR_RETURN(HfConfig text, HfConfigFromJson(*tc, c.path + " text_config"));
+    c.text_config = std::make_shared<const HfConfig>(std::move(text));
+  }
   ANEC_RETURN_IF_ERROR(r.IntOrList("bos_token_id", &c.bos_token_ids));
   ANEC_RETURN_IF_ERROR(r.IntOrList("eos_token_id", &c.eos_token_ids));
   ANEC_RETURN_IF_ERROR(r.String("torch_dtype", &c.torch_dtype));

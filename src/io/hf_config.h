@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,20 @@ struct HfConfig {
   std::optional<bool> attention_bias;
   std::optional<bool> use_sliding_window;
   std::optional<int64_t> sliding_window;  // null -> nullopt
+  // Interleaved local/global layers (Gemma 3): `layer_types` entries ("sliding_attention",
+  // "full_attention"); older configs give `sliding_window_pattern` (every n-th layer global).
+  std::vector<std::string> layer_types;
+  std::optional<int64_t> sliding_window_pattern;
+  // The local layers' rope base: `rope_local_base_freq`, or
+  // `rope_parameters.sliding_attention.rope_theta` (transformers 5).
+  std::optional<double> rope_local_base_freq;
+  std::optional<double> query_pre_attn_scalar;
+  std::string hidden_activation;  // `hidden_activation`, or else `hidden_act`
+  std::optional<double> attn_logit_softcapping;
+  std::optional<double> final_logit_softcapping;
+  // A multimodal checkpoint's nested text model (Gemma3ForConditionalGeneration's
+  // `text_config`), parsed like a config of its own (path "<file> text_config"); null when absent.
+  std::shared_ptr<const HfConfig> text_config;
 
   // Ints or lists of ints; generation_config.json values replace config.json ones.
   std::vector<int64_t> bos_token_ids;

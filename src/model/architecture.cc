@@ -31,6 +31,33 @@ constexpr RoleName kHfDecoderNames[] = {
     {TensorRole::kDownProj, "model.layers.{}.mlp.down_proj.weight"},
 };
 
+// Gemma 3: the MLP's input norm is pre_feedforward_layernorm; post_attention_layernorm and
+// post_feedforward_layernorm normalize the attention and MLP outputs (sandwich norms).
+constexpr RoleName kGemma3Names[] = {
+    {TensorRole::kEmbedding, "model.embed_tokens.weight"},
+    {TensorRole::kFinalNorm, "model.norm.weight"},
+    {TensorRole::kLmHead, "lm_head.weight"},
+    {TensorRole::kInputNorm, "model.layers.{}.input_layernorm.weight"},
+    {TensorRole::kPostAttnNorm, "model.layers.{}.pre_feedforward_layernorm.weight"},
+    {TensorRole::kAttnOutNorm, "model.layers.{}.post_attention_layernorm.weight"},
+    {TensorRole::kMlpOutNorm, "model.layers.{}.post_feedforward_layernorm.weight"},
+    {TensorRole::kQProj, "model.layers.{}.self_attn.q_proj.weight"},
+    {TensorRole::kKProj, "model.layers.{}.self_attn.k_proj.weight"},
+    {TensorRole::kVProj, "model.layers.{}.self_attn.v_proj.weight"},
+    {TensorRole::kOProj, "model.layers.{}.self_attn.o_proj.weight"},
+    {TensorRole::kQBias, "model.layers.{}.self_attn.q_proj.bias"},
+    {TensorRole::kKBias, "model.layers.{}.self_attn.k_proj.bias"},
+    {TensorRole::kVBias, "model.layers.{}.self_attn.v_proj.bias"},
+    {TensorRole::kQNorm, "model.layers.{}.self_attn.q_norm.weight"},
+    {TensorRole::kKNorm, "model.layers.{}.self_attn.k_norm.weight"},
+    {TensorRole::kGateProj, "model.layers.{}.mlp.gate_proj.weight"},
+    {TensorRole::kUpProj, "model.layers.{}.mlp.up_proj.weight"},
+    {TensorRole::kDownProj, "model.layers.{}.mlp.down_proj.weight"},
+};
+
+constexpr BlockStyle kLlamaStyle = {0.0, false, false, false, MlpActivation::kSilu};
+constexpr BlockStyle kGemmaStyle = {1.0, true, true, true, MlpActivation::kGeluTanh};
+
 constexpr std::string_view kLlamaClasses[] = {"LlamaForCausalLM"};
 constexpr std::string_view kLlamaTypes[] = {"llama"};
 constexpr std::string_view kQwen2Classes[] = {"Qwen2ForCausalLM"};
@@ -41,6 +68,8 @@ constexpr std::string_view kMistralClasses[] = {"MistralForCausalLM"};
 constexpr std::string_view kMistralTypes[] = {"mistral"};
 constexpr std::string_view kPhi3Classes[] = {"Phi3ForCausalLM"};
 constexpr std::string_view kPhi3Types[] = {"phi3"};
+constexpr std::string_view kGemma3Classes[] = {"Gemma3ForCausalLM"};
+constexpr std::string_view kGemma3Types[] = {"gemma3_text"};
 
 // Phi-3 stores q, k, v as one qkv_proj and gate, up as one gate_up_proj (gate rows first, as
 // transformers' Phi3MLP chunks it); its other names are the shared ones.
@@ -65,7 +94,8 @@ const ArchitectureTable kTables[] = {
      /*tie_word_embeddings_default=*/false,
      "llama",
      8,
-     {}},
+     {},
+     kLlamaStyle},
     {Architecture::kQwen2,
      "qwen2",
      kQwen2Classes,
@@ -77,7 +107,8 @@ const ArchitectureTable kTables[] = {
      /*tie_word_embeddings_default=*/false,
      "qwen25",
      16,
-     {}},
+     {},
+     kLlamaStyle},
     {Architecture::kQwen3,
      "qwen3",
      kQwen3Classes,
@@ -89,7 +120,8 @@ const ArchitectureTable kTables[] = {
      /*tie_word_embeddings_default=*/false,
      "qwen",
      16,
-     {}},
+     {},
+     kLlamaStyle},
     {Architecture::kQwQ,
      "qwq",
      {},
@@ -101,7 +133,8 @@ const ArchitectureTable kTables[] = {
      /*tie_word_embeddings_default=*/false,
      "qwen25",
      16,
-     {}},
+     {},
+     kLlamaStyle},
     {Architecture::kMistral,
      "mistral",
      kMistralClasses,
@@ -113,13 +146,29 @@ const ArchitectureTable kTables[] = {
      /*tie_word_embeddings_default=*/false,
      "mistral",
      8,
-     {}},
+     {},
+     kLlamaStyle},
     // Phi-3 / Phi-3.5-mini: Llama's block with fused projections; its config's sliding_window
     // (2047 in Phi-3-mini-4k) applies to every layer, as in transformers. ANEMLL has no Phi-3
     // prefix of its own; "phi3" follows its naming.
     {Architecture::kPhi3, "phi3", kPhi3Classes, kPhi3Types, kHfDecoderNames,
      AttentionBiasPolicy::kNone, /*qk_norm=*/false, SlidingWindowPolicy::kFromConfig,
-     /*tie_word_embeddings_default=*/false, "phi3", 8, kPhi3Fused},
+     /*tie_word_embeddings_default=*/false, "phi3", 8, kPhi3Fused, kLlamaStyle},
+    // Gemma 3 text models (Gemma3ForCausalLM: 1B, 270M; the text part of the 4B/12B/27B). ANEMLL
+    // names its files "gemma3" and splits the 262k-token head in 16.
+    {Architecture::kGemma3,
+     "gemma3",
+     kGemma3Classes,
+     kGemma3Types,
+     kGemma3Names,
+     AttentionBiasPolicy::kConfigQkvo,
+     /*qk_norm=*/true,
+     SlidingWindowPolicy::kLayerTypes,
+     /*tie_word_embeddings_default=*/true,
+     "gemma3",
+     16,
+     {},
+     kGemmaStyle},
 };
 
 struct RoleInfo {
@@ -145,6 +194,8 @@ constexpr RoleInfo kRoles[] = {
     {TensorRole::kGateProj, "gate_proj", true},
     {TensorRole::kUpProj, "up_proj", true},
     {TensorRole::kDownProj, "down_proj", true},
+    {TensorRole::kAttnOutNorm, "attention_output_norm", true},
+    {TensorRole::kMlpOutNorm, "mlp_output_norm", true},
 };
 constexpr std::array<TensorRole, std::size(kRoles)> kAllRoles = [] {
   std::array<TensorRole, std::size(kRoles)> out{};
@@ -159,7 +210,35 @@ const RoleInfo* FindRole(TensorRole role) {
   return nullptr;
 }
 
+constexpr std::string_view kGemma3TextPrefixes[] = {"language_model.model.",
+                                                    "model.language_model."};
+constexpr WrapperClass kWrappers[] = {
+    // gemma-3-4b/12b/27b-it. Defaults: transformers' Gemma3TextConfig.
+    {"Gemma3ForConditionalGeneration", Architecture::kGemma3, 2304, 26, 8, 4, 256, 9216, 262208,
+     131072, 4096, 1e-6, 1000000.0, 10000.0, 256.0, kGemma3TextPrefixes},
+};
+
 }  // namespace
+
+const WrapperClass* FindWrapperClass(std::string_view hf_class) {
+  for (const WrapperClass& w : kWrappers) {
+    if (w.hf_class == hf_class) return &w;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> NameCandidates(const ArchitectureTable& table, const std::string& name) {
+  std::vector<std::string> out = {name};
+  constexpr std::string_view kModel = "model.";
+  if (!name.starts_with(kModel)) return out;
+  for (const WrapperClass& w : kWrappers) {
+    if (w.text_architecture != table.architecture) continue;
+    for (std::string_view prefix : w.tensor_prefixes) {
+      out.push_back(std::string(prefix) + name.substr(kModel.size()));
+    }
+  }
+  return out;
+}
 
 std::string_view ArchitectureName(Architecture a) { return GetArchitectureTable(a).name; }
 
@@ -219,6 +298,9 @@ bool RoleUsed(const ModelSpec& spec, TensorRole role) {
     case TensorRole::kQNorm:
     case TensorRole::kKNorm:
       return spec.qk_norm;
+    case TensorRole::kAttnOutNorm:
+    case TensorRole::kMlpOutNorm:
+      return spec.sandwich_norms;
     default:
       return true;
   }
@@ -250,6 +332,8 @@ std::vector<int64_t> ExpectedShape(const ModelSpec& spec, TensorRole role) {
     case TensorRole::kFinalNorm:
     case TensorRole::kInputNorm:
     case TensorRole::kPostAttnNorm:
+    case TensorRole::kAttnOutNorm:
+    case TensorRole::kMlpOutNorm:
       return {h};
     case TensorRole::kQProj:
       return {q, h};

@@ -39,6 +39,19 @@ enum class SlidingWindowPolicy {
   kFromConfig,    // `sliding_window` (an int, or null for none) applies to every layer
   kIfUseSliding,  // only when `use_sliding_window` is true (Qwen2/Qwen3); anec rejects that
                   // case because those models apply it to a subset of layers only
+  kLayerTypes,    // interleaved local and global layers (Gemma 3): `layer_types`
+                  // ("sliding_attention" / "full_attention"), else `sliding_window_pattern`
+                  // (every n-th layer global), the window `sliding_window` and the local rope
+                  // base `rope_local_base_freq` (ModelSpec::local_attention)
+};
+
+// Ways a Gemma-style block differs from Llama's (all false / 0 / 1 for Llama).
+struct BlockStyle {
+  double norm_weight_offset;         // RMSNorm gain = offset + weight (Gemma: 1)
+  bool embedding_scale_sqrt_hidden;  // embeddings times sqrt(hidden_size)
+  bool sandwich_norms;               // norms on the attention and MLP outputs (kAttnOutNorm, ...)
+  bool query_pre_attn_scalar;        // q scaled by config's query_pre_attn_scalar^-0.5
+  MlpActivation default_activation;  // when config.json names none (hidden_activation / _act)
 };
 
 // A checkpoint tensor that stacks several roles' rows (Phi-3's qkv_proj and gate_up_proj): each
@@ -64,21 +77,47 @@ struct ArchitectureTable {
   std::string_view default_prefix;     // ANEMLL file prefix
   int64_t lm_head_pieces;              // ANEMLL's split_lm_head (ane/lm_head_function.h)
   std::span<const FusedTensor> fused;  // stacked projections, if the checkpoint stores them so
+  BlockStyle style;
 };
 
 // The fused tensor in `table` that has `role` as one of its parts, or null.
 const FusedTensor* FindFusedTensor(const ArchitectureTable& table, TensorRole role);
 
+// A vision + text checkpoint class whose text model anec converts (Gemma3ForConditionalGeneration):
+// config.json nests the text model's settings under `text_config`, written by transformers as a
+// diff against its defaults, and the text tensors carry a prefix.
+struct WrapperClass {
+  std::string_view hf_class;  // config.json `architectures` entry
+  Architecture text_architecture;
+  // The text model's config defaults for the fields text_config leaves out
+  // (transformers' Gemma3TextConfig).
+  int64_t hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim,
+      intermediate_size, vocab_size, max_position_embeddings, sliding_window;
+  double rms_norm_eps, rope_theta, rope_local_base_freq, query_pre_attn_scalar;
+  // How the text tensors are named: each pair replaces the table's leading "model." by
+  // `prefix` (older files "language_model.model.", transformers 5 "model.language_model.").
+  std::span<const std::string_view> tensor_prefixes;
+};
+
+// The wrapper class named `hf_class`, or null.
+const WrapperClass* FindWrapperClass(std::string_view hf_class);
+
+// The checkpoint names to try for the table name `name`, in order: itself, then, when `table`'s
+// architecture is the text model of a wrapper class, `name` with its leading "model." replaced by
+// each of the wrapper's prefixes. Used by Bind().
+std::vector<std::string> NameCandidates(const ArchitectureTable& table, const std::string& name);
+
 // The table of one architecture (always exists).
 const ArchitectureTable& GetArchitectureTable(Architecture a);
 
-// All supported architectures, in a stable order (llama, qwen2, qwen3, qwq, mistral, phi3).
+// All supported architectures, in a stable order (llama, qwen2, qwen3, qwq, mistral, phi3,
+// gemma3).
 std::span<const ArchitectureTable> AllArchitectureTables();
 
-// "llama, qwen2, qwen3, qwq, mistral, phi3": for error messages.
+// "llama, qwen2, qwen3, qwq, mistral, phi3, gemma3": for error messages.
 std::string SupportedArchitectureNames();
 
-// Parses an override string ("llama", "qwen2", "qwen3", "qwq", "mistral", "phi3";
+// Parses an override string ("llama", "qwen2", "qwen3", "qwq", "mistral", "phi3", "gemma3";
 // case-insensitive).
 // Error names the value and lists what is supported.
 Result<Architecture> ParseArchitectureName(std::string_view name);
@@ -93,7 +132,8 @@ std::span<const TensorRole> AllTensorRoles();
 bool IsLayerRole(TensorRole role);
 
 // Whether a model described by `spec` has a tensor for `role`: kLmHead only when not tied,
-// biases only with attention_bias, q/k norms only with qk_norm; every other role always.
+// biases only with attention_bias, q/k norms only with qk_norm, the output norms only with
+// sandwich_norms; every other role always.
 bool RoleUsed(const ModelSpec& spec, TensorRole role);
 
 // The checkpoint name of `role` (at `layer` for layer roles; `layer` is ignored otherwise).

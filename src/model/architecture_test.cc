@@ -12,7 +12,8 @@ using ::testing::HasSubstr;
 
 TEST(ArchitectureTest, EveryArchitectureHasItsOwnTable) {
   const Architecture all[] = {Architecture::kLlama, Architecture::kQwen2,   Architecture::kQwen3,
-                              Architecture::kQwQ,   Architecture::kMistral, Architecture::kPhi3};
+                              Architecture::kQwQ,   Architecture::kMistral, Architecture::kPhi3,
+                              Architecture::kGemma3};
   std::set<std::string_view> names;
   for (Architecture a : all) {
     const ArchitectureTable& t = GetArchitectureTable(a);
@@ -20,14 +21,16 @@ TEST(ArchitectureTest, EveryArchitectureHasItsOwnTable) {
     EXPECT_EQ(ArchitectureName(a), t.name);
     names.insert(t.name);
   }
-  EXPECT_EQ(names.size(), 6u);
-  EXPECT_EQ(AllArchitectureTables().size(), 6u);
-  EXPECT_EQ(SupportedArchitectureNames(), "llama, qwen2, qwen3, qwq, mistral, phi3");
+  EXPECT_EQ(names.size(), 7u);
+  EXPECT_EQ(AllArchitectureTables().size(), 7u);
+  EXPECT_EQ(SupportedArchitectureNames(), "llama, qwen2, qwen3, qwq, mistral, phi3, gemma3");
 }
 
+// Every role once, except the output norms, which only sandwich-norm architectures name.
 TEST(ArchitectureTest, EveryTableNamesEveryRoleOnce) {
   for (const ArchitectureTable& t : AllArchitectureTables()) {
     for (TensorRole role : AllTensorRoles()) {
+      const bool output_norm = role == TensorRole::kAttnOutNorm || role == TensorRole::kMlpOutNorm;
       int count = 0;
       for (const RoleName& rn : t.tensors) {
         if (rn.role != role) continue;
@@ -35,7 +38,8 @@ TEST(ArchitectureTest, EveryTableNamesEveryRoleOnce) {
         EXPECT_EQ(rn.pattern.find("{}") != std::string_view::npos, IsLayerRole(role))
             << t.name << " " << TensorRoleName(role);
       }
-      EXPECT_EQ(count, 1) << t.name << " " << TensorRoleName(role);
+      EXPECT_EQ(count, output_norm && !t.style.sandwich_norms ? 0 : 1)
+          << t.name << " " << TensorRoleName(role);
     }
   }
 }
@@ -84,7 +88,35 @@ TEST(ArchitectureTest, ParsesOverrideNames) {
   auto bad = ParseArchitectureName("gpt2");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
-            "unknown architecture \"gpt2\"; supported: llama, qwen2, qwen3, qwq, mistral, phi3");
+            "unknown architecture \"gpt2\"; supported: llama, qwen2, qwen3, qwq, mistral, phi3, "
+            "gemma3");
+  EXPECT_EQ(*ParseArchitectureName("Gemma3"), Architecture::kGemma3);
+}
+
+// Gemma 3: the MLP's input norm is pre_feedforward_layernorm; post_attention_layernorm is the
+// attention output's norm (not, as in Llama, the MLP's input norm).
+TEST(ArchitectureTest, Gemma3NamesAndDifferences) {
+  const ArchitectureTable& g = GetArchitectureTable(Architecture::kGemma3);
+  EXPECT_EQ(TensorNameFor(g, TensorRole::kPostAttnNorm, 4),
+            "model.layers.4.pre_feedforward_layernorm.weight");
+  EXPECT_EQ(TensorNameFor(g, TensorRole::kAttnOutNorm, 4),
+            "model.layers.4.post_attention_layernorm.weight");
+  EXPECT_EQ(TensorNameFor(g, TensorRole::kMlpOutNorm, 0),
+            "model.layers.0.post_feedforward_layernorm.weight");
+  EXPECT_EQ(TensorNameFor(g, TensorRole::kQNorm, 1), "model.layers.1.self_attn.q_norm.weight");
+  EXPECT_TRUE(g.qk_norm);
+  EXPECT_TRUE(g.tie_word_embeddings_default);
+  EXPECT_EQ(g.sliding_window, SlidingWindowPolicy::kLayerTypes);
+  EXPECT_DOUBLE_EQ(g.style.norm_weight_offset, 1.0);
+  EXPECT_TRUE(g.style.sandwich_norms);
+  EXPECT_TRUE(g.style.embedding_scale_sqrt_hidden);
+  EXPECT_EQ(g.style.default_activation, MlpActivation::kGeluTanh);
+  EXPECT_EQ(g.lm_head_pieces, 16);
+  const ArchitectureTable& llama = GetArchitectureTable(Architecture::kLlama);
+  EXPECT_DOUBLE_EQ(llama.style.norm_weight_offset, 0.0);
+  EXPECT_FALSE(llama.style.sandwich_norms);
+  EXPECT_EQ(TensorNameFor(llama, TensorRole::kPostAttnNorm, 4),
+            "model.layers.4.post_attention_layernorm.weight");
 }
 
 ModelSpec Qwen3Like() {
@@ -131,6 +163,11 @@ TEST(ArchitectureTest, RoleUsedFollowsSpecFlags) {
   EXPECT_FALSE(RoleUsed(s, TensorRole::kKNorm));
   EXPECT_TRUE(RoleUsed(s, TensorRole::kKBias));
   EXPECT_THAT(std::string(TensorRoleName(TensorRole::kPostAttnNorm)), HasSubstr("post"));
+  EXPECT_FALSE(RoleUsed(s, TensorRole::kAttnOutNorm));
+  s.sandwich_norms = true;
+  EXPECT_TRUE(RoleUsed(s, TensorRole::kAttnOutNorm));
+  EXPECT_TRUE(RoleUsed(s, TensorRole::kMlpOutNorm));
+  EXPECT_EQ(ExpectedShape(s, TensorRole::kMlpOutNorm), (std::vector<int64_t>{32}));
 }
 
 }  // namespace

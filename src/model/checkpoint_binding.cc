@@ -112,6 +112,13 @@ Result<BoundCheckpoint> Bind(const ModelSpec& spec, const io::TensorSource& sour
       return Internal("architecture {} has no tensor name for role {}", b.table_->name,
                       TensorRoleName(stored));
     }
+    // The text model of a vision + text checkpoint: its tensors carry a prefix.
+    for (const std::string& candidate : NameCandidates(*b.table_, name)) {
+      if (source.Has(candidate)) {
+        name = candidate;
+        break;
+      }
+    }
     const FusedTensor* fused = FindFusedTensor(*b.table_, stored);
     if (!source.Has(name) && fused != nullptr) {
       std::string fused_name = FillLayerPattern(fused->pattern, layer);

@@ -24,6 +24,8 @@ Result<LoadedModel> LoadGgufModel(FileSystem* fs, const std::string& path,
     m.spec.rope_scaling.type = RopeScalingType::kFrequencyFactors;
     m.spec.rope_scaling.frequency_factors = ckpt->rope_frequency_factors();
   }
+  // The stored norm weights already are the gains (1 + w): nothing to add.
+  if (ckpt->norms_hold_unit_offset()) m.spec.norm_weight_offset = 0.0;
   m.source = std::move(ckpt);
   ANEC_ASSIGN_OR_RETURN(m.checkpoint, Bind(m.spec, *m.source));
   return m;

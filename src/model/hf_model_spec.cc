@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "model/architecture.h"
 
@@ -90,6 +91,129 @@ Status ReadRopeScaling(const io::HfConfig& c, RopeScaling* out) {
       c.path, rs.type);
 }
 
+// Gemma 3's interleaved local and global layers.
+Status ReadLocalAttention(const io::HfConfig& c, ModelSpec* s) {
+  LocalAttention local;
+  if (!c.layer_types.empty()) {
+    if (static_cast<int64_t>(c.layer_types.size()) != s->num_layers) {
+      return InvalidArgument(
+          "{}: layer_types has {} entries for num_hidden_layers {}; expected one "
+          "per layer",
+          c.path, c.layer_types.size(), s->num_layers);
+    }
+    for (size_t i = 0; i < c.layer_types.size(); ++i) {
+      const std::string& t = c.layer_types[i];
+      if (t != "sliding_attention" && t != "full_attention") {
+        return Unsupported(
+            "{}: layer_types[{}] is \"{}\"; anec supports sliding_attention and "
+            "full_attention",
+            c.path, i, t);
+      }
+      local.is_local.push_back(t == "sliding_attention");
+    }
+  } else {
+    // transformers' default: every sliding_window_pattern-th layer (1-based) is global.
+    const int64_t pattern = c.sliding_window_pattern.value_or(6);
+    if (pattern <= 0) {
+      return InvalidArgument("{}: sliding_window_pattern is {}, expected a positive integer",
+                             c.path, pattern);
+    }
+    for (int64_t i = 0; i < s->num_layers; ++i) local.is_local.push_back((i + 1) % pattern != 0);
+  }
+  const bool any_local =
+      std::find(local.is_local.begin(), local.is_local.end(), true) != local.is_local.end();
+  if (!any_local) return Status::Ok();
+  if (!c.sliding_window || *c.sliding_window <= 0) {
+    return InvalidArgument(
+        "{}: layer_types has sliding_attention layers but sliding_window is {}; expected the "
+        "window (a positive integer)",
+        c.path, c.sliding_window ? std::to_string(*c.sliding_window) : std::string("missing"));
+  }
+  local.window = *c.sliding_window;
+  if (c.rope_local_base_freq) {
+    if (!(*c.rope_local_base_freq > 0)) {
+      return InvalidArgument("{}: rope_local_base_freq is {}, expected a positive number", c.path,
+                             *c.rope_local_base_freq);
+    }
+    local.rope_theta = *c.rope_local_base_freq;
+  }
+  s->local_attention = std::move(local);
+  return Status::Ok();
+}
+
+// Norm offset, embedding scale, sandwich norms, activation, attention scale, soft-capping.
+Status ReadBlockStyle(const io::HfConfig& c, const ArchitectureTable& table, ModelSpec* s) {
+  const BlockStyle& st = table.style;
+  s->norm_weight_offset = st.norm_weight_offset;
+  s->sandwich_norms = st.sandwich_norms;
+  // transformers multiplies by the normalizer cast to the model's dtype; the converted model
+  // computes in fp16, where the constant is rounded the same way (embeddings_function.cc).
+  if (st.embedding_scale_sqrt_hidden) {
+    s->embedding_scale = std::sqrt(static_cast<double>(s->hidden_size));
+  }
+  s->mlp_activation = st.default_activation;
+  const std::string act = Lower(c.hidden_activation);
+  if (act == "silu" || act == "swish") {
+    s->mlp_activation = MlpActivation::kSilu;
+  } else if (act == "gelu_pytorch_tanh" || act == "gelu_tanh" || act == "gelu_new") {
+    s->mlp_activation = MlpActivation::kGeluTanh;
+  } else if (!act.empty()) {
+    return Unsupported(
+        "{}: hidden activation \"{}\" is not supported; anec supports silu and "
+        "gelu_pytorch_tanh",
+        c.path, c.hidden_activation);
+  }
+  if (st.query_pre_attn_scalar && c.query_pre_attn_scalar) {
+    if (!(*c.query_pre_attn_scalar > 0)) {
+      return InvalidArgument("{}: query_pre_attn_scalar is {}, expected a positive number", c.path,
+                             *c.query_pre_attn_scalar);
+    }
+    s->attention_scale = 1.0 / std::sqrt(*c.query_pre_attn_scalar);
+  }
+  if (c.attn_logit_softcapping) {
+    return Unsupported(
+        "{}: attn_logit_softcapping is {}; anec does not soft-cap attention scores "
+        "(Gemma 3 configs set it to null; Gemma 2 is not supported)",
+        c.path, *c.attn_logit_softcapping);
+  }
+  if (c.final_logit_softcapping) {
+    return Unsupported(
+        "{}: final_logit_softcapping is {}; anec does not soft-cap logits (Gemma 3 "
+        "configs set it to null; Gemma 2 is not supported)",
+        c.path, *c.final_logit_softcapping);
+  }
+  return Status::Ok();
+}
+
+// The text model's config of a wrapper checkpoint: text_config over the wrapper's defaults, with
+// the outer file's token ids (generation_config.json is merged there) and name.
+io::HfConfig TextModelConfig(const io::HfConfig& outer, const WrapperClass& w) {
+  io::HfConfig t = *outer.text_config;
+  auto dflt = [](auto& field, auto value) {
+    if (!field) field = value;
+  };
+  dflt(t.hidden_size, w.hidden_size);
+  dflt(t.num_hidden_layers, w.num_hidden_layers);
+  dflt(t.num_attention_heads, w.num_attention_heads);
+  dflt(t.num_key_value_heads, w.num_key_value_heads);
+  dflt(t.head_dim, w.head_dim);
+  dflt(t.intermediate_size, w.intermediate_size);
+  dflt(t.vocab_size, w.vocab_size);
+  dflt(t.max_position_embeddings, w.max_position_embeddings);
+  dflt(t.sliding_window, w.sliding_window);
+  dflt(t.rms_norm_eps, w.rms_norm_eps);
+  dflt(t.rope_theta, w.rope_theta);
+  dflt(t.rope_local_base_freq, w.rope_local_base_freq);
+  dflt(t.query_pre_attn_scalar, w.query_pre_attn_scalar);
+  t.architectures.clear();
+  if (!outer.bos_token_ids.empty()) t.bos_token_ids = outer.bos_token_ids;
+  if (!outer.eos_token_ids.empty()) t.eos_token_ids = outer.eos_token_ids;
+  if (t.torch_dtype.empty()) t.torch_dtype = outer.torch_dtype;
+  if (t.name_or_path.empty()) t.name_or_path = outer.name_or_path;
+  if (!t.tie_word_embeddings) t.tie_word_embeddings = outer.tie_word_embeddings;
+  return t;
+}
+
 }  // namespace
 
 Result<Architecture> DetectArchitecture(const io::HfConfig& config, std::string_view name,
@@ -115,6 +239,11 @@ Result<Architecture> DetectArchitecture(const io::HfConfig& config, std::string_
     }
   }
   if (!found) {
+    for (const std::string& cls : config.architectures) {
+      if (const WrapperClass* w = FindWrapperClass(cls)) return w->text_architecture;
+    }
+  }
+  if (!found) {
     return Unsupported(
         "{}: architectures [{}] (model_type \"{}\") is not supported; supported: {}. If the "
         "model is one of these under another name, pass the architecture override ({})",
@@ -132,6 +261,20 @@ Result<Architecture> DetectArchitecture(const io::HfConfig& config, std::string_
 
 Result<ModelSpec> SpecFromHfConfig(const io::HfConfig& c, std::string_view name,
                                    std::optional<std::string_view> override_name) {
+  // A vision + text checkpoint (gemma-3-4b-it): the text model, from text_config.
+  for (const std::string& cls : c.architectures) {
+    const WrapperClass* w = FindWrapperClass(cls);
+    if (w == nullptr) continue;
+    if (!c.text_config) {
+      return InvalidArgument(
+          "{}: {} keeps its text model's settings under text_config, which is missing; anec "
+          "converts the text model only",
+          c.path, cls);
+    }
+    return SpecFromHfConfig(
+        TextModelConfig(c, *w), name,
+        override_name ? override_name : std::optional(ArchitectureName(w->text_architecture)));
+  }
   ModelSpec s;
   ANEC_ASSIGN_OR_RETURN(s.architecture, DetectArchitecture(c, name, override_name));
   const ArchitectureTable& table = GetArchitectureTable(s.architecture);
@@ -224,6 +367,9 @@ Result<ModelSpec> SpecFromHfConfig(const io::HfConfig& c, std::string_view name,
         s.sliding_window = *c.sliding_window;
       }
       break;
+    case SlidingWindowPolicy::kLayerTypes:
+      ANEC_RETURN_IF_ERROR(ReadLocalAttention(c, &s));
+      break;
     case SlidingWindowPolicy::kIfUseSliding:
       if (c.use_sliding_window.value_or(false) && c.sliding_window) {
         return Unsupported(
@@ -233,6 +379,7 @@ Result<ModelSpec> SpecFromHfConfig(const io::HfConfig& c, std::string_view name,
       }
       break;
   }
+  ANEC_RETURN_IF_ERROR(ReadBlockStyle(c, table, &s));
   s.bos_token_ids = c.bos_token_ids;
   s.eos_token_ids = c.eos_token_ids;
   s.torch_dtype = c.torch_dtype;

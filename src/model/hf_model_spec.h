@@ -2,8 +2,9 @@
 //
 // Detection order: an explicit override ("llama", "qwen2", "qwen3", "qwq", "mistral"), else the
 // config's `architectures` entries, else its `model_type`. A Qwen2 model whose name (folder,
-// repo or `_name_or_path`) contains "qwq" (any case) is QwQ. Anything else is an error listing
-// what is supported.
+// repo or `_name_or_path`) contains "qwq" (any case) is QwQ. A vision + text wrapper class
+// (Gemma3ForConditionalGeneration, architecture.h WrapperClass) is its text model, built from
+// `text_config` over the wrapper's defaults. Anything else is an error listing what is supported.
 #pragma once
 
 #include <optional>

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace anec::model {
 namespace {
 
@@ -160,7 +162,8 @@ TEST(HfModelSpecTest, OverrideReplacesDetection) {
   EXPECT_EQ(s->architecture, Architecture::kMistral);
   auto bad = Spec(Config(R"("architectures": ["LlamaForCausalLM"])"), "", "falcon");
   EXPECT_EQ(bad.status().message(),
-            "unknown architecture \"falcon\"; supported: llama, qwen2, qwen3, qwq, mistral, phi3");
+            "unknown architecture \"falcon\"; supported: llama, qwen2, qwen3, qwq, mistral, phi3, "
+            "gemma3");
 }
 
 TEST(HfModelSpecTest, PartialRotaryIsRefusedByName) {
@@ -178,9 +181,136 @@ TEST(HfModelSpecTest, UnknownArchitectureListsSupported) {
   EXPECT_EQ(s.status().message(),
             "/m/config.json: architectures [GPT2LMHeadModel] (model_type \"gpt2\") is not "
             "supported; supported: LlamaForCausalLM (llama), Qwen2ForCausalLM (qwen2), "
-            "Qwen3ForCausalLM (qwen3), MistralForCausalLM (mistral), Phi3ForCausalLM (phi3). If "
-            "the model is one of these under another name, pass the architecture override "
-            "(llama, qwen2, qwen3, qwq, mistral, phi3)");
+            "Qwen3ForCausalLM (qwen3), MistralForCausalLM (mistral), Phi3ForCausalLM (phi3), "
+            "Gemma3ForCausalLM (gemma3). If the model is one of these under another name, pass the "
+            "architecture override (llama, qwen2, qwen3, qwq, mistral, phi3, gemma3)");
+}
+
+// gemma-3-1b-it's config.json as published (transformers 4.50): the pattern as
+// sliding_window_pattern, the local base as rope_local_base_freq.
+TEST(HfModelSpecTest, Gemma3OldStyleConfig) {
+  auto s = Spec(R"({
+    "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+    "hidden_size": 1152, "num_hidden_layers": 26, "num_attention_heads": 4,
+    "num_key_value_heads": 1, "head_dim": 256, "intermediate_size": 6912, "vocab_size": 262144,
+    "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 256,
+    "rope_theta": 1000000, "rope_local_base_freq": 10000, "rope_scaling": null,
+    "sliding_window": 512, "sliding_window_pattern": 6, "rms_norm_eps": 1e-06,
+    "attn_logit_softcapping": null, "final_logit_softcapping": null})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->architecture, Architecture::kGemma3);
+  EXPECT_TRUE(s->tie_word_embeddings);
+  EXPECT_TRUE(s->qk_norm);
+  EXPECT_TRUE(s->sandwich_norms);
+  EXPECT_DOUBLE_EQ(s->norm_weight_offset, 1.0);
+  EXPECT_DOUBLE_EQ(s->embedding_scale, std::sqrt(1152.0));
+  EXPECT_EQ(s->mlp_activation, MlpActivation::kGeluTanh);
+  ASSERT_TRUE(s->attention_scale.has_value());
+  EXPECT_DOUBLE_EQ(*s->attention_scale, 1.0 / 16.0);
+  EXPECT_FALSE(s->sliding_window.has_value());  // not every layer: local_attention says which
+  ASSERT_TRUE(s->local_attention.has_value());
+  EXPECT_EQ(s->local_attention->window, 512);
+  EXPECT_DOUBLE_EQ(s->local_attention->rope_theta, 10000.0);
+  EXPECT_DOUBLE_EQ(s->rope_theta, 1000000.0);
+  ASSERT_EQ(s->local_attention->is_local.size(), 26u);
+  for (size_t i = 0; i < 26; ++i) EXPECT_EQ(s->local_attention->is_local[i], (i + 1) % 6 != 0) << i;
+  EXPECT_EQ(s->default_prefix, "gemma3");
+  EXPECT_EQ(s->lm_head_pieces, 16);
+}
+
+// transformers 5 writes layer_types and per-layer-type rope_parameters (gemma-3-4b's linear 8 on
+// the global layers only).
+TEST(HfModelSpecTest, Gemma3RopeParametersPerLayerType) {
+  auto s = Spec(Config(R"("architectures": ["Gemma3ForCausalLM"], "head_dim": 16,
+      "query_pre_attn_scalar": 40, "sliding_window": 4,
+      "layer_types": ["full_attention", "sliding_attention"],
+      "rope_parameters": {
+        "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 5000.0}})"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_DOUBLE_EQ(s->rope_theta, 1000000.0);
+  EXPECT_EQ(s->rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_DOUBLE_EQ(s->rope_scaling.factor, 8.0);
+  ASSERT_TRUE(s->local_attention.has_value());
+  EXPECT_DOUBLE_EQ(s->local_attention->rope_theta, 5000.0);
+  EXPECT_THAT(s->local_attention->is_local, ElementsAre(false, true));
+  EXPECT_DOUBLE_EQ(*s->attention_scale, 1.0 / std::sqrt(40.0));
+  // A Llama config's rope_parameters stays flat.
+  auto llama = Spec(Config(R"("rope_parameters": {"rope_type": "linear", "factor": 2.0,
+                                                  "rope_theta": 5e5})"),
+                    "", "llama");
+  ASSERT_TRUE(llama.ok()) << llama.status().ToString();
+  EXPECT_DOUBLE_EQ(llama->rope_theta, 5e5);
+  EXPECT_EQ(llama->rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_FALSE(llama->local_attention.has_value());
+  EXPECT_DOUBLE_EQ(llama->norm_weight_offset, 0.0);
+  EXPECT_EQ(llama->mlp_activation, MlpActivation::kSilu);
+}
+
+TEST(HfModelSpecTest, Gemma3RefusalsNameTheField) {
+  const std::string gemma = R"("architectures": ["Gemma3ForCausalLM"], "sliding_window": 4, )";
+  auto softcap = Spec(Config(gemma + R"("final_logit_softcapping": 30.0)"));
+  EXPECT_EQ(softcap.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(softcap.status().message(),
+              HasSubstr("/m/config.json: final_logit_softcapping is 30"));
+  auto attn_cap = Spec(Config(gemma + R"("attn_logit_softcapping": 50.0)"));
+  EXPECT_THAT(attn_cap.status().message(), HasSubstr("attn_logit_softcapping is 50"));
+  auto types = Spec(Config(gemma + R"("layer_types": ["sliding_attention"])"));
+  EXPECT_THAT(types.status().message(),
+              HasSubstr("layer_types has 1 entries for num_hidden_layers 2"));
+  auto kind = Spec(Config(gemma + R"("layer_types": ["chunked_attention", "full_attention"])"));
+  EXPECT_EQ(kind.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(kind.status().message(), HasSubstr("layer_types[0] is \"chunked_attention\""));
+  auto no_window = Spec(Config(R"("architectures": ["Gemma3ForCausalLM"], "sliding_window": null,
+                                  "layer_types": ["sliding_attention", "full_attention"])"));
+  EXPECT_THAT(no_window.status().message(), HasSubstr("sliding_window is missing"));
+  auto act = Spec(Config(gemma + R"("hidden_activation": "relu")"));
+  EXPECT_EQ(act.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(act.status().message(), HasSubstr("hidden activation \"relu\" is not supported"));
+  auto mm =
+      Spec(R"({"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3"})");
+  EXPECT_EQ(mm.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(mm.status().message(),
+              HasSubstr("Gemma3ForConditionalGeneration keeps its text model's settings under "
+                        "text_config, which is missing"));
+}
+
+// gemma-3-4b-it's config.json (transformers 4.50): the vision + text checkpoint; its text_config
+// is a diff against Gemma3TextConfig's defaults, which fill in heads, head_dim, vocabulary, rope
+// bases, query_pre_attn_scalar and the layer pattern.
+TEST(HfModelSpecTest, Gemma3ForConditionalGenerationReadsTheTextModel) {
+  auto s = Spec(R"({
+    "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+    "boi_token_index": 255999, "eoi_token_index": 256000, "eos_token_id": [1, 106],
+    "image_token_index": 262144, "mm_tokens_per_image": 256, "torch_dtype": "bfloat16",
+    "text_config": {"hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text",
+                    "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                    "sliding_window": 1024},
+    "vision_config": {"hidden_size": 1152, "model_type": "siglip_vision_model"}})",
+                "gemma-3-4b-it");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->architecture, Architecture::kGemma3);
+  EXPECT_EQ(s->hidden_size, 2560);
+  EXPECT_EQ(s->num_layers, 34);
+  EXPECT_EQ(s->num_heads, 8);
+  EXPECT_EQ(s->num_kv_heads, 4);
+  EXPECT_EQ(s->head_dim, 256);
+  EXPECT_EQ(s->intermediate_size, 10240);
+  EXPECT_EQ(s->vocab_size, 262208);
+  EXPECT_TRUE(s->tie_word_embeddings);
+  EXPECT_DOUBLE_EQ(s->rope_theta, 1000000.0);
+  EXPECT_EQ(s->rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_DOUBLE_EQ(s->rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(*s->attention_scale, 1.0 / 16.0);
+  ASSERT_TRUE(s->local_attention.has_value());
+  EXPECT_EQ(s->local_attention->window, 1024);
+  EXPECT_DOUBLE_EQ(s->local_attention->rope_theta, 10000.0);
+  int global = 0;
+  for (bool local : s->local_attention->is_local) global += local ? 0 : 1;
+  EXPECT_EQ(global, 5);  // layers 5, 11, 17, 23, 29
+  EXPECT_FALSE(s->local_attention->is_local[29]);
+  EXPECT_THAT(s->eos_token_ids, ElementsAre(1, 106));
+  EXPECT_EQ(s->torch_dtype, "bfloat16");
 }
 
 TEST(HfModelSpecTest, RopeScalingCases) {

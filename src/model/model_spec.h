@@ -13,9 +13,9 @@
 
 namespace anec::model {
 
-enum class Architecture { kLlama, kQwen2, kQwen3, kQwQ, kMistral, kPhi3 };
+enum class Architecture { kLlama, kQwen2, kQwen3, kQwQ, kMistral, kPhi3, kGemma3 };
 
-// "llama", "qwen2", "qwen3", "qwq", "mistral".
+// "llama", "qwen2", "qwen3", "qwq", "mistral", "phi3", "gemma3".
 std::string_view ArchitectureName(Architecture a);
 
 // kFrequencyFactors: a GGUF's rope_freqs.weight (llama.cpp's converter stores the llama3 rule
@@ -31,6 +31,22 @@ struct RopeScaling {
   int64_t original_max_position_embeddings = 8192;
   // kFrequencyFactors only: head_dim/2 finite positive divisors.
   std::vector<double> frequency_factors;
+};
+
+// The MLP's gate activation: act(gate(n)) * up(n).
+enum class MlpActivation {
+  kSilu,      // SwiGLU (Llama, Qwen, Mistral, Phi-3)
+  kGeluTanh,  // GeGLU with the tanh approximation (Gemma 3's gelu_pytorch_tanh)
+};
+
+// Interleaved local (sliding-window) and global layers (Gemma 3): the layers where
+// `is_local[l]` attend only to the last `window` positions and rotate with their own
+// inv_freq base `rope_theta` (no rope scaling); the other layers see the whole context and use
+// ModelSpec's rope_theta and rope_scaling.
+struct LocalAttention {
+  int64_t window = 0;
+  double rope_theta = 10000.0;
+  std::vector<bool> is_local;  // one per layer
 };
 
 struct ModelSpec {
@@ -54,6 +70,24 @@ struct ModelSpec {
   bool attention_bias = false;   // q/k/v projections have bias (Qwen2)
   bool qk_norm = false;          // per-head RMSNorm on q and k before RoPE (Qwen3)
   std::optional<int64_t> sliding_window;  // Mistral; absent = full attention
+  std::optional<LocalAttention> local_attention;  // Gemma 3; absent = every layer alike
+
+  // Gemma-style differences (defaults are Llama's):
+  // RMSNorm gains are (norm_weight_offset + weight): 1 for Gemma, whose checkpoints store w - 1.
+  double norm_weight_offset = 0.0;
+  // The embedding rows are multiplied by this (Gemma: sqrt(hidden_size), in the model's dtype).
+  double embedding_scale = 1.0;
+  // RMSNorms on the attention output and the MLP output before each residual add (Gemma's
+  // post_attention_layernorm and post_feedforward_layernorm; roles kAttnOutNorm, kMlpOutNorm).
+  bool sandwich_norms = false;
+  MlpActivation mlp_activation = MlpActivation::kSilu;
+  // The residual stream is carried multiplied by this (--residual-scale; fp16 range, Gemma 3):
+  // the embedding scale and the sandwich-norm gains take the factor, which every later RMSNorm
+  // cancels (its eps aside). Needs sandwich_norms: the only branch outputs that are normalized.
+  double residual_scale = 1.0;
+  // q is multiplied by this before q k^T; absent = 1/sqrt(head_dim) (Gemma 3:
+  // query_pre_attn_scalar^-0.5).
+  std::optional<double> attention_scale;
 
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
@@ -72,7 +106,7 @@ enum class TensorRole {
   kFinalNorm,      // [hidden]
   kLmHead,         // [vocab, hidden]; absent when tie_word_embeddings
   kInputNorm,      // [hidden]
-  kPostAttnNorm,   // [hidden]
+  kPostAttnNorm,   // [hidden]  the MLP's input norm (Gemma: pre_feedforward_layernorm)
   kQProj,          // [heads*head_dim, hidden]
   kKProj,          // [kv_heads*head_dim, hidden]
   kVProj,          // [kv_heads*head_dim, hidden]
@@ -85,6 +119,8 @@ enum class TensorRole {
   kGateProj,       // [intermediate, hidden]
   kUpProj,         // [intermediate, hidden]
   kDownProj,       // [hidden, intermediate]
+  kAttnOutNorm,    // [hidden]              (sandwich_norms: on the attention output)
+  kMlpOutNorm,     // [hidden]              (sandwich_norms: on the MLP output)
 };
 
 }  // namespace anec::model

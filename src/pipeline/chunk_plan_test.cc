@@ -135,6 +135,61 @@ TEST(ChunkPlanTest, AutoChunksForPhi3Mini) {
   EXPECT_EQ(AutoChunkCount(s, lut4, 1024, Target::kIOS).value(), 2);
 }
 
+// google/gemma-3-4b-it's text model (its config.json text_config): tied embeddings of a 262,208
+// vocabulary, head_dim 256 (8 heads x 256 = 2048 != hidden 2560), 34 layers.
+model::ModelSpec Gemma3_4B() {
+  model::ModelSpec s;
+  s.architecture = model::Architecture::kGemma3;
+  s.hidden_size = 2560;
+  s.num_layers = 34;
+  s.num_heads = 8;
+  s.num_kv_heads = 4;
+  s.head_dim = 256;
+  s.intermediate_size = 10240;
+  s.vocab_size = 262208;
+  s.tie_word_embeddings = true;
+  s.qk_norm = true;
+  s.sandwich_norms = true;
+  s.norm_weight_offset = 1.0;
+  model::LocalAttention local;
+  local.window = 1024;
+  for (int64_t l = 0; l < s.num_layers; ++l) local.is_local.push_back((l + 1) % 6 != 0);
+  s.local_attention = local;
+  return s;
+}
+
+TEST(ChunkPlanTest, AutoChunksForGemma3_4B) {
+  const model::ModelSpec s = Gemma3_4B();
+  LutPlan lut4, lut6, lut6_fp16_embed;
+  lut4.ffn = lut4.lmhead = lut4.embed = 4;
+  lut6.ffn = lut6.lmhead = lut6.embed = 6;
+  lut6_fp16_embed.ffn = lut6_fp16_embed.lmhead = 6;
+  for (const auto& [name, lut] : {std::pair{"fp16", LutPlan{}}, std::pair{"lut6", lut6_fp16_embed},
+                                  std::pair{"lut6+embed6", lut6}, std::pair{"lut4+embed4", lut4}}) {
+    for (Target t : {Target::kIOS, Target::kMacOS}) {
+      auto n = AutoChunkCount(s, lut, 1024, t);
+      if (!n.ok()) {
+        std::printf("PLAN gemma3-4b %s %s: refused: %s\n", name, std::string(TargetName(t)).c_str(),
+                    n.status().message().c_str());
+        continue;
+      }
+      const SizePlan p = EstimateSizes(s, SplitLayers(s.num_layers, *n), lut, 1024);
+      std::printf("PLAN gemma3-4b %s %s: %lld chunks, largest chunk %s, embeddings %s, head %s\n",
+                  name, std::string(TargetName(t)).c_str(), static_cast<long long>(*n),
+                  HumanBytes(*std::max_element(p.chunks.begin(), p.chunks.end())).c_str(),
+                  HumanBytes(p.embeddings).c_str(), HumanBytes(p.lm_head).c_str());
+    }
+  }
+  // fp16: the 262k x 2560 embeddings alone are 1.34 GB, over iOS's 1 GB per file.
+  auto fp16_ios = AutoChunkCount(s, {}, 1024, Target::kIOS);
+  ASSERT_FALSE(fp16_ios.ok());
+  EXPECT_NE(fp16_ios.status().message().find("--lut-embed"), std::string::npos);
+  // fp16 layers: 34 x 2560 x (2048 + 1024 + 1024 + 2048 + 3 x 10240) = 3.21 G weights.
+  EXPECT_EQ(AutoChunkCount(s, {}, 1024, Target::kMacOS).value(), 4);
+  EXPECT_EQ(AutoChunkCount(s, lut6, 1024, Target::kIOS).value(), 3);
+  EXPECT_EQ(AutoChunkCount(s, lut4, 1024, Target::kIOS).value(), 2);
+}
+
 TEST(ChunkPlanTest, AutoChunksErrorsWhenEmbeddingsCannotFit) {
   model::ModelSpec s = Llama32_1B();
   s.vocab_size = 300000;  // 1.2 GB of fp16 embeddings

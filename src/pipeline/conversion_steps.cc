@@ -75,6 +75,10 @@ ane::ModelMetadata ConversionRun::Metadata(const std::string& what, int lut_bits
   if (in_.spec.sliding_window && *in_.spec.sliding_window < opts_.context) {
     u["com.anec.sliding_window"] = std::to_string(*in_.spec.sliding_window);
   }
+  // Interleaved models: the window of the local layers' local_causal_mask (chunk_function.h).
+  if (in_.spec.local_attention) {
+    u["com.anec.local_sliding_window"] = std::to_string(in_.spec.local_attention->window);
+  }
   if (opts_.kv_cache == ane::KvCacheSharing::kPerChunk) u["com.anec.kv_cache"] = "per-chunk";
   u["com.anemll.batch_size"] = std::to_string(opts_.batch);
   u["com.anemll.lut_bits"] = std::to_string(lut_bits);

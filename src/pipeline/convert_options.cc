@@ -52,6 +52,16 @@ Status ValidateOptions(const ConvertOptions& o, const model::ModelSpec& spec) {
       return InvalidArgument("--prefix '{}': use letters, digits, '_' or '-' only", p);
     }
   }
+  if (o.residual_scale != 0 && !(o.residual_scale > 0 && o.residual_scale <= 1)) {
+    return InvalidArgument("--residual-scale {}: expected a factor in (0, 1], e.g. 0.25",
+                           o.residual_scale);
+  }
+  if (o.residual_scale != 0 && o.residual_scale != 1 && !spec.sandwich_norms) {
+    return InvalidArgument(
+        "--residual-scale {}: only models that normalize their attention and MLP outputs (Gemma 3) "
+        "can carry a scaled residual stream; {} cannot",
+        o.residual_scale, model::ArchitectureName(spec.architecture));
+  }
   if (o.max_file_bytes != 0 && o.chunks != 0) {
     return InvalidArgument(
         "--max-file-mb plans the chunks itself; it cannot be combined with --chunks {} (use "
@@ -114,6 +124,7 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
     j["lut_auto_budget"] = o.lut_auto_budget;
   }
   if (o.argmax) j["argmax"] = true;                              // likewise
+  if (o.residual_scale != 0) j["residual_scale"] = o.residual_scale;  // likewise
   if (o.max_file_bytes) j["max_file_bytes"] = o.max_file_bytes;  // likewise
   if (!split_plan.empty()) j["split_plan"] = split_plan;
   return j.dump(1);

@@ -50,6 +50,9 @@ struct ConvertOptions {
   // --lut auto --lut-bits-budget B: B (0 = off); lut.ffn then holds the nominal width (file
   // names, size plans) and ConversionInput::lut_bits the plan. Part of the fingerprint.
   double lut_auto_budget = 0;
+  // --residual-scale: the residual stream is carried times this (ModelSpec::residual_scale;
+  // Gemma 3's activations exceed fp16's 65504). 0 = not given (1). Part of the fingerprint.
+  double residual_scale = 0;
 };
 
 // The budget --chunks auto plans for: --max-file-mb when given, else the target's.

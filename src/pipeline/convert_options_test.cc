@@ -26,6 +26,28 @@ ConvertOptions Good() {
 
 TEST(ConvertOptionsTest, AcceptsGoodOptions) { EXPECT_TRUE(ValidateOptions(Good(), Spec(4)).ok()); }
 
+TEST(ConvertOptionsTest, ResidualScaleNeedsSandwichNorms) {
+  ConvertOptions o = Good();
+  o.residual_scale = 0.5;
+  model::ModelSpec llama = Spec(4);
+  Status s = ValidateOptions(o, llama);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("--residual-scale 0.5"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("llama cannot"), std::string::npos) << s.message();
+  model::ModelSpec gemma = Spec(4);
+  gemma.architecture = model::Architecture::kGemma3;
+  gemma.sandwich_norms = true;
+  EXPECT_TRUE(ValidateOptions(o, gemma).ok());
+  o.residual_scale = 1.0;
+  EXPECT_TRUE(ValidateOptions(o, llama).ok());  // 1 changes nothing
+  for (double bad : {-0.5, 2.0}) {
+    o.residual_scale = bad;
+    Status b = ValidateOptions(o, gemma);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.message().find("expected a factor in (0, 1]"), std::string::npos) << b.message();
+  }
+}
+
 TEST(ConvertOptionsTest, ContextMustBeMultipleOfBatch) {
   ConvertOptions o = Good();
   o.context = 100;

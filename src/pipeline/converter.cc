@@ -172,9 +172,12 @@ Result<std::unique_ptr<FileLock>> LockOutput(FileSystem* fs, const std::string& 
   return lock;
 }
 
-Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in, ConvertOptions o,
+Result<ConversionReport> Convert(FileSystem* fs, const ConversionInput& in_given, ConvertOptions o,
                                  const ConvertHooks& hooks) {
-  if (in.weights == nullptr) return Internal("Convert: no weight source");
+  if (in_given.weights == nullptr) return Internal("Convert: no weight source");
+  // --residual-scale lives in the spec the layer builders read.
+  ConversionInput in = in_given;
+  if (o.residual_scale != 0) in.spec.residual_scale = o.residual_scale;
   if (o.prefix.empty())
     o.prefix = in.spec.default_prefix.empty() ? "llama" : in.spec.default_prefix;
   ANEC_RETURN_IF_ERROR(ValidateOptions(o, in.spec));

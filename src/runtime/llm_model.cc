@@ -40,7 +40,7 @@ const ValueSpec* FirstTensorInput(const CompiledFunction& fn) {
 // output `output_X` (e.g. mlp_input when a plan splits an MLP across files).
 bool IsStandardChunkInput(const std::string& name) {
   return name == "hidden_states" || name == "position_ids" || name == "causal_mask" ||
-         name == "current_pos";
+         name == "current_pos" || name == "local_causal_mask";
 }
 
 // Checks that every carried input of `fn` has its `output_X` in `prev` (the previous chunk's
@@ -55,7 +55,8 @@ Status CheckCarriedInputs(const CompiledFunction& fn, const CompiledFunction* pr
     }
     return InvalidArgument(
         "{}: function '{}' input '{}' is not one of hidden_states, position_ids, causal_mask, "
-        "current_pos, and {} has no output '{}' to feed it; the chunks do not belong together "
+        "current_pos, local_causal_mask, and {} has no output '{}' to feed it; the chunks do not "
+        "belong together "
         "(reconvert the model)",
         fn.package, fn.name, spec.name,
         prev ? fmt::format("the previous chunk {}", prev->package) : "no previous chunk", want);
@@ -83,6 +84,21 @@ std::string OutputNamed(const CompiledFunction& fn, std::string_view preferred) 
     if (n == preferred) return n;
   }
   return fn.output_names.empty() ? std::string() : fn.output_names[0];
+}
+
+// A window from the package metadata `key` (a positive integer), into *out when present.
+Status ReadWindow(const Program& program, const std::string& key, int* out) {
+  const auto& meta = program.description().metadata().userdefined();
+  auto it = meta.find(key);
+  if (it == meta.end()) return Status::Ok();
+  int w = 0;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), w);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || w <= 0) {
+    return InvalidArgument("{}: metadata {} '{}' is not a positive integer", program.name(), key,
+                           it->second);
+  }
+  *out = w;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -203,17 +219,14 @@ Status LlmModel::Init() {
           cache_rows_ ? fmt::format(" (the first chunk has {})", cache_rows_) : "");
     }
     cache_rows_ = rows;
-    const auto& meta = c.program->description().metadata().userdefined();
-    if (auto it = meta.find("com.anec.sliding_window"); it != meta.end()) {
-      int w = 0;
-      auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), w);
-      if (ec != std::errc() || end != it->second.data() + it->second.size() || w <= 0) {
-        return InvalidArgument(
-            "{}: metadata com.anec.sliding_window '{}' is not a positive "
-            "integer",
-            c.program->name(), it->second);
-      }
-      window_ = w;
+    ANEC_RETURN_IF_ERROR(ReadWindow(*c.program, "com.anec.sliding_window", &window_));
+    ANEC_RETURN_IF_ERROR(ReadWindow(*c.program, "com.anec.local_sliding_window", &local_window_));
+    if (c.infer->FindInput("local_causal_mask") != nullptr && local_window_ == 0) {
+      return InvalidArgument(
+          "{}: function '{}' has a local_causal_mask input but no package "
+          "metadata com.anec.local_sliding_window (its window); reconvert the "
+          "model",
+          c.program->name(), c.infer->name);
     }
     if (c.prefill != nullptr) {
       const ValueSpec* ph = c.prefill->FindInput("hidden_states");
@@ -331,16 +344,17 @@ Result<NamedTensors> LlmModel::ChunkInputs(const CompiledFunction& fn, Tensor hi
       for (int64_t i = 0; i < rows; ++i) p[static_cast<size_t>(i)] = pos + i;
       Shape shape = spec.dims.size() == 2 ? Shape{1, rows} : Shape{rows};
       in[spec.name] = Tensor::FromInts(spec.dtype, shape, p);
-    } else if (spec.name == "causal_mask") {
+    } else if (spec.name == "causal_mask" || spec.name == "local_causal_mask") {
       // Row s holds position p_s, the latest p <= last with p = s (mod R) (for R = context and
-      // no wrap, simply s).
+      // no wrap, simply s). The local layers' mask also leaves out rows older than their window.
       const int64_t cr = cache_rows_, last = pos + rows - 1;
+      const int64_t window = spec.name == "causal_mask" ? window_ : local_window_;
       std::vector<float> m(static_cast<size_t>(rows * cr));
       for (int64_t s = 0; s < cr; ++s) {
         const int64_t held = last - (((last - s) % cr) + cr) % cr;
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t q = pos + r;
-          const bool seen = held >= 0 && held <= q && (window_ == 0 || q - held < window_);
+          const bool seen = held >= 0 && held <= q && (window == 0 || q - held < window);
           m[static_cast<size_t>(r * cr + s)] = seen ? 0.0f : -INFINITY;
         }
       }

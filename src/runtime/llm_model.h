@@ -10,6 +10,9 @@
 // the position it holds, p_s (the latest p <= the call's last position with p = s mod R), has
 // p_s <= q and q - p_s < window. The window (package metadata com.anec.sliding_window) applies to
 // an ordinary cache as well. A prefill batch is used only when its rows do not wrap.
+// Interleaved models (Gemma 3): chunks that run local layers have a second mask input,
+// local_causal_mask, built the same way with the local window (package metadata
+// com.anec.local_sliding_window); the cache then holds every position (no ring).
 // A chunk input X other than hidden_states, position_ids, causal_mask and current_pos is fed from
 // the previous chunk's output output_X (split-layer plans carry mlp_input this way).
 //
@@ -116,6 +119,7 @@ class LlmModel {
   int context_ = 0, batch_ = 0;
   int cache_rows_ = 0;  // R: columns of causal_mask; < context_ for a ring
   int window_ = 0;      // sliding window, 0 = none
+  int local_window_ = 0;  // local layers' window (local_causal_mask), 0 = none
   int64_t hidden_ = 0, vocab_ = 0, embed_seq_ = -1;  // embed_seq_: fixed input length or -1
   bool has_prefill_ = false;
   std::vector<int32_t> cached_;

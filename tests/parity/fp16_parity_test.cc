@@ -33,16 +33,19 @@ struct Case {
   int64_t chunks;
   bool per_chunk_kv = false;  // --kv-cache per-chunk instead of the shared state
   bool from_gguf = false;     // the fixture's model.gguf (llama.cpp's layout) instead
+  double residual_scale = 0;  // --residual-scale
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
   *os << c.name << ", " << c.chunks << " chunk(s)" << (c.per_chunk_kv ? ", per-chunk KV" : "")
-      << (c.from_gguf ? ", from GGUF" : "");
+      << (c.from_gguf ? ", from GGUF" : "")
+      << (c.residual_scale != 0 ? ", residual scale " + std::to_string(c.residual_scale) : "");
 }
 
 std::string CaseName(const testing::TestParamInfo<Case>& info) {
   return info.param.name + "_chunks" + std::to_string(info.param.chunks) +
-         (info.param.per_chunk_kv ? "_kvperchunk" : "") + (info.param.from_gguf ? "_gguf" : "");
+         (info.param.per_chunk_kv ? "_kvperchunk" : "") + (info.param.from_gguf ? "_gguf" : "") +
+         (info.param.residual_scale != 0 ? "_residualscaled" : "");
 }
 
 class Fp16ParityTest : public testing::TestWithParam<Case> {
@@ -59,6 +62,7 @@ class Fp16ParityTest : public testing::TestWithParam<Case> {
     conv.chunks = GetParam().chunks;
     conv.per_chunk_kv = GetParam().per_chunk_kv;
     conv.from_gguf = GetParam().from_gguf;
+    conv.residual_scale = GetParam().residual_scale;
     converted_ = GetConverted(GetParam().name, conv);
     // A GGUF case must convert: an Unsupported GGUF (say, rope_freqs refused) is a failure.
     if (converted_->status.code() == StatusCode::kUnsupported && !GetParam().from_gguf) {
@@ -181,6 +185,17 @@ const Case kCases[] = {
     {"r1_distill_qwen", 2},
     {"r1_distill_llama", 1},
     {"r1_distill_llama", 2},
+    // Gemma 3: interleaved local (window 8) and global layers, each chunk of 2 holding both; local
+    // and global rope bases; (1 + w) norms, sandwich norms, GeGLU, scaled tied embeddings. The
+    // second fixture: query_pre_attn_scalar != head_dim and an explicit layer_types.
+    {"gemma3_iswa", 1},
+    {"gemma3_iswa", 2},
+    {"gemma3_config", 1},
+    {"gemma3_config", 2},
+    // gemma3_config published as gemma-3-4b-it is: Gemma3ForConditionalGeneration, the text model
+    // under text_config (defaults filled in), tensors under language_model.model.*.
+    {"gemma3_wrapped", 1},
+    {"gemma3_wrapped", 2},
     // One KV state per chunk, each holding only its chunk's layers.
     {"llama_untied", 2, true},
     {"qwen2_tied", 2, true},
@@ -197,6 +212,15 @@ const Case kCases[] = {
     {"phi3_fused", 2, false, true},
     {"r1_distill_qwen", 1, false, true},
     {"r1_distill_llama", 1, false, true},
+    // Gemma 3 from GGUF: llama.cpp's four norms per layer stored as 1 + w, its fixed layer
+    // pattern, local rope base and attention scale, linear scaling for the global layers.
+    {"gemma3_iswa", 1, false, true},
+    {"gemma3_iswa", 2, false, true},
+    {"gemma3_iswa", 2, true},
+    // --residual-scale 1/8 (what keeps real Gemma 3 inside fp16): the same logits, since every
+    // RMSNorm cancels the factor.
+    {"gemma3_iswa", 2, false, false, 0.125},
+    {"gemma3_iswa", 1, false, true, 0.125},
 };
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fp16ParityTest, testing::ValuesIn(kCases), CaseName);

@@ -94,9 +94,10 @@ TempDir::~TempDir() {
 }
 
 std::string ParityConversion::Key(const std::string& case_name) const {
-  return fmt::format("{}/c{}/e{}f{}h{}g{}/ctx{}b{}{}{}{}", case_name, chunks, lut.embed, lut.ffn,
+  return fmt::format("{}/c{}/e{}f{}h{}g{}/ctx{}b{}{}{}{}{}", case_name, chunks, lut.embed, lut.ffn,
                      lut.lmhead, lut.group, context, batch, per_chunk_kv ? "/kvpc" : "",
-                     argmax ? "/argmax" : "", from_gguf ? "/gguf" : "");
+                     argmax ? "/argmax" : "", from_gguf ? "/gguf" : "",
+                     residual_scale != 0 ? fmt::format("/rs{}", residual_scale) : "");
 }
 
 Status ConvertFixture(const std::string& fixture_dir, const std::string& output_dir,
@@ -125,6 +126,7 @@ Status ConvertFixture(const std::string& fixture_dir, const std::string& output_
   o.lut = conversion.lut;
   if (conversion.per_chunk_kv) o.kv_cache = ane::KvCacheSharing::kPerChunk;
   o.argmax = conversion.argmax;
+  o.residual_scale = conversion.residual_scale;
   o.skip_check = true;  // fixtures have no tokenizer files
   pipeline::ConvertHooks hooks;
   std::FILE* log = log_path.empty() ? nullptr : std::fopen(log_path.c_str(), "w");

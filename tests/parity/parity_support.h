@@ -64,8 +64,9 @@ struct ParityConversion {
   // Convert the fixture's model.gguf (the same weights as model.safetensors, written in
   // llama.cpp's layout by tools/make_gguf_parity_fixtures.py) instead of the safetensors folder.
   bool from_gguf = false;
+  double residual_scale = 0;  // --residual-scale (0: not given)
   // Stable key for caching:
-  // "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc][/argmax][/gguf]".
+  // "<case>/c<chunks>/e<embed>f<ffn>h<lmhead>g<group>/ctx..b..[/kvpc][/argmax][/gguf][/rs..]".
   std::string Key(const std::string& case_name) const;
 };
 

@@ -64,13 +64,16 @@ CONVERSIONS = {
     # 2 and 5; sliced gate/up rows and down columns are palettized on their own.
     # --argmax (ANEMLL 0.3.5): the LM head returns argmax_idx int32 [K] / argmax_val fp16 [K].
     "qwen2_argmax": dict(case="qwen2_tied", chunks=1, lut=6, prefix="qwen25", argmax=True),
+    # Gemma 3: chunks that run local layers take local_causal_mask; GeLU, sandwich norms, the
+    # local rope tables, LM head in 16 pieces.
+    "gemma3_2chunks": dict(case="gemma3_iswa", chunks=2, lut=None, prefix="gemma3"),
     "llama_split": dict(case="llama_untied", chunks=5, lut=4, prefix="llama",
                         max_file_mb="0.106384", carry_out={1, 4}, carry_in={2, 5}),
 }
 
 def lm_head_pieces(c):
     """ANEMLL's split_lm_head for the prefix's architecture (both fixture vocabularies divide)."""
-    return 16 if c["prefix"].startswith("qwen") else 8
+    return 16 if c["prefix"].startswith(("qwen", "gemma3")) else 8
 
 
 # MIL protobuf data types -> coremltools' builtin type names.
@@ -155,9 +158,15 @@ def all_packages(folder):
     return sorted(found)
 
 
+def every_layer_window(config):
+    """The window every layer uses (Mistral, Phi-3), or None: Gemma 3's sliding_window is its
+    local layers' only, whose cache keeps the context's rows (docs/ANE_LAYERS.md)."""
+    return None if config.get("model_type") == "gemma3_text" else config.get("sliding_window")
+
+
 def cache_rows(config):
     """KV rows: the context, or the sliding window's ring (ane/kv_cache_layout.h)."""
-    w = config.get("sliding_window")
+    w = every_layer_window(config)
     if w and w < CONTEXT:
         ring = -(-(w + BATCH - 1) // BATCH) * BATCH
         return min(ring, CONTEXT)
@@ -240,7 +249,9 @@ def test_meta_yaml_parameters(converted):
                 "architecture", "parameters"):
         assert key in info, key
     assert info["name"].endswith(f"-ctx{CONTEXT}")
-    assert info["architecture"] == config["model_type"]
+    # anec's architecture name: the model_type, but "gemma3" for Gemma 3's "gemma3_text".
+    assert info["architecture"] == {"gemma3_text": "gemma3"}.get(config["model_type"],
+                                                                   config["model_type"])
     p = info["parameters"]
     lut = str(c["lut"]) if c["lut"] else "none"
     emb, head, chunks = expected_names(c)
@@ -264,7 +275,7 @@ def test_meta_yaml_parameters(converted):
     }
     assert {k: p.get(k) for k in want} == want
     # anec's extensions: the window, the ring's rows, the KV sharing.
-    w = config.get("sliding_window")
+    w = every_layer_window(config)
     assert p.get("sliding_window") == (w if w and w < CONTEXT else None)
     rows = cache_rows(config)
     assert p.get("state_length") == (rows if rows != CONTEXT else None)
@@ -279,6 +290,8 @@ def test_user_defined_metadata(converted):
         ud = dict(spec.description.metadata.userDefined)
         assert ud["com.anemll.context_length"] == str(CONTEXT), name
         assert ud["com.anemll.state_length"] == str(cache_rows(config)), name
+        if config.get("model_type") == "gemma3_text" and name in chunks:  # its local window
+            assert ud["com.anec.local_sliding_window"] == str(config["sliding_window"]), name
         assert ud["com.anemll.batch_size"] == str(BATCH), name
         assert ud["com.anemll.num_chunks"] == str(c["chunks"]), name
         assert "com.anemll.info" in ud, name
@@ -357,6 +370,9 @@ def test_ffn_chunks_are_multifunction_with_shared_kv_state(converted):
             want_in = dict(want_inputs[f.name])
             if k in c.get("carry_in", ()):
                 want_in["mlp_input"] = [1, rows_in, H]
+            lt = config.get("layer_types") if config.get("model_type") == "gemma3_text" else []
+            if any(t == "sliding_attention" for t in lt[ranges[k - 1][0]:ranges[k - 1][1]]):
+                want_in["local_causal_mask"] = [1, 1, rows_in, C]  # Gemma 3's local layers
             assert features(f.input) == want_in, (name, f.name)
             outs = features(f.output)
             want_out = ["output_hidden_states"]
