@@ -176,9 +176,10 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
 // D(c) ~ W (int p^(1/3) dx)^3 / (12 c^2), p the value density (W the total weight), estimated
 // from 2k chunks of equal weight (density = weight share / width of the chunk). It adapts to each
 // group's shape: a fixed A = 3.4 D(1) missed by 3.6% of k on average at k = 64 on SmolLM2's
-// groups (FFN groups mostly on one side, 2 solves each), this by 2.6%. The factor 0.82 is the
-// measured bias (discrete values, finite k) on the same groups. Falls back to the fixed A when
-// the estimate is not positive (e.g. all values equal).
+// groups (FFN groups mostly on one side, 2 solves each), this by 2.6%. The factors 0.82 (k > 16)
+// and 0.72 (k <= 16) cancel the bias measured on the same groups at k = 64 and 16 (discrete
+// values, finite k; other k were not measured). Falls back to the fixed A when the estimate is
+// not positive (e.g. all values equal).
 double FirstPenalty(std::span<const double> x, const PrefixSums& p, int32_t k) {
   const int32_t n = static_cast<int32_t>(x.size());
   const double total_w = p.w[n];
@@ -197,7 +198,8 @@ double FirstPenalty(std::span<const double> x, const PrefixSums& p, int32_t k) {
     start = end;
   }
   const double k3 = static_cast<double>(k) * k * k;
-  const double lambda = 0.82 * total_w * integral * integral * integral / (6.0 * k3);
+  const double bias = k <= 16 ? 0.72 : 0.82;
+  const double lambda = bias * total_w * integral * integral * integral / (6.0 * k3);
   if (std::isfinite(lambda) && lambda > 0) return lambda;
   const double total = p.s2[n] - p.s1[n] * p.s1[n] / p.w[n];
   return 6.75 * total / k3;
