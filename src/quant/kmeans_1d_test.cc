@@ -325,6 +325,7 @@ TEST(Kmeans1DFast, MatchesLayeredDpOnRandomInputs) {
 
 TEST(Kmeans1DFast, MatchesLayeredDpOnDequantizedGroupsAtLut4AndLut6) {
   std::mt19937_64 rng(77);
+  int solves64 = 0;
   for (int t = 0; t < 12; ++t) {
     std::vector<double> x, w;
     MakeDequantizedHistogram(rng, 144 + 100 * t, &x, &w);  // 8 rows x 576 .. 1,7k columns
@@ -332,8 +333,13 @@ TEST(Kmeans1DFast, MatchesLayeredDpOnDequantizedGroupsAtLut4AndLut6) {
       Kmeans1DStats stats;
       ExpectSameOptimum(x, w, k, &stats);
       EXPECT_FALSE(stats.layered);
+      if (k == 64) solves64 += stats.penalized_solves;
     }
   }
+  // The first penalty (a Panter-Dite estimate per group) lands close enough to k = 64 that a
+  // second solve is rarely needed: 12 solves for these 12 groups (the fixed A = 3.4 D(1) guess
+  // it replaced needed 20 here, and fails this).
+  EXPECT_LE(solves64, 14);
 }
 
 TEST(Kmeans1DFast, AdversarialInputs) {
