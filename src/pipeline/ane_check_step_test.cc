@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "ane/weight_source.h"
 #include "coreml/ane_check.h"
@@ -15,11 +17,24 @@ namespace {
 
 namespace milspec = CoreML::Specification::MILSpec;
 
-// Sets ANEC_STRICT_ANE_CHECK for the scope.
+// Sets ANEC_STRICT_ANE_CHECK for the scope, then restores what the environment had (the test
+// command exports it as 1, so a test that needs the lax mode must set "0" itself).
 class StrictEnv {
  public:
-  explicit StrictEnv(const char* value) { setenv(kStrictAneCheckEnv, value, 1); }
-  ~StrictEnv() { unsetenv(kStrictAneCheckEnv); }
+  explicit StrictEnv(const char* value) {
+    if (const char* old = std::getenv(kStrictAneCheckEnv)) saved_ = old;
+    setenv(kStrictAneCheckEnv, value, 1);
+  }
+  ~StrictEnv() {
+    if (saved_) {
+      setenv(kStrictAneCheckEnv, saved_->c_str(), 1);
+    } else {
+      unsetenv(kStrictAneCheckEnv);
+    }
+  }
+
+ private:
+  std::optional<std::string> saved_;
 };
 
 std::string ReadBack(std::FILE* f) {
@@ -68,7 +83,11 @@ TEST(AneCheckStepTest, SummaryAndStrictMode) {
     EXPECT_FALSE(StrictAneCheckFromEnv());
     EXPECT_TRUE(RunAneCheckStep(&fs, "/out", files, nullptr).ok());
   }
-  EXPECT_FALSE(StrictAneCheckFromEnv());
+  {
+    StrictEnv restore_after("0");
+    unsetenv(kStrictAneCheckEnv);  // unset is lax too
+    EXPECT_FALSE(StrictAneCheckFromEnv());
+  }
   // No packages, nothing to say.
   std::FILE* quiet = std::tmpfile();
   EXPECT_TRUE(RunAneCheckStep(&fs, "/out", {{"meta.yaml", 1}}, quiet, true).ok());
@@ -110,7 +129,10 @@ TEST(AneCheckStepTest, StrictModeFailsAConversionWithErrors) {
   ConvertHooks hooks;
   hooks.log = std::tmpfile();
   MemoryFileSystem lax_fs;
-  ASSERT_TRUE(Convert(&lax_fs, in, FixtureOptions(32768), hooks).ok());
+  {
+    StrictEnv lax("0");
+    ASSERT_TRUE(Convert(&lax_fs, in, FixtureOptions(32768), hooks).ok());
+  }
   const std::string log = ReadBack(hooks.log);
   std::fclose(hooks.log);
   auto check = coreml::CheckAnePath(&lax_fs, "/out");
