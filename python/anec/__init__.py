@@ -83,6 +83,8 @@ def convert(
     calibration: Optional[str] = None,
     calibration_tokens: int = 1024,
     calibration_damping: float = 0.1,
+    sensitivity_tokens: int = 0,
+    mlp_order: str = "range",
     residual_scale: Optional[float] = None,
 ) -> str:
     """Converts a model as ``anec convert`` does; returns the output folder.
@@ -128,6 +130,8 @@ def convert(
     f.calibration = calibration or ""
     f.calibration_tokens = calibration_tokens
     f.calibration_damping = calibration_damping
+    f.sensitivity_tokens = sensitivity_tokens
+    f.mlp_order = mlp_order
     f.residual_scale = 0.0 if residual_scale is None else float(residual_scale)
     _anec.convert(f)
     return f.output

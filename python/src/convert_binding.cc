@@ -69,6 +69,8 @@ void BindConvert(nb::module_& m) {
       .def_rw("calibration", &F::calibration)
       .def_rw("calibration_tokens", &F::calibration_tokens)
       .def_rw("calibration_damping", &F::calibration_damping)
+      .def_rw("sensitivity_tokens", &F::sensitivity_tokens)
+      .def_rw("mlp_order", &F::mlp_order)
       .def_rw("lut_bits_budget", &F::lut_bits_budget)
       .def_rw("residual_scale", &F::residual_scale);
   m.def("convert", &Convert, nb::arg("flags"),

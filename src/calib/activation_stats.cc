@@ -5,9 +5,7 @@
 #include "runtime/op_context.h"
 
 namespace anec::calib {
-namespace {
 
-// The named constant `op`'s `weight` binds, or "".
 const std::string& WeightConstName(const runtime::CompiledOp& op) {
   static const std::string kNone;
   for (const auto& [param, args] : op.inputs) {
@@ -16,7 +14,17 @@ const std::string& WeightConstName(const runtime::CompiledOp& op) {
   return kNone;
 }
 
-}  // namespace
+ChannelLayout LayoutOf(bool conv, const runtime::Shape& s) {
+  ChannelLayout l;
+  l.channels = conv ? s[1] : s.back();
+  if (conv) {
+    l.outer = s[0];
+    for (size_t d = 2; d < s.size(); ++d) l.inner *= s[d];
+  } else {
+    for (size_t d = 0; d + 1 < s.size(); ++d) l.outer *= s[d];
+  }
+  return l;
+}
 
 void ActivationStats::BeforeOp(const runtime::CompiledOp& op, const runtime::OpContext& ctx) {
   const bool conv = op.type == "conv";
@@ -25,16 +33,7 @@ void ActivationStats::BeforeOp(const runtime::CompiledOp& op, const runtime::OpC
   if (name.empty()) return;
   auto x = ctx.Input("x");
   if (!x.ok() || x->rank() < (conv ? 3 : 1)) return;
-  const runtime::Shape& s = x->shape();
-  // Layout as (outer, channels, inner): conv [N, C, spatial...], linear [..., C].
-  const int64_t channels = conv ? s[1] : s.back();
-  int64_t outer = 1, inner = 1;
-  if (conv) {
-    outer = s[0];
-    for (size_t d = 2; d < s.size(); ++d) inner *= s[d];
-  } else {
-    for (size_t d = 0; d + 1 < s.size(); ++d) outer *= s[d];
-  }
+  const auto [outer, channels, inner] = LayoutOf(conv, x->shape());
   Sum& sum = sums_[name];
   if (sum.sum_sq.empty() && !sum.width_changed)
     sum.sum_sq.assign(static_cast<size_t>(channels), 0.0);

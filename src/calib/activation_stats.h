@@ -19,6 +19,17 @@
 
 namespace anec::calib {
 
+// The name of the constant a conv / linear op's `weight` binds, or "" (computed weights).
+const std::string& WeightConstName(const runtime::CompiledOp& op);
+
+// A conv / linear input as (outer, channels, inner): conv x [N, C, spatial...] is (N, C,
+// prod(spatial)), linear x [..., C] is (prod(...), C, 1). Element (o, c, i) is at
+// (o * channels + c) * inner + i. REQUIRES: rank >= 3 for conv, >= 1 for linear.
+struct ChannelLayout {
+  int64_t outer = 1, channels = 0, inner = 1;
+};
+ChannelLayout LayoutOf(bool conv, const runtime::Shape& x);
+
 class ActivationStats : public runtime::OpObserver {
  public:
   void BeforeOp(const runtime::CompiledOp& op, const runtime::OpContext& ctx) override;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "calib/op_test_util.h"
 #include "runtime/op_context.h"
 
 namespace anec::calib {
@@ -14,19 +15,7 @@ using runtime::DType;
 using runtime::OpContext;
 using runtime::Tensor;
 
-// One op whose `x` is env slot 0 and whose `weight` is the named constant `weight_name`.
-CompiledOp MakeOp(const std::string& type, const std::string& weight_name) {
-  CompiledOp op;
-  op.type = type;
-  op.name = "op";
-  Arg x;
-  x.slot = 0;
-  Arg w;
-  w.constant = Tensor::Zeros(DType::kFloat16, {1});
-  w.constant_name = weight_name;
-  op.inputs = {{"x", {x}}, {"weight", {w}}};
-  return op;
-}
+using testing::MakeWeightOp;
 
 void Observe(ActivationStats* stats, const CompiledOp& op, Tensor x) {
   CompiledFunction fn;
@@ -37,7 +26,7 @@ void Observe(ActivationStats* stats, const CompiledOp& op, Tensor x) {
 
 TEST(ActivationStatsTest, ConvChannelsAreAxisOneAndAveragedOverPositions) {
   ActivationStats stats;
-  CompiledOp op = MakeOp("conv", "layers_0_q_proj");
+  CompiledOp op = MakeWeightOp("conv", "layers_0_q_proj");
   // x [1, C=2, 1, T=2]: channel 0 holds 1, 3; channel 1 holds 2, 4.
   const std::vector<float> a{1, 3, 2, 4};
   Observe(&stats, op, Tensor::FromFloats(DType::kFloat16, {1, 2, 1, 2}, a));
@@ -56,7 +45,7 @@ TEST(ActivationStatsTest, ConvChannelsAreAxisOneAndAveragedOverPositions) {
 TEST(ActivationStatsTest, LinearChannelsAreTheLastAxisAndDampingAddsTheMean) {
   ActivationStats stats;
   const std::vector<float> x{0, 2, 0, 2};  // [2 positions, 2 channels]: channel 0 never active
-  Observe(&stats, MakeOp("linear", "w"), Tensor::FromFloats(DType::kFloat32, {2, 2}, x));
+  Observe(&stats, MakeWeightOp("linear", "w"), Tensor::FromFloats(DType::kFloat32, {2, 2}, x));
   auto imp = stats.Finish(0.5, "");
   ASSERT_TRUE(imp.ok());
   const std::vector<float>& w = *imp->Find("w");
@@ -68,14 +57,14 @@ TEST(ActivationStatsTest, LinearChannelsAreTheLastAxisAndDampingAddsTheMean) {
 TEST(ActivationStatsTest, IgnoresOtherOpsAndUnnamedWeights) {
   ActivationStats stats;
   const std::vector<float> x{1, 1};
-  Observe(&stats, MakeOp("matmul", "w"), Tensor::FromFloats(DType::kFloat32, {1, 2}, x));
-  Observe(&stats, MakeOp("linear", ""), Tensor::FromFloats(DType::kFloat32, {1, 2}, x));
+  Observe(&stats, MakeWeightOp("matmul", "w"), Tensor::FromFloats(DType::kFloat32, {1, 2}, x));
+  Observe(&stats, MakeWeightOp("linear", ""), Tensor::FromFloats(DType::kFloat32, {1, 2}, x));
   EXPECT_EQ(stats.size(), 0u);
 }
 
 TEST(ActivationStatsTest, AWeightFedTwoWidthsIsAnError) {
   ActivationStats stats;
-  CompiledOp op = MakeOp("linear", "w");
+  CompiledOp op = MakeWeightOp("linear", "w");
   Observe(&stats, op, Tensor::FromFloats(DType::kFloat32, {1, 2}, std::vector<float>{1, 1}));
   Observe(&stats, op, Tensor::FromFloats(DType::kFloat32, {1, 3}, std::vector<float>{1, 1, 1}));
   auto imp = stats.Finish(0.0, "");
@@ -86,7 +75,7 @@ TEST(ActivationStatsTest, AWeightFedTwoWidthsIsAnError) {
 TEST(ActivationStatsTest, InfiniteActivationsAreReported) {
   ActivationStats stats;
   const std::vector<float> x{1e30f, 1};  // rounds to Inf in fp16
-  Observe(&stats, MakeOp("linear", "w"), Tensor::FromFloats(DType::kFloat16, {1, 2}, x));
+  Observe(&stats, MakeWeightOp("linear", "w"), Tensor::FromFloats(DType::kFloat16, {1, 2}, x));
   auto imp = stats.Finish(0.0, "");
   ASSERT_FALSE(imp.ok());
   EXPECT_NE(imp.status().message().find("overflowed"), std::string::npos);

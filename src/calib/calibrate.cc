@@ -8,15 +8,6 @@
 namespace anec::calib {
 namespace {
 
-// Installs an observer for the scope (the runtime's observer is process-wide).
-class ScopedObserver {
- public:
-  explicit ScopedObserver(runtime::OpObserver* o) { runtime::SetOpObserver(o); }
-  ~ScopedObserver() { runtime::SetOpObserver(nullptr); }
-  ScopedObserver(const ScopedObserver&) = delete;
-  ScopedObserver& operator=(const ScopedObserver&) = delete;
-};
-
 // Adds softmax(logits) to `sum` (sized on first use).
 void AddSoftmax(const std::vector<float>& logits, std::vector<double>* sum) {
   if (sum->empty()) sum->assign(logits.size(), 0.0);
@@ -51,7 +42,7 @@ Result<quant::ChannelImportance> Calibrate(runtime::LlmModel* model,
   ActivationStats stats;
   std::vector<double> mean_probability;
   {
-    ScopedObserver scoped(&stats);
+    runtime::ScopedOpObserver scoped(&stats);
     const int64_t total = static_cast<int64_t>(tokens.size());
     for (int64_t i = 0; i < total; ++i) {
       if (i % window == 0) model->Reset();

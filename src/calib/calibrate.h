@@ -23,6 +23,10 @@ struct CalibrationOptions {
   int64_t max_tokens = 1024;  // tokens used (the text's first ones)
   int64_t window = 512;       // positions per window (capped at the model's context)
   double damping = 0.1;       // activation_stats.h (0.1: best of 0.001-1 on SmolLM2)
+  // --lut auto: tokens of the text the model's response to each block is measured on
+  // (lut_bits_plan.h, measured gains); 0: the residual-gain proxy, no model runs (the default:
+  // on SmolLM2 the measured gains planned no better, docs/QUANTIZATION.md).
+  int64_t sensitivity_tokens = 0;
   // Called after each token with (done, total).
   std::function<void(int64_t, int64_t)> progress;
 };

@@ -38,6 +38,48 @@ class TokenProgress {
   Clock::time_point start_, last_;
 };
 
+std::string CalibrationModelDir(const pipeline::ConvertOptions& options) {
+  return JoinPath(JoinPath(options.output_dir, ".anec-work"), "calibration-fp16");
+}
+
+// The fp16 model calibration measures on, converted into OUT/.anec-work/calibration-fp16.
+Result<std::string> ConvertCalibrationModel(FileSystem* fs, const pipeline::ConversionInput& input,
+                                            const pipeline::ConvertOptions& options,
+                                            std::FILE* log) {
+  pipeline::ConvertOptions fp16 = options;
+  fp16.output_dir = CalibrationModelDir(options);
+  fp16.lut = pipeline::LutPlan{};
+  fp16.lut.group = options.lut.group;
+  fp16.restart = 1;
+  fp16.only = 0;
+  fp16.skip_check = true;
+  fp16.argmax = false;
+  fp16.chunks = 0;
+  fp16.max_file_bytes = kNoFileBudget;
+  fp16.calibration.clear();
+  fp16.lut_auto_budget = 0;
+  pipeline::ConversionInput fp16_input = input;
+  fp16_input.importance = nullptr;
+  fp16_input.lut_bits = nullptr;
+  if (log) {
+    fmt::print(log, "calibration: converting the fp16 model to measure it on ({})\n",
+               fp16.output_dir);
+  }
+  pipeline::ConvertHooks hooks;
+  hooks.log = log;  // its plan and progress, under the header line above
+  hooks.test_prompt_unavailable = "calibration model";
+  const auto start = std::chrono::steady_clock::now();
+  ANEC_RETURN_IF_ERROR(
+      pipeline::Convert(fs, fp16_input, fp16, hooks)
+          .status()
+          .WithContext("calibration (fp16 conversion into " + fp16.output_dir + ")"));
+  if (log) {
+    fmt::print(log, "calibration: fp16 model ready in {:.1f} s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return fp16.output_dir;
+}
+
 }  // namespace
 
 std::string DescribeCalibration(const CalibrationRequest& r) {
@@ -60,6 +102,16 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
       fmt::print(log, "calibration: {} weights from {} ({})\n", stored.columns.size(),
                  request.stats_file, stored.description);
     }
+    if (stored.mlp_channel_order != options.mlp_channel_order) {
+      auto name = [](const std::string& o) {
+        return o.empty() ? std::string("the checkpoint's MLP channel order")
+                         : "MLP channel order " + o;
+      };
+      return InvalidArgument(
+          "--calibration {}: measured on a model in {}, but this conversion stores {} "
+          "(down_proj's columns differ); measure again with --calibration default or a text file",
+          request.stats_file, name(stored.mlp_channel_order), name(options.mlp_channel_order));
+    }
     stored.description = description;
     return stored;
   }
@@ -67,7 +119,8 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
   const std::string stats_path = JoinPath(work, "calibration.safetensors");
   if (options.restart > 1 && fs->Exists(stats_path)) {
     auto stored = ReadImportanceFile(fs, stats_path);
-    if (stored.ok() && stored->description == description) {
+    if (stored.ok() && stored->description == description &&
+        stored->mlp_channel_order == options.mlp_channel_order) {
       if (log) fmt::print(log, "calibration: reusing {} ({})\n", stats_path, description);
       return stored;
     }
@@ -75,41 +128,14 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
       fmt::print(log, "calibration: {} is from other settings; measuring again\n", stats_path);
   }
 
-  // The fp16 model the statistics are measured on.
-  pipeline::ConvertOptions fp16 = options;
-  fp16.output_dir = JoinPath(work, "calibration-fp16");
-  fp16.lut = pipeline::LutPlan{};
-  fp16.lut.group = options.lut.group;
-  fp16.restart = 1;
-  fp16.only = 0;
-  fp16.skip_check = true;
-  fp16.argmax = false;
-  fp16.chunks = 0;
-  fp16.max_file_bytes = kNoFileBudget;
-  fp16.calibration.clear();
-  pipeline::ConversionInput fp16_input = input;
-  fp16_input.importance = nullptr;
-  if (log) {
-    fmt::print(log, "calibration: converting the fp16 model to measure it on ({})\n",
-               fp16.output_dir);
-  }
-  pipeline::ConvertHooks hooks;
-  hooks.log = log;  // its plan and progress, under the header line above
-  hooks.test_prompt_unavailable = "calibration model";
-  const auto start = std::chrono::steady_clock::now();
-  ANEC_RETURN_IF_ERROR(
-      pipeline::Convert(fs, fp16_input, fp16, hooks)
-          .status()
-          .WithContext("calibration (fp16 conversion into " + fp16.output_dir + ")"));
-  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer,
-                        runtime::LoadFolderTokenizer(fs, fp16.output_dir));
-  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, fp16.output_dir));
+  ANEC_ASSIGN_OR_RETURN(const std::string model_dir,
+                        ConvertCalibrationModel(fs, input, options, log));
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, model_dir));
+  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, model_dir));
   const std::vector<int32_t> ids = tokenizer.Encode(request.text, /*add_special_tokens=*/false);
   if (log) {
-    fmt::print(log, "calibration: {} tokens of {} ({} used), fp16 model ready in {:.1f} s\n",
-               ids.size(), request.text_name,
-               std::min<int64_t>(static_cast<int64_t>(ids.size()), request.options.max_tokens),
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    fmt::print(log, "calibration: {} tokens of {} ({} used)\n", ids.size(), request.text_name,
+               std::min<int64_t>(static_cast<int64_t>(ids.size()), request.options.max_tokens));
   }
   TokenProgress progress(log);
   CalibrationOptions copts = request.options;
@@ -118,13 +144,56 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
   model.reset();
   if (!importance.ok())
     return importance.status().WithContext("calibration with " + request.text_name);
+  importance->mlp_channel_order = options.mlp_channel_order;
   ANEC_RETURN_IF_ERROR(WriteImportanceFile(fs, stats_path, *importance));
-  ANEC_RETURN_IF_ERROR(fs->RemoveAll(fp16.output_dir));
+  if (!request.keep_model) ANEC_RETURN_IF_ERROR(fs->RemoveAll(model_dir));
   if (log) {
     fmt::print(log, "calibration: {} weights measured -> {}\n", importance->columns.size(),
                stats_path);
   }
   return importance;
+}
+
+Result<LutBitsPlanResult> PlanLutAuto(FileSystem* fs, const pipeline::ConversionInput& input,
+                                      const pipeline::ConvertOptions& options,
+                                      const CalibrationRequest& request,
+                                      const quant::ChannelImportance& importance, std::FILE* log) {
+  const int64_t n = request.options.sensitivity_tokens;
+  if (n <= 0) {
+    return PlanLutBits(*input.weights, input.spec, importance, options.lut_auto_budget,
+                       options.lut.group, log);
+  }
+  std::string model_dir = CalibrationModelDir(options);
+  if (!fs->Exists(JoinPath(model_dir, "meta.yaml"))) {
+    ANEC_ASSIGN_OR_RETURN(model_dir, ConvertCalibrationModel(fs, input, options, log));
+  }
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, model_dir));
+  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, model_dir));
+  const bool has_text = !request.text.empty();
+  std::vector<int32_t> ids =
+      tokenizer.Encode(has_text ? request.text : std::string(DefaultCalibrationText()), false);
+  const int64_t used = std::min<int64_t>(
+      {n, static_cast<int64_t>(ids.size()), static_cast<int64_t>(model->context_length())});
+  ids.resize(static_cast<size_t>(std::max<int64_t>(used, 0)));
+  if (log) {
+    fmt::print(log,
+               "--lut auto: measuring the model's response to each block at 4 bits on {} tokens "
+               "of {} (--sensitivity-tokens)\n",
+               ids.size(), has_text ? request.text_name : "the default calibration text");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ANEC_ASSIGN_OR_RETURN(LossProbe probe, LossProbe::Create(model.get(), std::move(ids)));
+  auto plan = PlanLutBits(
+      *input.weights, input.spec, importance, options.lut_auto_budget, options.lut.group, log,
+      [&](std::span<const WeightDelta> deltas) { return probe.MeanKl(deltas); });
+  model.reset();
+  if (!plan.ok()) return plan.status().WithContext("--lut auto on " + model_dir);
+  ANEC_RETURN_IF_ERROR(fs->RemoveAll(model_dir));
+  if (log) {
+    fmt::print(log, "--lut auto: plan made in {:.1f} s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return plan;
 }
 
 }  // namespace anec::calib

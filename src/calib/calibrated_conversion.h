@@ -15,6 +15,7 @@
 #include "base/file_system.h"
 #include "base/status.h"
 #include "calib/calibrate.h"
+#include "calib/lut_bits_plan.h"
 #include "pipeline/converter.h"
 #include "quant/channel_importance.h"
 
@@ -26,6 +27,8 @@ struct CalibrationRequest {
   // Instead of a text: a calibration.safetensors an earlier run stored (importance_file.h).
   std::string stats_file;
   CalibrationOptions options;
+  // Keep the fp16 model PrepareCalibration measured on, for PlanLutAuto (which removes it).
+  bool keep_model = false;
 };
 
 // What identifies the measurement: text name and SHA-256, tokens, window, damping.
@@ -38,5 +41,16 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
                                                     const pipeline::ConvertOptions& options,
                                                     const CalibrationRequest& request,
                                                     std::FILE* log);
+
+// `--lut auto`: plans 4/6/8 bits per FFN matrix (lut_bits_plan.h). With
+// request.options.sensitivity_tokens > 0 the gains are measured on the fp16 model (the one
+// PrepareCalibration kept, else converted now into the same place) over that many tokens of the
+// calibration text (the default text when the request names a statistics file), and the fp16
+// folder is removed afterwards; with 0, the residual-gain proxy.
+// REQUIRES: as PrepareCalibration; `importance` from it.
+Result<LutBitsPlanResult> PlanLutAuto(FileSystem* fs, const pipeline::ConversionInput& input,
+                                      const pipeline::ConvertOptions& options,
+                                      const CalibrationRequest& request,
+                                      const quant::ChannelImportance& importance, std::FILE* log);
 
 }  // namespace anec::calib

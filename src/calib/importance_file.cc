@@ -10,7 +10,8 @@ namespace anec::calib {
 namespace {
 constexpr const char* kDescriptionKey = "anec_calibration";
 constexpr const char* kFormatKey = "anec_calibration_format";
-constexpr const char* kLmHeadRows = "anec.lm_head_rows";  // ChannelImportance::lm_head_rows
+constexpr const char* kOrderKey = "anec_mlp_channel_order";  // absent: the checkpoint's
+constexpr const char* kLmHeadRows = "anec.lm_head_rows";     // ChannelImportance::lm_head_rows
 }  // namespace
 
 Status WriteImportanceFile(FileSystem* fs, const std::string& path,
@@ -32,6 +33,9 @@ Status WriteImportanceFile(FileSystem* fs, const std::string& path,
   }
   writer.SetMetadata(kDescriptionKey, importance.description);
   writer.SetMetadata(kFormatKey, "1");
+  if (!importance.mlp_channel_order.empty()) {
+    writer.SetMetadata(kOrderKey, importance.mlp_channel_order);
+  }
   return writer.Finish();
 }
 
@@ -47,6 +51,7 @@ Result<quant::ChannelImportance> ReadImportanceFile(FileSystem* fs, const std::s
   }
   quant::ChannelImportance out;
   if (auto d = meta.find(kDescriptionKey); d != meta.end()) out.description = d->second;
+  if (auto d = meta.find(kOrderKey); d != meta.end()) out.mlp_channel_order = d->second;
   for (const io::TensorInfo& info : file->List()) {
     if (info.dtype != io::TensorDType::kF32 || info.shape.size() != 1) {
       return InvalidArgument("{}: tensor '{}' must be 1-D F32 (one importance per input column)",

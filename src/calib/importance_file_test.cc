@@ -22,6 +22,20 @@ TEST(ImportanceFileTest, RoundTripsValuesAndDescription) {
   EXPECT_EQ(back->columns, imp.columns);
 }
 
+TEST(ImportanceFileTest, RoundTripsTheMlpChannelOrder) {
+  MemoryFileSystem fs;
+  quant::ChannelImportance imp;
+  imp.columns["layers_0_down_proj"] = {1.0f, 2.0f};
+  ASSERT_TRUE(WriteImportanceFile(&fs, "/a.safetensors", imp).ok());
+  imp.mlp_channel_order = "range-v1";
+  ASSERT_TRUE(WriteImportanceFile(&fs, "/b.safetensors", imp).ok());
+  auto a = ReadImportanceFile(&fs, "/a.safetensors");
+  auto b = ReadImportanceFile(&fs, "/b.safetensors");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->mlp_channel_order, "");  // files without the key: the checkpoint's order
+  EXPECT_EQ(b->mlp_channel_order, "range-v1");
+}
+
 TEST(ImportanceFileTest, RoundTripsTheLmHeadRowProbabilities) {
   MemoryFileSystem fs;
   quant::ChannelImportance imp;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -32,8 +33,8 @@ constexpr Projection kProjections[] = {
     {model::TensorRole::kDownProj, "down_proj"},
 };
 
-Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance& importance,
-               int group, LutBitsMatrix* m) {
+// The matrix as the converter stores it (fp16 bit patterns, row-major); sets rows and cols.
+Result<std::vector<uint16_t>> ReadHalf(const ane::WeightSource& weights, LutBitsMatrix* m) {
   ANEC_ASSIGN_OR_RETURN(io::TensorData data, weights.Read(m->role, m->layer));
   if (data.info.shape.size() != 2) {
     return Internal("--lut auto: {} is not a matrix", data.info.name);
@@ -43,9 +44,21 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
   ANEC_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ane::ToHalfBytes(data, 0, m->rows * m->cols));
   std::vector<uint16_t> half(bytes.size() / 2);
   std::memcpy(half.data(), bytes.data(), half.size() * 2);
-  std::span<const float> imp;
-  const std::vector<float>* found = importance.Find(m->name);
-  if (found != nullptr && static_cast<int64_t>(found->size()) == m->cols) imp = *found;
+  return half;
+}
+
+// The calibrated importance of m's columns, or empty (uniform).
+std::span<const float> ColumnImportance(const quant::ChannelImportance& importance,
+                                        const LutBitsMatrix& m) {
+  const std::vector<float>* found = importance.Find(m.name);
+  if (found != nullptr && static_cast<int64_t>(found->size()) == m.cols) return *found;
+  return {};
+}
+
+Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance& importance,
+               int group, LutBitsMatrix* m) {
+  ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> half, ReadHalf(weights, m));
+  const std::span<const float> imp = ColumnImportance(importance, *m);
   // Error denominators; for the matrices that write the residual stream also each output
   // channel's power (ResidualGains).
   const bool writes_stream =
@@ -68,6 +81,72 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
     ANEC_ASSIGN_OR_RETURN(quant::LutResult r,
                           quant::Palettize(half, m->rows, m->cols, cfg, imp, m->name));
     m->error[i] = signal > 0 ? r.weighted_sse / signal : 0.0;
+  }
+  return Status::Ok();
+}
+
+// What palettizing m at `bits` (calibrated, as the conversion will) changes: table entry minus
+// fp16 weight, per element.
+Result<WeightDelta> PalettizationDelta(const ane::WeightSource& weights,
+                                       const quant::ChannelImportance& importance, int group,
+                                       int bits, LutBitsMatrix m) {
+  ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> half, ReadHalf(weights, &m));
+  quant::LutConfig cfg;
+  cfg.bits = bits;
+  cfg.group_size = ane::LutGroupFor(m.rows, group);
+  ANEC_ASSIGN_OR_RETURN(
+      quant::LutResult r,
+      quant::Palettize(half, m.rows, m.cols, cfg, ColumnImportance(importance, m), m.name));
+  WeightDelta d{m.name, m.rows, m.cols, std::vector<float>(half.size())};
+  const int64_t entries = int64_t{1} << bits;
+  for (int64_t i = 0; i < m.rows * m.cols; ++i) {
+    const int64_t table = i / m.cols / r.group_size;
+    const uint16_t q =
+        r.lut_fp16[static_cast<size_t>(table * entries + r.indices[static_cast<size_t>(i)])];
+    d.delta[static_cast<size_t>(i)] =
+        quant::HalfToFloat(q) - quant::HalfToFloat(half[static_cast<size_t>(i)]);
+  }
+  return d;
+}
+
+bool IsMlp(model::TensorRole role) {
+  return role == model::TensorRole::kGateProj || role == model::TensorRole::kUpProj ||
+         role == model::TensorRole::kDownProj;
+}
+
+// Measured gains (lut_bits_plan.h): one block_loss call per block, in layer order.
+Status SetMeasuredGains(const ane::WeightSource& weights,
+                        const quant::ChannelImportance& importance, int group,
+                        const BlockLoss& block_loss, std::FILE* log,
+                        std::vector<LutBitsMatrix>* ms) {
+  std::map<std::pair<int64_t, bool>, std::vector<LutBitsMatrix*>> blocks;
+  for (LutBitsMatrix& m : *ms) blocks[{m.layer, IsMlp(m.role)}].push_back(&m);
+  const auto start = std::chrono::steady_clock::now();
+  size_t done = 0;
+  for (auto& [key, members] : blocks) {
+    std::vector<WeightDelta> deltas;
+    double error = 0;
+    for (LutBitsMatrix* m : members) {
+      ANEC_ASSIGN_OR_RETURN(WeightDelta d, PalettizationDelta(weights, importance, group, 4, *m));
+      deltas.push_back(std::move(d));
+      error += m->error[0];
+    }
+    ANEC_ASSIGN_OR_RETURN(double kl, block_loss(deltas));
+    for (LutBitsMatrix* m : members) {
+      m->block_kl = kl;
+      m->gain = error > 0 ? kl / error : 0.0;
+    }
+    ++done;
+    if (log != nullptr && (done % 4 == 0 || done == blocks.size())) {
+      const double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print(log,
+                 "  --lut auto: measured the model's response to {}/{} blocks at 4 bits "
+                 "({:.0f} s, ETA {:.0f} s)\n",
+                 done, blocks.size(), s,
+                 s / static_cast<double>(done) * static_cast<double>(blocks.size() - done));
+      std::fflush(log);
+    }
   }
   return Status::Ok();
 }
@@ -133,9 +212,7 @@ Status SetGains(const ane::WeightSource& weights, const model::ModelSpec& spec,
   size_t i = 0;
   for (const auto& entry : writer) gain[entry.first] = gains[i++];
   for (LutBitsMatrix& m : *ms) {
-    const bool mlp = m.role == model::TensorRole::kGateProj ||
-                     m.role == model::TensorRole::kUpProj || m.role == model::TensorRole::kDownProj;
-    if (auto it = gain.find({m.layer, mlp}); it != gain.end()) m.gain = it->second;
+    if (auto it = gain.find({m.layer, IsMlp(m.role)}); it != gain.end()) m.gain = it->second;
   }
   return Status::Ok();
 }
@@ -224,7 +301,8 @@ Status AllocateLutBits(std::vector<LutBitsMatrix>* matrices, double budget_bits,
 Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
                                       const model::ModelSpec& spec,
                                       const quant::ChannelImportance& importance,
-                                      double budget_bits, int group, std::FILE* log) {
+                                      double budget_bits, int group, std::FILE* log,
+                                      const BlockLoss& block_loss) {
   LutBitsPlanResult out;
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
     for (const Projection& p : kProjections) {
@@ -243,7 +321,12 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
       std::fflush(log);
     }
   }
-  ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
+  if (block_loss) {
+    ANEC_RETURN_IF_ERROR(
+        SetMeasuredGains(weights, importance, group, block_loss, log, &out.matrices));
+  } else {
+    ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
+  }
   ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
   for (const LutBitsMatrix& m : out.matrices) {
     out.plan[{m.role, m.layer}] = m.bits;
@@ -253,12 +336,13 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
     fmt::print(log,
                "plan: --lut auto, budget {} bits per FFN weight: {:.3f} stored (tables included)\n",
                budget_bits, out.average_bits);
-    fmt::print(log, "  {:<24} {:>11} {:>8} {:>10} {:>10} {:>10} {:>5}\n", "matrix", "shape", "gain",
-               "err@4", "err@6", "err@8", "bits");
+    fmt::print(log, "  {:<24} {:>11} {:>9} {:>10} {:>10} {:>10} {:>10} {:>5}\n", "matrix", "shape",
+               "gain", "block KL@4", "err@4", "err@6", "err@8", "bits");
     for (const LutBitsMatrix& m : out.matrices) {
-      fmt::print(log, "  {:<24} {:>11} {:>8.4f} {:>10.3e} {:>10.3e} {:>10.3e} {:>5}\n", m.name,
-                 fmt::format("{}x{}", m.rows, m.cols), m.gain, m.error[0], m.error[1], m.error[2],
-                 m.bits);
+      fmt::print(log, "  {:<24} {:>11} {:>9.4g} {:>10} {:>10.3e} {:>10.3e} {:>10.3e} {:>5}\n",
+                 m.name, fmt::format("{}x{}", m.rows, m.cols), m.gain,
+                 m.block_kl < 0 ? std::string("-") : fmt::format("{:.3e}", m.block_kl), m.error[0],
+                 m.error[1], m.error[2], m.bits);
     }
   }
   return out;

@@ -18,17 +18,28 @@
 // a greedy walk of the Lagrangian trade-off, optimal when each matrix's error is convex in its
 // bits (it is on every matrix measured, docs/QUANTIZATION.md).
 //
+// Measured gains (`block_loss` given): the residual-gain proxy above cannot tell how errors in
+// different blocks reach the loss (q/k errors pass through softmax, late layers reach the logits
+// more directly). With `block_loss`, each block (a layer's attention q k v o, or its MLP gate up
+// down) is palettized at 4 bits alone, the model's response is measured (mean KL divergence from
+// the fp16 model, loss_sensitivity.h), and each of the block's matrices gets the gain
+// KL / sum of the block's relative errors at 4 bits: the block's error on the model's own scale,
+// shared by its matrices in proportion to their proxy errors.
+//
 // Stored bits of a matrix at b bits: b + 2^b x 16 / (group x cols) (its fp16 tables).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ane/weight_emitter.h"
 #include "ane/weight_source.h"
 #include "base/status.h"
+#include "calib/loss_sensitivity.h"
 #include "model/model_spec.h"
 #include "quant/channel_importance.h"
 
@@ -43,8 +54,9 @@ struct LutBitsMatrix {
   // o_proj / down_proj: sum_j imp_j W_cj^2 per output channel c, the diagonal estimate of
   // E[(W x)_c^2] (what the block adds to the residual stream).
   std::vector<double> row_power;
-  double gain = 1;  // how much its relative error counts (above)
-  int bits = 8;     // chosen
+  double gain = 1;       // how much its relative error counts (above)
+  double block_kl = -1;  // its block's measured KL at 4 bits (measured gains), else -1
+  int bits = 8;          // chosen
   double StoredBits(int b, int group) const;
 };
 
@@ -55,13 +67,18 @@ struct LutBitsPlanResult {
   double total_error = 0;   // sum of the chosen gain-weighted relative errors
 };
 
+// The model's response to changing some weights at once (LossProbe::MeanKl).
+using BlockLoss = std::function<Result<double>(std::span<const WeightDelta>)>;
+
 // Matrices without a measured importance are weighted uniformly. Errors: a budget under the
-// all-4-bit floor (the message gives the floor) or over 16, read errors. `log` (may be null) gets
-// one line per matrix. REQUIRES: `weights`, `importance` outlive the call.
+// all-4-bit floor (the message gives the floor) or over 16, read errors, `block_loss` errors.
+// `log` (may be null) gets progress and one line per matrix. `block_loss` may be empty (proxy
+// gains). REQUIRES: `weights`, `importance` outlive the call.
 Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
                                       const model::ModelSpec& spec,
                                       const quant::ChannelImportance& importance,
-                                      double budget_bits, int group, std::FILE* log);
+                                      double budget_bits, int group, std::FILE* log,
+                                      const BlockLoss& block_loss = {});
 
 // One block writing into the residual stream, for ResidualGains: per hidden channel, the power
 // it adds and the gamma of the RMSNorm that next reads the stream.

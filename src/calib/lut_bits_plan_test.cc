@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "ane/ane_test_util.h"
+#include "ane/weight_source.h"
+
 namespace anec::calib {
 namespace {
 
@@ -106,6 +109,61 @@ TEST(ResidualGainsTest, AMassiveActivationChannelNeitherInflatesNorDrownsTheGain
   const std::vector<double> g = ResidualGains(std::vector<double>(n, 1.0), blocks);
   EXPECT_NEAR(g[0], 1.0, 1e-12);
   EXPECT_NEAR(g[1], 0.5, 1e-12);
+}
+
+}  // namespace
+}  // namespace anec::calib
+
+namespace anec::calib {
+namespace {
+
+TEST(LutBitsPlanTest, MeasuredBlockLossesSetTheGains) {
+  const model::ModelSpec spec = ane::TinySpec(2);
+  const ane::MemoryWeightSource weights = ane::RandomWeights(spec, 3);
+  quant::ChannelImportance importance;  // uniform
+  std::vector<std::vector<std::string>> calls;
+  auto loss = [&](std::span<const WeightDelta> deltas) -> Result<double> {
+    std::vector<std::string> names;
+    bool mlp1 = false;
+    for (const WeightDelta& d : deltas) {
+      names.push_back(d.name);
+      EXPECT_EQ(static_cast<int64_t>(d.delta.size()), d.rows * d.cols) << d.name;
+      double sq = 0;
+      for (float v : d.delta) sq += double{v} * v;
+      EXPECT_GT(sq, 0) << d.name << ": a 4-bit palettization changes random weights";
+      mlp1 |= d.name == "layers_1_down_proj";
+    }
+    calls.push_back(names);
+    return mlp1 ? 1.0 : 1e-6;  // only layer 1's MLP matters to the model
+  };
+  auto plan = PlanLutBits(weights, spec, importance, 5.0, 8, nullptr, loss);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(calls.size(), 4u);  // two layers, attention and MLP each
+  EXPECT_EQ(calls[0], (std::vector<std::string>{"layers_0_q_proj", "layers_0_k_proj",
+                                                "layers_0_v_proj", "layers_0_o_proj"}));
+  EXPECT_EQ(calls[3], (std::vector<std::string>{"layers_1_gate_proj", "layers_1_up_proj",
+                                                "layers_1_down_proj"}));
+  int hot_bits = 0;
+  for (const LutBitsMatrix& m : plan->matrices) {
+    const bool hot = m.layer == 1 && (m.name.find("gate") != std::string::npos ||
+                                      m.name.find("up_proj") != std::string::npos ||
+                                      m.name.find("down") != std::string::npos);
+    EXPECT_EQ(m.block_kl, hot ? 1.0 : 1e-6) << m.name;
+    // The budget (tiny matrices: 64-entry tables cost 2 bits per weight here) affords a few
+    // 6-bit matrices; they all go to the block the model responds to.
+    if (hot) {
+      hot_bits += m.bits;
+    } else {
+      EXPECT_EQ(m.bits, 4) << m.name;
+    }
+  }
+  EXPECT_GT(hot_bits, 3 * 4);
+  // An error from the measurement stops the plan.
+  auto failing = PlanLutBits(
+      weights, spec, importance, 5.0, 8, nullptr,
+      [](std::span<const WeightDelta>) -> Result<double> { return Internal("runtime failed"); });
+  ASSERT_FALSE(failing.ok());
+  EXPECT_NE(failing.status().message().find("runtime failed"), std::string::npos);
 }
 
 }  // namespace

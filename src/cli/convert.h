@@ -36,8 +36,10 @@ struct ConvertFlags {
   std::string calibration;  // "", "none", "default" or a text file
   int64_t calibration_tokens = 1024;
   double calibration_damping = 0.1;
-  double lut_bits_budget = 0;  // --lut auto
-  double residual_scale = 0;   // 0: not given
+  int64_t sensitivity_tokens = 0;   // --lut auto: measured gains (calib/lut_bits_plan.h); 0 = proxy
+  std::string mlp_order = "range";  // --mlp-order (ane/mlp_channel_order.h)
+  double lut_bits_budget = 0;       // --lut auto
+  double residual_scale = 0;        // 0: not given
 };
 
 // Runs the conversion `flags` describe. `hooks.after_unit` and `hooks.log` are the caller's (the

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "ane/ggml_blocks.h"
+#include "ane/mlp_channel_order.h"
 #include "ane/weight_source.h"
 #include "base/file_system.h"
 #include "calib/calibrated_conversion.h"
@@ -76,6 +77,12 @@ Result<std::optional<calib::CalibrationRequest>> CalibrationRequestOf(
   }
   r.options.damping = f.calibration_damping;
   r.options.window = std::min<int64_t>(512, o.context);
+  if (f.sensitivity_tokens < 0) {
+    return InvalidArgument("--sensitivity-tokens {}: give 0 (the proxy) or a token count, e.g. 128",
+                           f.sensitivity_tokens);
+  }
+  r.options.sensitivity_tokens = o.lut_auto_budget > 0 ? f.sensitivity_tokens : 0;
+  r.keep_model = r.options.sensitivity_tokens > 0;
   return std::optional<calib::CalibrationRequest>(std::move(r));
 }
 
@@ -321,13 +328,25 @@ Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
       fmt::print(stderr,
                  "plan: --preserve-quant: {} {} matrices ({}{}) are dequantized to fp16 and take "
                  "the --lut path: {} (docs/GGUF_FORMAT.md)\n",
-                 entry.first, io::GgmlTypeName(type), entry.second,
-                 entry.first > 1 ? ", ..." : "", ane::NotCarriedReason(type));
+                 entry.first, io::GgmlTypeName(type), entry.second, entry.first > 1 ? ", ..." : "",
+                 ane::NotCarriedReason(type));
     }
+  }
+  // A LUT-palettized MLP stores its channels in range order, so each shared table covers rows of
+  // similar range (ane/mlp_channel_order.h). Carried GGUF / int4 blocks stay as they are.
+  std::optional<ane::MlpReorderedWeights> reordered;
+  if (flags.mlp_order == "range") {
+    if (o.lut.ffn != 0 && o.lut.group > 1 && !preserving && !prequant) {
+      reordered.emplace(&weights, o.lut.group);
+      o.mlp_channel_order = "range-v1";
+    }
+  } else if (flags.mlp_order != "checkpoint") {
+    return InvalidArgument("--mlp-order {}: expected range or checkpoint", flags.mlp_order);
   }
   pipeline::ConversionInput in;
   in.spec = input.loaded.spec;
   in.weights = &weights;
+  if (reordered) in.weights = &*reordered;
   if (preserving) in.weights = &*preserving;
   if (prequant) in.weights = &*prequant;
   in.config_json = input.config_json;
@@ -342,6 +361,10 @@ Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
   ane::LutBitsPlan bits_plan;
   if (calibration) {
     o.calibration = calib::DescribeCalibration(*calibration);
+    if (calibration->options.sensitivity_tokens > 0) {
+      o.calibration += fmt::format(", --lut auto measured on {} tokens",
+                                   calibration->options.sensitivity_tokens);
+    }
     // Only steps 2 and 3 palettize; later steps reuse their packages.
     const bool palettizes = o.only ? (o.only == 2 || o.only == 3) : o.restart <= 3;
     if (palettizes) {
@@ -355,8 +378,7 @@ Status RunConvert(const ConvertFlags& flags, pipeline::ConvertHooks hooks) {
               "(--no-preserve-quant for GPTQ/AWQ)");
         }
         ANEC_ASSIGN_OR_RETURN(calib::LutBitsPlanResult plan,
-                              calib::PlanLutBits(*in.weights, in.spec, importance,
-                                                 o.lut_auto_budget, o.lut.group, stderr));
+                              calib::PlanLutAuto(fs, in, o, *calibration, importance, stderr));
         bits_plan = std::move(plan.plan);
         in.lut_bits = &bits_plan;
       }
@@ -407,10 +429,11 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                   "Per-file budget in MB (10^6 bytes) for --chunks auto instead of the target's "
                   "(1000 for ios, 2000 for macos); decimals allowed. When one layer does not fit, "
                   "chunks end after attention blocks or inside MLPs (for tests and experts)");
-  sub->add_flag("--preserve-quant", f->preserve_quant,
-                "GGUF input: carry Q4_0/Q4_1/Q5_0/Q8_0/Q2_K/Q3_K/Q4_K weights into Core ML exactly (no "
-                "re-quantization; LUT flags then apply only to the other weights). GPTQ/AWQ int4 "
-                "input is always carried this way unless --no-preserve-quant");
+  sub->add_flag(
+      "--preserve-quant", f->preserve_quant,
+      "GGUF input: carry Q4_0/Q4_1/Q5_0/Q8_0/Q2_K/Q3_K/Q4_K weights into Core ML exactly (no "
+      "re-quantization; LUT flags then apply only to the other weights). GPTQ/AWQ int4 "
+      "input is always carried this way unless --no-preserve-quant");
   sub->add_flag("--no-preserve-quant", f->no_preserve_quant,
                 "GPTQ/AWQ input: dequantize the int4 weights and convert them like fp16 ones "
                 "(fp16 or LUT) instead of carrying the int4 groups");
@@ -419,11 +442,12 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                   "per-chunk: each chunk keeps only its own layers (smaller state per model; "
                   "anec's runtime, not ANEMLL's)")
       ->capture_default_str();
-  sub->add_option("--residual-scale", f->residual_scale,
-                  "Gemma 3: carry the residual stream times this factor in (0, 1] (embedding scale "
-                  "and the attention/MLP output norms take it; every RMSNorm cancels it) so its "
-                  "activations stay inside fp16's 65504, e.g. 0.5 for gemma-3-4b-it, 0.1875 for its "
-                  "QAT checkpoint (docs/PARITY.md)");
+  sub->add_option(
+      "--residual-scale", f->residual_scale,
+      "Gemma 3: carry the residual stream times this factor in (0, 1] (embedding scale "
+      "and the attention/MLP output norms take it; every RMSNorm cancels it) so its "
+      "activations stay inside fp16's 65504, e.g. 0.5 for gemma-3-4b-it, 0.1875 for its "
+      "QAT checkpoint (docs/PARITY.md)");
   sub->add_flag("--argmax", f->argmax,
                 "LM head outputs each piece's argmax (argmax_idx int32, argmax_val fp16) instead "
                 "of the logits, as ANEMLL 0.3.5's --argmax (meta.yaml argmax_in_model: true): "
@@ -437,6 +461,18 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                   "(convert the same model other ways without measuring again)");
   sub->add_option("--calibration-tokens", f->calibration_tokens,
                   "Tokens of the calibration text to run (windows of up to 512)")
+      ->capture_default_str();
+  sub->add_option("--mlp-order", f->mlp_order,
+                  "range: a LUT conversion stores each MLP's intermediate channels sorted by "
+                  "their rows' range, so the LUT shared by --lut-group rows fits them better (the "
+                  "same function: gate/up rows and down columns move together); checkpoint: as "
+                  "the checkpoint has them")
+      ->capture_default_str();
+  sub->add_option("--sensitivity-tokens", f->sensitivity_tokens,
+                  "With --lut auto: measure the fp16 model's response (KL divergence) to each "
+                  "layer's attention and MLP at 4 bits on this many tokens of the calibration "
+                  "text, one model run per block, instead of estimating it from the weights (0, "
+                  "the default; on SmolLM2 both plan equally well: docs/QUANTIZATION.md)")
       ->capture_default_str();
   sub->add_option("--calibration-damping", f->calibration_damping,
                   "Added to every input channel's importance, as a fraction of their mean "

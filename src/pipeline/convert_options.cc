@@ -118,14 +118,15 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   if (o.lut.lmhead_carried_bits > 0) j["lmhead_carried_bits"] = o.lut.lmhead_carried_bits;
   j["prefix"] = o.prefix;
   if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
-  if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";  // likewise
-  if (!o.calibration.empty()) j["calibration"] = o.calibration;                   // likewise
-  if (o.lut_auto_budget > 0) {                                                    // likewise
+  if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";   // likewise
+  if (!o.calibration.empty()) j["calibration"] = o.calibration;                    // likewise
+  if (!o.mlp_channel_order.empty()) j["mlp_channel_order"] = o.mlp_channel_order;  // likewise
+  if (o.lut_auto_budget > 0) {                                                     // likewise
     j["lut_auto_budget"] = o.lut_auto_budget;
   }
-  if (o.argmax) j["argmax"] = true;                              // likewise
+  if (o.argmax) j["argmax"] = true;                                   // likewise
   if (o.residual_scale != 0) j["residual_scale"] = o.residual_scale;  // likewise
-  if (o.max_file_bytes) j["max_file_bytes"] = o.max_file_bytes;  // likewise
+  if (o.max_file_bytes) j["max_file_bytes"] = o.max_file_bytes;       // likewise
   if (!split_plan.empty()) j["split_plan"] = split_plan;
   return j.dump(1);
 }

@@ -31,8 +31,8 @@ struct ConvertOptions {
   bool skip_check = false;
   std::string architecture;  // override; empty = detect
   // Quantized weights carried into Core ML without re-quantizing: a GGUF's Q4_0/Q4_1/Q5_0/Q8_0/
-  // Q2_K/Q3_K/Q4_K matrices (ane/ggml_blocks.h, --preserve-quant) or a GPTQ/AWQ checkpoint's int4 groups
-  // (ane/int4_blocks.h, the default for such input); the LUT settings then apply only to the
+  // Q2_K/Q3_K/Q4_K matrices (ane/ggml_blocks.h, --preserve-quant) or a GPTQ/AWQ checkpoint's int4
+  // groups (ane/int4_blocks.h, the default for such input); the LUT settings then apply only to the
   // other weights. The weights themselves come from ConversionInput::weights.
   bool preserve_quant = false;
   // --kv-cache: one state for the whole model (ANEMLL's contract, the default) or one per chunk
@@ -53,6 +53,10 @@ struct ConvertOptions {
   // --residual-scale: the residual stream is carried times this (ModelSpec::residual_scale;
   // Gemma 3's activations exceed fp16's 65504). 0 = not given (1). Part of the fingerprint.
   double residual_scale = 0;
+  // The order a LUT conversion stores MLP channels in (ane/mlp_channel_order.h): "" for the
+  // checkpoint's, "range-v1" for MlpChannelOrder. The caller reorders ConversionInput::weights
+  // (the pipeline reads what it is given); this records it. Part of the fingerprint.
+  std::string mlp_channel_order;
 };
 
 // The budget --chunks auto plans for: --max-file-mb when given, else the target's.

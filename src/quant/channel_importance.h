@@ -35,6 +35,10 @@ struct ChannelImportance {
   // What produced it, e.g. "default calibration text, 2048 tokens, sha256 1a2b..."; part of the
   // conversion's options fingerprint, so --restart never mixes two calibrations.
   std::string description;
+  // The MLP channel order of the model it was measured on (ane/mlp_channel_order.h): "" for the
+  // checkpoint's, else the conversion's ConvertOptions::mlp_channel_order. down_proj's columns
+  // follow it, so statistics only apply to a conversion with the same order.
+  std::string mlp_channel_order;
 
   // Null when `name` was not measured.
   const std::vector<float>* Find(std::string_view name) const {

@@ -86,6 +86,7 @@ Result<NamedTensors> RunFunction(const CompiledFunction& fn, const NamedTensors&
       return fmt::format("{}: function '{}': op '{}' ({})", fn.package, fn.name, op.name, op.type);
     };
     if (!s.ok()) return s.WithContext(where());
+    if (g_observer != nullptr) g_observer->AfterOp(op, ctx);
     if (ctx.outputs().size() != op.outputs.size()) {
       return Internal("{}: produced {} outputs, {} declared", where(), ctx.outputs().size(),
                       op.outputs.size());

@@ -48,8 +48,24 @@ class OpObserver {
  public:
   virtual ~OpObserver() = default;
   virtual void BeforeOp(const CompiledOp& op, const OpContext& ctx) = 0;
+  // After the op's kernel succeeded, before its outputs are checked against their declared types
+  // and bound: an observer may replace an output with another of the same shape and dtype (a
+  // what-if perturbation, calib/loss_sensitivity.h). The default does nothing.
+  virtual void AfterOp(const CompiledOp& op, OpContext& ctx) {
+    (void)op;
+    (void)ctx;
+  }
 };
 // Installs `observer` (null: none, the default) for later calls.
 void SetOpObserver(OpObserver* observer);
+
+// Installs an observer for a scope (the observer is process-wide) and removes it at the end.
+class ScopedOpObserver {
+ public:
+  explicit ScopedOpObserver(OpObserver* o) { SetOpObserver(o); }
+  ~ScopedOpObserver() { SetOpObserver(nullptr); }
+  ScopedOpObserver(const ScopedOpObserver&) = delete;
+  ScopedOpObserver& operator=(const ScopedOpObserver&) = delete;
+};
 
 }  // namespace anec::runtime

@@ -100,6 +100,21 @@ def test_lut_auto_meets_its_budget_with_mixed_widths(folders):
     assert "step 8:" in r.stderr
 
 
+def test_statistics_of_another_mlp_channel_order_are_refused(folders):
+    # LUT conversions store MLP channels in range order (--mlp-order range, the default), and the
+    # stored statistics say so; down_proj's columns would not match a checkpoint-order model.
+    root, _, cal, _ = folders
+    stats = os.path.join(cal, ".anec-work", "calibration.safetensors")
+    cmd = [tool_path(os.path.join("src", "cli", "anec")), "convert", "--model", gguf_path(),
+           "--output", str(root / "other_order"), "--context", "256", "--lut", "4",
+           "--mlp-order", "checkpoint", "--calibration", stats]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert "measured on a model in MLP channel order range-v1, but this conversion stores the " \
+        "checkpoint's MLP channel order" in r.stderr, r.stderr[-2000:]
+    assert not os.path.exists(root / "other_order" / "meta.yaml")
+
+
 def test_lut_auto_needs_a_budget():
     r = subprocess.run([tool_path(os.path.join("src", "cli", "anec")), "convert", "--model",
                         gguf_path(), "--output", "/nonexistent/x", "--lut", "auto"],

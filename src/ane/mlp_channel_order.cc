@@ -1,0 +1,145 @@
+#include "ane/mlp_channel_order.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace anec::ane {
+namespace {
+
+constexpr int kGroupsPerRun = 4;  // up-range runs of 4 groups: 2-D bucketing (header)
+
+bool IsMlpRole(model::TensorRole role) {
+  return role == model::TensorRole::kGateProj || role == model::TensorRole::kUpProj ||
+         role == model::TensorRole::kDownProj;
+}
+
+// Rows (or, for down_proj, columns) of a 2-D tensor, as a view of its shape and element size.
+struct Matrix {
+  int64_t rows = 0, cols = 0;
+  size_t element = 0;
+};
+
+Result<Matrix> MatrixOf(const io::TensorData& t) {
+  if (t.info.shape.size() != 2) {
+    return Internal("MLP channel order: {} is not a matrix", t.info.name);
+  }
+  Matrix m{t.info.shape[0], t.info.shape[1], io::TensorDTypeSize(t.info.dtype)};
+  if (m.element == 0 || t.data.size() != static_cast<size_t>(m.rows * m.cols) * m.element) {
+    return Internal("MLP channel order: {} holds {} bytes, not {}x{} elements", t.info.name,
+                    t.data.size(), m.rows, m.cols);
+  }
+  return m;
+}
+
+}  // namespace
+
+std::vector<int32_t> MlpChannelOrder(std::span<const float> gate_range,
+                                     std::span<const float> up_range, int group) {
+  std::vector<int32_t> order(gate_range.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto by = [](std::span<const float> key) {
+    return [key](int32_t a, int32_t b) {
+      const float ka = key[static_cast<size_t>(a)], kb = key[static_cast<size_t>(b)];
+      return ka != kb ? ka < kb : a < b;
+    };
+  };
+  std::sort(order.begin(), order.end(), by(gate_range));
+  const size_t run = static_cast<size_t>(std::max(group, 1)) * kGroupsPerRun;
+  for (size_t begin = 0; begin < order.size(); begin += run) {
+    const size_t end = std::min(order.size(), begin + run);
+    std::sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
+              order.begin() + static_cast<std::ptrdiff_t>(end), by(up_range));
+  }
+  return order;
+}
+
+Result<std::vector<float>> RowRanges(const io::TensorData& t) {
+  ANEC_ASSIGN_OR_RETURN(Matrix m, MatrixOf(t));
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> v, io::ToFloat32(t));
+  std::vector<float> out(static_cast<size_t>(m.rows), 0.0f);
+  for (int64_t r = 0; r < m.rows; ++r) {
+    float top = 0;
+    for (int64_t c = 0; c < m.cols; ++c) {
+      const float a = std::fabs(v[static_cast<size_t>(r * m.cols + c)]);
+      if (a > top || std::isnan(a)) top = a;  // NaN sorts as it is; the palettizer reports it
+    }
+    out[static_cast<size_t>(r)] = top;
+  }
+  return out;
+}
+
+Result<std::vector<int32_t>> MlpReorderedWeights::Order(int64_t layer) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = orders_.find(layer); it != orders_.end()) return it->second;
+  }
+  ANEC_ASSIGN_OR_RETURN(io::TensorData gate, base_->Read(model::TensorRole::kGateProj, layer));
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> gate_range, RowRanges(gate));
+  ANEC_ASSIGN_OR_RETURN(io::TensorData up, base_->Read(model::TensorRole::kUpProj, layer));
+  ANEC_ASSIGN_OR_RETURN(std::vector<float> up_range, RowRanges(up));
+  if (gate_range.size() != up_range.size()) {
+    return InvalidArgument("{} has {} rows but {} has {}: not a gated MLP", gate.info.name,
+                           gate_range.size(), up.info.name, up_range.size());
+  }
+  std::vector<int32_t> order = MlpChannelOrder(gate_range, up_range, group_);
+  std::lock_guard<std::mutex> lock(mu_);
+  return orders_.emplace(layer, std::move(order)).first->second;
+}
+
+Result<io::TensorData> MlpReorderedWeights::Read(model::TensorRole role, int64_t layer) const {
+  ANEC_ASSIGN_OR_RETURN(io::TensorData t, base_->Read(role, layer));
+  if (!IsMlpRole(role)) return t;
+  ANEC_ASSIGN_OR_RETURN(const std::vector<int32_t> order, Order(layer));
+  ANEC_ASSIGN_OR_RETURN(Matrix m, MatrixOf(t));
+  const bool columns = role == model::TensorRole::kDownProj;
+  if (static_cast<int64_t>(order.size()) != (columns ? m.cols : m.rows)) {
+    return InvalidArgument("{} is {}x{}, but its layer's MLP has {} channels", t.info.name, m.rows,
+                           m.cols, order.size());
+  }
+  io::TensorData out;
+  out.info = t.info;
+  out.owned.resize(t.data.size());
+  const uint8_t* src = t.data.data();
+  uint8_t* dst = out.owned.data();
+  const size_t row_bytes = static_cast<size_t>(m.cols) * m.element;
+  for (int64_t r = 0; r < m.rows; ++r) {
+    if (!columns) {
+      std::memcpy(dst + static_cast<size_t>(r) * row_bytes,
+                  src + static_cast<size_t>(order[static_cast<size_t>(r)]) * row_bytes, row_bytes);
+      continue;
+    }
+    const uint8_t* in = src + static_cast<size_t>(r) * row_bytes;
+    uint8_t* o = dst + static_cast<size_t>(r) * row_bytes;
+    for (int64_t c = 0; c < m.cols; ++c) {
+      std::memcpy(o + static_cast<size_t>(c) * m.element,
+                  in + static_cast<size_t>(order[static_cast<size_t>(c)]) * m.element, m.element);
+    }
+  }
+  out.data = out.owned;
+  return out;
+}
+
+// Carried blocks cannot be reordered: an MLP weight that `base` carries is an error.
+template <typename T>
+Result<std::optional<T>> RefuseCarriedMlp(Result<std::optional<T>> carried, model::TensorRole role,
+                                          int64_t layer, const char* form) {
+  if (carried.ok() && *carried && IsMlpRole(role)) {
+    return Internal("MLP channel order: layer {}'s MLP is carried as {}, which cannot be reordered",
+                    layer, form);
+  }
+  return carried;
+}
+
+Result<std::optional<io::GgufRawTensor>> MlpReorderedWeights::ReadRaw(model::TensorRole role,
+                                                                      int64_t layer) const {
+  return RefuseCarriedMlp(base_->ReadRaw(role, layer), role, layer, "GGUF blocks");
+}
+
+Result<std::optional<io::Int4Blockwise>> MlpReorderedWeights::ReadInt4(model::TensorRole role,
+                                                                       int64_t layer) const {
+  return RefuseCarriedMlp(base_->ReadInt4(role, layer), role, layer, "int4 groups");
+}
+
+}  // namespace anec::ane
