@@ -3,12 +3,12 @@
 #include "quant/kmeans_1d.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "quant/kmeans_1d_internal.h"
+#include "quant/kmeans_1d_penalized.h"
 
 namespace anec::quant {
 namespace {
@@ -16,154 +16,27 @@ namespace {
 using kmeans_internal::PrefixSums;
 using kmeans_internal::RowMin;
 using kmeans_internal::ScanRow;
+using kmeans_internal::SolvePenalizedByQueue;
+using kmeans_internal::SolvePenalizedByScans;
 
 // The search gives up after kMaxSolves penalised solves. Bands up to kMaxGap clusters wide are
 // used; wider ones fall back to the layered DP.
 constexpr int kMaxSolves = 12;
 constexpr int32_t kLayeredAboveMeanLength = 768;  // n / k beyond which Kmeans1DLayered runs
 constexpr int32_t kMaxGap = 16;
+// Mean cluster length n / k from which the penalised pass runs by the candidate queue instead of
+// row scans. A/B of the whole k-means: scans 3-7% faster at 24 (SmolLM2's Q4_1 groups, k = 64);
+// the queue 40% faster at 31 (bf16 Gaussian groups), 15-20% at 48 and 1.4-2.7x from 70 up.
+constexpr double kQueueFromMeanLength = 28;
 
 // Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
-// band of about d mean-length clusters) and of one penalised solve (scans of about 1.2 mean
-// cluster lengths per prefix, measured on SmolLM2's groups).
+// band of about d mean-length clusters) and of one penalised solve by scans (about 1.2 mean
+// cluster lengths per prefix, measured on SmolLM2's groups). A solve by the queue costs about 16
+// whatever the length (rdtsc: ~125 cycles per value, where the band DP costs ~8 per unit), but
+// using that in the stopping rule (more second solves) measured the same time, so the rule keeps
+// the scans' figure for both.
 double BandCost(int32_t d, double mean_len) { return 2.0 * d * std::log2(2.0 + d * mean_len); }
 double SolveCost(double mean_len) { return 1.2 * mean_len + 1; }
-
-// min over partitions of [0, n) of SSE + lambda * (number of clusters), the 1-D/1-D DP
-// F(i) = min_{j < i} F(j) + cost(j, i) + lambda. The matrix F(j) + cost(j, i) is Monge (cost
-// satisfies the quadrangle inequality, F(j) only adds a column constant), so the leftmost argmin
-// opt(i) is nondecreasing in i. a[j] holds F(j) - S2(j).
-
-// a[j] - (s1[i] - s1[j])^2 / (w[i] - w[j]): candidate j's value for prefix end i, less S2(i).
-// The same expression, hence the same bits, as ScanRow's.
-ANEC_INLINE double CandidateValue(const double* a, const double* s1, const double* w, int32_t j,
-                                  int32_t i) {
-  const double d1 = s1[i] - s1[j];
-  return a[j] - d1 * d1 / (w[i] - w[j]);
-}
-
-// Bit l set when candidate j2 strictly beats j1 at prefix end r + l, l = 0..3 (r + 3 <= n).
-ANEC_INLINE unsigned BeatsAt4(const double* a, const double* s1, const double* w, int32_t j2,
-                              int32_t j1, int32_t r) {
-#if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
-  typedef double V __attribute__((vector_size(32)));
-  typedef int64_t I __attribute__((vector_size(32)));
-  V vs1, vw;
-  std::memcpy(&vs1, s1 + r, sizeof(V));
-  std::memcpy(&vw, w + r, sizeof(V));
-  const V d2 = vs1 - s1[j2], d1 = vs1 - s1[j1];
-  const V v2 = a[j2] - d2 * d2 / (vw - w[j2]);
-  const V v1 = a[j1] - d1 * d1 / (vw - w[j1]);
-  const I lt = v2 < v1;
-  const I bit = {1, 2, 4, 8};
-  const I m = lt & bit;
-  return static_cast<unsigned>(m[0] | m[1] | m[2] | m[3]);
-#else
-  unsigned m = 0;
-  for (int l = 0; l < 4; ++l) {
-    if (CandidateValue(a, s1, w, j2, r + l) < CandidateValue(a, s1, w, j1, r + l)) m |= 1u << l;
-  }
-  return m;
-#endif
-}
-
-// The penalised DP with a queue of candidates instead of row scans. By the quadrangle inequality,
-// once a later start j2 strictly beats an earlier j1 at some prefix end i, it strictly beats it at
-// every later end too; so after F(j) is known, candidate j takes over a suffix of the ends still
-// to come, found against the queue's last candidate alone: drop that candidate while j beats it
-// at its first end, then find the first end where j wins. On weight groups that end is nearly
-// always within 8 of the last candidate's first end (measured: 1.7 drops and a crossover within
-// 8 ends for ~90% of candidates), so it is looked for 4 ends at a time (one vector of
-// comparisons, no branch per end), then by galloping and bisection. Each row then costs a few
-// comparisons whatever the cluster length, not a scan of about half a cluster. Strict comparisons
-// keep the leftmost argmin, as a scan would. Writes the cluster starts (ascending, begin[0] == 0)
-// into `begin`. a: n + 1 doubles; qc, qs: n + 1 ints of scratch (candidate, first end it owns).
-ANEC_INLINE void SolvePenalized(const PrefixSums& p, int32_t n, double lambda, double* a,
-                                int32_t* arg, int32_t* qc, int32_t* qs,
-                                std::vector<int32_t>& begin) {
-  const double* w = p.w.data();
-  const double* s1 = p.s1.data();
-  auto beats = [&](int32_t j2, int32_t j1, int32_t i) ANEC_INLINE_LAMBDA {
-    return CandidateValue(a, s1, w, j2, i) < CandidateValue(a, s1, w, j1, i);
-  };
-  a[0] = 0;
-  int32_t head = 0, tail = 1;  // queue qc/qs[head, tail): first ends strictly increasing
-  qc[0] = 0;
-  qs[0] = 1;
-  for (int32_t i = 1; i <= n; ++i) {
-    while (head + 1 < tail && qs[head + 1] <= i) ++head;
-    const int32_t j = qc[head];
-    a[i] = CandidateValue(a, s1, w, j, i) + lambda;
-    arg[i] = j;
-    if (i == n) break;
-    // First end from which candidate i owns the rest, or n + 1 if it never wins.
-    int32_t from = n + 1;
-    while (true) {
-      if (tail == head) {
-        from = i + 1;
-        break;
-      }
-      const int32_t t = qc[tail - 1];
-      int32_t lo = std::max(qs[tail - 1], i + 1);  // i loses to t at end lo, once checked
-      if (lo + 3 <= n) {
-        const unsigned m = BeatsAt4(a, s1, w, i, t, lo);
-        if (m & 1u) {
-          --tail;
-          continue;
-        }
-        if (m != 0) {
-          from = lo + std::countr_zero(m);
-          break;
-        }
-        lo += 3;
-        if (lo + 4 <= n) {
-          const unsigned m2 = BeatsAt4(a, s1, w, i, t, lo + 1);
-          if (m2 != 0) {
-            from = lo + 1 + std::countr_zero(m2);
-            break;
-          }
-          lo += 4;
-        }
-      } else if (beats(i, t, lo)) {
-        --tail;
-        continue;
-      }
-      // Gallop from lo, then bisect (lo loses, hi wins).
-      int32_t hi = n;
-      for (int32_t step = 1;; step *= 2) {
-        if (n - lo <= step) {
-          if (!beats(i, t, n)) hi = n + 1;  // never better than t: never optimal
-          break;
-        }
-        if (beats(i, t, lo + step)) {
-          hi = lo + step;
-          break;
-        }
-        lo += step;
-      }
-      if (hi <= n) {
-        while (hi - lo > 1) {
-          const int32_t mid = lo + (hi - lo) / 2;
-          if (beats(i, t, mid)) {
-            hi = mid;
-          } else {
-            lo = mid;
-          }
-        }
-      }
-      from = hi;
-      break;
-    }
-    if (from <= n) {
-      qc[tail] = i;
-      qs[tail] = from;
-      ++tail;
-    }
-  }
-  begin.clear();
-  for (int32_t i = n; i > 0; i = arg[i]) begin.push_back(arg[i]);
-  std::reverse(begin.begin(), begin.end());
-}
 
 // The exact k-cluster DP restricted to boundary bands: the m-th cluster start (m = 1..k-1) lies in
 // [lo[m], hi[m]]; lo and hi are strictly increasing, lo[m] >= m, hi[m] <= n - k + m. Each layer
@@ -250,19 +123,28 @@ double FirstPenalty(std::span<const double> x, const PrefixSums& p, int32_t k) {
 // search did not come close enough to k (the caller then runs the layered DP). x: the values.
 ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, const PrefixSums& p,
                                                    int32_t n, int32_t k, Kmeans1DStats* stats) {
-  std::vector<double> a(n + 1), b(n + 1);  // b: the band DP's scratch
-  std::vector<int32_t> arg(n + 1), qc(n + 1), qs(n + 1);
+  std::vector<double> a(n + 1), b(n + 1);  // b: F for the scans, then the band DP's scratch
+  const double mean_len = static_cast<double>(n) / k;
+  const bool by_queue = mean_len >= kQueueFromMeanLength;
+  std::vector<int32_t> arg(n + 1), qc(by_queue ? n + 2 : 0), qs(by_queue ? n + 2 : 0);
   std::vector<int32_t> begin, above, below;  // best solutions with more / fewer than k clusters
   double lambda_above = 0, lambda_below = 0;
   double lambda = FirstPenalty(x, p, k);
-  const double mean_len = static_cast<double>(n) / k;
   // Another solve (then a band of about one cluster) is worth it only while the band at hand
   // costs more.
   const double worth_another = SolveCost(mean_len) + BandCost(1, mean_len);
+  // Expected scan work is n x (mean cluster length + a few); allow 8x that.
+  const int64_t budget = 8 * static_cast<int64_t>(n) * (n / k + 4);
   int solves = 0;
   while (solves < kMaxSolves && std::isfinite(lambda) && lambda > 0) {
     ++solves;
-    SolvePenalized(p, n, lambda, a.data(), arg.data(), qc.data(), qs.data(), begin);
+    if (by_queue) {
+      SolvePenalizedByQueue(p, n, lambda, a.data(), arg.data(), qc.data(), qs.data(), begin);
+    } else if (!SolvePenalizedByScans(p, n, lambda, budget, a.data(), b.data(), arg.data(),
+                                      begin)) {
+      lambda *= 1e-2;  // clusters far too long: far too few of them
+      continue;
+    }
     const int32_t c = static_cast<int32_t>(begin.size());
     if (c == k) {
       if (stats != nullptr) *stats = {solves, 0, false};

@@ -369,7 +369,8 @@ TEST(Kmeans1DFast, AdversarialInputs) {
     for (int k = 1; k <= 8; ++k) ExpectSameOptimum(x, w, k);
   }
   // Two far-apart tight clumps and one outlier: the first penalty guess is far too large
-  // (one long cluster per clump); the search solves again with a smaller one.
+  // (one long cluster per clump): the row scans stop at their budget (k >= 128, short mean
+  // clusters) and the search solves again with a smaller one.
   {
     std::vector<double> x, w;
     std::normal_distribution<double> clump(0.0, 1e-3);
@@ -378,7 +379,7 @@ TEST(Kmeans1DFast, AdversarialInputs) {
     x.push_back(30);
     std::sort(x.begin(), x.end());
     w.assign(x.size(), 1.0);
-    for (int k : {3, 4, 16, 64}) ExpectSameOptimum(x, w, k);
+    for (int k : {3, 4, 16, 64, 128, 256}) ExpectSameOptimum(x, w, k);
   }
   // One huge weight among small ones; weights spanning 12 orders of magnitude.
   {
