@@ -152,12 +152,13 @@ ANEC_INLINE unsigned BeatsAt4(const double* a, const double* s1, const double* w
 // every later end too; so after F(j) is known, candidate j takes over a suffix of the ends still
 // to come, found against the queue's last candidate alone: drop that candidate while j beats it
 // at its first end, then find the first end where j wins. On weight groups that end is nearly
-// always within 8 of the last candidate's first end (measured: 1.7 drops and a crossover within
-// 8 ends for ~90% of candidates), so it is looked for 4 ends at a time (one vector of
-// comparisons, no branch per end), then by galloping and bisection. Each row then costs a few
-// comparisons whatever the cluster length, not a scan of about half a cluster. Strict comparisons
-// keep the leftmost argmin, as a scan would. Writes the cluster starts (ascending, begin[0] == 0)
-// into `begin`. a: n + 1 doubles; qc, qs: n + 2 ints of scratch (candidate, first end it owns).
+// always close to the last candidate's first end (measured on SmolLM2's groups: 0.7 drops per
+// candidate, the crossover within 7 ends for ~87% of them), so it is looked for 4 ends at a time
+// (one vector of comparisons, no branch per end), then by galloping and bisection. Each row then
+// costs a few comparisons whatever the cluster length, not a scan of about half a cluster. Strict
+// comparisons keep the leftmost argmin, as a scan would. Writes the cluster starts (ascending,
+// begin[0] == 0) into `begin`. a: n + 1 doubles; qc, qs: n + 2 ints of scratch (candidate, first
+// end it owns).
 ANEC_INLINE void SolvePenalizedByQueue(const PrefixSums& p, int32_t n, double lambda, double* a,
                                        int32_t* arg, int32_t* qc, int32_t* qs,
                                        std::vector<int32_t>& begin) {
