@@ -26,7 +26,8 @@ constexpr int32_t kLayeredAboveMeanLength = 768;  // n / k beyond which Kmeans1D
 constexpr int32_t kMaxGap = 16;
 // Mean cluster length n / k from which the penalised pass runs by the candidate queue instead of
 // row scans. A/B of the whole k-means: scans 3-7% faster at 24 (SmolLM2's Q4_1 groups, k = 64);
-// the queue 40% faster at 31 (bf16 Gaussian groups), 15-20% at 48 and 1.4-2.7x from 70 up.
+// the queue 15-40% faster at 31 (bf16 Gaussian groups, by load), 15-20% at 48-69 and 1.4-2.8x
+// at 96-276 (docs/QUANTIZATION.md, "Candidate-queue penalised pass").
 constexpr double kQueueFromMeanLength = 28;
 
 // Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
