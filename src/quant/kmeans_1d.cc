@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "quant/kmeans_1d_internal.h"
+#include "quant/kmeans_1d_penalized.h"
 
 namespace anec::quant {
 namespace {
@@ -15,118 +16,40 @@ namespace {
 using kmeans_internal::PrefixSums;
 using kmeans_internal::RowMin;
 using kmeans_internal::ScanRow;
+using kmeans_internal::SolvePenalizedByQueue;
+using kmeans_internal::SolvePenalizedByScans;
 
 // The search gives up after kMaxSolves penalised solves. Bands up to kMaxGap clusters wide are
 // used; wider ones fall back to the layered DP.
 constexpr int kMaxSolves = 12;
 constexpr int32_t kLayeredAboveMeanLength = 768;  // n / k beyond which Kmeans1DLayered runs
 constexpr int32_t kMaxGap = 16;
+// Mean cluster length n / k from which the penalised pass runs by the candidate queue instead of
+// row scans. A/B of the whole k-means: scans 3-7% faster at 24 (SmolLM2's Q4_1 groups, k = 64);
+// the queue 15-40% faster at 31 (bf16 Gaussian groups, by load), 15-20% at 48-69 and 1.4-2.8x
+// at 96-276 (docs/QUANTIZATION.md, "Candidate-queue penalised pass").
+constexpr double kQueueFromMeanLength = 28;
 
 // Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
-// band of about d mean-length clusters) and of one penalised solve (scans of about 1.2 mean
-// cluster lengths per prefix, measured on SmolLM2's groups).
+// band of about d mean-length clusters) and of one penalised solve by scans (about 1.2 mean
+// cluster lengths per prefix, measured on SmolLM2's groups). A solve by the queue costs about 16
+// whatever the length (rdtsc: ~125 cycles per value, where the band DP costs ~8 per unit), but
+// using that in the stopping rule (more second solves) measured the same time, so the rule keeps
+// the scans' figure for both.
 double BandCost(int32_t d, double mean_len) { return 2.0 * d * std::log2(2.0 + d * mean_len); }
 double SolveCost(double mean_len) { return 1.2 * mean_len + 1; }
 
-// min over partitions of [0, n) of SSE + lambda * (number of clusters), the 1-D/1-D DP
-// F(i) = min_{j < i} F(j) + cost(j, i) + lambda. The matrix F(j) + cost(j, i) is Monge (cost
-// satisfies the quadrangle inequality, F(j) only adds a column constant), so the leftmost argmin
-// opt(i) is nondecreasing in i and row i only scans j in [opt(i-1), i-1].
-// a[j] holds F(j) - S2(j). Writes the cluster starts (ascending, begin[0] == 0) into `begin`.
-// Row minimum of the penalised DP over j in [jlo, jhi] (ScanRow's contract), cut short by the
-// monotonicity of F: F(j) <= F(j+1) (dropping the last value from the last cluster of an optimal
-// partition of [0, j+1) lowers neither its SSE nor its count), and cost >= 0, so once
-// F(j) > the best F(j') + cost(j', i) found so far, no later j can win. f[j] = F(j). The margin
-// covers rounding in the costs.
-ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double* s1,
-                                 const double* w, double s1i, double wi, double s2i, int32_t jlo,
-                                 int32_t jhi) {
-  const double inf = std::numeric_limits<double>::infinity();
-  auto beaten = [&](int32_t j, double best) ANEC_INLINE_LAMBDA {
-    const double bound = best + s2i;
-    return f[j] - bound > 1e-12 * (std::fabs(f[j]) + std::fabs(bound));
-  };
-  double best = inf;
-  int32_t best_j = jlo;
-  int32_t j = jlo;
-#if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
-  if (jhi - jlo + 1 >= 8) {
-    typedef double V __attribute__((vector_size(32)));
-    typedef int64_t I __attribute__((vector_size(32)));
-    V vbest = {inf, inf, inf, inf};
-    I vidx = {0, 0, 0, 0};
-    I vj = {j, j + 1, j + 2, j + 3};
-    const I four = {4, 4, 4, 4};
-    const V vs1i = {s1i, s1i, s1i, s1i}, vwi = {wi, wi, wi, wi};
-    double running = inf;  // min over lanes so far
-    bool cut = false;
-    for (; j + 3 <= jhi; j += 4) {
-      if (beaten(j, running)) {
-        cut = true;
-        break;
-      }
-      V va, vs1, vw;
-      std::memcpy(&va, a + j, sizeof(V));
-      std::memcpy(&vs1, s1 + j, sizeof(V));
-      std::memcpy(&vw, w + j, sizeof(V));
-      const V d1 = vs1i - vs1;
-      const V v = va - d1 * d1 / (vwi - vw);
-      const I lt = v < vbest;
-      vbest = lt ? v : vbest;
-      vidx = lt ? vj : vidx;
-      vj += four;
-      running = std::min(std::min(vbest[0], vbest[1]), std::min(vbest[2], vbest[3]));
-    }
-    for (int l = 0; l < 4; ++l) {
-      if (vbest[l] < best || (vbest[l] == best && vidx[l] < best_j)) {
-        best = vbest[l];
-        best_j = static_cast<int32_t>(vidx[l]);
-      }
-    }
-    if (cut) return {best, best_j};
-  }
-#endif
-  for (; j <= jhi; ++j) {
-    if (beaten(j, best)) break;
-    const double d1 = s1i - s1[j];
-    const double v = a[j] - d1 * d1 / (wi - w[j]);
-    if (v < best) {
-      best = v;
-      best_j = j;
-    }
-  }
-  return {best, best_j};
-}
-
-// Scans cost the sum of the last clusters' lengths (less with the cut above), so a penalty far
-// too large (few, long clusters) could cost O(n^2): past `budget` evaluations the solve stops and
-// returns false. a, f: n + 1 doubles.
-ANEC_INLINE bool SolvePenalized(const PrefixSums& p, int32_t n, double lambda, int64_t budget,
-                                double* a, double* f, int32_t* arg, std::vector<int32_t>& begin) {
-  const double* w = p.w.data();
-  const double* s1 = p.s1.data();
-  const double* s2 = p.s2.data();
-  a[0] = f[0] = 0;
-  int32_t lo = 0;
-  int64_t evals = 0;
-  for (int32_t i = 1; i <= n; ++i) {
-    evals += i - lo;
-    if (evals > budget) return false;
-    const RowMin r = ScanRowPruned(a, f, s1, w, s1[i], w[i], s2[i], lo, i - 1);
-    a[i] = r.value + lambda;
-    f[i] = a[i] + s2[i];
-    arg[i] = r.arg;
-    lo = r.arg;
-  }
-  begin.clear();
-  for (int32_t i = n; i > 0; i = arg[i]) begin.push_back(arg[i]);
-  std::reverse(begin.begin(), begin.end());
-  return true;
-}
+// In the band DP's divide and conquer, a span of rows whose argmins lie among at most this many
+// candidates is finished row by row: splitting it further costs more in bookkeeping per row than
+// the evaluations it saves (A/B on SmolLM2's groups, whole k-means against no sweep: 1.04x at
+// LUT6, 1.03x at LUT4; 5 the same as 9, 17 half the gain; sweeping every span, with no divide
+// and conquer, 1.3-1.5x slower).
+constexpr int32_t kSweepMaxCandidates = 9;
 
 // The exact k-cluster DP restricted to boundary bands: the m-th cluster start (m = 1..k-1) lies in
 // [lo[m], hi[m]]; lo and hi are strictly increasing, lo[m] >= m, hi[m] <= n - k + m. Each layer
-// is one divide and conquer over its band (argmins nondecreasing in i). prev/cur: n + 1 doubles.
+// is one divide and conquer over its band (argmins nondecreasing in i), its narrow spans swept
+// row by row. prev/cur: n + 1 doubles.
 ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n, int32_t k,
                                                   const std::vector<int32_t>& lo,
                                                   const std::vector<int32_t>& hi, double* prev,
@@ -149,6 +72,18 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
     while (!stack.empty()) {
       const Span s = stack.back();
       stack.pop_back();
+      if (s.opt_hi - s.opt_lo + 1 <= kSweepMaxCandidates) {
+        // Row by row, each from the previous row's argmin (argmins are nondecreasing in i).
+        int32_t from = s.opt_lo;
+        for (int32_t i = s.lo; i <= s.hi; ++i) {
+          const int32_t jhi = std::min(s.opt_hi, i - 1);
+          const RowMin r = ScanRow(prev, s1, w, s1[i], w[i], std::min(from, jhi), jhi);
+          cur[i] = r.value;
+          opt_m[i] = r.arg;
+          from = r.arg;
+        }
+        continue;
+      }
       const int32_t mid = s.lo + (s.hi - s.lo) / 2;
       int32_t jlo = s.opt_lo;
       const int32_t jhi = std::min(s.opt_hi, mid - 1);
@@ -209,12 +144,13 @@ double FirstPenalty(std::span<const double> x, const PrefixSums& p, int32_t k) {
 // search did not come close enough to k (the caller then runs the layered DP). x: the values.
 ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, const PrefixSums& p,
                                                    int32_t n, int32_t k, Kmeans1DStats* stats) {
-  std::vector<double> a(n + 1), b(n + 1);  // b: F for the solves, then the band DP's scratch
-  std::vector<int32_t> arg(n + 1);
+  std::vector<double> a(n + 1), b(n + 1);  // b: F for the scans, then the band DP's scratch
+  const double mean_len = static_cast<double>(n) / k;
+  const bool by_queue = mean_len >= kQueueFromMeanLength;
+  std::vector<int32_t> arg(n + 1), qc(by_queue ? n + 2 : 0), qs(by_queue ? n + 2 : 0);
   std::vector<int32_t> begin, above, below;  // best solutions with more / fewer than k clusters
   double lambda_above = 0, lambda_below = 0;
   double lambda = FirstPenalty(x, p, k);
-  const double mean_len = static_cast<double>(n) / k;
   // Another solve (then a band of about one cluster) is worth it only while the band at hand
   // costs more.
   const double worth_another = SolveCost(mean_len) + BandCost(1, mean_len);
@@ -223,7 +159,10 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
   int solves = 0;
   while (solves < kMaxSolves && std::isfinite(lambda) && lambda > 0) {
     ++solves;
-    if (!SolvePenalized(p, n, lambda, budget, a.data(), b.data(), arg.data(), begin)) {
+    if (by_queue) {
+      SolvePenalizedByQueue(p, n, lambda, a.data(), arg.data(), qc.data(), qs.data(), begin);
+    } else if (!SolvePenalizedByScans(p, n, lambda, budget, a.data(), b.data(), arg.data(),
+                                      begin)) {
       lambda *= 1e-2;  // clusters far too long: far too few of them
       continue;
     }

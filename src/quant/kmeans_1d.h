@@ -4,7 +4,9 @@
 // Optimal 1-D clusters are contiguous runs of the sorted values; cost(j, i), the weighted SSE of
 // values [j, i), satisfies the quadrangle inequality (interval SSE is concave Monge). Kmeans1D:
 //  1. Lagrangian relaxation: min SSE + lambda * clusters is a 1-D/1-D DP whose argmins are
-//     monotone, solved in one pass with scans of the last cluster's length; any solution of it
+//     monotone, solved in one pass: by row scans from the previous argmin while clusters are
+//     short, else with a queue of candidate cluster starts, each owning the prefix ends where it
+//     is best (a few comparisons per value whatever the length); any solution of it
 //     with c clusters is an optimal c-partition. lambda starts from an estimate and is updated
 //     (log-log secant) until c == k (done) or c is close enough to k that the band below costs
 //     less than another pass: 1 to 2 passes on real weight groups.

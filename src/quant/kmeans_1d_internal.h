@@ -16,20 +16,40 @@
 
 namespace anec::quant::kmeans_internal {
 
+#if defined(__GNUC__)
+// Everything on the DP's hot path is inlined into each target clone of Boundaries16/32 below.
+#define ANEC_INLINE inline __attribute__((always_inline))
+#define ANEC_INLINE_LAMBDA __attribute__((always_inline))
+#define ANEC_NOINLINE inline __attribute__((noinline))
+#else
+#define ANEC_INLINE inline
+#define ANEC_INLINE_LAMBDA
+#define ANEC_NOINLINE inline
+#endif
+
 // Prefix sums over the first i values (i = 0..n) of w, w*x, w*x^2 with x centred on the weighted
 // mean, so that cluster costs S2 - S1^2/W cancel as little as possible.
 struct PrefixSums {
   std::vector<double> w, s1, s2;
 };
 
-inline PrefixSums BuildPrefixSums(std::span<const double> x, std::span<const double> w) {
-  const size_t n = x.size();
+// The weighted mean, summed in long double. A function of its own, never inlined: inlined into
+// its callers, GCC kept these two sums in memory (an 80-bit store and reload per value on each
+// add chain: 30 instead of 13-15 TSC cycles per value for the prefix sums, ~6% of Kmeans1D on
+// SmolLM2's groups); alone, they stay in x87 registers. Same operations in the same order either
+// way, so the same bits.
+ANEC_NOINLINE long double WeightedMean(std::span<const double> x, std::span<const double> w) {
   long double tw = 0, twx = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < x.size(); ++i) {
     tw += w[i];
     twx += static_cast<long double>(w[i]) * x[i];
   }
-  const long double centre = twx / tw;
+  return twx / tw;
+}
+
+inline PrefixSums BuildPrefixSums(std::span<const double> x, std::span<const double> w) {
+  const size_t n = x.size();
+  const long double centre = WeightedMean(x, w);
   PrefixSums p;
   p.w.resize(n + 1);
   p.s1.resize(n + 1);
@@ -55,15 +75,6 @@ struct RowMin {
   double value;
   int32_t arg;
 };
-
-#if defined(__GNUC__)
-// Everything on the DP's hot path is inlined into each target clone of Boundaries16/32 below.
-#define ANEC_INLINE inline __attribute__((always_inline))
-#define ANEC_INLINE_LAMBDA __attribute__((always_inline))
-#else
-#define ANEC_INLINE inline
-#define ANEC_INLINE_LAMBDA
-#endif
 
 ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, double s1i,
                            double wi, int32_t jlo, int32_t jhi) {

@@ -369,7 +369,8 @@ TEST(Kmeans1DFast, AdversarialInputs) {
     for (int k = 1; k <= 8; ++k) ExpectSameOptimum(x, w, k);
   }
   // Two far-apart tight clumps and one outlier: the first penalty guess is far too large
-  // (one long cluster per clump), which the scan budget catches.
+  // (one long cluster per clump): the row scans stop at their budget (k >= 128, short mean
+  // clusters) and the search solves again with a smaller one.
   {
     std::vector<double> x, w;
     std::normal_distribution<double> clump(0.0, 1e-3);
@@ -378,7 +379,7 @@ TEST(Kmeans1DFast, AdversarialInputs) {
     x.push_back(30);
     std::sort(x.begin(), x.end());
     w.assign(x.size(), 1.0);
-    for (int k : {3, 4, 16, 64}) ExpectSameOptimum(x, w, k);
+    for (int k : {3, 4, 16, 64, 128, 256}) ExpectSameOptimum(x, w, k);
   }
   // One huge weight among small ones; weights spanning 12 orders of magnitude.
   {
@@ -398,6 +399,41 @@ TEST(Kmeans1DFast, AdversarialInputs) {
     ExpectSameOptimum(x, w, 4, &stats);
     EXPECT_TRUE(stats.layered);
     EXPECT_EQ(stats.penalized_solves, 0);
+  }
+}
+
+// Long mean clusters (n / k up to ~700, below the layered cut-off) and mixed densities: a new
+// candidate's takeover end is then often far past the last candidate's first end, so the
+// penalised solve's queue gallops and bisects instead of settling within its first 8 ends, and
+// some candidates never win. Tiny n reaches the ends where fewer than 4 remain.
+TEST(Kmeans1DFast, PenalisedQueueWithFarCrossoversAndShortTails) {
+  std::mt19937_64 rng(4242);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (int t = 0; t < 8; ++t) {
+    std::vector<double> x, w;
+    const int n = 1500 + 200 * t;
+    for (int i = 0; i < n; ++i) {
+      // Dense core, a sparse shoulder and a few far outliers, weights 1..50.
+      const int part = i % 10;
+      const double v = part < 7   ? 0.01 * normal(rng)
+                       : part < 9 ? 0.5 * normal(rng)
+                                  : 20 * normal(rng);
+      x.push_back(v);
+    }
+    std::sort(x.begin(), x.end());
+    std::uniform_int_distribution<int> count(1, 50);
+    for (int i = 0; i < n; ++i) w.push_back(count(rng));
+    for (int k : {4, 5, 8, 12}) {
+      Kmeans1DStats stats;
+      ExpectSameOptimum(x, w, k, &stats);
+      EXPECT_FALSE(stats.layered) << "n " << n << " k " << k;
+      EXPECT_GT(stats.penalized_solves, 0);
+    }
+  }
+  for (int n = 7; n <= 14; ++n) {
+    std::vector<double> x, w;
+    MakeInput(rng, n, 0, true, &x, &w);
+    for (int k = 2; k < n; ++k) ExpectSameOptimum(x, w, k);
   }
 }
 

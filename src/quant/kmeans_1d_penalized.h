@@ -1,0 +1,253 @@
+// The Lagrangian (penalised) pass of Kmeans1D, two ways: by row scans (cheaper while clusters
+// are short) and by a queue of candidate starts (a few comparisons per value whatever the cluster
+// length). Both return the same partition up to rounding ties. Internal to kmeans_1d.cc; a
+// header only so that both inline into its target clones.
+//
+// The problem: min over partitions of [0, n) of SSE + lambda * (number of clusters), the 1-D/1-D
+// DP F(i) = min_{j < i} F(j) + cost(j, i) + lambda. The matrix F(j) + cost(j, i) is Monge (cost
+// satisfies the quadrangle inequality, F(j) only adds a column constant), so the leftmost argmin
+// opt(i) is nondecreasing in i. a[j] holds F(j) - S2(j); arg[i] receives opt(i).
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "quant/kmeans_1d_internal.h"
+
+namespace anec::quant::kmeans_internal {
+
+// Row minimum of the penalised DP over j in [jlo, jhi] (ScanRow's contract), cut short by the
+// monotonicity of F: F(j) <= F(j+1) (dropping the last value from the last cluster of an optimal
+// partition of [0, j+1) lowers neither its SSE nor its count), and cost >= 0, so once
+// F(j) > the best F(j') + cost(j', i) found so far, no later j can win. f[j] = F(j). The margin
+// covers rounding in the costs.
+ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double* s1,
+                                 const double* w, double s1i, double wi, double s2i, int32_t jlo,
+                                 int32_t jhi) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto beaten = [&](int32_t j, double best) ANEC_INLINE_LAMBDA {
+    const double bound = best + s2i;
+    return f[j] - bound > 1e-12 * (std::fabs(f[j]) + std::fabs(bound));
+  };
+  double best = inf;
+  int32_t best_j = jlo;
+  int32_t j = jlo;
+#if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
+  if (jhi - jlo + 1 >= 8) {
+    typedef double V __attribute__((vector_size(32)));
+    typedef int64_t I __attribute__((vector_size(32)));
+    V vbest = {inf, inf, inf, inf};
+    I vidx = {0, 0, 0, 0};
+    I vj = {j, j + 1, j + 2, j + 3};
+    const I four = {4, 4, 4, 4};
+    const V vs1i = {s1i, s1i, s1i, s1i}, vwi = {wi, wi, wi, wi};
+    double running = inf;  // min over lanes so far
+    bool cut = false;
+    for (; j + 3 <= jhi; j += 4) {
+      if (beaten(j, running)) {
+        cut = true;
+        break;
+      }
+      V va, vs1, vw;
+      std::memcpy(&va, a + j, sizeof(V));
+      std::memcpy(&vs1, s1 + j, sizeof(V));
+      std::memcpy(&vw, w + j, sizeof(V));
+      const V d1 = vs1i - vs1;
+      const V v = va - d1 * d1 / (vwi - vw);
+      const I lt = v < vbest;
+      vbest = lt ? v : vbest;
+      vidx = lt ? vj : vidx;
+      vj += four;
+      running = std::min(std::min(vbest[0], vbest[1]), std::min(vbest[2], vbest[3]));
+    }
+    for (int l = 0; l < 4; ++l) {
+      if (vbest[l] < best || (vbest[l] == best && vidx[l] < best_j)) {
+        best = vbest[l];
+        best_j = static_cast<int32_t>(vidx[l]);
+      }
+    }
+    if (cut) return {best, best_j};
+  }
+#endif
+  for (; j <= jhi; ++j) {
+    if (beaten(j, best)) break;
+    const double d1 = s1i - s1[j];
+    const double v = a[j] - d1 * d1 / (wi - w[j]);
+    if (v < best) {
+      best = v;
+      best_j = j;
+    }
+  }
+  return {best, best_j};
+}
+
+// The penalised DP by row scans: row i scans j from opt(i-1) up, cut by ScanRowPruned. Scans cost
+// the sum of the last clusters' lengths (less with the cut), so a penalty far too large (few,
+// long clusters) could cost O(n^2): past `budget` evaluations the solve stops and returns false.
+// Writes the cluster starts (ascending, begin[0] == 0) into `begin`. a, f: n + 1 doubles.
+ANEC_INLINE bool SolvePenalizedByScans(const PrefixSums& p, int32_t n, double lambda,
+                                       int64_t budget, double* a, double* f, int32_t* arg,
+                                       std::vector<int32_t>& begin) {
+  const double* w = p.w.data();
+  const double* s1 = p.s1.data();
+  const double* s2 = p.s2.data();
+  a[0] = f[0] = 0;
+  int32_t lo = 0;
+  int64_t evals = 0;
+  for (int32_t i = 1; i <= n; ++i) {
+    evals += i - lo;
+    if (evals > budget) return false;
+    const RowMin r = ScanRowPruned(a, f, s1, w, s1[i], w[i], s2[i], lo, i - 1);
+    a[i] = r.value + lambda;
+    f[i] = a[i] + s2[i];
+    arg[i] = r.arg;
+    lo = r.arg;
+  }
+  begin.clear();
+  for (int32_t i = n; i > 0; i = arg[i]) begin.push_back(arg[i]);
+  std::reverse(begin.begin(), begin.end());
+  return true;
+}
+
+// a[j] - (s1[i] - s1[j])^2 / (w[i] - w[j]): candidate j's value for prefix end i, less S2(i).
+// The same expression, hence the same bits, as ScanRow's.
+ANEC_INLINE double CandidateValue(const double* a, const double* s1, const double* w, int32_t j,
+                                  int32_t i) {
+  const double d1 = s1[i] - s1[j];
+  return a[j] - d1 * d1 / (w[i] - w[j]);
+}
+
+// Bit l set when candidate j2 strictly beats j1 at prefix end r + l, l = 0..3 (r + 3 <= n).
+ANEC_INLINE unsigned BeatsAt4(const double* a, const double* s1, const double* w, int32_t j2,
+                              int32_t j1, int32_t r) {
+#if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
+  typedef double V __attribute__((vector_size(32)));
+  typedef int64_t I __attribute__((vector_size(32)));
+  V vs1, vw;
+  std::memcpy(&vs1, s1 + r, sizeof(V));
+  std::memcpy(&vw, w + r, sizeof(V));
+  const V d2 = vs1 - s1[j2], d1 = vs1 - s1[j1];
+  const V v2 = a[j2] - d2 * d2 / (vw - w[j2]);
+  const V v1 = a[j1] - d1 * d1 / (vw - w[j1]);
+  const I lt = v2 < v1;
+  const I bit = {1, 2, 4, 8};
+  const I m = lt & bit;
+  return static_cast<unsigned>(m[0] | m[1] | m[2] | m[3]);
+#else
+  unsigned m = 0;
+  for (int l = 0; l < 4; ++l) {
+    if (CandidateValue(a, s1, w, j2, r + l) < CandidateValue(a, s1, w, j1, r + l)) m |= 1u << l;
+  }
+  return m;
+#endif
+}
+
+// The penalised DP with a queue of candidates instead of row scans. By the quadrangle inequality,
+// once a later start j2 strictly beats an earlier j1 at some prefix end i, it strictly beats it at
+// every later end too; so after F(j) is known, candidate j takes over a suffix of the ends still
+// to come, found against the queue's last candidate alone: drop that candidate while j beats it
+// at its first end, then find the first end where j wins. On weight groups that end is nearly
+// always close to the last candidate's first end (measured on SmolLM2's groups: 0.7 drops per
+// candidate, the crossover within 7 ends for ~87% of them), so it is looked for 4 ends at a time
+// (one vector of comparisons, no branch per end), then by galloping and bisection. Each row then
+// costs a few comparisons whatever the cluster length, not a scan of about half a cluster. Strict
+// comparisons keep the leftmost argmin, as a scan would. Writes the cluster starts (ascending,
+// begin[0] == 0) into `begin`. a: n + 1 doubles; qc, qs: n + 2 ints of scratch (candidate, first
+// end it owns).
+ANEC_INLINE void SolvePenalizedByQueue(const PrefixSums& p, int32_t n, double lambda, double* a,
+                                       int32_t* arg, int32_t* qc, int32_t* qs,
+                                       std::vector<int32_t>& begin) {
+  const double* w = p.w.data();
+  const double* s1 = p.s1.data();
+  auto beats = [&](int32_t j2, int32_t j1, int32_t i) ANEC_INLINE_LAMBDA {
+    return CandidateValue(a, s1, w, j2, i) < CandidateValue(a, s1, w, j1, i);
+  };
+  a[0] = 0;
+  int32_t head = 0, tail = 1;  // queue qc/qs[head, tail): first ends strictly increasing
+  qc[0] = 0;
+  qs[0] = 1;
+  qs[1] = n + 1;
+  for (int32_t i = 1; i <= n; ++i) {
+    // First ends are strictly increasing and every entry owns at least its first end, so the
+    // owner advances by at most one entry per end; qs[tail] == n + 1 stops it at the last.
+    head += qs[head + 1] <= i;
+    const int32_t j = qc[head];
+    a[i] = CandidateValue(a, s1, w, j, i) + lambda;
+    arg[i] = j;
+    if (i == n) break;
+    // First end from which candidate i owns the rest, or n + 1 if it never wins.
+    int32_t from = n + 1;
+    while (true) {
+      if (tail == head) {
+        from = i + 1;
+        break;
+      }
+      const int32_t t = qc[tail - 1];
+      int32_t lo = std::max(qs[tail - 1], i + 1);  // i loses to t at end lo, once checked
+      if (lo + 3 <= n) {
+        const unsigned m = BeatsAt4(a, s1, w, i, t, lo);
+        if (m & 1u) {
+          --tail;
+          continue;
+        }
+        if (m != 0) {
+          from = lo + std::countr_zero(m);
+          break;
+        }
+        lo += 3;
+        if (lo + 4 <= n) {
+          const unsigned m2 = BeatsAt4(a, s1, w, i, t, lo + 1);
+          if (m2 != 0) {
+            from = lo + 1 + std::countr_zero(m2);
+            break;
+          }
+          lo += 4;
+        }
+      } else if (beats(i, t, lo)) {
+        --tail;
+        continue;
+      }
+      // Gallop from lo, then bisect (lo loses, hi wins).
+      int32_t hi = n;
+      for (int32_t step = 1;; step *= 2) {
+        if (n - lo <= step) {
+          if (!beats(i, t, n)) hi = n + 1;  // never better than t: never optimal
+          break;
+        }
+        if (beats(i, t, lo + step)) {
+          hi = lo + step;
+          break;
+        }
+        lo += step;
+      }
+      if (hi <= n) {
+        while (hi - lo > 1) {
+          const int32_t mid = lo + (hi - lo) / 2;
+          if (beats(i, t, mid)) {
+            hi = mid;
+          } else {
+            lo = mid;
+          }
+        }
+      }
+      from = hi;
+      break;
+    }
+    if (from <= n) {
+      qc[tail] = i;
+      qs[tail] = from;
+      ++tail;
+    }
+    qs[tail] = n + 1;
+  }
+  begin.clear();
+  for (int32_t i = n; i > 0; i = arg[i]) begin.push_back(arg[i]);
+  std::reverse(begin.begin(), begin.end());
+}
+
+}  // namespace anec::quant::kmeans_internal

@@ -1,0 +1,71 @@
+#include "quant/kmeans_1d_penalized.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace anec::quant::kmeans_internal {
+namespace {
+
+// SSE + lambda * clusters of a partition, summed directly in long double.
+long double PenalisedObjective(const std::vector<double>& x, const std::vector<double>& w,
+                               const std::vector<int32_t>& begin, double lambda) {
+  long double total = 0;
+  for (size_t c = 0; c < begin.size(); ++c) {
+    const size_t b = begin[c], e = c + 1 < begin.size() ? begin[c + 1] : x.size();
+    long double sw = 0, swx = 0;
+    for (size_t i = b; i < e; ++i) {
+      sw += w[i];
+      swx += static_cast<long double>(w[i]) * x[i];
+    }
+    const long double mean = swx / sw;
+    for (size_t i = b; i < e; ++i) total += w[i] * (x[i] - mean) * (x[i] - mean);
+    total += lambda;
+  }
+  return total;
+}
+
+// The queue and the scans solve the same penalised problem: same objective to rounding, and on
+// these inputs (no exact ties) the same partition. Penalties from a few to a few hundred clusters
+// reach the queue's vector probes, its galloping (long clusters) and its short tails (the last
+// ends of small inputs).
+TEST(Kmeans1DPenalized, QueueMatchesScans) {
+  std::mt19937_64 rng(99);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> weight(0.5, 20.0);
+  int compared = 0;
+  for (int n : {2, 3, 5, 9, 40, 300, 2000}) {
+    std::vector<double> x(n), w(n);
+    for (int i = 0; i < n; ++i) {
+      x[i] = i % 5 == 0 ? 10 * normal(rng) : normal(rng);  // mixed densities
+      w[i] = weight(rng);
+    }
+    std::sort(x.begin(), x.end());
+    const PrefixSums p = BuildPrefixSums(x, w);
+    const double total = p.s2[n] - p.s1[n] * p.s1[n] / p.w[n];
+    for (double clusters : {1.5, 4.0, 16.0, 64.0, 300.0}) {
+      const double lambda = 6.75 * total / (clusters * clusters * clusters);
+      std::vector<double> a(n + 1), f(n + 1), a2(n + 1);
+      std::vector<int32_t> arg(n + 1), arg2(n + 1), qc(n + 2), qs(n + 2), by_scans, by_queue;
+      ASSERT_TRUE(SolvePenalizedByScans(p, n, lambda, int64_t{1} << 40, a.data(), f.data(),
+                                        arg.data(), by_scans));
+      SolvePenalizedByQueue(p, n, lambda, a2.data(), arg2.data(), qc.data(), qs.data(), by_queue);
+      ASSERT_FALSE(by_queue.empty());
+      EXPECT_EQ(by_queue.front(), 0);
+      EXPECT_TRUE(std::is_sorted(by_queue.begin(), by_queue.end()));
+      const long double want = PenalisedObjective(x, w, by_scans, lambda);
+      const long double got = PenalisedObjective(x, w, by_queue, lambda);
+      EXPECT_NEAR(static_cast<double>(got), static_cast<double>(want),
+                  1e-12 * static_cast<double>(want))
+          << "n " << n << " clusters " << clusters;
+      EXPECT_EQ(by_queue, by_scans) << "n " << n << " clusters " << clusters;
+      EXPECT_EQ(a2[n], a[n]) << "n " << n << " clusters " << clusters;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 35);
+}
+
+}  // namespace
+}  // namespace anec::quant::kmeans_internal
