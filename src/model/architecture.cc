@@ -31,28 +31,13 @@ constexpr RoleName kHfDecoderNames[] = {
     {TensorRole::kDownProj, "model.layers.{}.mlp.down_proj.weight"},
 };
 
-// Gemma 3: the MLP's input norm is pre_feedforward_layernorm; post_attention_layernorm and
-// post_feedforward_layernorm normalize the attention and MLP outputs (sandwich norms).
-constexpr RoleName kGemma3Names[] = {
-    {TensorRole::kEmbedding, "model.embed_tokens.weight"},
-    {TensorRole::kFinalNorm, "model.norm.weight"},
-    {TensorRole::kLmHead, "lm_head.weight"},
-    {TensorRole::kInputNorm, "model.layers.{}.input_layernorm.weight"},
+// Gemma 3 renames three roles of the shared table: the MLP's input norm is
+// pre_feedforward_layernorm; post_attention_layernorm and post_feedforward_layernorm normalize
+// the attention and MLP outputs (sandwich norms).
+constexpr RoleName kGemma3Renamed[] = {
     {TensorRole::kPostAttnNorm, "model.layers.{}.pre_feedforward_layernorm.weight"},
     {TensorRole::kAttnOutNorm, "model.layers.{}.post_attention_layernorm.weight"},
     {TensorRole::kMlpOutNorm, "model.layers.{}.post_feedforward_layernorm.weight"},
-    {TensorRole::kQProj, "model.layers.{}.self_attn.q_proj.weight"},
-    {TensorRole::kKProj, "model.layers.{}.self_attn.k_proj.weight"},
-    {TensorRole::kVProj, "model.layers.{}.self_attn.v_proj.weight"},
-    {TensorRole::kOProj, "model.layers.{}.self_attn.o_proj.weight"},
-    {TensorRole::kQBias, "model.layers.{}.self_attn.q_proj.bias"},
-    {TensorRole::kKBias, "model.layers.{}.self_attn.k_proj.bias"},
-    {TensorRole::kVBias, "model.layers.{}.self_attn.v_proj.bias"},
-    {TensorRole::kQNorm, "model.layers.{}.self_attn.q_norm.weight"},
-    {TensorRole::kKNorm, "model.layers.{}.self_attn.k_norm.weight"},
-    {TensorRole::kGateProj, "model.layers.{}.mlp.gate_proj.weight"},
-    {TensorRole::kUpProj, "model.layers.{}.mlp.up_proj.weight"},
-    {TensorRole::kDownProj, "model.layers.{}.mlp.down_proj.weight"},
 };
 
 constexpr BlockStyle kLlamaStyle = {0.0, false, false, false, MlpActivation::kSilu};
@@ -160,7 +145,7 @@ const ArchitectureTable kTables[] = {
      "gemma3",
      kGemma3Classes,
      kGemma3Types,
-     kGemma3Names,
+     kHfDecoderNames,
      AttentionBiasPolicy::kConfigQkvo,
      /*qk_norm=*/true,
      SlidingWindowPolicy::kLayerTypes,
@@ -168,7 +153,8 @@ const ArchitectureTable kTables[] = {
      "gemma3",
      16,
      {},
-     kGemmaStyle},
+     kGemmaStyle,
+     kGemma3Renamed},
 };
 
 struct RoleInfo {
@@ -313,11 +299,19 @@ std::string FillLayerPattern(std::string_view pattern, int64_t layer) {
   return out;
 }
 
-std::string TensorNameFor(const ArchitectureTable& table, TensorRole role, int64_t layer) {
-  for (const RoleName& rn : table.tensors) {
-    if (rn.role == role) return FillLayerPattern(rn.pattern, layer);
+std::string_view TensorPattern(const ArchitectureTable& table, TensorRole role) {
+  for (const RoleName& rn : table.renamed) {
+    if (rn.role == role) return rn.pattern;
   }
-  return std::string();
+  for (const RoleName& rn : table.tensors) {
+    if (rn.role == role) return rn.pattern;
+  }
+  return {};
+}
+
+std::string TensorNameFor(const ArchitectureTable& table, TensorRole role, int64_t layer) {
+  const std::string_view pattern = TensorPattern(table, role);
+  return pattern.empty() ? std::string() : FillLayerPattern(pattern, layer);
 }
 
 std::vector<int64_t> ExpectedShape(const ModelSpec& spec, TensorRole role) {

@@ -67,7 +67,7 @@ struct ArchitectureTable {
   std::string_view name;                          // "llama", the --architecture override value
   std::span<const std::string_view> hf_classes;   // config.json `architectures` entries
   std::span<const std::string_view> model_types;  // config.json `model_type` values
-  std::span<const RoleName> tensors;              // every role; see RoleUsed() for which apply
+  std::span<const RoleName> tensors;              // every role (with `renamed` below)
 
   // Differences from Llama:
   AttentionBiasPolicy attention_bias;
@@ -78,6 +78,8 @@ struct ArchitectureTable {
   int64_t lm_head_pieces;              // ANEMLL's split_lm_head (ane/lm_head_function.h)
   std::span<const FusedTensor> fused;  // stacked projections, if the checkpoint stores them so
   BlockStyle style;
+  // Roles whose names differ from `tensors` (looked up first; empty for most architectures).
+  std::span<const RoleName> renamed = {};
 };
 
 // The fused tensor in `table` that has `role` as one of its parts, or null.
@@ -135,6 +137,9 @@ bool IsLayerRole(TensorRole role);
 // biases only with attention_bias, q/k norms only with qk_norm, the output norms only with
 // sandwich_norms; every other role always.
 bool RoleUsed(const ModelSpec& spec, TensorRole role);
+
+// The name pattern of `role` ("{}" for the layer): `renamed`'s entry, else `tensors`'s, else "".
+std::string_view TensorPattern(const ArchitectureTable& table, TensorRole role);
 
 // The checkpoint name of `role` (at `layer` for layer roles; `layer` is ignored otherwise).
 // For kLmHead of a tied model this is still the lm_head pattern; Bind() redirects it.

@@ -26,22 +26,37 @@ TEST(ArchitectureTest, EveryArchitectureHasItsOwnTable) {
   EXPECT_EQ(SupportedArchitectureNames(), "llama, qwen2, qwen3, qwq, mistral, phi3, gemma3");
 }
 
-// Every role once, except the output norms, which only sandwich-norm architectures name.
+// Every role named, once per list, except the output norms, which only sandwich-norm
+// architectures name.
 TEST(ArchitectureTest, EveryTableNamesEveryRoleOnce) {
   for (const ArchitectureTable& t : AllArchitectureTables()) {
     for (TensorRole role : AllTensorRoles()) {
       const bool output_norm = role == TensorRole::kAttnOutNorm || role == TensorRole::kMlpOutNorm;
-      int count = 0;
-      for (const RoleName& rn : t.tensors) {
-        if (rn.role != role) continue;
-        ++count;
-        EXPECT_EQ(rn.pattern.find("{}") != std::string_view::npos, IsLayerRole(role))
+      for (std::span<const RoleName> list : {t.tensors, t.renamed}) {
+        int count = 0;
+        for (const RoleName& rn : list) count += rn.role == role;
+        EXPECT_LE(count, 1) << t.name << " " << TensorRoleName(role);
+      }
+      const std::string_view pattern = TensorPattern(t, role);
+      EXPECT_EQ(pattern.empty(), output_norm && !t.style.sandwich_norms)
+          << t.name << " " << TensorRoleName(role);
+      if (!pattern.empty()) {
+        EXPECT_EQ(pattern.find("{}") != std::string_view::npos, IsLayerRole(role))
             << t.name << " " << TensorRoleName(role);
       }
-      EXPECT_EQ(count, output_norm && !t.style.sandwich_norms ? 0 : 1)
-          << t.name << " " << TensorRoleName(role);
     }
   }
+}
+
+TEST(ArchitectureTest, Gemma3RenamesItsNormsOverTheSharedTable) {
+  const ArchitectureTable& gemma = GetArchitectureTable(Architecture::kGemma3);
+  EXPECT_EQ(TensorNameFor(gemma, TensorRole::kPostAttnNorm, 2),
+            "model.layers.2.pre_feedforward_layernorm.weight");
+  EXPECT_EQ(TensorNameFor(gemma, TensorRole::kAttnOutNorm, 2),
+            "model.layers.2.post_attention_layernorm.weight");
+  EXPECT_EQ(TensorNameFor(gemma, TensorRole::kQProj, 2), "model.layers.2.self_attn.q_proj.weight");
+  EXPECT_EQ(TensorNameFor(GetArchitectureTable(Architecture::kLlama), TensorRole::kPostAttnNorm, 2),
+            "model.layers.2.post_attention_layernorm.weight");
 }
 
 TEST(ArchitectureTest, NamesFollowHuggingFace) {
