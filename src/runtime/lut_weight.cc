@@ -17,11 +17,10 @@ inline uint32_t ReadPacked(const uint8_t* p, size_t n_bytes, int64_t i, int bits
   return (word >> (bit & 7)) & ((1u << bits) - 1);
 }
 
-
 // The run length R when `col_table` is constant on every [kR, (k+1)R) and R is a multiple of 16
 // (so every block starts on a byte and the SIMD decoders take whole blocks), else 0.
 int64_t ColumnBlock(const std::vector<int32_t>& col_table, int bits) {
-  if (bits != 4 && bits != 6) return 0;
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 6) return 0;
   const int64_t n = static_cast<int64_t>(col_table.size());
   int64_t r = 1;
   while (r < n && col_table[static_cast<size_t>(r)] == col_table[0]) ++r;
@@ -49,29 +48,31 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
   }
   int64_t rank = static_cast<int64_t>(indices_shape.size());
   if (lut.rank() != rank + 2) {
-    return InvalidArgument(
-        "constexpr_lut_to_dense: lut {} must have 2 more dims than indices {}", lut.TypeString(),
-        ShapeString(indices_shape));
+    return InvalidArgument("constexpr_lut_to_dense: lut {} must have 2 more dims than indices {}",
+                           lut.TypeString(), ShapeString(indices_shape));
   }
   auto w = std::shared_ptr<LutWeight>(new LutWeight());
   w->palette_ = lut.dim(rank);
   w->vector_size_ = lut.dim(rank + 1);
   if (w->palette_ != (int64_t{1} << bits)) {
-    return InvalidArgument("constexpr_lut_to_dense: lut has {} entries per table, expected 2^{} = {}",
-                           w->palette_, bits, int64_t{1} << bits);
+    return InvalidArgument(
+        "constexpr_lut_to_dense: lut has {} entries per table, expected 2^{} = {}", w->palette_,
+        bits, int64_t{1} << bits);
   }
   for (int64_t k = 0; k < rank; ++k) {
     int64_t g = lut.dim(k), d = indices_shape[static_cast<size_t>(k)];
     if (g <= 0 || d % g != 0) {
       return InvalidArgument(
-          "constexpr_lut_to_dense: lut dim {} ({}) does not divide indices dim {} ({})", k, g, k, d);
+          "constexpr_lut_to_dense: lut dim {} ({}) does not divide indices dim {} ({})", k, g, k,
+          d);
     }
   }
   int64_t n = NumElements(indices_shape);
   uint64_t need = (static_cast<uint64_t>(n) * static_cast<uint64_t>(bits) + 7) / 8;
   if (packed.size() < need) {
-    return InvalidArgument("constexpr_lut_to_dense: indices hold {} bytes, {} needed for {} x {} bits",
-                           packed.size(), need, n, bits);
+    return InvalidArgument(
+        "constexpr_lut_to_dense: indices hold {} bytes, {} needed for {} x {} bits", packed.size(),
+        need, n, bits);
   }
   w->out_shape_ = indices_shape;
   if (w->vector_size_ > 1) {
@@ -92,7 +93,8 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
   // sum_k (c_k / (d_k / g_k)) * gstride_k.
   w->gstride_.assign(static_cast<size_t>(rank), 1);
   for (int64_t k = rank - 2; k >= 0; --k) {
-    w->gstride_[static_cast<size_t>(k)] = w->gstride_[static_cast<size_t>(k + 1)] * w->lut_.dim(k + 1);
+    w->gstride_[static_cast<size_t>(k)] =
+        w->gstride_[static_cast<size_t>(k + 1)] * w->lut_.dim(k + 1);
   }
   bool float_table = IsFloat(w->lut_.dtype());
   if (w->vector_size_ == 1 && float_table && rank >= 1) {
@@ -127,8 +129,8 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
       w->col_block_ = ColumnBlock(w->col_table_, bits);
     }
   }
-  w->fast_dot_ = w->row_decodable_ && (bits == 4 || bits == 6) &&
-                 (w->cols_ * bits) % 8 == 0 && w->col_table_.empty();
+  w->fast_dot_ = w->row_decodable_ && (bits == 4 || bits == 6) && (w->cols_ * bits) % 8 == 0 &&
+                 w->col_table_.empty();
   if (w->fast_dot_ && bits == 6 && w->lut_.dtype() == DType::kFloat16 && HasLutByteLookup()) {
     // 6-bit fp16 tables (what the converter writes) go to the byte-lookup kernel (4 bits
     // stay on DotLut4's 16-entry permute: both ran at 20-23 G weights/s per core here).
@@ -169,11 +171,8 @@ void LutWeight::DecodeRow(int64_t row, float* out) const {
     for (int64_t c = 0; c < cols_; c += col_block_) {
       const float* t = table + col_table_[static_cast<size_t>(c)];
       uint64_t bit = static_cast<uint64_t>(first + c) * static_cast<uint64_t>(bits_);
-      if (bits_ == 4) {
-        DecodeLut4Row(p + bit / 8, t, col_block_, out + c);
-      } else {
-        DecodeLut6Row(p + bit / 8, t, col_block_, out + c);
-      }
+      // col_block_ is a multiple of 16 columns: every block starts on a byte.
+      DecodeAligned(p + bit / 8, t, col_block_, out + c);
     }
     return;
   }
@@ -187,24 +186,23 @@ void LutWeight::DecodeRow(int64_t row, float* out) const {
   if (bits_ == 8) {
     const uint8_t* q = p + first;
     for (int64_t c = 0; c < cols_; ++c) out[c] = table[q[c]];
-  } else if (bits_ == 4 && first_bit % 8 == 0) {
-    DecodeLut4Row(p + first_bit / 8, table, cols_, out);
-  } else if (bits_ == 6 && first_bit % 8 == 0) {
-    DecodeLut6Row(p + first_bit / 8, table, cols_, out);
-  } else if (bits_ == 3 && first_bit % 8 == 0) {
-    // 8 values in every 3 bytes.
-    const uint8_t* q = p + first_bit / 8;
-    int64_t c = 0;
-    for (; c + 8 <= cols_; c += 8, q += 3) {
-      uint32_t v = q[0] | (static_cast<uint32_t>(q[1]) << 8) | (static_cast<uint32_t>(q[2]) << 16);
-      for (int k = 0; k < 8; ++k) out[c + k] = table[(v >> (3 * k)) & 7];
-    }
-    for (; c < cols_; ++c) out[c] = table[ReadPacked(p, nb, first + c, bits_)];
-  } else if (bits_ == 2 && first_bit % 8 == 0) {
-    const uint8_t* q = p + first_bit / 8;
-    for (int64_t c = 0; c < cols_; ++c) out[c] = table[(q[c / 4] >> (2 * (c % 4))) & 3];
+  } else if (bits_ != 1 && first_bit % 8 == 0) {
+    DecodeAligned(p + first_bit / 8, table, cols_, out);
   } else {
     for (int64_t c = 0; c < cols_; ++c) out[c] = table[ReadPacked(p, nb, first + c, bits_)];
+  }
+}
+
+void LutWeight::DecodeAligned(const uint8_t* q, const float* table, int64_t n, float* out) const {
+  switch (bits_) {
+    case 2:
+      return DecodeLut2Row(q, table, n, out);
+    case 3:
+      return DecodeLut3Row(q, table, n, out);
+    case 4:
+      return DecodeLut4Row(q, table, n, out);
+    default:  // 6; 8 and 1 never get here
+      return DecodeLut6Row(q, table, n, out);
   }
 }
 

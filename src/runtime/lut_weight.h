@@ -26,8 +26,8 @@ class LutWeight {
   // alive by `keep_alive`. `lut`: a dense fp16/fp32/int8/uint8 tensor of rank
   // indices rank + 2. Validates every shape rule above.
   static Result<std::shared_ptr<LutWeight>> Create(std::span<const uint8_t> packed,
-                                                   std::shared_ptr<const void> keep_alive,
-                                                   int bits, Shape indices_shape, Tensor lut,
+                                                   std::shared_ptr<const void> keep_alive, int bits,
+                                                   Shape indices_shape, Tensor lut,
                                                    std::optional<int64_t> vector_axis);
 
   DType dtype() const { return lut_.dtype(); }
@@ -55,6 +55,8 @@ class LutWeight {
  private:
   LutWeight() = default;
   Tensor Expand() const;
+  // n values of 2, 3, 4 or 6 bits from the byte-aligned `q` through `table`.
+  void DecodeAligned(const uint8_t* q, const float* table, int64_t n, float* out) const;
 
   std::span<const uint8_t> packed_;
   std::shared_ptr<const void> keep_alive_;

@@ -1,10 +1,10 @@
 #include "runtime/lut_weight.h"
 
-#include <ostream>
-#include <random>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <ostream>
+#include <random>
 
 #include "coreml/blob_file.h"
 #include "runtime/half.h"
@@ -15,8 +15,8 @@ namespace {
 
 struct LutCase {
   int bits;
-  Shape indices;   // [rows, cols]
-  Shape lut;       // [g0, g1, 2^bits, vs]
+  Shape indices;  // [rows, cols]
+  Shape lut;      // [g0, g1, 2^bits, vs]
 };
 
 void PrintTo(const LutCase& c, std::ostream* os) {
@@ -32,7 +32,8 @@ std::vector<float> Reference(const LutCase& lc, const std::vector<uint8_t>& idx,
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) {
       int64_t t = (r / (rows / g0)) * g1 + c / (cols / g1);
-      out[static_cast<size_t>(r * cols + c)] = table[static_cast<size_t>(t * pal + idx[static_cast<size_t>(r * cols + c)])];
+      out[static_cast<size_t>(r * cols + c)] =
+          table[static_cast<size_t>(t * pal + idx[static_cast<size_t>(r * cols + c)])];
     }
   }
   return out;
@@ -46,7 +47,8 @@ TEST_P(LutWeightTest, DecodeRowAndDenseMatchReference) {
   std::vector<uint8_t> idx(static_cast<size_t>(NumElements(lc.indices)));
   for (auto& i : idx) i = static_cast<uint8_t>(rng() % (1u << lc.bits));
   std::vector<float> table(static_cast<size_t>(NumElements(lc.lut)));
-  for (size_t i = 0; i < table.size(); ++i) table[i] = RoundToHalf(static_cast<float>(i) * 0.125f - 3.0f);
+  for (size_t i = 0; i < table.size(); ++i)
+    table[i] = RoundToHalf(static_cast<float>(i) * 0.125f - 3.0f);
   auto packed = std::make_shared<std::vector<uint8_t>>(coreml::PackBits(idx, lc.bits));
   auto w = LutWeight::Create(*packed, packed, lc.bits, lc.indices,
                              Tensor::FromFloats(DType::kFloat16, lc.lut, table), std::nullopt);
@@ -80,29 +82,32 @@ TEST_P(LutWeightTest, DecodeRowAndDenseMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bits, LutWeightTest,
-    ::testing::Values(LutCase{3, {8, 24}, {4, 1, 8, 1}},     // 3-bit, groups of 2 rows
-                      LutCase{6, {4, 33}, {2, 1, 64, 1}},    // 6-bit, odd row length
-                      LutCase{6, {4, 36}, {4, 1, 64, 1}},    // 6-bit, byte-aligned rows
-                      LutCase{3, {3, 20}, {3, 1, 8, 1}},     // 3-bit, rows straddling bytes
-                      LutCase{4, {6, 16}, {3, 2, 16, 1}},    // tables vary along columns too
-                      LutCase{2, {5, 12}, {1, 1, 4, 1}},     // one table
-                      LutCase{4, {5, 40}, {5, 1, 16, 1}},    // 4-bit, vector path
-                      LutCase{4, {3, 21}, {1, 1, 16, 1}},    // 4-bit, unaligned rows and tail
-                      LutCase{1, {3, 9}, {3, 1, 2, 1}},
-                      LutCase{8, {2, 300}, {2, 1, 256, 1}},
+    ::testing::Values(LutCase{3, {8, 24}, {4, 1, 8, 1}},   // 3-bit, groups of 2 rows
+                      LutCase{6, {4, 33}, {2, 1, 64, 1}},  // 6-bit, odd row length
+                      LutCase{6, {4, 36}, {4, 1, 64, 1}},  // 6-bit, byte-aligned rows
+                      LutCase{3, {3, 20}, {3, 1, 8, 1}},   // 3-bit, rows straddling bytes
+                      LutCase{4, {6, 16}, {3, 2, 16, 1}},  // tables vary along columns too
+                      LutCase{2, {5, 12}, {1, 1, 4, 1}},   // one table
+                      LutCase{4, {5, 40}, {5, 1, 16, 1}},  // 4-bit, vector path
+                      LutCase{4, {3, 21}, {1, 1, 16, 1}},  // 4-bit, unaligned rows and tail
+                      LutCase{1, {3, 9}, {3, 1, 2, 1}}, LutCase{8, {2, 300}, {2, 1, 256, 1}},
                       LutCase{4, {64, 4096}, {8, 1, 16, 1}},  // big enough to go parallel
                       LutCase{6, {16, 576}, {2, 1, 64, 1}},   // 6-bit, SmolLM2 row length
                       LutCase{6, {4, 96}, {2, 3, 64, 1}},     // 6-bit, tables per 32 columns
                       LutCase{4, {6, 64}, {3, 2, 16, 1}},     // 4-bit, tables per 32 columns
-                      LutCase{4, {2, 48}, {1, 1, 16, 1}}));   // 4-bit, 32 + 16 column steps
+                      LutCase{4, {2, 48}, {1, 1, 16, 1}},     // 4-bit, 32 + 16 column steps
+                      LutCase{2, {4, 64}, {4, 4, 4, 1}},      // 2-bit, tables per 16 columns (Q2_K)
+                      LutCase{3, {4, 64}, {2, 4, 8, 1}},      // 3-bit, tables per 16 columns (Q3_K)
+                      LutCase{3, {3, 7}, {1, 1, 8, 1}},       // 3-bit, aligned rows, short tail
+                      LutCase{2, {3, 22}, {3, 1, 4, 1}}));    // 2-bit, rows straddling bytes
 
 TEST(LutWeight, VectorAxisExpandsAlongThatAxis) {
   // indices [2, 2] uint1, lut [1, 1, 2, 2] = {{10, 11}, {20, 21}}, vector_axis 1 -> [2, 4].
   std::vector<uint8_t> idx = {0, 1, 1, 0};
   auto packed = std::make_shared<std::vector<uint8_t>>(coreml::PackBits(idx, 1));
-  auto w = LutWeight::Create(*packed, packed, 1, {2, 2},
-                             Tensor::FromFloats(DType::kFloat16, {1, 1, 2, 2}, std::vector<float>{10, 11, 20, 21}),
-                             1);
+  auto w = LutWeight::Create(
+      *packed, packed, 1, {2, 2},
+      Tensor::FromFloats(DType::kFloat16, {1, 1, 2, 2}, std::vector<float>{10, 11, 20, 21}), 1);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ((*w)->shape(), (Shape{2, 4}));
   EXPECT_FALSE((*w)->RowDecodable());
@@ -117,9 +122,11 @@ TEST(LutWeight, RejectsBadShapes) {
   EXPECT_THAT(r.status().message(), ::testing::HasSubstr("does not divide"));
   Tensor lut8 = Tensor::FromFloats(DType::kFloat16, {1, 1, 8, 1}, std::vector<float>(8, 0));
   EXPECT_FALSE(LutWeight::Create(packed, nullptr, 4, {4, 8}, lut8, std::nullopt).ok());  // 2^4 != 8
-  EXPECT_FALSE(LutWeight::Create(std::span<const uint8_t>(packed).first(3), nullptr, 4, {4, 8},
-                                 Tensor::FromFloats(DType::kFloat16, {1, 1, 16, 1}, std::vector<float>(16, 0)),
-                                 std::nullopt).ok());  // too few bytes
+  EXPECT_FALSE(LutWeight::Create(
+                   std::span<const uint8_t>(packed).first(3), nullptr, 4, {4, 8},
+                   Tensor::FromFloats(DType::kFloat16, {1, 1, 16, 1}, std::vector<float>(16, 0)),
+                   std::nullopt)
+                   .ok());  // too few bytes
 }
 
 }  // namespace

@@ -402,7 +402,8 @@ ANEC_AVX512VBMI float DotLutVbmi(const float* x, const uint8_t* q, const uint8_t
       src = _mm512_inserti32x4(src, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32)), 2);
     }
     __m512i idx = _mm512_multishift_epi64_epi8(shift, _mm512_permutexvar_epi8(gather, src));
-    __m512i lo = _mm512_permutexvar_epi8(idx, lo_table), hi = _mm512_permutexvar_epi8(idx, hi_table);
+    __m512i lo = _mm512_permutexvar_epi8(idx, lo_table),
+            hi = _mm512_permutexvar_epi8(idx, hi_table);
     __m512i a = _mm512_unpacklo_epi8(lo, hi), b = _mm512_unpackhi_epi8(lo, hi);
     s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_cvtph_ps(_mm512_castsi512_si256(a)), s0);
     s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16),
@@ -449,7 +450,8 @@ float DotLutSplit(const float* x, const uint8_t* q, const uint8_t* split, const 
   float s = 0;
 #if defined(__x86_64__)
   if (ByteLookupAvailable()) {
-    s = bits == 4 ? DotLutVbmi<4>(x, q, split, cols, &done) : DotLutVbmi<6>(x, q, split, cols, &done);
+    s = bits == 4 ? DotLutVbmi<4>(x, q, split, cols, &done)
+                  : DotLutVbmi<6>(x, q, split, cols, &done);
   }
 #endif
   if (done == cols) return s;
@@ -479,6 +481,32 @@ float DotLut6(const float* x, const uint8_t* q, const float* table, int64_t cols
   }
 #endif
   return DotLutGeneric(x, q, table, cols, 6);
+}
+
+void DecodeLut2Row(const uint8_t* q, const float* table, int64_t cols, float* out) {
+  int64_t c = 0;
+  for (; c + 4 <= cols; c += 4, ++q) {
+    const unsigned b = *q;
+    out[c] = table[b & 3];
+    out[c + 1] = table[(b >> 2) & 3];
+    out[c + 2] = table[(b >> 4) & 3];
+    out[c + 3] = table[b >> 6];
+  }
+  for (int shift = 0; c < cols; ++c, shift += 2) out[c] = table[(*q >> shift) & 3];
+}
+
+void DecodeLut3Row(const uint8_t* q, const float* table, int64_t cols, float* out) {
+  int64_t c = 0;
+  for (; c + 8 <= cols; c += 8, q += 3) {
+    const uint32_t v = q[0] | (uint32_t{q[1]} << 8) | (uint32_t{q[2]} << 16);
+    for (int k = 0; k < 8; ++k) out[c + k] = table[(v >> (3 * k)) & 7];
+  }
+  if (c < cols) {  // fewer than 8 left: only the bytes they use are readable
+    const int64_t bytes = ((cols - c) * 3 + 7) / 8;
+    uint32_t v = 0;
+    for (int64_t i = 0; i < bytes; ++i) v |= uint32_t{q[i]} << (8 * i);
+    for (int k = 0; c < cols; ++c, ++k) out[c] = table[(v >> (3 * k)) & 7];
+  }
 }
 
 void DecodeLut4Row(const uint8_t* q, const float* table, int64_t cols, float* out) {
@@ -543,15 +571,18 @@ float DotF16(const float* x, const Half* w, int64_t n) {
   return DotF16Portable(x, w, n);
 }
 
-void DotTile(const float* x, int64_t m, const float* const* w, int64_t k, float* out,
-             int64_t ldo) {
+void DotTile(const float* x, int64_t m, const float* const* w, int64_t k, float* out, int64_t ldo) {
 #if defined(__x86_64__)
   if (Current() == Path::kAvx512) {
     switch (m) {
-      case 1: return DotTileAvx512<1>(x, w, k, out, ldo);
-      case 2: return DotTileAvx512<2>(x, w, k, out, ldo);
-      case 3: return DotTileAvx512<3>(x, w, k, out, ldo);
-      default: return DotTileAvx512<4>(x, w, k, out, ldo);
+      case 1:
+        return DotTileAvx512<1>(x, w, k, out, ldo);
+      case 2:
+        return DotTileAvx512<2>(x, w, k, out, ldo);
+      case 3:
+        return DotTileAvx512<3>(x, w, k, out, ldo);
+      default:
+        return DotTileAvx512<4>(x, w, k, out, ldo);
     }
   }
 #endif

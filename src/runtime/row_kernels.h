@@ -21,6 +21,12 @@ void DecodeLut4Row(const uint8_t* q, const float* table, int64_t cols, float* ou
 // REQUIRES: q holds (cols * 6 + 7) / 8 readable bytes.
 void DecodeLut6Row(const uint8_t* q, const float* table, int64_t cols, float* out);
 
+// As DecodeLut4Row with 2-bit (4 entries, 4 indices per byte) and 3-bit indices (8 entries, 8
+// indices in every 3 bytes): carried GGUF Q2_K / Q3_K weights (ane/ggml_blocks.h).
+// REQUIRES: q holds (cols * bits + 7) / 8 readable bytes.
+void DecodeLut2Row(const uint8_t* q, const float* table, int64_t cols, float* out);
+void DecodeLut3Row(const uint8_t* q, const float* table, int64_t cols, float* out);
+
 // sum_c x[c] * table[index c] in fp32, decoded in registers (LUT GEMV of one token).
 // REQUIRES: as DecodeLut4Row / DecodeLut6Row.
 float DotLut4(const float* x, const uint8_t* q, const float* table, int64_t cols);

@@ -28,6 +28,28 @@ class RowKernelsTest : public ::testing::TestWithParam<bool> {
   void TearDown() override { ForcePortableRowKernels(false); }
 };
 
+TEST(RowKernelsNarrowTest, TwoAndThreeBitDecodeEqualsTableLookup) {
+  std::mt19937 rng(11);
+  for (int bits : {2, 3}) {
+    std::vector<float> table(size_t{1} << bits);
+    for (float& t : table) t = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 64.0f;
+    for (int64_t cols : {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 64, 100, 576}) {
+      std::vector<uint32_t> idx(static_cast<size_t>(cols));
+      for (uint32_t& i : idx) i = rng() % (1u << bits);
+      // Exactly the bytes the indices need, so a read past them shows under ASan.
+      std::vector<uint8_t> packed = Pack(idx, bits);
+      packed.resize(static_cast<size_t>((cols * bits + 7) / 8));
+      packed.shrink_to_fit();
+      std::vector<float> out(static_cast<size_t>(cols), -1.0f);
+      (bits == 2 ? DecodeLut2Row : DecodeLut3Row)(packed.data(), table.data(), cols, out.data());
+      for (int64_t c = 0; c < cols; ++c) {
+        ASSERT_EQ(out[static_cast<size_t>(c)], table[idx[static_cast<size_t>(c)]])
+            << bits << " bits, cols " << cols << ", col " << c;
+      }
+    }
+  }
+}
+
 TEST_P(RowKernelsTest, LutDecodeEqualsTableLookup) {
   std::mt19937 rng(7);
   for (int bits : {4, 6}) {
@@ -90,7 +112,8 @@ TEST_P(RowKernelsTest, ByteLookupDotEqualsTableLookup) {
     std::vector<float> table(static_cast<size_t>(entries));
     for (int e = 0; e < entries; ++e) {
       // Multiples of 1/64 in [-16, 16): exact in fp16, so every partial sum below is exact.
-      table[static_cast<size_t>(e)] = static_cast<float>(static_cast<int>(rng() % 2048) - 1024) / 64.0f;
+      table[static_cast<size_t>(e)] =
+          static_cast<float>(static_cast<int>(rng() % 2048) - 1024) / 64.0f;
       table_h[static_cast<size_t>(e)] = FloatToHalf(table[static_cast<size_t>(e)]);
     }
     std::vector<uint8_t> split(128);
@@ -155,7 +178,8 @@ TEST_P(RowKernelsTest, AxpyF16AddsScaledHalves) {
     for (int64_t i = 0; i < n; ++i) {
       y[static_cast<size_t>(i)] = FloatToHalf(static_cast<float>(i % 7) - 3.0f);
       out[static_cast<size_t>(i)] = static_cast<float>(i);
-      want[static_cast<size_t>(i)] = static_cast<float>(i) + 0.5f * (static_cast<float>(i % 7) - 3.0f);
+      want[static_cast<size_t>(i)] =
+          static_cast<float>(i) + 0.5f * (static_cast<float>(i % 7) - 3.0f);
     }
     AxpyF16(0.5f, y.data(), out.data(), n);
     EXPECT_EQ(out, want) << n << " " << RowKernelPath();
