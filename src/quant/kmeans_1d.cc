@@ -30,13 +30,18 @@ constexpr int32_t kMaxGap = 16;
 // at 96-276 (docs/QUANTIZATION.md, "Candidate-queue penalised pass").
 constexpr double kQueueFromMeanLength = 28;
 
-// Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
-// band of about d mean-length clusters) and of one penalised solve by scans (about 1.2 mean
-// cluster lengths per prefix, measured on SmolLM2's groups). A solve by the queue costs about 16
-// whatever the length (rdtsc: ~125 cycles per value, where the band DP costs ~8 per unit), but
-// using that in the stopping rule (more second solves) measured the same time, so the rule keeps
-// the scans' figure for both.
-double BandCost(int32_t d, double mean_len) { return 2.0 * d * std::log2(2.0 + d * mean_len); }
+// Costs, in units of n evaluations, of one penalised solve by scans (about 1.2 mean cluster
+// lengths per prefix, measured on SmolLM2's groups) and of a band DP with gap d (each layer a
+// divide and conquer over a band of about d mean-length clusters). The band's factor 3 is
+// calibrated by rdtsc against the solve (one quant_bench --gguf run, LUT4 and LUT6 calls mixed:
+// a solve about 105 TSC cycles per value, 3.5 per unit at L = 24; bands of gap 1-4 42, 119, 199
+// and 272 cycles per value, i.e. 12, 34, 57, 78 units where the formula gives 14, 34, 56, 79 at
+// L = 24), so from gap 3 another solve is worth it. (With factor 2,
+// before the band took rows from the penalised solution, the rule stopped at gap 3 too.) A solve
+// by the queue costs about 16 whatever the length (~125 cycles per value), but using that in the
+// stopping rule (more second solves) measured the same time, so the rule keeps the scans' figure
+// for both.
+double BandCost(int32_t d, double mean_len) { return 3.0 * d * std::log2(2.0 + d * mean_len); }
 double SolveCost(double mean_len) { return 1.2 * mean_len + 1; }
 
 // In the band DP's divide and conquer, a span of rows whose argmins lie among at most this many
