@@ -36,13 +36,12 @@ constexpr double kQueueFromMeanLength = 28;
 // calibrated by rdtsc against the solve (one quant_bench --gguf run, LUT4 and LUT6 calls mixed:
 // a solve about 105 TSC cycles per value, 3.5 per unit at L = 24; bands of gap 1-4 42, 119, 199
 // and 272 cycles per value, i.e. 12, 34, 57, 78 units where the formula gives 14, 34, 56, 79 at
-// L = 24), so from gap 3 another solve is worth it. (With factor 2,
-// before the band took rows from the penalised solution, the rule stopped at gap 3 too.) A solve
-// by the queue costs about 16 whatever the length (~125 cycles per value), but using that in the
-// stopping rule (more second solves) measured the same time, so the rule keeps the scans' figure
-// for both.
+// L = 24), so from gap 3 another solve is worth it. (With factor 2, before the band took rows
+// from the penalised solution, the rule stopped at gap 3 too.) A solve by the queue costs about
+// 125 cycles per value whatever the length: 36 units. (Using that figure measured the same time
+// before this calibration; with it, LUT6 on groups with L = 48-69 gained 2-15%, LUT4 the same.)
 double BandCost(int32_t d, double mean_len) { return 3.0 * d * std::log2(2.0 + d * mean_len); }
-double SolveCost(double mean_len) { return 1.2 * mean_len + 1; }
+double SolveCost(double mean_len, bool by_queue) { return by_queue ? 36 : 1.2 * mean_len + 1; }
 
 // In the band DP's divide and conquer, a span of rows whose argmins lie among at most this many
 // candidates is finished row by row: splitting it further costs more in bookkeeping per row than
@@ -192,7 +191,7 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
   double lambda = FirstPenalty(x, p, k);
   // Another solve (then a band of about one cluster) is worth it only while the band at hand
   // costs more.
-  const double worth_another = SolveCost(mean_len) + BandCost(1, mean_len);
+  const double worth_another = SolveCost(mean_len, by_queue) + BandCost(1, mean_len);
   // Expected scan work is n x (mean cluster length + a few); allow 8x that.
   const int64_t budget = 8 * static_cast<int64_t>(n) * (n / k + 4);
   int solves = 0;
