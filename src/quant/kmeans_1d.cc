@@ -30,14 +30,18 @@ constexpr int32_t kMaxGap = 16;
 // at 96-276 (docs/QUANTIZATION.md, "Candidate-queue penalised pass").
 constexpr double kQueueFromMeanLength = 28;
 
-// Evaluations, in units of n, of a band DP with gap d (each layer a divide and conquer over a
-// band of about d mean-length clusters) and of one penalised solve by scans (about 1.2 mean
-// cluster lengths per prefix, measured on SmolLM2's groups). A solve by the queue costs about 16
-// whatever the length (rdtsc: ~125 cycles per value, where the band DP costs ~8 per unit), but
-// using that in the stopping rule (more second solves) measured the same time, so the rule keeps
-// the scans' figure for both.
-double BandCost(int32_t d, double mean_len) { return 2.0 * d * std::log2(2.0 + d * mean_len); }
-double SolveCost(double mean_len) { return 1.2 * mean_len + 1; }
+// Costs, in units of n evaluations, of one penalised solve by scans (about 1.2 mean cluster
+// lengths per prefix, measured on SmolLM2's groups) and of a band DP with gap d (each layer a
+// divide and conquer over a band of about d mean-length clusters). The band's factor 3 is
+// calibrated by rdtsc against the solve (one quant_bench --gguf run, LUT4 and LUT6 calls mixed:
+// a solve about 105 TSC cycles per value, 3.5 per unit at L = 24; bands of gap 1-4 42, 119, 199
+// and 272 cycles per value, i.e. 12, 34, 57, 78 units where the formula gives 14, 34, 56, 79 at
+// L = 24), so from gap 3 another solve is worth it. (With factor 2, before the band took rows
+// from the penalised solution, the rule stopped at gap 3 too.) A solve by the queue costs about
+// 125 cycles per value whatever the length: 36 units. (Using that figure measured the same time
+// before this calibration; with it, LUT6 on groups with L = 48-69 gained 2-15%, LUT4 the same.)
+double BandCost(int32_t d, double mean_len) { return 3.0 * d * std::log2(2.0 + d * mean_len); }
+double SolveCost(double mean_len, bool by_queue) { return by_queue ? 36 : 1.2 * mean_len + 1; }
 
 // In the band DP's divide and conquer, a span of rows whose argmins lie among at most this many
 // candidates is finished row by row: splitting it further costs more in bookkeeping per row than
@@ -50,10 +54,23 @@ constexpr int32_t kSweepMaxCandidates = 9;
 // [lo[m], hi[m]]; lo and hi are strictly increasing, lo[m] >= m, hi[m] <= n - k + m. Each layer
 // is one divide and conquer over its band (argmins nondecreasing in i), its narrow spans swept
 // row by row. prev/cur: n + 1 doubles.
+//
+// pen_arg / pen_count: the argmins of the penalised solve whose partition gave the bands, and the
+// clusters of its solution for each prefix (the arg chain's length). Where prefix i's penalised
+// solution has exactly m clusters, it is an optimal m-partition of [0, i) (as for the whole
+// range), so row i of layer m needs no search: its last start pen_arg[i] is an optimal argmin.
+// Its chain lies in the bands (the argmins are nondecreasing and the bounding partition is the
+// chain from n, so the s-th start back from i lies between those from lo[m] and hi[m]); the
+// value is evaluated there from prev like any other cell, and the argmin bounds the divide and
+// conquer of the rows on either side (by the quadrangle inequality any optimal argmin of a row
+// does, not only the leftmost). About 1 / (gap + 1) of the rows; one evaluation each instead of
+// about 9.
 ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n, int32_t k,
                                                   const std::vector<int32_t>& lo,
-                                                  const std::vector<int32_t>& hi, double* prev,
-                                                  double* cur) {
+                                                  const std::vector<int32_t>& hi,
+                                                  const int32_t* pen_arg, const int32_t* pen_count,
+                                                  double* prev, double* cur,
+                                                  Kmeans1DStats* stats) {
   const double* w = p.w.data();
   const double* s1 = p.s1.data();
   // Split table: layer m's entries for i in [lo[m], hi[m]] start at offset[m].
@@ -65,10 +82,26 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
     int32_t lo, hi, opt_lo, opt_hi;
   };
   std::vector<Span> stack;
+  int32_t given = 0;
   for (int32_t m = 2; m <= k; ++m) {
     int32_t* opt_m = opt.data() + offset[m] - lo[m];
     stack.clear();
-    stack.push_back({lo[m], hi[m], lo[m - 1], hi[m - 1]});
+    // Rows given by the penalised solution first (the checks on j are defensive: by the
+    // argument above they always pass); the runs of rows between them go to the divide and
+    // conquer, their argmins bounded by the given ones.
+    int32_t run = lo[m], run_opt_lo = lo[m - 1];
+    for (int32_t i = lo[m]; i <= hi[m]; ++i) {
+      const int32_t j = pen_arg[i];
+      if (pen_count[i] != m || j < run_opt_lo || j > hi[m - 1] || j >= i) continue;
+      const RowMin r = ScanRow(prev, s1, w, s1[i], w[i], j, j);
+      cur[i] = r.value;
+      opt_m[i] = j;
+      ++given;
+      if (run < i) stack.push_back({run, i - 1, run_opt_lo, j});
+      run = i + 1;
+      run_opt_lo = j;
+    }
+    if (run <= hi[m]) stack.push_back({run, hi[m], run_opt_lo, hi[m - 1]});
     while (!stack.empty()) {
       const Span s = stack.back();
       stack.pop_back();
@@ -95,6 +128,10 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
       if (mid < s.hi) stack.push_back({mid + 1, s.hi, r.arg, s.opt_hi});
     }
     std::swap(prev, cur);
+  }
+  if (stats != nullptr) {
+    stats->band_rows = static_cast<int32_t>(offset[k + 1]);
+    stats->band_rows_given = given;
   }
   std::vector<int32_t> begin(k);
   int32_t i = n;
@@ -149,11 +186,12 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
   const bool by_queue = mean_len >= kQueueFromMeanLength;
   std::vector<int32_t> arg(n + 1), qc(by_queue ? n + 2 : 0), qs(by_queue ? n + 2 : 0);
   std::vector<int32_t> begin, above, below;  // best solutions with more / fewer than k clusters
+  std::vector<int32_t> arg_above, arg_below;  // their argmins (arg of the solve that found them)
   double lambda_above = 0, lambda_below = 0;
   double lambda = FirstPenalty(x, p, k);
   // Another solve (then a band of about one cluster) is worth it only while the band at hand
   // costs more.
-  const double worth_another = SolveCost(mean_len) + BandCost(1, mean_len);
+  const double worth_another = SolveCost(mean_len, by_queue) + BandCost(1, mean_len);
   // Expected scan work is n x (mean cluster length + a few); allow 8x that.
   const int64_t budget = 8 * static_cast<int64_t>(n) * (n / k + 4);
   int solves = 0;
@@ -171,13 +209,19 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
       if (stats != nullptr) *stats = {solves, 0, false};
       return begin;
     }
+    // Keep each bounding solution's argmins too (the band DP reuses them); the next solve
+    // overwrites all of arg, so the buffers can simply be swapped.
     if (c > k && (above.empty() || c < static_cast<int32_t>(above.size()))) {
       above = begin;
       lambda_above = lambda;
+      arg_above.resize(n + 1);
+      arg.swap(arg_above);
     }
     if (c < k && (below.empty() || c > static_cast<int32_t>(below.size()))) {
       below = begin;
       lambda_below = lambda;
+      arg_below.resize(n + 1);
+      arg.swap(arg_below);
     }
     const int32_t gap_above = above.empty() ? n : static_cast<int32_t>(above.size()) - k;
     const int32_t gap_below = below.empty() ? n : k - static_cast<int32_t>(below.size());
@@ -195,8 +239,12 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
       const double lo = la + 0.05 * (lb - la), hi = lb - 0.05 * (lb - la);
       lambda = std::exp(std::clamp(std::log(lambda), lo, hi));
     } else {
+      // One side only: lambda ~ c^-p, p = 3 by the model above. Measured on SmolLM2's k = 64
+      // groups (pairs of first and second solves), -d log(lambda) / d log(c) has median 3.0 below
+      // k but 2.2 above it, where p = 3 overshot k in 70% of second solves (and hit it in 23%);
+      // with 2.2 there, LUT6 k-means 1.03x (geomean of two alternated A/B runs; 1.8: 0.99x).
       const double ratio = static_cast<double>(c) / k;
-      lambda *= std::clamp(ratio * ratio * ratio, 1e-6, 1e6);
+      lambda *= std::clamp(std::pow(ratio, c > k ? 2.2 : 3.0), 1e-6, 1e6);
     }
   }
   const int32_t gap_above = above.empty() ? n : static_cast<int32_t>(above.size()) - k;
@@ -224,7 +272,12 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
     hi[m] = std::min(hi[m], n - k + m);
   }
   lo[k] = hi[k] = n;
-  return BandedBoundaries(p, n, k, lo, hi, a.data(), b.data());
+  // Clusters of the penalised solution of each prefix (its arg chain), into arg's buffer.
+  const int32_t* part_arg = use_above ? arg_above.data() : arg_below.data();
+  int32_t* count = arg.data();
+  count[0] = 0;
+  for (int32_t i = 1; i <= n; ++i) count[i] = count[part_arg[i]] + 1;
+  return BandedBoundaries(p, n, k, lo, hi, part_arg, count, a.data(), b.data(), stats);
 }
 
 }  // namespace

@@ -47,6 +47,8 @@ struct Kmeans1DStats {
   int penalized_solves = 0;  // Lagrangian DP passes
   int band_gap = 0;          // |clusters of the bounding penalised solution - k|; 0: no band DP
   bool layered = false;      // fell back to Kmeans1DLayered
+  int band_rows = 0;         // cells of the band DP (rows of its layers 2..k)
+  int band_rows_given = 0;   // of those, taken from the bounding penalised solution (see .cc)
 };
 
 // REQUIRES (checked, InvalidArgument otherwise): values non-decreasing and finite; weights the

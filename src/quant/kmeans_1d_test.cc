@@ -325,7 +325,7 @@ TEST(Kmeans1DFast, MatchesLayeredDpOnRandomInputs) {
 
 TEST(Kmeans1DFast, MatchesLayeredDpOnDequantizedGroupsAtLut4AndLut6) {
   std::mt19937_64 rng(77);
-  int solves64 = 0;
+  int solves64 = 0, bands = 0, band_rows = 0, given_rows = 0;
   for (int t = 0; t < 12; ++t) {
     std::vector<double> x, w;
     MakeDequantizedHistogram(rng, 144 + 100 * t, &x, &w);  // 8 rows x 576 .. 1,7k columns
@@ -334,8 +334,17 @@ TEST(Kmeans1DFast, MatchesLayeredDpOnDequantizedGroupsAtLut4AndLut6) {
       ExpectSameOptimum(x, w, k, &stats);
       EXPECT_FALSE(stats.layered);
       if (k == 64) solves64 += stats.penalized_solves;
+      bands += stats.band_gap > 0;
+      band_rows += stats.band_rows;
+      given_rows += stats.band_rows_given;
+      EXPECT_LE(stats.band_rows_given, stats.band_rows);
     }
   }
+  // Band DP rows taken from the bounding penalised solution (those whose prefix solution has
+  // the layer's count): about 1 / (gap + 1) of them, so the optimum above was checked with that
+  // path in use.
+  EXPECT_GE(bands, 6);
+  EXPECT_GT(given_rows, band_rows / 5);
   // The first penalty (a Panter-Dite estimate per group) lands close enough to k = 64 that a
   // second solve is rarely needed: 12 solves for these 12 groups (the fixed A = 3.4 D(1) guess
   // it replaced needed 20 here, and fails this).
