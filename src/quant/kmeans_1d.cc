@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "quant/kmeans_1d_internal.h"
 #include "quant/kmeans_1d_penalized.h"
@@ -76,7 +77,9 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
   // Split table: layer m's entries for i in [lo[m], hi[m]] start at offset[m].
   std::vector<int64_t> offset(k + 2, 0);
   for (int32_t m = 2; m <= k; ++m) offset[m + 1] = offset[m] + (hi[m] - lo[m] + 1);
-  std::vector<int32_t> opt(offset[k + 1]);
+  // Every entry read is written first (the rows of each layer, then the chain from n), so none
+  // is zero-filled.
+  const auto opt = std::make_unique_for_overwrite<int32_t[]>(offset[k + 1]);
   for (int32_t i = lo[1]; i <= hi[1]; ++i) prev[i] = -s1[i] * s1[i] / w[i];  // D_1(i) - S2(i)
   struct Span {
     int32_t lo, hi, opt_lo, opt_hi;
@@ -84,7 +87,7 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
   std::vector<Span> stack;
   int32_t given = 0;
   for (int32_t m = 2; m <= k; ++m) {
-    int32_t* opt_m = opt.data() + offset[m] - lo[m];
+    int32_t* opt_m = opt.get() + offset[m] - lo[m];
     stack.clear();
     // Rows given by the penalised solution first (the checks on j are defensive: by the
     // argument above they always pass); the runs of rows between them go to the divide and
@@ -181,10 +184,14 @@ double FirstPenalty(std::span<const double> x, const PrefixSums& p, int32_t k) {
 // search did not come close enough to k (the caller then runs the layered DP). x: the values.
 ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, const PrefixSums& p,
                                                    int32_t n, int32_t k, Kmeans1DStats* stats) {
-  std::vector<double> a(n + 1), b(n + 1);  // b: F for the scans, then the band DP's scratch
+  // Scratch written before it is read, so not zero-filled. b: F for the scans, then the band DP's.
+  const auto a = std::make_unique_for_overwrite<double[]>(n + 1);
+  const auto b = std::make_unique_for_overwrite<double[]>(n + 1);
   const double mean_len = static_cast<double>(n) / k;
   const bool by_queue = mean_len >= kQueueFromMeanLength;
-  std::vector<int32_t> arg(n + 1), qc(by_queue ? n + 2 : 0), qs(by_queue ? n + 2 : 0);
+  const auto qc = std::make_unique_for_overwrite<int32_t[]>(by_queue ? n + 2 : 0);
+  const auto qs = std::make_unique_for_overwrite<int32_t[]>(by_queue ? n + 2 : 0);
+  std::vector<int32_t> arg(n + 1);
   std::vector<int32_t> begin, above, below;  // best solutions with more / fewer than k clusters
   std::vector<int32_t> arg_above, arg_below;  // their argmins (arg of the solve that found them)
   double lambda_above = 0, lambda_below = 0;
@@ -198,8 +205,8 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
   while (solves < kMaxSolves && std::isfinite(lambda) && lambda > 0) {
     ++solves;
     if (by_queue) {
-      SolvePenalizedByQueue(p, n, lambda, a.data(), arg.data(), qc.data(), qs.data(), begin);
-    } else if (!SolvePenalizedByScans(p, n, lambda, budget, a.data(), b.data(), arg.data(),
+      SolvePenalizedByQueue(p, n, lambda, a.get(), arg.data(), qc.get(), qs.get(), begin);
+    } else if (!SolvePenalizedByScans(p, n, lambda, budget, a.get(), b.get(), arg.data(),
                                       begin)) {
       lambda *= 1e-2;  // clusters far too long: far too few of them
       continue;
@@ -277,7 +284,7 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
   int32_t* count = arg.data();
   count[0] = 0;
   for (int32_t i = 1; i <= n; ++i) count[i] = count[part_arg[i]] + 1;
-  return BandedBoundaries(p, n, k, lo, hi, part_arg, count, a.data(), b.data(), stats);
+  return BandedBoundaries(p, n, k, lo, hi, part_arg, count, a.get(), b.get(), stats);
 }
 
 }  // namespace

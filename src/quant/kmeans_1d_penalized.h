@@ -38,6 +38,7 @@ ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double*
   int32_t best_j = jlo;
   int32_t j = jlo;
 #if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
+  constexpr int kCutEvery = 3;  // vectors of 4 candidates between two tests of the cut
   if (jhi - jlo + 1 >= 8) {
     typedef double V __attribute__((vector_size(32)));
     typedef int64_t I __attribute__((vector_size(32)));
@@ -48,11 +49,7 @@ ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double*
     const V vs1i = {s1i, s1i, s1i, s1i}, vwi = {wi, wi, wi, wi};
     double running = inf;  // min over lanes so far
     bool cut = false;
-    for (; j + 3 <= jhi; j += 4) {
-      if (beaten(j, running)) {
-        cut = true;
-        break;
-      }
+    auto step = [&]() ANEC_INLINE_LAMBDA {
       V va, vs1, vw;
       std::memcpy(&va, a + j, sizeof(V));
       std::memcpy(&vs1, s1 + j, sizeof(V));
@@ -63,7 +60,27 @@ ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double*
       vbest = lt ? v : vbest;
       vidx = lt ? vj : vidx;
       vj += four;
+      j += 4;
+    };
+    // The cut is tested once per 12 candidates, not 4: the test (a horizontal minimum and a
+    // branch) costs about as much as the evaluations, and candidates past the cut only lose, so
+    // the result is the same. A/B on SmolLM2's LUT6 groups (L ~ 24, about 25 evaluations per
+    // row): every 8 1.03x, every 12 1.04-1.06x, every 16 1.03x the test per 4.
+    while (j + 4 * kCutEvery - 1 <= jhi) {
+      if (beaten(j, running)) {
+        cut = true;
+        break;
+      }
+      for (int r = 0; r < kCutEvery; ++r) step();
       running = std::min(std::min(vbest[0], vbest[1]), std::min(vbest[2], vbest[3]));
+    }
+    while (!cut && j + 3 <= jhi) {
+      if (beaten(j, running)) {
+        cut = true;
+      } else {
+        step();
+        running = std::min(std::min(vbest[0], vbest[1]), std::min(vbest[2], vbest[3]));
+      }
     }
     for (int l = 0; l < 4; ++l) {
       if (vbest[l] < best || (vbest[l] == best && vidx[l] < best_j)) {
