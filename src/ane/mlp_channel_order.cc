@@ -1,11 +1,13 @@
 #include "ane/mlp_channel_order.h"
 
-#include "ane/page_release.h"
-
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+
+#include "ane/page_release.h"
+#include "quant/fp16.h"
 
 namespace anec::ane {
 namespace {
@@ -67,17 +69,38 @@ std::vector<int32_t> MlpChannelOrder(std::span<const float> gate_range,
 
 Result<std::vector<float>> RowRanges(const io::TensorData& t) {
   ANEC_ASSIGN_OR_RETURN(Matrix m, MatrixOf(t));
-  ANEC_ASSIGN_OR_RETURN(std::vector<float> v, io::ToFloat32(t));
   std::vector<float> out(static_cast<size_t>(m.rows), 0.0f);
-  for (int64_t r = 0; r < m.rows; ++r) {
-    float top = 0;
-    for (int64_t c = 0; c < m.cols; ++c) {
-      const float a = std::fabs(v[static_cast<size_t>(r * m.cols + c)]);
-      if (a > top || std::isnan(a)) top = a;  // NaN sorts as it is; the palettizer reports it
+  // IEEE magnitudes order like their bit patterns without the sign bit, so the largest |w| of a
+  // row is found on the raw bits and converted once (no fp32 copy of the matrix: this runs on
+  // every MLP matrix of the model).
+  auto rows = [&](auto word, uint64_t mask, auto to_float) {
+    using Word = decltype(word);
+    for (int64_t r = 0; r < m.rows; ++r) {
+      const uint8_t* row = t.data.data() + static_cast<size_t>(r * m.cols) * sizeof(Word);
+      Word top = 0;
+      for (int64_t c = 0; c < m.cols; ++c) {
+        Word w;
+        std::memcpy(&w, row + static_cast<size_t>(c) * sizeof(Word), sizeof(Word));
+        top = std::max<Word>(top, static_cast<Word>(w & mask));
+      }
+      out[static_cast<size_t>(r)] = to_float(top);
     }
-    out[static_cast<size_t>(r)] = top;
+  };
+  switch (t.info.dtype) {
+    case io::TensorDType::kF32:
+      rows(uint32_t{}, 0x7fffffffu, [](uint32_t b) { return std::bit_cast<float>(b); });
+      return out;
+    case io::TensorDType::kBF16:
+      rows(uint16_t{}, 0x7fffu,
+           [](uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); });
+      return out;
+    case io::TensorDType::kF16:
+      rows(uint16_t{}, 0x7fffu, [](uint16_t b) { return quant::HalfToFloat(b); });
+      return out;
+    default:
+      return InvalidArgument("MLP channel order: {} is {}, not a float tensor", t.info.name,
+                             io::TensorDTypeName(t.info.dtype));
   }
-  return out;
 }
 
 Result<std::vector<int32_t>> MlpReorderedWeights::Order(int64_t layer) const {
@@ -87,10 +110,10 @@ Result<std::vector<int32_t>> MlpReorderedWeights::Order(int64_t layer) const {
   }
   ANEC_ASSIGN_OR_RETURN(io::TensorData gate, base_->Read(model::TensorRole::kGateProj, layer));
   ANEC_ASSIGN_OR_RETURN(std::vector<float> gate_range, RowRanges(gate));
-  ReleaseIfMapped(gate);
   ANEC_ASSIGN_OR_RETURN(io::TensorData up, base_->Read(model::TensorRole::kUpProj, layer));
   ANEC_ASSIGN_OR_RETURN(std::vector<float> up_range, RowRanges(up));
-  ReleaseIfMapped(up);
+  // Their pages stay resident until Read() copies them (the builders read a layer's MLP right
+  // after its order is made), so they are read from disk once.
   if (gate_range.size() != up_range.size()) {
     return InvalidArgument("{} has {} rows but {} has {}: not a gated MLP", gate.info.name,
                            gate_range.size(), up.info.name, up_range.size());

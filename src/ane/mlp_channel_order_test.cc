@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 namespace anec::ane {
@@ -32,6 +33,27 @@ TEST(MlpChannelOrderTest, RowRangesAreTheLargestMagnitudes) {
   auto r = RowRanges(*t);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_THAT(*r, ElementsAre(4, 0.5f));
+}
+
+TEST(MlpChannelOrderTest, RowRangesReadHalfAndBfloat16Bits) {
+  // Row 0: 1, -4 (fp16 0x3c00, 0xc400; bf16 0x3f80, 0xc080); row 1: -0.5, 0.25.
+  for (auto [dtype, bits] :
+       {std::pair{io::TensorDType::kF16, std::vector<uint16_t>{0x3c00, 0xc400, 0xb800, 0x3400}},
+        std::pair{io::TensorDType::kBF16, std::vector<uint16_t>{0x3f80, 0xc080, 0xbf00, 0x3e80}}}) {
+    io::TensorData t;
+    t.info = {"w", dtype, {2, 2}};
+    t.owned.resize(bits.size() * 2);
+    std::memcpy(t.owned.data(), bits.data(), t.owned.size());
+    t.data = t.owned;
+    auto r = RowRanges(t);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_THAT(*r, ElementsAre(4, 0.5f)) << io::TensorDTypeName(dtype);
+  }
+  io::TensorData ints;
+  ints.info = {"i", io::TensorDType::kI32, {1, 1}};
+  ints.owned.resize(4);
+  ints.data = ints.owned;
+  EXPECT_FALSE(RowRanges(ints).ok());
 }
 
 // down(silu(gate x) * up x) with the source's matrices.
