@@ -35,6 +35,12 @@ constexpr int kLutAuto = -1;  // ParseLut's value for "auto"
 // --calibration: the text to measure the fp16 model on, or nullopt for plain k-means.
 Result<std::optional<calib::CalibrationRequest>> CalibrationRequestOf(
     FileSystem* fs, const ConvertFlags& f, const pipeline::ConvertOptions& o) {
+  if (f.sensitivity_tokens != 0 && o.lut_auto_budget <= 0) {
+    return InvalidArgument(
+        "--sensitivity-tokens {}: only --lut auto measures sensitivity; add --lut auto "
+        "--lut-bits-budget B or drop the flag",
+        f.sensitivity_tokens);
+  }
   std::string source = f.calibration;
   if (source.empty() && o.lut_auto_budget > 0) source = "default";  // auto needs a measurement
   if (source == "none" && o.lut_auto_budget > 0) {

@@ -121,3 +121,12 @@ def test_lut_auto_needs_a_budget():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "--lut-bits-budget" in r.stderr
+
+
+def test_sensitivity_tokens_need_lut_auto():
+    r = subprocess.run([tool_path(os.path.join("src", "cli", "anec")), "convert", "--model",
+                        gguf_path(), "--output", "/nonexistent/x", "--lut", "6",
+                        "--sensitivity-tokens", "64"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "--sensitivity-tokens 64: only --lut auto measures sensitivity" in r.stderr
