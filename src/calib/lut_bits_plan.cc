@@ -55,8 +55,25 @@ std::span<const float> ColumnImportance(const quant::ChannelImportance& importan
   return {};
 }
 
+// What the 4-bit palettization `r` of `half` changes: table entry minus fp16 weight.
+WeightDelta DeltaOf(const LutBitsMatrix& m, std::span<const uint16_t> half,
+                    const quant::LutResult& r) {
+  WeightDelta d{m.name, m.rows, m.cols, std::vector<float>(half.size())};
+  const int64_t entries = int64_t{1} << r.bits;
+  for (int64_t i = 0; i < m.rows * m.cols; ++i) {
+    const int64_t table = i / m.cols / r.group_size;
+    const uint16_t q =
+        r.lut_fp16[static_cast<size_t>(table * entries + r.indices[static_cast<size_t>(i)])];
+    d.delta[static_cast<size_t>(i)] =
+        quant::HalfToFloat(q) - quant::HalfToFloat(half[static_cast<size_t>(i)]);
+  }
+  return d;
+}
+
+// m's relative errors at 4, 6 and 8 bits; with `delta4`, also what its 4-bit palettization
+// changes (measured gains), from the same palettization.
 Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance& importance,
-               int group, LutBitsMatrix* m) {
+               int group, LutBitsMatrix* m, WeightDelta* delta4) {
   ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> half, ReadHalf(weights, m));
   const std::span<const float> imp = ColumnImportance(importance, *m);
   // Error denominators; for the matrices that write the residual stream also each output
@@ -81,74 +98,14 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
     ANEC_ASSIGN_OR_RETURN(quant::LutResult r,
                           quant::Palettize(half, m->rows, m->cols, cfg, imp, m->name));
     m->error[i] = signal > 0 ? r.weighted_sse / signal : 0.0;
+    if (i == 0 && delta4 != nullptr) *delta4 = DeltaOf(*m, half, r);
   }
   return Status::Ok();
-}
-
-// What palettizing m at `bits` (calibrated, as the conversion will) changes: table entry minus
-// fp16 weight, per element.
-Result<WeightDelta> PalettizationDelta(const ane::WeightSource& weights,
-                                       const quant::ChannelImportance& importance, int group,
-                                       int bits, LutBitsMatrix m) {
-  ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> half, ReadHalf(weights, &m));
-  quant::LutConfig cfg;
-  cfg.bits = bits;
-  cfg.group_size = ane::LutGroupFor(m.rows, group);
-  ANEC_ASSIGN_OR_RETURN(
-      quant::LutResult r,
-      quant::Palettize(half, m.rows, m.cols, cfg, ColumnImportance(importance, m), m.name));
-  WeightDelta d{m.name, m.rows, m.cols, std::vector<float>(half.size())};
-  const int64_t entries = int64_t{1} << bits;
-  for (int64_t i = 0; i < m.rows * m.cols; ++i) {
-    const int64_t table = i / m.cols / r.group_size;
-    const uint16_t q =
-        r.lut_fp16[static_cast<size_t>(table * entries + r.indices[static_cast<size_t>(i)])];
-    d.delta[static_cast<size_t>(i)] =
-        quant::HalfToFloat(q) - quant::HalfToFloat(half[static_cast<size_t>(i)]);
-  }
-  return d;
 }
 
 bool IsMlp(model::TensorRole role) {
   return role == model::TensorRole::kGateProj || role == model::TensorRole::kUpProj ||
          role == model::TensorRole::kDownProj;
-}
-
-// Measured gains (lut_bits_plan.h): one block_loss call per block, in layer order.
-Status SetMeasuredGains(const ane::WeightSource& weights,
-                        const quant::ChannelImportance& importance, int group,
-                        const BlockLoss& block_loss, std::FILE* log,
-                        std::vector<LutBitsMatrix>* ms) {
-  std::map<std::pair<int64_t, bool>, std::vector<LutBitsMatrix*>> blocks;
-  for (LutBitsMatrix& m : *ms) blocks[{m.layer, IsMlp(m.role)}].push_back(&m);
-  const auto start = std::chrono::steady_clock::now();
-  size_t done = 0;
-  for (auto& [key, members] : blocks) {
-    std::vector<WeightDelta> deltas;
-    double error = 0;
-    for (LutBitsMatrix* m : members) {
-      ANEC_ASSIGN_OR_RETURN(WeightDelta d, PalettizationDelta(weights, importance, group, 4, *m));
-      deltas.push_back(std::move(d));
-      error += m->error[0];
-    }
-    ANEC_ASSIGN_OR_RETURN(double kl, block_loss(deltas));
-    for (LutBitsMatrix* m : members) {
-      m->block_kl = kl;
-      m->gain = error > 0 ? kl / error : 0.0;
-    }
-    ++done;
-    if (log != nullptr && (done % 4 == 0 || done == blocks.size())) {
-      const double s =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      fmt::print(log,
-                 "  --lut auto: measured the model's response to {}/{} blocks at 4 bits "
-                 "({:.0f} s, ETA {:.0f} s)\n",
-                 done, blocks.size(), s,
-                 s / static_cast<double>(done) * static_cast<double>(blocks.size() - done));
-      std::fflush(log);
-    }
-  }
-  return Status::Ok();
 }
 
 // Per-channel mean power of the embedding rows: the residual stream before layer 0.
@@ -313,20 +270,47 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
       out.matrices.push_back(m);
     }
   }
+  // Matrices come block by block (q k v o, then gate up down, per layer). With block_loss each
+  // block's 4-bit changes are kept from its own measurement until the model has run with them.
+  std::vector<WeightDelta> block;
+  const auto start = std::chrono::steady_clock::now();
+  const size_t blocks = static_cast<size_t>(spec.num_layers) * 2;
+  size_t blocks_done = 0;
   for (size_t i = 0; i < out.matrices.size(); ++i) {
-    ANEC_RETURN_IF_ERROR(Measure(weights, importance, group, &out.matrices[i]));
+    LutBitsMatrix& m = out.matrices[i];
+    WeightDelta delta;
+    ANEC_RETURN_IF_ERROR(Measure(weights, importance, group, &m, block_loss ? &delta : nullptr));
     if (log != nullptr && (i + 1) % 16 == 0) {
       fmt::print(log, "  --lut auto: measured {}/{} matrices at 4, 6 and 8 bits\n", i + 1,
                  out.matrices.size());
       std::fflush(log);
     }
+    if (!block_loss) continue;
+    block.push_back(std::move(delta));
+    const bool block_ends =
+        i + 1 == out.matrices.size() || IsMlp(out.matrices[i + 1].role) != IsMlp(m.role);
+    if (!block_ends) continue;
+    ANEC_ASSIGN_OR_RETURN(const double kl, block_loss(block));
+    double error = 0;
+    for (size_t k = i + 1 - block.size(); k <= i; ++k) error += out.matrices[k].error[0];
+    for (size_t k = i + 1 - block.size(); k <= i; ++k) {
+      out.matrices[k].block_kl = kl;
+      out.matrices[k].gain = error > 0 ? kl / error : 0.0;
+    }
+    block.clear();
+    ++blocks_done;
+    if (log != nullptr && (blocks_done % 4 == 0 || blocks_done == blocks)) {
+      const double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print(log,
+                 "  --lut auto: measured the model's response to {}/{} blocks at 4 bits "
+                 "({:.0f} s, ETA {:.0f} s)\n",
+                 blocks_done, blocks, s,
+                 s / static_cast<double>(blocks_done) * static_cast<double>(blocks - blocks_done));
+      std::fflush(log);
+    }
   }
-  if (block_loss) {
-    ANEC_RETURN_IF_ERROR(
-        SetMeasuredGains(weights, importance, group, block_loss, log, &out.matrices));
-  } else {
-    ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
-  }
+  if (!block_loss) ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
   ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
   for (const LutBitsMatrix& m : out.matrices) {
     out.plan[{m.role, m.layer}] = m.bits;

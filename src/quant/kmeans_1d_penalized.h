@@ -38,6 +38,9 @@ ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double*
   int32_t best_j = jlo;
   int32_t j = jlo;
 #if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, as in ScanRow
+  // The 4-lane body repeats ScanRow's on purpose: shared as a struct with vector members, GCC 12
+  // reports them "may be used uninitialized" in the target clones (-Werror), and a hot loop is
+  // no place for a workaround (tried 2026-12-07).
   constexpr int kCutEvery = 3;  // vectors of 4 candidates between two tests of the cut
   if (jhi - jlo + 1 >= 8) {
     typedef double V __attribute__((vector_size(32)));
