@@ -97,7 +97,7 @@ awk -v threads="$THREADS" -v p="$PROMPT_TOKENS" -v d="$DECODE_TOKENS" -v model="
   $1 == "llama" { lp = $2; ld = $3 }
   $1 == "anec" { n++; f[n] = $2; ap[n] = $3; ad[n] = $4; sb[n] = $5 }
   END {
-    printf "%s, %d threads, %d prompt tokens, %d decode tokens, copy bandwidth %.1f GB/s\n", threads, p, d, bw
+    printf "%s, %d threads, %d prompt tokens, %d decode tokens, copy bandwidth %.1f GB/s\n", model, threads, p, d, bw
     printf "| format | anec prefill tok/s | x llama.cpp | anec decode tok/s | x llama.cpp | stored MB/token | bandwidth floor tok/s |\n"
     printf "|---|---:|---:|---:|---:|---:|---:|\n"
     for (i = 1; i <= n; i++)
