@@ -6,21 +6,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "pipeline/published_shapes_test_util.h"
+
 namespace anec::pipeline {
 namespace {
-
-model::ModelSpec Llama32_1B() {
-  model::ModelSpec s;
-  s.hidden_size = 2048;
-  s.num_layers = 16;
-  s.num_heads = 32;
-  s.num_kv_heads = 8;
-  s.head_dim = 64;
-  s.intermediate_size = 8192;
-  s.vocab_size = 128256;
-  s.tie_word_embeddings = true;
-  return s;
-}
 
 TEST(ChunkPlanTest, SplitsEvenlyWithoutDroppingLayers) {
   auto r = SplitLayers(16, 3);
@@ -96,22 +85,6 @@ TEST(ChunkPlanTest, AutoChunksForLlama32_1B) {
   EXPECT_GT(p.chunks[0], 900'000'000u);
 }
 
-// Phi-3-mini-4k-instruct's config: 32 layers of 3072, MHA (32 heads of 96), intermediate 8192,
-// vocab 32064, untied. Issue 14 asks for its chunk plan (docs/PIPELINE.md shows it).
-model::ModelSpec Phi3Mini() {
-  model::ModelSpec s;
-  s.architecture = model::Architecture::kPhi3;
-  s.hidden_size = 3072;
-  s.num_layers = 32;
-  s.num_heads = 32;
-  s.num_kv_heads = 32;
-  s.head_dim = 96;
-  s.intermediate_size = 8192;
-  s.vocab_size = 32064;
-  s.tie_word_embeddings = false;
-  return s;
-}
-
 TEST(ChunkPlanTest, AutoChunksForPhi3Mini) {
   const model::ModelSpec s = Phi3Mini();
   LutPlan lut4, lut6;
@@ -133,29 +106,6 @@ TEST(ChunkPlanTest, AutoChunksForPhi3Mini) {
   EXPECT_EQ(AutoChunkCount(s, {}, 1024, Target::kIOS).value(), 8);
   EXPECT_EQ(AutoChunkCount(s, lut6, 1024, Target::kIOS).value(), 3);
   EXPECT_EQ(AutoChunkCount(s, lut4, 1024, Target::kIOS).value(), 2);
-}
-
-// google/gemma-3-4b-it's text model (its config.json text_config): tied embeddings of a 262,208
-// vocabulary, head_dim 256 (8 heads x 256 = 2048 != hidden 2560), 34 layers.
-model::ModelSpec Gemma3_4B() {
-  model::ModelSpec s;
-  s.architecture = model::Architecture::kGemma3;
-  s.hidden_size = 2560;
-  s.num_layers = 34;
-  s.num_heads = 8;
-  s.num_kv_heads = 4;
-  s.head_dim = 256;
-  s.intermediate_size = 10240;
-  s.vocab_size = 262208;
-  s.tie_word_embeddings = true;
-  s.qk_norm = true;
-  s.sandwich_norms = true;
-  s.norm_weight_offset = 1.0;
-  model::LocalAttention local;
-  local.window = 1024;
-  for (int64_t l = 0; l < s.num_layers; ++l) local.is_local.push_back((l + 1) % 6 != 0);
-  s.local_attention = local;
-  return s;
 }
 
 TEST(ChunkPlanTest, AutoChunksForGemma3_4B) {
@@ -197,18 +147,6 @@ TEST(ChunkPlanTest, AutoChunksErrorsWhenEmbeddingsCannotFit) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("--lut-embed"), std::string::npos);
   EXPECT_TRUE(AutoChunkCount(s, {}, 1024, Target::kMacOS).ok());
-}
-
-model::ModelSpec Llama70B() {
-  model::ModelSpec s;
-  s.hidden_size = 8192;
-  s.num_layers = 80;
-  s.num_heads = 64;
-  s.num_kv_heads = 8;
-  s.head_dim = 128;
-  s.intermediate_size = 28672;
-  s.vocab_size = 128256;
-  return s;
 }
 
 using Cursor = StackCursor;

@@ -6,24 +6,10 @@
 #include <cstdio>
 
 #include "pipeline/chunk_plan.h"
+#include "pipeline/published_shapes_test_util.h"
 
 namespace anec::pipeline {
 namespace {
-
-model::ModelSpec QwQ32B() {
-  model::ModelSpec s;
-  s.architecture = model::Architecture::kQwQ;
-  s.hidden_size = 5120;
-  s.num_layers = 64;
-  s.num_heads = 40;
-  s.num_kv_heads = 8;
-  s.head_dim = 128;
-  s.intermediate_size = 27648;
-  s.vocab_size = 152064;
-  s.tie_word_embeddings = false;
-  s.attention_bias = true;
-  return s;
-}
 
 void PrintPlan(const char* label, const model::ModelSpec& s, const LutPlan& lut, int64_t n) {
   SizePlan p = EstimateSizes(s, SplitLayers(s.num_layers, n), lut, 1024);
