@@ -131,6 +131,14 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
   }
   w->fast_dot_ = w->row_decodable_ && (bits == 4 || bits == 6) && (w->cols_ * bits) % 8 == 0 &&
                  w->col_table_.empty();
+  if (w->row_decodable_ && w->col_block_ > 0 && bits <= 4) {
+    // ColumnBlock: 2-4 bits, blocks of a multiple of 16 columns tiling the row, so every row
+    // and block starts on a byte.
+    for (int64_t c = 0; c < w->cols_; c += w->col_block_) {
+      w->block_table_.push_back(w->col_table_[static_cast<size_t>(c)]);
+    }
+    w->fast_dot_ = true;
+  }
   if (w->fast_dot_ && bits == 6 && w->lut_.dtype() == DType::kFloat16 && HasLutByteLookup()) {
     // 6-bit fp16 tables (what the converter writes) go to the byte-lookup kernel (4 bits
     // stay on DotLut4's 16-entry permute: both ran at 20-23 G weights/s per core here).
@@ -148,6 +156,9 @@ Result<std::shared_ptr<LutWeight>> LutWeight::Create(std::span<const uint8_t> pa
 float LutWeight::DotRow(int64_t row, const float* x) const {
   const float* table = table_f32_.data() + row_table_[static_cast<size_t>(row)];
   const uint8_t* q = packed_.data() + row * cols_ * bits_ / 8;
+  if (!block_table_.empty()) {
+    return DotLutBlocked(x, q, table, block_table_.data(), col_block_, cols_, bits_);
+  }
   if (!split_tables_.empty()) {
     const uint8_t* split =
         split_tables_.data() + row_table_[static_cast<size_t>(row)] / palette_ * 128;

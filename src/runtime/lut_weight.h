@@ -43,8 +43,9 @@ class LutWeight {
   // Row `row` of the weight seen as [shape[0], size / shape[0]], as fp32 (table values are
   // exact in fp32). REQUIRES: RowDecodable(), 0 <= row < shape()[0].
   void DecodeRow(int64_t row, float* out) const;
-  // True when DotRow decodes in registers: 4- or 6-bit indices, rows starting on a byte, one
-  // table per row (tables that change along columns go through DecodeRow, block by block).
+  // True when DotRow decodes in registers: 4- or 6-bit indices with one table per row, rows
+  // starting on a byte; or 2-, 3- or 4-bit indices whose tables change every 16 or 32 columns
+  // (carried GGUF blocks, DotLutBlocked).
   bool FastDot() const { return fast_dot_; }
   // sum_c x[c] * row `row` [c] in fp32. REQUIRES: FastDot(); x holds size / shape[0] values.
   float DotRow(int64_t row, const float* x) const;
@@ -75,6 +76,9 @@ class LutWeight {
   // byte-lookup kernel (fp16 tables, HasLutByteLookup()); else empty.
   std::vector<uint8_t> split_tables_;
   int64_t col_block_ = 0;
+  // DotRow over column blocks: block b's table is at row_table_[row] + block_table_[b] (empty
+  // when DotRow takes one table per row).
+  std::vector<int32_t> block_table_;
   bool fast_dot_ = false;  // > 0: col_table_ is constant on aligned runs of this many columns
   int64_t cols_ = 0;
 

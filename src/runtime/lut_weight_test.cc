@@ -98,8 +98,11 @@ INSTANTIATE_TEST_SUITE_P(
                       LutCase{4, {2, 48}, {1, 1, 16, 1}},     // 4-bit, 32 + 16 column steps
                       LutCase{2, {4, 64}, {4, 4, 4, 1}},      // 2-bit, tables per 16 columns (Q2_K)
                       LutCase{3, {4, 64}, {2, 4, 8, 1}},      // 3-bit, tables per 16 columns (Q3_K)
-                      LutCase{3, {3, 7}, {1, 1, 8, 1}},       // 3-bit, aligned rows, short tail
-                      LutCase{2, {3, 22}, {3, 1, 4, 1}}));    // 2-bit, rows straddling bytes
+                      LutCase{
+                          4, {8, 576}, {8, 18, 16, 1}},     // 4-bit per 32 columns (Q4_1), 576 wide
+                      LutCase{3, {2, 256}, {1, 16, 8, 1}},  // 3-bit per 16 columns, 256 wide
+                      LutCase{3, {3, 7}, {1, 1, 8, 1}},     // 3-bit, aligned rows, short tail
+                      LutCase{2, {3, 22}, {3, 1, 4, 1}}));  // 2-bit, rows straddling bytes
 
 TEST(LutWeight, VectorAxisExpandsAlongThatAxis) {
   // indices [2, 2] uint1, lut [1, 1, 2, 2] = {{10, 11}, {20, 21}}, vector_axis 1 -> [2, 4].

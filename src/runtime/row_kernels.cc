@@ -4,15 +4,7 @@
 #include <atomic>
 #include <cstring>
 
-#if defined(__x86_64__)
-// GCC 12 reports its own _mm512_undefined_* placeholders inside the AVX-512 intrinsics as
-// uninitialized (a known false positive); nothing in this file reads an uninitialized value.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
+#include "runtime/x86_intrinsics.h"  // nothing here reads an uninitialized value
 
 namespace anec::runtime {
 namespace {
@@ -619,6 +611,8 @@ const char* RowKernelPath() {
   }
   return "portable";
 }
+
+bool RowKernelsUseAvx512() { return Current() == Path::kAvx512; }
 
 void ForcePortableRowKernels(bool portable) {
   g_force_portable.store(portable, std::memory_order_relaxed);

@@ -44,6 +44,15 @@ bool HasLutByteLookup();
 float DotLutSplit(const float* x, const uint8_t* q, const uint8_t* split, const float* table,
                   int64_t cols, int bits);
 
+// sum_c x[c] * table_b[index c] over a row whose table changes every `block` columns, table_b
+// starting at tables + block_tables[c / block] (carried GGUF blocks: Q4_1 / Q4_K at 4 bits per
+// 32 columns, Q2_K / Q3_K at 2 / 3 bits per 16). Decoded in registers on AVX-512; elsewhere
+// block by block through DecodeLut*Row and DotF32. Accumulates in fp32.
+// REQUIRES: bits 2, 3 or 4; block a positive multiple of 16 dividing cols; q holds
+// cols * bits / 8 bytes; each table has 2^bits entries.
+float DotLutBlocked(const float* x, const uint8_t* q, const float* tables,
+                    const int32_t* block_tables, int64_t block, int64_t cols, int bits);
+
 // sum_i a[i] * b[i] in fp32.
 float DotF32(const float* a, const float* b, int64_t n);
 // sum_i x[i] * float(w[i]) in fp32 (fp16 -> fp32 is exact).
@@ -58,6 +67,8 @@ void AxpyF16(float a, const Half* y, float* out, int64_t n);
 
 // Which path the entry points above take on this CPU: "avx512", "avx2" or "portable".
 const char* RowKernelPath();
+// RowKernelPath() == "avx512", without building a string (for per-row dispatch).
+bool RowKernelsUseAvx512();
 // Tests: forces the portable path (true) or the CPU's best (false) for later calls.
 void ForcePortableRowKernels(bool portable);
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -77,6 +79,57 @@ TEST_P(RowKernelsTest, LutDecodeEqualsTableLookup) {
       float got = bits == 4 ? DotLut4(x.data(), packed.data(), table.data(), cols)
                             : DotLut6(x.data(), packed.data(), table.data(), cols);
       EXPECT_EQ(got, want) << bits << " bits, cols " << cols << ", path " << RowKernelPath();
+    }
+  }
+}
+
+// Tables that change every `block` columns (carried GGUF blocks): the fused dot equals the sum
+// over table lookups, on both paths; one column at a time, so a block taking its neighbour's
+// table or a misplaced index shows even where sums agree.
+TEST_P(RowKernelsTest, BlockedDotEqualsTableLookup) {
+  std::mt19937 rng(13);
+  for (int bits : {2, 3, 4}) {
+    const int entries = 1 << bits;
+    for (int64_t block : {16, 32, 64}) {
+      for (int64_t cols : {block, 2 * block, int64_t{576}, int64_t{1536}}) {
+        if (cols % block != 0) continue;
+        const int64_t blocks = cols / block;
+        // Exactly 2^bits entries per table: the last table ends the buffer (ASan sees over-reads).
+        std::vector<float> tables(static_cast<size_t>(blocks * entries));
+        for (float& t : tables)
+          t = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 64.0f;
+        // Block b's table offset, the tables in shuffled order.
+        std::vector<int32_t> block_tables(static_cast<size_t>(blocks));
+        std::iota(block_tables.begin(), block_tables.end(), 0);
+        std::shuffle(block_tables.begin(), block_tables.end(), rng);
+        for (int32_t& t : block_tables) t *= entries;
+        std::vector<uint32_t> idx(static_cast<size_t>(cols));
+        for (uint32_t& i : idx) i = rng() % static_cast<uint32_t>(entries);
+        std::vector<uint8_t> packed = Pack(idx, bits);
+        auto value = [&](int64_t c) {
+          return tables[static_cast<size_t>(block_tables[static_cast<size_t>(c / block)]) +
+                        idx[static_cast<size_t>(c)]];
+        };
+        std::vector<float> x(static_cast<size_t>(cols));
+        double want = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          x[static_cast<size_t>(c)] = static_cast<float>(static_cast<int>(rng() % 9) - 4);
+          want += static_cast<double>(x[static_cast<size_t>(c)]) * value(c);
+        }
+        EXPECT_EQ(DotLutBlocked(x.data(), packed.data(), tables.data(), block_tables.data(), block,
+                                cols, bits),
+                  want)
+            << bits << " bits, block " << block << ", cols " << cols << ", " << RowKernelPath();
+        for (int64_t probe = 0; probe < cols; probe += 5) {
+          std::vector<float> one(static_cast<size_t>(cols), 0.0f);
+          one[static_cast<size_t>(probe)] = 1.0f;
+          ASSERT_EQ(DotLutBlocked(one.data(), packed.data(), tables.data(), block_tables.data(),
+                                  block, cols, bits),
+                    value(probe))
+              << bits << " bits, block " << block << ", column " << probe << ", "
+              << RowKernelPath();
+        }
+      }
     }
   }
 }

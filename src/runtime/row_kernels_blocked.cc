@@ -1,0 +1,100 @@
+// DotLutBlocked (row_kernels.h): the register-decoding dot for rows whose LUT changes every 16 or
+// 32 columns. Kept apart from row_kernels.cc, which holds the per-row-table kernels.
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/row_kernels.h"
+#include "runtime/x86_intrinsics.h"  // nothing here reads an uninitialized value
+
+namespace anec::runtime {
+namespace {
+
+// Decode each block to fp32, then dot (the path of CPUs without AVX-512, and the reference).
+float DotBlocksDecoded(const float* x, const uint8_t* q, const float* tables,
+                       const int32_t* block_tables, int64_t block, int64_t cols, int bits) {
+  auto decode = bits == 2 ? DecodeLut2Row : bits == 3 ? DecodeLut3Row : DecodeLut4Row;
+  float buf[256];
+  const int64_t step = std::min<int64_t>(block, 256);
+  float total = 0;
+  for (int64_t c = 0; c < cols; c += step) {
+    const float* t = tables + block_tables[c / block];
+    decode(q + c * bits / 8, t, step, buf);
+    total += DotF32(x + c, buf, step);
+  }
+  return total;
+}
+
+#if defined(__x86_64__)
+#define ANEC_AVX512_BLOCKED __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// 16 indices of `bits` bits starting at byte p, as dwords.
+template <int kBits>
+ANEC_AVX512_BLOCKED inline __m512i Indices16(const uint8_t* p) {
+  if constexpr (kBits == 4) {  // 8 bytes: low nibbles are the even columns
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    __m128i lo = _mm_and_si128(b, low4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), low4);
+    return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+  } else if constexpr (kBits == 2) {  // 4 bytes: index j at bits 2j
+    uint32_t word;
+    std::memcpy(&word, p, 4);
+    const __m512i shifts =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(word)), shifts),
+                            _mm512_set1_epi32(3));
+  } else {  // 3 bits, 6 bytes: two 24-bit groups of 8 indices, index j at bits 3j of its group
+    const uint32_t g0 = p[0] | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16);
+    const uint32_t g1 = p[3] | (uint32_t{p[4]} << 8) | (uint32_t{p[5]} << 16);
+    const __m512i v = _mm512_inserti64x4(_mm512_set1_epi32(static_cast<int>(g0)),
+                                         _mm256_set1_epi32(static_cast<int>(g1)), 1);
+    const __m512i shifts =
+        _mm512_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21, 0, 3, 6, 9, 12, 15, 18, 21);
+    return _mm512_and_si512(_mm512_srlv_epi32(v, shifts), _mm512_set1_epi32(7));
+  }
+}
+
+template <int kBits>
+ANEC_AVX512_BLOCKED float DotBlockedAvx512(const float* x, const uint8_t* q, const float* tables,
+                                           const int32_t* block_tables, int64_t block,
+                                           int64_t cols) {
+  // Only the table's 2^bits entries are loaded (masked), so the last table is not over-read.
+  constexpr __mmask16 kEntries = static_cast<__mmask16>((1u << (1 << kBits)) - 1);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  for (int64_t b = 0; b < cols; b += block) {
+    const __m512 t = _mm512_maskz_loadu_ps(kEntries, tables + block_tables[b / block]);
+    int64_t c = b;
+    for (; c + 32 <= b + block; c += 32) {
+      const __m512i i0 = Indices16<kBits>(q + c * kBits / 8);
+      const __m512i i1 = Indices16<kBits>(q + (c + 16) * kBits / 8);
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_permutexvar_ps(i0, t), s0);
+      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), _mm512_permutexvar_ps(i1, t), s1);
+    }
+    if (c < b + block) {  // a 16-column block, or the odd half of one
+      const __m512i i0 = Indices16<kBits>(q + c * kBits / 8);
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_permutexvar_ps(i0, t), s0);
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+#endif
+
+}  // namespace
+
+float DotLutBlocked(const float* x, const uint8_t* q, const float* tables,
+                    const int32_t* block_tables, int64_t block, int64_t cols, int bits) {
+#if defined(__x86_64__)
+  if (RowKernelsUseAvx512()) {
+    switch (bits) {
+      case 2:
+        return DotBlockedAvx512<2>(x, q, tables, block_tables, block, cols);
+      case 3:
+        return DotBlockedAvx512<3>(x, q, tables, block_tables, block, cols);
+      default:
+        return DotBlockedAvx512<4>(x, q, tables, block_tables, block, cols);
+    }
+  }
+#endif
+  return DotBlocksDecoded(x, q, tables, block_tables, block, cols, bits);
+}
+
+}  // namespace anec::runtime
