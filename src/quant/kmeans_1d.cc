@@ -50,9 +50,12 @@ double SolveCost(double mean_len, bool by_queue) { return by_queue ? 36 : 1.2 * 
 // candidates is finished by a sweep (SweepSpan): splitting it further costs more in bookkeeping
 // per row than the evaluations it saves (A/B on SmolLM2's groups, whole k-means against no
 // sweep: 1.04x at LUT6, 1.03x at LUT4; 5 the same as 9, 17 half the gain; sweeping every span,
-// with no divide and conquer, 1.3-1.5x slower; all measured with the sweep row by row. With
-// SweepSpan's four rows per vector, 13 and 17 measured the same as 9 within noise.)
-constexpr int32_t kSweepMaxCandidates = 9;
+// with no divide and conquer, 1.3-1.5x slower; all measured with the sweep row by row.) With
+// SweepSpan's four rows per vector, wider spans pay: whole Kmeans1D on 40 synthetic dequantized
+// groups at k = 64 (L ~ 26), min TSC cycles per value of 8 alternated runs: 9 179.0, 13 176.4,
+// 17 175.5, 25 174.0, 33 174.3; at k = 16 25 the same as 9 (147.4 / 145.8, noise), at L ~ 45
+// 216.6 / 218.8.
+constexpr int32_t kSweepMaxCandidates = 25;
 
 // The exact k-cluster DP restricted to boundary bands: the m-th cluster start (m = 1..k-1) lies in
 // [lo[m], hi[m]]; lo and hi are strictly increasing, lo[m] >= m, hi[m] <= n - k + m. Each layer

@@ -14,7 +14,8 @@ namespace {
 // [opt(i-1), min(opt_hi, i-1)]. With prefix sums of sorted values the matrix is Monge whatever
 // the column term a (the vector path's answers are monotone); of unsorted values it is not, and
 // the wide ranges of the vector path answer differently on many rows (the fallback must redo
-// them). Spans of 1 to 13 rows with 1 to 9 candidates, some ending at n (the scalar tail).
+// them). Spans of 1 to 13 rows with 1 to 25 candidates (kSweepMaxCandidates), some ending at n
+// (the scalar tail).
 TEST(Kmeans1DBand, SweepSpanMatchesRowByRowScans) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal(0.0, 1.0);
@@ -35,10 +36,10 @@ TEST(Kmeans1DBand, SweepSpanMatchesRowByRowScans) {
     int wide_differs = 0;  // rows whose minimum over [opt_lo, ...] is elsewhere
     for (int trial = 0; trial < 3000; ++trial) {
       const int32_t rows = 1 + static_cast<int32_t>(rng() % 13);
-      const int32_t cands = 1 + static_cast<int32_t>(rng() % 9);
+      const int32_t cands = 1 + static_cast<int32_t>(rng() % 25);
       const int32_t hi = trial % 5 == 0 ? n : 20 + static_cast<int32_t>(rng() % (n - 20));
       const int32_t lo = std::max(hi - rows + 1, 2);
-      const int32_t opt_lo = std::max(0, lo - 1 - static_cast<int32_t>(rng() % 12));
+      const int32_t opt_lo = std::max(0, lo - 1 - static_cast<int32_t>(rng() % 30));
       const int32_t opt_hi = opt_lo + cands - 1;
       std::vector<double> want_v(n + 1, -1), got_v(n + 1, -1);
       std::vector<int32_t> want_j(n + 1, -1), got_j(n + 1, -1);
