@@ -3,6 +3,8 @@
 //   quant_bench [--layers N] [--threads T] [--dump DIR --dump-layers L]
 //   quant_bench --dp-groups G      (the exact k-means DP alone, see DpMicro)
 //   quant_bench --gguf FILE [--groups G] [--dump DIR]   (real tensors, see RealTensors)
+//   quant_bench --gguf FILE --kmeans-only KIND [--bits B] [--repeat R] [--groups G]
+//     (Kmeans1D alone on one kind's groups, for profilers: see KmeansOnly)
 //
 // Weights are N(0, 1) * 0.02 rounded to bf16 (like a real checkpoint) then to fp16, from a fixed
 // seed. Prints one row per configuration: wall time, throughput, ratio to the "floor" (one pass
@@ -251,6 +253,48 @@ std::vector<uint16_t> SyntheticQ4_1(int64_t rows, int64_t cols) {
   return out;
 }
 
+// --kmeans-only KIND [--bits B] [--repeat R]: Kmeans1D alone on RealTensors' groups of that kind
+// at B bits, R times over (for profilers and A/B runs without the layered DP's time); prints
+// CPU-ns per weight and the solver's stats (histograms of band gaps and of solves per group).
+int KmeansOnly(const std::string& label, const std::vector<std::vector<double>>& values,
+               const std::vector<std::vector<double>>& counts, int64_t cols, int bits, int repeat) {
+  const int k = 1 << bits;
+  double cpu = 0;
+  int64_t solves = 0, gaps = 0, band_rows = 0, given = 0, runs = 0, gap_hist[18] = {},
+          solve_hist[13] = {};
+  for (int r = 0; r < repeat; ++r) {
+    const double t0 = CpuSeconds();
+    for (size_t g = 0; g < values.size(); ++g) {
+      if (static_cast<int64_t>(values[g].size()) <= k) continue;
+      anec::quant::Kmeans1DStats stats;
+      auto res = anec::quant::Kmeans1D(values[g], counts[g], k, &stats);
+      if (!res.ok()) return 1;
+      if (r == 0) {
+        ++runs;
+        solves += stats.penalized_solves;
+        gaps += stats.band_gap;
+        band_rows += stats.band_rows;
+        given += stats.band_rows_given;
+        ++gap_hist[std::min(stats.band_gap, 17)];
+        ++solve_hist[std::min(stats.penalized_solves, 12)];
+      }
+    }
+    cpu += CpuSeconds() - t0;
+  }
+  if (runs == 0) return 2;
+  const double weights = static_cast<double>(values.size()) * 8 * cols * repeat;
+  fmt::print(
+      "{} LUT{}: {:.2f} CPU-ns/w over {} groups x {}; solves {:.3f}, gap {:.3f}, band rows "
+      "{:.0f} ({:.0f} given) per group; gaps 0..:",
+      label, bits, 1e9 * cpu / weights, runs, repeat, double(solves) / runs, double(gaps) / runs,
+      double(band_rows) / runs, double(given) / runs);
+  for (int64_t h : gap_hist) fmt::print(" {}", h);
+  fmt::print("; solves 0..:");
+  for (int64_t h : solve_hist) fmt::print(" {}", h);
+  fmt::print("\n");
+  return 0;
+}
+
 // Real tensors: one of each kind (layer 0's attention and FFN projections, the tied embedding
 // that serves as the LM head) dequantized from a GGUF to fp32 and rounded to fp16, plus a
 // synthetic Q4_1 [2048, 2048] tensor (SyntheticQ4_1). Per kind: mean distinct values per group of
@@ -258,7 +302,8 @@ std::vector<uint16_t> SyntheticQ4_1(int64_t rows, int64_t cols) {
 // (the layered DP, Kmeans1DLayered, vs Kmeans1D), both SSEs, and Palettize (group 8, one thread,
 // whole tensor: histogram + k-means + indices) in CPU-ns per weight. Exits non-zero if Kmeans1D's
 // SSE is above the layered DP's beyond 1e-12 relative on any group.
-int RealTensors(const std::string& path, int groups, const std::string& dump_dir) {
+int RealTensors(const std::string& path, int groups, const std::string& dump_dir,
+                const std::string& only = "", int only_bits = 6, int repeat = 1) {
   auto file = anec::io::GgufFile::Open(anec::RealFileSystem(), path);
   if (!file.ok()) {
     std::fprintf(stderr, "%s\n", file.status().ToString().c_str());
@@ -292,10 +337,12 @@ int RealTensors(const std::string& path, int groups, const std::string& dump_dir
     int64_t rows = 2048, cols = 2048;
     std::string type = "synth";
     if (kind.tensor.empty()) {
+      if (!only.empty() && kind.label != only) continue;
       w = SyntheticQ4_1(rows, cols);
       type = "Q4_1";
     } else {
       if (kind.label == "lm_head" && have_head) continue;
+      if (!only.empty() && kind.label != only) continue;
       const anec::io::GgufTensorInfo* info = nullptr;
       for (const auto& t : file->tensors()) {
         if (t.name == kind.tensor) info = &t;
@@ -322,6 +369,7 @@ int RealTensors(const std::string& path, int groups, const std::string& dump_dir
       Histogram(w.data() + src * 8 * cols, 8 * cols, values[g], counts[g]);
       distinct += static_cast<int64_t>(values[g].size());
     }
+    if (!only.empty()) return KmeansOnly(kind.label, values, counts, cols, only_bits, repeat);
     for (int bits : {4, 6}) {
       const int k = 1 << bits;
       double cpu_old = 0, cpu_new = 0, sse_old = 0, sse_new = 0;
@@ -406,7 +454,8 @@ struct ConfigStats {
 int main(int argc, char** argv) {
   int layers = 16, threads = static_cast<int>(std::thread::hardware_concurrency());
   int dump_layers = 0, dp_groups = 0, real_groups = 64;
-  std::string dump_dir, gguf;
+  int only_bits = 6, repeat = 1;
+  std::string dump_dir, gguf, only;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--layers")
@@ -421,6 +470,12 @@ int main(int argc, char** argv) {
       dp_groups = std::atoi(argv[i + 1]);
     else if (flag == "--gguf")
       gguf = argv[i + 1];
+    else if (flag == "--kmeans-only")
+      only = argv[i + 1];
+    else if (flag == "--bits")
+      only_bits = std::atoi(argv[i + 1]);
+    else if (flag == "--repeat")
+      repeat = std::atoi(argv[i + 1]);
     else if (flag == "--groups")
       real_groups = std::atoi(argv[i + 1]);
     else {
@@ -430,7 +485,9 @@ int main(int argc, char** argv) {
   }
   if (threads < 1 || layers < 1) return 2;
   if (dp_groups > 0) return DpMicro(dp_groups);
-  if (!gguf.empty()) return real_groups < 1 ? 2 : RealTensors(gguf, real_groups, dump_dir);
+  if (!gguf.empty()) {
+    return real_groups < 1 ? 2 : RealTensors(gguf, real_groups, dump_dir, only, only_bits, repeat);
+  }
   if (!dump_dir.empty() && !anec::RealFileSystem()->MakeDirs(dump_dir).ok()) return 1;
   std::string csv = "layer,tensor,rows,cols,bits,group_size,sse,sum_sq,seconds,cpu_seconds\n";
 

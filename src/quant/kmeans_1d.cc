@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 
+#include "quant/kmeans_1d_band.h"
 #include "quant/kmeans_1d_internal.h"
 #include "quant/kmeans_1d_penalized.h"
 
@@ -19,6 +20,7 @@ using kmeans_internal::RowMin;
 using kmeans_internal::ScanRow;
 using kmeans_internal::SolvePenalizedByQueue;
 using kmeans_internal::SolvePenalizedByScans;
+using kmeans_internal::SweepSpan;
 
 // The search gives up after kMaxSolves penalised solves. Bands up to kMaxGap clusters wide are
 // used; wider ones fall back to the layered DP.
@@ -45,16 +47,20 @@ double BandCost(int32_t d, double mean_len) { return 3.0 * d * std::log2(2.0 + d
 double SolveCost(double mean_len, bool by_queue) { return by_queue ? 36 : 1.2 * mean_len + 1; }
 
 // In the band DP's divide and conquer, a span of rows whose argmins lie among at most this many
-// candidates is finished row by row: splitting it further costs more in bookkeeping per row than
-// the evaluations it saves (A/B on SmolLM2's groups, whole k-means against no sweep: 1.04x at
-// LUT6, 1.03x at LUT4; 5 the same as 9, 17 half the gain; sweeping every span, with no divide
-// and conquer, 1.3-1.5x slower).
-constexpr int32_t kSweepMaxCandidates = 9;
+// candidates is finished by a sweep (SweepSpan): splitting it further costs more in bookkeeping
+// per row than the evaluations it saves (A/B on SmolLM2's groups, whole k-means against no
+// sweep: 1.04x at LUT6, 1.03x at LUT4; 5 the same as 9, 17 half the gain; sweeping every span,
+// with no divide and conquer, 1.3-1.5x slower; all measured with the sweep row by row.) With
+// SweepSpan's four rows per vector, wider spans pay: whole Kmeans1D on 40 synthetic dequantized
+// groups at k = 64 (L ~ 26), min TSC cycles per value of 8 alternated runs: 9 179.0, 13 176.4,
+// 17 175.5, 25 174.0, 33 174.3; at k = 16 25 the same as 9 (147.4 / 145.8, noise), at L ~ 45
+// 216.6 / 218.8.
+constexpr int32_t kSweepMaxCandidates = 25;
 
 // The exact k-cluster DP restricted to boundary bands: the m-th cluster start (m = 1..k-1) lies in
 // [lo[m], hi[m]]; lo and hi are strictly increasing, lo[m] >= m, hi[m] <= n - k + m. Each layer
 // is one divide and conquer over its band (argmins nondecreasing in i), its narrow spans swept
-// row by row. prev/cur: n + 1 doubles.
+// four rows at a time (SweepSpan). prev/cur: n + 1 doubles.
 //
 // pen_arg / pen_count: the argmins of the penalised solve whose partition gave the bands, and the
 // clusters of its solution for each prefix (the arg chain's length). Where prefix i's penalised
@@ -86,38 +92,46 @@ ANEC_INLINE std::vector<int32_t> BandedBoundaries(const PrefixSums& p, int32_t n
   };
   std::vector<Span> stack;
   int32_t given = 0;
+  int32_t widest = 0;
+  for (int32_t m = 2; m <= k; ++m) widest = std::max(widest, hi[m] - lo[m] + 1);
+  const auto given_rows = std::make_unique_for_overwrite<int32_t[]>(widest + 1);
   for (int32_t m = 2; m <= k; ++m) {
     int32_t* opt_m = opt.get() + offset[m] - lo[m];
     stack.clear();
     // Rows given by the penalised solution first (the checks on j are defensive: by the
     // argument above they always pass); the runs of rows between them go to the divide and
-    // conquer, their argmins bounded by the given ones.
-    int32_t run = lo[m], run_opt_lo = lo[m - 1];
+    // conquer, their argmins bounded by the given ones. In three passes with no branch on the
+    // rows (a loop branching per row, with ScanRow's single evaluation, took about 50 TSC cycles
+    // per given row): pick the given rows, evaluate them (independent divisions, pipelined),
+    // then queue the runs between.
+    int32_t num_given = 0, last_j = lo[m - 1];
     for (int32_t i = lo[m]; i <= hi[m]; ++i) {
       const int32_t j = pen_arg[i];
-      if (pen_count[i] != m || j < run_opt_lo || j > hi[m - 1] || j >= i) continue;
-      const RowMin r = ScanRow(prev, s1, w, s1[i], w[i], j, j);
-      cur[i] = r.value;
+      const bool take = (pen_count[i] == m) & (j >= last_j) & (j <= hi[m - 1]) & (j < i);
+      given_rows[num_given] = i;
+      num_given += take;
+      last_j = take ? j : last_j;
+    }
+    for (int32_t g = 0; g < num_given; ++g) {
+      const int32_t i = given_rows[g], j = pen_arg[i];
+      const double d1 = s1[i] - s1[j];
+      cur[i] = prev[j] - d1 * d1 / (w[i] - w[j]);  // ScanRow's expression, so the same bits
       opt_m[i] = j;
-      ++given;
-      if (run < i) stack.push_back({run, i - 1, run_opt_lo, j});
+    }
+    given += num_given;
+    int32_t run = lo[m], run_opt_lo = lo[m - 1];
+    for (int32_t g = 0; g < num_given; ++g) {
+      const int32_t i = given_rows[g];
+      if (run < i) stack.push_back({run, i - 1, run_opt_lo, pen_arg[i]});
       run = i + 1;
-      run_opt_lo = j;
+      run_opt_lo = pen_arg[i];
     }
     if (run <= hi[m]) stack.push_back({run, hi[m], run_opt_lo, hi[m - 1]});
     while (!stack.empty()) {
       const Span s = stack.back();
       stack.pop_back();
       if (s.opt_hi - s.opt_lo + 1 <= kSweepMaxCandidates) {
-        // Row by row, each from the previous row's argmin (argmins are nondecreasing in i).
-        int32_t from = s.opt_lo;
-        for (int32_t i = s.lo; i <= s.hi; ++i) {
-          const int32_t jhi = std::min(s.opt_hi, i - 1);
-          const RowMin r = ScanRow(prev, s1, w, s1[i], w[i], std::min(from, jhi), jhi);
-          cur[i] = r.value;
-          opt_m[i] = r.arg;
-          from = r.arg;
-        }
+        SweepSpan(prev, s1, w, n, s.lo, s.hi, s.opt_lo, s.opt_hi, cur, opt_m);
         continue;
       }
       const int32_t mid = s.lo + (s.hi - s.lo) / 2;
@@ -229,6 +243,16 @@ ANEC_DP_CLONES std::vector<int32_t> FastBoundaries(std::span<const double> x, co
       lambda_below = lambda;
       arg_below.resize(n + 1);
       arg.swap(arg_below);
+    }
+    // The same count as the bracket's end on its side, at a penalty nearer the other end: that
+    // end moves here (its partition is kept; it has the same count). Else the interpolation
+    // below would give this penalty again, and again: one of SmolLM2's ffn_gate groups at k = 64
+    // took 12 solves that way (55, 60, 67, then 67 nine times at the same penalty).
+    if (c > k && c == static_cast<int32_t>(above.size())) {
+      lambda_above = std::max(lambda_above, lambda);
+    }
+    if (c < k && c == static_cast<int32_t>(below.size())) {
+      lambda_below = std::min(lambda_below, lambda);
     }
     const int32_t gap_above = above.empty() ? n : static_cast<int32_t>(above.size()) - k;
     const int32_t gap_below = below.empty() ? n : k - static_cast<int32_t>(below.size());

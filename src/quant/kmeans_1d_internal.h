@@ -78,23 +78,24 @@ struct RowMin {
 
 ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, double s1i,
                            double wi, int32_t jlo, int32_t jhi) {
-  double best = std::numeric_limits<double>::infinity();
-  int32_t best_j = jlo;
-  int32_t j = jlo;
 #if defined(__GNUC__) && !defined(__clang__)  // GCC vector extensions, incl. ?: on vectors
   // Four lanes, each keeping its own leftmost minimum; the reduction below then returns exactly
   // the scalar loop's answer (same IEEE operations per element, no contraction possible in
-  // a - d*d/(x - y)). Short scans stay scalar: there the loop's latency, not its width, counts.
-  if (jhi - jlo + 1 >= 8) {
+  // a - d*d/(x - y)). From 4 candidates on, no branch depends on the values: the last partial
+  // vector is replaced by one ending at jhi (overlapping the previous; in each lane the indices
+  // still increase, so strict < keeps each lane's leftmost), and the lanes are reduced by
+  // shuffles (the minimum, ties to the smaller index, value and index from the same lane). The
+  // band DP's rows mostly scan 4-30 candidates, where the scalar tail's and the reduction's
+  // mispredicted branches cost more than the evaluations.
+  if (jhi - jlo + 1 >= 4) {
     typedef double V __attribute__((vector_size(32)));
     typedef int64_t I __attribute__((vector_size(32)));
     const double inf = std::numeric_limits<double>::infinity();
     V vbest = {inf, inf, inf, inf};
     I vidx = {0, 0, 0, 0};
-    I vj = {j, j + 1, j + 2, j + 3};
-    const I four = {4, 4, 4, 4};
+    const I lane = {0, 1, 2, 3};
     const V vs1i = {s1i, s1i, s1i, s1i}, vwi = {wi, wi, wi, wi};
-    for (; j + 3 <= jhi; j += 4) {
+    auto step = [&](int32_t j) ANEC_INLINE_LAMBDA {
       V va, vs1, vw;
       std::memcpy(&va, a + j, sizeof(V));
       std::memcpy(&vs1, s1 + j, sizeof(V));
@@ -103,18 +104,24 @@ ANEC_INLINE RowMin ScanRow(const double* a, const double* s1, const double* w, d
       const V v = va - d1 * d1 / (vwi - vw);
       const I lt = v < vbest;
       vbest = lt ? v : vbest;
-      vidx = lt ? vj : vidx;
-      vj += four;
+      vidx = lt ? lane + j : vidx;
+    };
+    int32_t j = jlo;
+    for (; j + 3 <= jhi; j += 4) step(j);
+    if (j <= jhi) step(jhi - 3);
+    for (const I perm : {I{1, 0, 3, 2}, I{2, 3, 0, 1}}) {
+      const V ob = __builtin_shuffle(vbest, perm);
+      const I oi = __builtin_shuffle(vidx, perm);
+      const I take = (ob < vbest) | ((ob == vbest) & (oi < vidx));
+      vbest = take ? ob : vbest;
+      vidx = take ? oi : vidx;
     }
-    for (int l = 0; l < 4; ++l) {
-      if (vbest[l] < best || (vbest[l] == best && vidx[l] < best_j)) {
-        best = vbest[l];
-        best_j = static_cast<int32_t>(vidx[l]);
-      }
-    }
+    return {vbest[0], static_cast<int32_t>(vidx[0])};
   }
 #endif
-  for (; j <= jhi; ++j) {
+  double best = std::numeric_limits<double>::infinity();
+  int32_t best_j = jlo;
+  for (int32_t j = jlo; j <= jhi; ++j) {
     const double d1 = s1i - s1[j];
     const double v = a[j] - d1 * d1 / (wi - w[j]);
     if (v < best) {

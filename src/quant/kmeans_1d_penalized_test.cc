@@ -109,5 +109,58 @@ TEST(Kmeans1DPenalized, PrunedScanMatchesFullScan) {
   EXPECT_GT(cut, n);  // long rows with the cut's work to do were among them
 }
 
+// SolvePenalizedByScans scans row i from opt(i-2) and again from opt(i-1) when the argmin
+// found lies before it: bit for bit the chain of scans from opt(i-1). On sorted values (argmins
+// monotone) the second scan is never needed; on unsorted ones the penalised DP is still defined
+// (F nondecreasing, so ScanRowPruned's cut holds), but its argmins are not monotone, and many
+// rows need the second scan: without it this test fails.
+TEST(Kmeans1DPenalized, ScansFromTwoRowsBackMatchTheChain) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> weight(0.5, 20.0);
+  const int n = 700;
+  for (const bool sorted : {true, false}) {
+    std::vector<double> x(n), w(n);
+    for (int i = 0; i < n; ++i) {
+      x[i] = normal(rng);
+      w[i] = weight(rng);
+    }
+    if (sorted) std::sort(x.begin(), x.end());
+    const PrefixSums p = BuildPrefixSums(x, w);
+    const double total = p.s2[n] - p.s1[n] * p.s1[n] / p.w[n];
+    int64_t rescanned = 0;
+    for (double clusters : {4.0, 20.0, 60.0}) {
+      const double lambda = 6.75 * total / (clusters * clusters * clusters);
+      std::vector<double> a(n + 1), f(n + 1), want_a(n + 1), want_f(n + 1);
+      std::vector<int32_t> arg(n + 1), want_arg(n + 1), begin;
+      ASSERT_TRUE(SolvePenalizedByScans(p, n, lambda, int64_t{1} << 40, a.data(), f.data(),
+                                        arg.data(), begin));
+      want_a[0] = want_f[0] = 0;
+      want_arg[0] = 0;
+      for (int32_t i = 1; i <= n; ++i) {
+        const int32_t lo = want_arg[i - 1], lo_before = i >= 2 ? want_arg[i - 2] : 0;
+        const RowMin r = ScanRowPruned(want_a.data(), want_f.data(), p.s1.data(), p.w.data(),
+                                       p.s1[i], p.w[i], p.s2[i], lo, i - 1);
+        const RowMin wide =
+            ScanRow(want_a.data(), p.s1.data(), p.w.data(), p.s1[i], p.w[i], lo_before, i - 1);
+        rescanned += wide.arg < lo;
+        want_a[i] = r.value + lambda;
+        want_f[i] = want_a[i] + p.s2[i];
+        want_arg[i] = r.arg;
+      }
+      for (int32_t i = 1; i <= n; ++i) {
+        ASSERT_EQ(arg[i], want_arg[i])
+            << "sorted " << sorted << " clusters " << clusters << " i " << i;
+        ASSERT_EQ(a[i], want_a[i]) << "sorted " << sorted << " clusters " << clusters << " i " << i;
+      }
+    }
+    if (sorted) {
+      EXPECT_EQ(rescanned, 0);
+    } else {
+      EXPECT_GT(rescanned, 10);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace anec::quant::kmeans_internal
