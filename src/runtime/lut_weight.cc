@@ -157,6 +157,10 @@ float LutWeight::DotRow(int64_t row, const float* x) const {
   const float* table = table_f32_.data() + row_table_[static_cast<size_t>(row)];
   const uint8_t* q = packed_.data() + row * cols_ * bits_ / 8;
   if (!block_table_.empty()) {
+    if (lut_.dtype() == DType::kFloat16) {
+      const Half* half = lut_.data<Half>() + row_table_[static_cast<size_t>(row)];
+      return DotLutBlockedHalf(x, q, half, table, block_table_.data(), col_block_, cols_, bits_);
+    }
     return DotLutBlocked(x, q, table, block_table_.data(), col_block_, cols_, bits_);
   }
   if (!split_tables_.empty()) {

@@ -52,6 +52,14 @@ float DotLutSplit(const float* x, const uint8_t* q, const uint8_t* split, const 
 // cols * bits / 8 bytes; each table has 2^bits entries.
 float DotLutBlocked(const float* x, const uint8_t* q, const float* tables,
                     const int32_t* block_tables, int64_t block, int64_t cols, int bits);
+// As DotLutBlocked, with the tables also given as fp16 (`half_tables`, same offsets; what the
+// converter stores): on AVX-512 each block's table is read as fp16 and widened in registers,
+// so a Q4_1 block of 32 weights reads 16 + 32 bytes instead of 16 + 64 (decode is bound by
+// those bytes). Elsewhere the fp32 `tables` are used. REQUIRES: as DotLutBlocked; half_tables
+// holds the fp16 values of `tables`.
+float DotLutBlockedHalf(const float* x, const uint8_t* q, const Half* half_tables,
+                        const float* tables, const int32_t* block_tables, int64_t block,
+                        int64_t cols, int bits);
 
 // sum_i a[i] * b[i] in fp32.
 float DotF32(const float* a, const float* b, int64_t n);

@@ -53,15 +53,25 @@ ANEC_AVX512_BLOCKED inline __m512i Indices16(const uint8_t* p) {
   }
 }
 
+// A table of 2^kBits entries in the low lanes. Only those entries are loaded (masked), so the
+// last table is not over-read.
 template <int kBits>
-ANEC_AVX512_BLOCKED float DotBlockedAvx512(const float* x, const uint8_t* q, const float* tables,
+ANEC_AVX512_BLOCKED inline __m512 LoadTable(const float* t) {
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (1 << kBits)) - 1), t);
+}
+template <int kBits>
+ANEC_AVX512_BLOCKED inline __m512 LoadTable(const Half* t) {
+  return _mm512_cvtph_ps(
+      _mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << (1 << kBits)) - 1), t));
+}
+
+template <int kBits, typename Table>
+ANEC_AVX512_BLOCKED float DotBlockedAvx512(const float* x, const uint8_t* q, const Table* tables,
                                            const int32_t* block_tables, int64_t block,
                                            int64_t cols) {
-  // Only the table's 2^bits entries are loaded (masked), so the last table is not over-read.
-  constexpr __mmask16 kEntries = static_cast<__mmask16>((1u << (1 << kBits)) - 1);
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   for (int64_t b = 0; b < cols; b += block) {
-    const __m512 t = _mm512_maskz_loadu_ps(kEntries, tables + block_tables[b / block]);
+    const __m512 t = LoadTable<kBits>(tables + block_tables[b / block]);
     int64_t c = b;
     for (; c + 32 <= b + block; c += 32) {
       const __m512i i0 = Indices16<kBits>(q + c * kBits / 8);
@@ -80,21 +90,39 @@ ANEC_AVX512_BLOCKED float DotBlockedAvx512(const float* x, const uint8_t* q, con
 
 }  // namespace
 
-float DotLutBlocked(const float* x, const uint8_t* q, const float* tables,
-                    const int32_t* block_tables, int64_t block, int64_t cols, int bits) {
+namespace {
+
+template <typename Table>
+float DotBlocked(const float* x, const uint8_t* q, const Table* avx512_tables, const float* tables,
+                 const int32_t* block_tables, int64_t block, int64_t cols, int bits) {
 #if defined(__x86_64__)
   if (RowKernelsUseAvx512()) {
     switch (bits) {
       case 2:
-        return DotBlockedAvx512<2>(x, q, tables, block_tables, block, cols);
+        return DotBlockedAvx512<2>(x, q, avx512_tables, block_tables, block, cols);
       case 3:
-        return DotBlockedAvx512<3>(x, q, tables, block_tables, block, cols);
+        return DotBlockedAvx512<3>(x, q, avx512_tables, block_tables, block, cols);
       default:
-        return DotBlockedAvx512<4>(x, q, tables, block_tables, block, cols);
+        return DotBlockedAvx512<4>(x, q, avx512_tables, block_tables, block, cols);
     }
   }
+#else
+  (void)avx512_tables;
 #endif
   return DotBlocksDecoded(x, q, tables, block_tables, block, cols, bits);
+}
+
+}  // namespace
+
+float DotLutBlocked(const float* x, const uint8_t* q, const float* tables,
+                    const int32_t* block_tables, int64_t block, int64_t cols, int bits) {
+  return DotBlocked(x, q, tables, tables, block_tables, block, cols, bits);
+}
+
+float DotLutBlockedHalf(const float* x, const uint8_t* q, const Half* half_tables,
+                        const float* tables, const int32_t* block_tables, int64_t block,
+                        int64_t cols, int bits) {
+  return DotBlocked(x, q, half_tables, tables, block_tables, block, cols, bits);
 }
 
 }  // namespace anec::runtime

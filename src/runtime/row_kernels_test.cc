@@ -120,13 +120,25 @@ TEST_P(RowKernelsTest, BlockedDotEqualsTableLookup) {
                                 cols, bits),
                   want)
             << bits << " bits, block " << block << ", cols " << cols << ", " << RowKernelPath();
+        // The same through fp16 tables (the values are multiples of 1/64 under 16: exact).
+        std::vector<Half> half(tables.size());
+        for (size_t i = 0; i < half.size(); ++i) half[i] = FloatToHalf(tables[i]);
+        EXPECT_EQ(DotLutBlockedHalf(x.data(), packed.data(), half.data(), tables.data(),
+                                    block_tables.data(), block, cols, bits),
+                  want)
+            << bits << " bits, block " << block << ", cols " << cols << ", fp16 tables, "
+            << RowKernelPath();
         for (int64_t probe = 0; probe < cols; probe += 5) {
           std::vector<float> one(static_cast<size_t>(cols), 0.0f);
           one[static_cast<size_t>(probe)] = 1.0f;
           ASSERT_EQ(DotLutBlocked(one.data(), packed.data(), tables.data(), block_tables.data(),
                                   block, cols, bits),
                     value(probe))
-              << bits << " bits, block " << block << ", column " << probe << ", "
+              << bits << " bits, block " << block << ", column " << probe << ", fp32 tables";
+          ASSERT_EQ(DotLutBlockedHalf(one.data(), packed.data(), half.data(), tables.data(),
+                                      block_tables.data(), block, cols, bits),
+                    value(probe))
+              << bits << " bits, block " << block << ", column " << probe << ", fp16 tables, "
               << RowKernelPath();
         }
       }
