@@ -47,7 +47,8 @@ float DotLutSplit(const float* x, const uint8_t* q, const uint8_t* split, const 
 // sum_c x[c] * table_b[index c] over a row whose table changes every `block` columns, table_b
 // starting at tables + block_tables[c / block] (carried GGUF blocks: Q4_1 / Q4_K at 4 bits per
 // 32 columns, Q2_K / Q3_K at 2 / 3 bits per 16). Decoded in registers on AVX-512; elsewhere
-// block by block through DecodeLut*Row and DotF32. Accumulates in fp32.
+// decoded block by block, then DotF32. Sums in DotF32's order, so the result has the bits DotF32
+// gives on the decoded row (a carried matrix gives the logits of its fp16 conversion).
 // REQUIRES: bits 2, 3 or 4; block a positive multiple of 16 dividing cols; q holds
 // cols * bits / 8 bytes; each table has 2^bits entries.
 float DotLutBlocked(const float* x, const uint8_t* q, const float* tables,

@@ -2,6 +2,7 @@
 // 32 columns. Kept apart from row_kernels.cc, which holds the per-row-table kernels.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "runtime/row_kernels.h"
 #include "runtime/x86_intrinsics.h"  // nothing here reads an uninitialized value
@@ -9,19 +10,17 @@
 namespace anec::runtime {
 namespace {
 
-// Decode each block to fp32, then dot (the path of CPUs without AVX-512, and the reference).
+// The row decoded to fp32 block by block, then one DotF32 over it: the path of CPUs without
+// AVX-512, summing in DotF32's order like the register path below.
 float DotBlocksDecoded(const float* x, const uint8_t* q, const float* tables,
                        const int32_t* block_tables, int64_t block, int64_t cols, int bits) {
   auto decode = bits == 2 ? DecodeLut2Row : bits == 3 ? DecodeLut3Row : DecodeLut4Row;
-  float buf[256];
-  const int64_t step = std::min<int64_t>(block, 256);
-  float total = 0;
-  for (int64_t c = 0; c < cols; c += step) {
-    const float* t = tables + block_tables[c / block];
-    decode(q + c * bits / 8, t, step, buf);
-    total += DotF32(x + c, buf, step);
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; c += block) {
+    decode(q + c * bits / 8, tables + block_tables[c / block], block, row.data() + c);
   }
-  return total;
+  return DotF32(x, row.data(), cols);
 }
 
 #if defined(__x86_64__)
@@ -69,19 +68,19 @@ template <int kBits, typename Table>
 ANEC_AVX512_BLOCKED float DotBlockedAvx512(const float* x, const uint8_t* q, const Table* tables,
                                            const int32_t* block_tables, int64_t block,
                                            int64_t cols) {
+  // Columns [32j, 32j + 16) go to s0 and [32j + 16, 32j + 32) to s1, and the two are added at
+  // the end, as DotF32 and DotF16 sum: a carried matrix gives the very logits of the same
+  // weights converted to fp16 (pipeline's PreserveQuantTest).
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   for (int64_t b = 0; b < cols; b += block) {
     const __m512 t = LoadTable<kBits>(tables + block_tables[b / block]);
-    int64_t c = b;
-    for (; c + 32 <= b + block; c += 32) {
-      const __m512i i0 = Indices16<kBits>(q + c * kBits / 8);
-      const __m512i i1 = Indices16<kBits>(q + (c + 16) * kBits / 8);
-      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_permutexvar_ps(i0, t), s0);
-      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), _mm512_permutexvar_ps(i1, t), s1);
-    }
-    if (c < b + block) {  // a 16-column block, or the odd half of one
-      const __m512i i0 = Indices16<kBits>(q + c * kBits / 8);
-      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_permutexvar_ps(i0, t), s0);
+    for (int64_t c = b; c < b + block; c += 16) {
+      const __m512 w = _mm512_permutexvar_ps(Indices16<kBits>(q + c * kBits / 8), t);
+      if ((c & 16) == 0) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), w, s0);
+      } else {
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), w, s1);
+      }
     }
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));

@@ -120,6 +120,17 @@ TEST_P(RowKernelsTest, BlockedDotEqualsTableLookup) {
                                 cols, bits),
                   want)
             << bits << " bits, block " << block << ", cols " << cols << ", " << RowKernelPath();
+        // Any x: the bits of DotF32 over the decoded row (the same summation order).
+        std::vector<float> decoded(static_cast<size_t>(cols)), xr(static_cast<size_t>(cols));
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        for (int64_t c = 0; c < cols; ++c) {
+          decoded[static_cast<size_t>(c)] = value(c);
+          xr[static_cast<size_t>(c)] = u(rng);
+        }
+        EXPECT_EQ(DotLutBlocked(xr.data(), packed.data(), tables.data(), block_tables.data(), block,
+                                cols, bits),
+                  DotF32(xr.data(), decoded.data(), cols))
+            << bits << " bits, block " << block << ", cols " << cols << ", " << RowKernelPath();
         // The same through fp16 tables (the values are multiples of 1/64 under 16: exact).
         std::vector<Half> half(tables.size());
         for (size_t i = 0; i < half.size(); ++i) half[i] = FloatToHalf(tables[i]);
