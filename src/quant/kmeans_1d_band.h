@@ -69,6 +69,8 @@ ANEC_INLINE void SweepSpan(const double* a, const double* s1, const double* w, i
     from = static_cast<int32_t>(vidx[rows - 1]);
     i += rows;
   }
+#else
+  (void)n;  // the bound only the vector path needs
 #endif
   one_by_one(hi);
 }
