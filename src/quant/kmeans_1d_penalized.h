@@ -85,19 +85,12 @@ ANEC_INLINE RowMin ScanRowPruned(const double* a, const double* f, const double*
         running = std::min(std::min(vbest[0], vbest[1]), std::min(vbest[2], vbest[3]));
       }
     }
-    // ScanRow's reduction by shuffles (the minimum, ties to the smaller index): the loop over
-    // the lanes it replaces mispredicted about once a row. With rows no longer waiting for the
-    // previous row's argmin (SolvePenalizedByScans), 75 -> 64 TSC cycles per row (simulation
-    // below); whole Kmeans1D 1.08x at k = 64, L ~ 26.
-    for (const I perm : {I{1, 0, 3, 2}, I{2, 3, 0, 1}}) {
-      const V ob = __builtin_shuffle(vbest, perm);
-      const I oi = __builtin_shuffle(vidx, perm);
-      const I take = (ob < vbest) | ((ob == vbest) & (oi < vidx));
-      vbest = take ? ob : vbest;
-      vidx = take ? oi : vidx;
-    }
-    best = vbest[0];
-    best_j = static_cast<int32_t>(vidx[0]);
+    // ScanRow's reduction by shuffles: with rows no longer waiting for the previous row's
+    // argmin (SolvePenalizedByScans), 75 -> 64 TSC cycles per row against the loop over the
+    // lanes (simulation, docs/QUANTIZATION.md); whole Kmeans1D 1.08x at k = 64, L ~ 26.
+    const RowMin lanes = LeftmostMinOfLanes(vbest, vidx);
+    best = lanes.value;
+    best_j = lanes.arg;
     if (cut) return {best, best_j};
   }
 #endif
