@@ -68,6 +68,7 @@ def convert(
     lut_ffn: Bits = None,
     lut_lmhead: Bits = None,
     lut_group: int = 8,
+    lut_row_scale: bool = False,
     lut_bits_budget: Optional[float] = None,
     architecture: Optional[str] = None,
     restart: int = 1,
@@ -115,6 +116,7 @@ def convert(
     f.lut_ffn = _bits("lut_ffn", lut_ffn)
     f.lut_lmhead = _bits("lut_lmhead", lut_lmhead)
     f.lut_group = lut_group
+    f.lut_row_scale = lut_row_scale
     f.lut_bits_budget = 0.0 if lut_bits_budget is None else float(lut_bits_budget)
     f.architecture = architecture or ""
     f.restart = restart

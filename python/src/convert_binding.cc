@@ -54,6 +54,7 @@ void BindConvert(nb::module_& m) {
       .def_rw("lut_ffn", &F::lut_ffn)
       .def_rw("lut_lmhead", &F::lut_lmhead)
       .def_rw("lut_group", &F::lut_group)
+      .def_rw("lut_row_scale", &F::lut_row_scale)
       .def_rw("batch", &F::batch)
       .def_rw("architecture", &F::architecture)
       .def_rw("restart", &F::restart)

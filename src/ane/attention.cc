@@ -47,9 +47,17 @@ mil::Value Projection(mil::Function* f, WeightEmitter* w, int64_t layer, mil::Va
                       int64_t in_ch, const std::string& tag) {
   const std::string base = LayerWeightName(layer, tag);
   mil::Value weight = w->Matrix(f, base, weight_role, layer, 0, out_ch, {out_ch, in_ch, 1, 1});
+  const std::string op = fmt::format("l{}_{}", layer, tag);
+  if (w->HasRowScale(base)) {
+    // conv, row scales, then the bias: inside the conv the bias would be scaled too.
+    mil::Value y = w->ScaleOutput(f, base, f->Conv(x, weight, std::nullopt, op), op + "_scaled");
+    if (!bias_role) return y;
+    return f->Add(y, w->Vector(f, base + "_bias", *bias_role, layer, {1, out_ch, 1, 1}),
+                  op + "_bias");
+  }
   std::optional<mil::Value> bias;
   if (bias_role) bias = w->Vector(f, base + "_bias", *bias_role, layer, {out_ch});
-  return f->Conv(x, weight, bias, fmt::format("l{}_{}", layer, tag));
+  return f->Conv(x, weight, bias, op);
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ Result<FunctionSignature> AddLmHeadFunction(mil::ProgramBuilder* program, Weight
     if (real > 0) {
       mil::Value wt = w->Matrix(f, "lm_head_" + n, model::TensorRole::kLmHead, 0, row, row + real,
                                 {real, h, 1, 1});
-      y = f->Conv(x, wt, std::nullopt, name + "_conv");
+      y = w->ScaleOutput(f, "lm_head_" + n, f->Conv(x, wt, std::nullopt, name + "_conv"),
+                         name + "_scaled");
     }
     if (real < layout.piece_rows) {
       const int64_t pad = layout.piece_rows - real;

@@ -62,10 +62,14 @@ mil::Value FeedForward(mil::Function* f, WeightEmitter* w, const model::ModelSpe
   mil::Value wd = w->Matrix(f, LayerWeightName(layer, "down_proj"), TensorRole::kDownProj, layer, 0,
                             h, {h, inter, 1, 1});
   mil::Value x = ToChannelsFirst(f, x_norm, p + "_mlp_in");
-  mil::Value gate = f->Conv(x, wg, std::nullopt, p + "_gate");
-  mil::Value up = f->Conv(x, wu, std::nullopt, p + "_up");
+  mil::Value gate = w->ScaleOutput(f, LayerWeightName(layer, "gate_proj"),
+                                   f->Conv(x, wg, std::nullopt, p + "_gate"), p + "_gate_scaled");
+  mil::Value up = w->ScaleOutput(f, LayerWeightName(layer, "up_proj"),
+                                 f->Conv(x, wu, std::nullopt, p + "_up"), p + "_up_scaled");
   mil::Value act = f->Mul(GateActivation(f, spec, gate, p), up, p + "_act");
-  return FromChannelsFirst(f, f->Conv(act, wd, std::nullopt, p + "_down"), p + "_mlp_out");
+  mil::Value down = w->ScaleOutput(f, LayerWeightName(layer, "down_proj"),
+                                   f->Conv(act, wd, std::nullopt, p + "_down"), p + "_down_scaled");
+  return FromChannelsFirst(f, down, p + "_mlp_out");
 }
 
 mil::Value TransformerLayer(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,
@@ -91,10 +95,15 @@ mil::Value FeedForwardSlice(mil::Function* f, WeightEmitter* w, const model::Mod
   mil::Value wd = w->MatrixColumns(f, name("down_proj"), TensorRole::kDownProj, layer, begin, end,
                                    {h, rows, 1, 1});
   mil::Value x = ToChannelsFirst(f, x_norm, p + "_mlp_in" + r);
-  mil::Value gate = f->Conv(x, wg, std::nullopt, p + "_gate" + r);
-  mil::Value up = f->Conv(x, wu, std::nullopt, p + "_up" + r);
+  mil::Value gate = w->ScaleOutput(
+      f, name("gate_proj"), f->Conv(x, wg, std::nullopt, p + "_gate" + r), p + "_gate_scaled" + r);
+  mil::Value up = w->ScaleOutput(f, name("up_proj"), f->Conv(x, wu, std::nullopt, p + "_up" + r),
+                                 p + "_up_scaled" + r);
   mil::Value act = f->Mul(GateActivation(f, spec, gate, p + r), up, p + "_act" + r);
-  return FromChannelsFirst(f, f->Conv(act, wd, std::nullopt, p + "_down" + r), p + "_mlp_out" + r);
+  mil::Value down =
+      w->ScaleOutput(f, name("down_proj"), f->Conv(act, wd, std::nullopt, p + "_down" + r),
+                     p + "_down_scaled" + r);
+  return FromChannelsFirst(f, down, p + "_mlp_out" + r);
 }
 
 mil::Value TransformerLayerPiece(mil::Function* f, WeightEmitter* w, const AttentionContext& ctx,

@@ -269,6 +269,7 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
     cfg.bits = lut_bits;
     cfg.group_size = group;
     cfg.threads = 0;  // all cores: the pipeline converts one matrix at a time
+    cfg.row_scale = format_.lut_row_scale;
     std::span<const float> importance;
     std::vector<float> per_element;
     if (importance_ != nullptr) {
@@ -299,8 +300,39 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
     }
     indices = Shared(f, idx_name, mil::Tensor::UInt(*idx_dtype, shape, pal->indices));
     lut = Shared(f, lut_name, mil::Tensor::F16Bits(lut_shape, pal->lut_fp16));
+    if (!pal->row_scale_fp16.empty()) {
+      row_scales_[name + "_row_scale"] = mil::Tensor::F16Bits({1, rows, 1, 1}, pal->row_scale_fp16);
+    }
   }
   return f->Op("constexpr_lut_to_dense", {{"indices", indices}, {"lut", lut}}, name);
+}
+
+bool WeightEmitter::HasRowScale(const std::string& weight_name) const {
+  const std::string key = weight_name + "_row_scale";
+  return row_scales_.count(key) > 0 || emitted_.count(key) > 0 ||
+         (reuse_ != nullptr && reuse_->Has(key));
+}
+
+mil::Value WeightEmitter::ScaleOutput(mil::Function* f, const std::string& weight_name,
+                                      mil::Value conv_out, const std::string& op_name) {
+  if (!program_->status().ok()) return conv_out;
+  const std::string key = weight_name + "_row_scale";
+  mil::Value scale;
+  if (auto cached = row_scale_values_.find({f, key}); cached != row_scale_values_.end()) {
+    scale = cached->second;
+  } else if (auto pending = row_scales_.find(key); pending != row_scales_.end()) {
+    scale = Shared(f, key, std::move(pending->second));
+    row_scales_.erase(pending);
+  } else if (emitted_.count(key)) {  // stored by another function of this program
+    scale = f->SharedConst(
+        key, [] { return mil::Tensor(); }, key);
+  } else if (reuse_ != nullptr && reuse_->Has(key)) {
+    scale = Shared(f, key, reuse_->Get(key));
+  } else {
+    return conv_out;  // not palettized with row scales
+  }
+  row_scale_values_[{f, key}] = scale;
+  return f->Mul(conv_out, scale, op_name);
 }
 
 Result<mil::Tensor> WeightEmitter::Fp16Columns(const std::string& name, model::TensorRole role,

@@ -38,6 +38,9 @@ struct WeightFormat {
   int lut_bits = 0;   // 0: fp16; else palettize with 2^lut_bits entries per group
   int lut_group = 8;  // output channels (rows) per lookup table (reduced to the largest
                       // divisor of a matrix's rows when it does not divide them)
+  // Per-output-channel scales with the tables (quant::LutConfig::row_scale): the matmul then
+  // reads the normalised weight and ScaleOutput multiplies its output by the row scales.
+  bool lut_row_scale = false;
 };
 
 class WeightEmitter {
@@ -85,6 +88,17 @@ class WeightEmitter {
   mil::Value Vector(mil::Function* f, const std::string& name, model::TensorRole role,
                     int64_t layer, std::vector<int64_t> shape, double add = 0.0, double mul = 1.0);
 
+  // `conv_out` ([1, rows, 1, S], the 1x1 conv over the weight `weight_name` emitted by Matrix or
+  // MatrixColumns in this function) times the weight's row scales, [1, rows, 1, 1], when it was
+  // palettized with them (WeightFormat::lut_row_scale); else `conv_out` unchanged. coremltools
+  // puts a per-channel scale after the matmul too for the Neural Engine (its
+  // reorder_lut_per_channel_scale pass) instead of a constexpr op on the weight.
+  // `op_name` names the mul. HasRowScale: whether ScaleOutput would scale (a bias must then be
+  // added after it, not inside the conv).
+  bool HasRowScale(const std::string& weight_name) const;
+  mil::Value ScaleOutput(mil::Function* f, const std::string& weight_name, mil::Value conv_out,
+                         const std::string& op_name);
+
   const WeightFormat& format() const { return format_; }
 
  private:
@@ -125,7 +139,11 @@ class WeightEmitter {
   const LutBitsPlan* bits_plan_ = nullptr;
   int weighted_ = 0, unweighted_ = 0;
   std::function<void(int64_t)> on_weights_;
-  std::set<std::string> emitted_;                   // names already stored in this program
+  std::set<std::string> emitted_;  // names already stored in this program
+  // Row scales (`<weight>_row_scale`, [1, rows, 1, 1]) palettized but not yet stored: the first
+  // ScaleOutput stores them; and the const value of each scale in each function that used it.
+  std::map<std::string, mil::Tensor> row_scales_;
+  std::map<std::pair<const mil::Function*, std::string>, mil::Value> row_scale_values_;
   std::map<std::string, PreservedKind> preserved_;  // matrices emitted by Preserved()
 };
 

@@ -161,7 +161,7 @@ Result<LutBitsPlanResult> PlanLutAuto(FileSystem* fs, const pipeline::Conversion
   const int64_t n = request.options.sensitivity_tokens;
   if (n <= 0) {
     return PlanLutBits(*input.weights, input.spec, importance, options.lut_auto_budget,
-                       options.lut.group, log);
+                       options.lut.group, options.lut.row_scale, log);
   }
   std::string model_dir = CalibrationModelDir(options);
   if (!fs->Exists(JoinPath(model_dir, "meta.yaml"))) {
@@ -183,9 +183,10 @@ Result<LutBitsPlanResult> PlanLutAuto(FileSystem* fs, const pipeline::Conversion
   }
   const auto start = std::chrono::steady_clock::now();
   ANEC_ASSIGN_OR_RETURN(LossProbe probe, LossProbe::Create(model.get(), std::move(ids)));
-  auto plan = PlanLutBits(
-      *input.weights, input.spec, importance, options.lut_auto_budget, options.lut.group, log,
-      [&](std::span<const WeightDelta> deltas) { return probe.MeanKl(deltas); });
+  auto plan =
+      PlanLutBits(*input.weights, input.spec, importance, options.lut_auto_budget,
+                  options.lut.group, options.lut.row_scale, log,
+                  [&](std::span<const WeightDelta> deltas) { return probe.MeanKl(deltas); });
   model.reset();
   if (!plan.ok()) return plan.status().WithContext("--lut auto on " + model_dir);
   ANEC_RETURN_IF_ERROR(fs->RemoveAll(model_dir));

@@ -59,13 +59,10 @@ std::span<const float> ColumnImportance(const quant::ChannelImportance& importan
 WeightDelta DeltaOf(const LutBitsMatrix& m, std::span<const uint16_t> half,
                     const quant::LutResult& r) {
   WeightDelta d{m.name, m.rows, m.cols, std::vector<float>(half.size())};
-  const int64_t entries = int64_t{1} << r.bits;
+  const std::vector<uint16_t> q = quant::DequantizeToHalf(r);  // row scales applied
   for (int64_t i = 0; i < m.rows * m.cols; ++i) {
-    const int64_t table = i / m.cols / r.group_size;
-    const uint16_t q =
-        r.lut_fp16[static_cast<size_t>(table * entries + r.indices[static_cast<size_t>(i)])];
-    d.delta[static_cast<size_t>(i)] =
-        quant::HalfToFloat(q) - quant::HalfToFloat(half[static_cast<size_t>(i)]);
+    d.delta[static_cast<size_t>(i)] = quant::HalfToFloat(q[static_cast<size_t>(i)]) -
+                                      quant::HalfToFloat(half[static_cast<size_t>(i)]);
   }
   return d;
 }
@@ -73,7 +70,7 @@ WeightDelta DeltaOf(const LutBitsMatrix& m, std::span<const uint16_t> half,
 // m's relative errors at 4, 6 and 8 bits; with `delta4`, also what its 4-bit palettization
 // changes (measured gains), from the same palettization.
 Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance& importance,
-               int group, LutBitsMatrix* m, WeightDelta* delta4) {
+               int group, bool row_scale, LutBitsMatrix* m, WeightDelta* delta4) {
   ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> half, ReadHalf(weights, m));
   const std::span<const float> imp = ColumnImportance(importance, *m);
   // Error denominators; for the matrices that write the residual stream also each output
@@ -95,6 +92,7 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
     quant::LutConfig cfg;
     cfg.bits = kBits[i];
     cfg.group_size = ane::LutGroupFor(m->rows, group);
+    cfg.row_scale = row_scale;
     ANEC_ASSIGN_OR_RETURN(quant::LutResult r,
                           quant::Palettize(half, m->rows, m->cols, cfg, imp, m->name));
     m->error[i] = signal > 0 ? r.weighted_sse / signal : 0.0;
@@ -205,7 +203,8 @@ std::vector<double> ResidualGains(std::vector<double> stream,
 }
 
 double LutBitsMatrix::StoredBits(int b, int group) const {
-  return b + std::ldexp(16.0, b) / (static_cast<double>(ane::LutGroupFor(rows, group)) * cols);
+  return b + std::ldexp(16.0, b) / (static_cast<double>(ane::LutGroupFor(rows, group)) * cols) +
+         (row_scale ? 16.0 / static_cast<double>(cols) : 0.0);
 }
 
 Status AllocateLutBits(std::vector<LutBitsMatrix>* matrices, double budget_bits, int group,
@@ -258,7 +257,7 @@ Status AllocateLutBits(std::vector<LutBitsMatrix>* matrices, double budget_bits,
 Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
                                       const model::ModelSpec& spec,
                                       const quant::ChannelImportance& importance,
-                                      double budget_bits, int group, std::FILE* log,
+                                      double budget_bits, int group, bool row_scale, std::FILE* log,
                                       const BlockLoss& block_loss) {
   LutBitsPlanResult out;
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
@@ -267,6 +266,7 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
       m.role = p.role;
       m.layer = layer;
       m.name = ane::LayerWeightName(layer, p.tag);
+      m.row_scale = row_scale;
       out.matrices.push_back(m);
     }
   }
@@ -279,7 +279,8 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
   for (size_t i = 0; i < out.matrices.size(); ++i) {
     LutBitsMatrix& m = out.matrices[i];
     WeightDelta delta;
-    ANEC_RETURN_IF_ERROR(Measure(weights, importance, group, &m, block_loss ? &delta : nullptr));
+    ANEC_RETURN_IF_ERROR(
+        Measure(weights, importance, group, row_scale, &m, block_loss ? &delta : nullptr));
     if (log != nullptr && (i + 1) % 16 == 0) {
       fmt::print(log, "  --lut auto: measured {}/{} matrices at 4, 6 and 8 bits\n", i + 1,
                  out.matrices.size());

@@ -54,9 +54,11 @@ struct LutBitsMatrix {
   // o_proj / down_proj: sum_j imp_j W_cj^2 per output channel c, the diagonal estimate of
   // E[(W x)_c^2] (what the block adds to the residual stream).
   std::vector<double> row_power;
-  double gain = 1;       // how much its relative error counts (above)
-  double block_kl = -1;  // its block's measured KL at 4 bits (measured gains), else -1
-  int bits = 8;          // chosen
+  double gain = 1;         // how much its relative error counts (above)
+  double block_kl = -1;    // its block's measured KL at 4 bits (measured gains), else -1
+  int bits = 8;            // chosen
+  bool row_scale = false;  // palettized with row scales: one fp16 per row more
+  // Stored bits per weight at b bits: indices, tables and row scales.
   double StoredBits(int b, int group) const;
 };
 
@@ -70,14 +72,15 @@ struct LutBitsPlanResult {
 // The model's response to changing some weights at once (LossProbe::MeanKl).
 using BlockLoss = std::function<Result<double>(std::span<const WeightDelta>)>;
 
-// Matrices without a measured importance are weighted uniformly. Errors: a budget under the
-// all-4-bit floor (the message gives the floor) or over 16, read errors, `block_loss` errors.
-// `log` (may be null) gets progress and one line per matrix. `block_loss` may be empty (proxy
-// gains). REQUIRES: `weights`, `importance` outlive the call.
+// Matrices without a measured importance are weighted uniformly. `group` and `row_scale` as the
+// conversion palettizes (WeightFormat), so that the errors are the ones it will make. Errors: a
+// budget under the all-4-bit floor (the message gives the floor) or over 16, read errors,
+// `block_loss` errors. `log` (may be null) gets progress and one line per matrix. `block_loss` may
+// be empty (proxy gains). REQUIRES: `weights`, `importance` outlive the call.
 Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
                                       const model::ModelSpec& spec,
                                       const quant::ChannelImportance& importance,
-                                      double budget_bits, int group, std::FILE* log,
+                                      double budget_bits, int group, bool row_scale, std::FILE* log,
                                       const BlockLoss& block_loss = {});
 
 // One block writing into the residual stream, for ResidualGains: per hidden channel, the power

@@ -62,6 +62,8 @@ TEST(LutBitsPlanTest, StoredBitsCountTheTables) {
   LutBitsMatrix m = Matrix(576, 576, 0, 0, 0);
   EXPECT_NEAR(m.StoredBits(6, 8), 6 + 64.0 * 16 / (8 * 576), 1e-12);
   EXPECT_NEAR(m.StoredBits(8, 8), 8 + 256.0 * 16 / (8 * 576), 1e-12);
+  m.row_scale = true;  // one fp16 per row
+  EXPECT_NEAR(m.StoredBits(6, 8), 6 + 64.0 * 16 / (8 * 576) + 16.0 / 576, 1e-12);
 }
 
 TEST(LutBitsPlanTest, ABudgetBelowTheFloorNamesTheFloor) {
@@ -136,7 +138,7 @@ TEST(LutBitsPlanTest, MeasuredBlockLossesSetTheGains) {
     calls.push_back(names);
     return mlp1 ? 1.0 : 1e-6;  // only layer 1's MLP matters to the model
   };
-  auto plan = PlanLutBits(weights, spec, importance, 5.0, 8, nullptr, loss);
+  auto plan = PlanLutBits(weights, spec, importance, 5.0, 8, false, nullptr, loss);
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   ASSERT_EQ(calls.size(), 4u);  // two layers, attention and MLP each
   EXPECT_EQ(calls[0], (std::vector<std::string>{"layers_0_q_proj", "layers_0_k_proj",
@@ -160,7 +162,7 @@ TEST(LutBitsPlanTest, MeasuredBlockLossesSetTheGains) {
   EXPECT_GT(hot_bits, 3 * 4);
   // An error from the measurement stops the plan.
   auto failing = PlanLutBits(
-      weights, spec, importance, 5.0, 8, nullptr,
+      weights, spec, importance, 5.0, 8, false, nullptr,
       [](std::span<const WeightDelta>) -> Result<double> { return Internal("runtime failed"); });
   ASSERT_FALSE(failing.ok());
   EXPECT_NE(failing.status().message().find("runtime failed"), std::string::npos);

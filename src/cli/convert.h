@@ -19,6 +19,7 @@ struct ConvertFlags {
   int64_t context = 1024;
   std::string chunks = "auto";
   std::string lut = "6";
+  bool lut_row_scale = false;
   std::string lut_embed, lut_ffn, lut_lmhead;
   int lut_group = 8;
   int64_t batch = 64;

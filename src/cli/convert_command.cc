@@ -158,6 +158,7 @@ Result<pipeline::ConvertOptions> ToOptions(const ConvertFlags& f) {
     ANEC_ASSIGN_OR_RETURN(o.lut.lmhead, ParseLut("--lut-lmhead", f.lut_lmhead));
   }
   o.lut.group = f.lut_group;
+  o.lut.row_scale = f.lut_row_scale;
   const bool ffn_auto = o.lut.ffn == kLutAuto;
   if (ffn_auto) {
     if (!(f.lut_bits_budget >= 4 && f.lut_bits_budget <= 9)) {
@@ -421,6 +422,11 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_option("--lut-ffn", f->lut_ffn, "LUT bits for the FFN chunks (N, none or auto)");
   sub->add_option("--lut-lmhead", f->lut_lmhead, "LUT bits for the LM head (N or none)");
   sub->add_option("--lut-group", f->lut_group, "Output channels per LUT")->capture_default_str();
+  sub->add_flag("--lut-row-scale", f->lut_row_scale,
+                "Per-output-channel scales for the palettized FFN and LM-head matrices "
+                "(coremltools' enable_per_channel_scale): each row is normalised before its "
+                "LUT is fitted and a mul after the matmul scales it back. Lowers the LUT error, "
+                "most at 4 bits; one fp16 per row more (docs/QUANTIZATION.md)");
   sub->add_option("--batch-size,--batch", f->batch, "Prefill batch size")->capture_default_str();
   sub->add_option(
       "--architecture", f->architecture,

@@ -105,11 +105,12 @@ std::string DescribeChunk(const ChunkSpan& s, int64_t intermediate, int64_t mlp_
   return first == last ? first : first + " .. " + last;
 }
 
-uint64_t EstimateMatrixBytes(int64_t rows, int64_t cols, int bits, int group) {
+uint64_t EstimateMatrixBytes(int64_t rows, int64_t cols, int bits, int group, bool row_scale) {
   const uint64_t n = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
   if (bits <= 0) return n * 2;
   const uint64_t groups = static_cast<uint64_t>((rows + group - 1) / std::max(group, 1));
-  return (n * static_cast<uint64_t>(bits) + 7) / 8 + groups * (uint64_t{2} << bits);
+  return (n * static_cast<uint64_t>(bits) + 7) / 8 + groups * (uint64_t{2} << bits) +
+         (row_scale ? static_cast<uint64_t>(rows) * 2 : 0);
 }
 
 uint64_t SizePlan::largest() const {
@@ -134,7 +135,7 @@ struct PieceBytes {
       return static_cast<uint64_t>(
           std::ceil(static_cast<double>(r) * static_cast<double>(c) * bits / 8));
     }
-    return EstimateMatrixBytes(r, c, lut.ffn, lut.group);
+    return EstimateMatrixBytes(r, c, lut.ffn, lut.group, lut.row_scale);
   }
   uint64_t norm() const { return static_cast<uint64_t>(s.hidden_size) * 2; }
   // Input norm, q/k/v/o, biases, q/k norms.
@@ -192,10 +193,11 @@ SizePlan EstimateSizes(const model::ModelSpec& spec, const std::vector<ChunkSpan
         it != lut.matrix_bits.end()) {
       bits = it->second;
     }
-    p.lm_head += bits > 0 ? static_cast<uint64_t>(std::ceil(static_cast<double>(rows) *
-                                                           static_cast<double>(spec.hidden_size) *
-                                                           bits / 8))
-                          : EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group);
+    p.lm_head +=
+        bits > 0
+            ? static_cast<uint64_t>(std::ceil(static_cast<double>(rows) *
+                                              static_cast<double>(spec.hidden_size) * bits / 8))
+            : EstimateMatrixBytes(rows, spec.hidden_size, lut.lmhead, lut.group, lut.row_scale);
   }
   const PieceBytes pieces{spec, lut};
   for (size_t i = 0; i < chunks.size(); ++i) {

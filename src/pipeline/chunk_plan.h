@@ -93,6 +93,9 @@ struct LutPlan {
   int ffn = 0;
   int lmhead = 0;
   int group = 8;
+  // --lut-row-scale: palettized FFN and LM-head matrices get per-output-channel scales
+  // (quant::LutConfig::row_scale), applied by a mul after each matmul (2 bytes per row).
+  bool row_scale = false;
   // > 0: the FFN matrices are carried pre-quantized (GPTQ/AWQ int4) at this many stored bits per
   // weight, scales and zero points included; sizes use it instead of `ffn`. Planning only.
   // (GGUF --preserve-quant: the layers' mean, for messages; matrix_bits has the sizes.)
@@ -105,7 +108,9 @@ struct LutPlan {
 };
 
 // Estimated stored bytes of one [rows, cols] matrix at `bits` (0 = fp16).
-uint64_t EstimateMatrixBytes(int64_t rows, int64_t cols, int bits, int group);
+// `row_scale`: one fp16 per row more when palettized (LutPlan::row_scale).
+uint64_t EstimateMatrixBytes(int64_t rows, int64_t cols, int bits, int group,
+                             bool row_scale = false);
 
 struct SizePlan {
   uint64_t embeddings = 0;

@@ -40,6 +40,8 @@ TEST(ChunkPlanTest, MatrixBytes) {
   // 4-bit: 16 bytes of indices + one table of 16 fp16 entries.
   EXPECT_EQ(EstimateMatrixBytes(8, 4, 4, 8), 16u + 32u);
   EXPECT_EQ(EstimateMatrixBytes(16, 4, 6, 8), 48u + 2u * 128u);
+  EXPECT_EQ(EstimateMatrixBytes(16, 4, 6, 8, true), 48u + 2u * 128u + 16u * 2u);  // row scales
+  EXPECT_EQ(EstimateMatrixBytes(16, 4, 0, 8, true), 128u);                        // fp16: no scales
 }
 
 // GGUF --preserve-quant: each matrix counts at its own stored bits; a matrix planned at 0 is
@@ -54,9 +56,9 @@ TEST(ChunkPlanTest, MatrixBitsCountEachCarriedMatrixAtItsSize) {
   mixed.ffn_carried_bits = 16;  // the largest of the file
   using model::TensorRole;
   for (int64_t l = 0; l < 2; ++l) {
-    for (TensorRole r : {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj,
-                         TensorRole::kOProj, TensorRole::kGateProj, TensorRole::kUpProj,
-                         TensorRole::kDownProj}) {
+    for (TensorRole r :
+         {TensorRole::kQProj, TensorRole::kKProj, TensorRole::kVProj, TensorRole::kOProj,
+          TensorRole::kGateProj, TensorRole::kUpProj, TensorRole::kDownProj}) {
       mixed.matrix_bits[{r, l}] = 0;
     }
   }

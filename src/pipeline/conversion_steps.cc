@@ -171,7 +171,8 @@ Status ConversionRun::LmHead() {
   ANEC_RETURN_IF_ERROR(WritePackage(
       fs_, Out(names_.lm_head),
       [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
-        ane::WeightEmitter w(pb, in_.weights, {opts_.lut.lmhead, opts_.lut.group});
+        ane::WeightEmitter w(pb, in_.weights,
+                             {opts_.lut.lmhead, opts_.lut.group, opts_.lut.row_scale});
         w.OnWeights([&p](int64_t n) { p.Advance(n); });
         w.UseImportance(in_.importance);
         w.UseBitsPlan(in_.lut_bits);
@@ -234,7 +235,8 @@ Status ConversionRun::InferChunks() {
     ANEC_RETURN_IF_ERROR(WritePackage(
         fs_, work_.Path(names_.InferChunk(k)),
         [&](mil::ProgramBuilder* pb) -> Result<std::vector<ane::FunctionSignature>> {
-          ane::WeightEmitter w(pb, in_.weights, {opts_.lut.ffn, opts_.lut.group});
+          ane::WeightEmitter w(pb, in_.weights,
+                               {opts_.lut.ffn, opts_.lut.group, opts_.lut.row_scale});
           w.OnWeights([&p](int64_t e) { p.Advance(e); });
           w.UseImportance(in_.importance);
           w.UseBitsPlan(in_.lut_bits);
@@ -295,7 +297,7 @@ Status ConversionRun::PrefillChunks() {
     Result<CoreML::Specification::Model> model = Status(StatusCode::kInternal, "not built");
     {
       mil::ProgramBuilder pb(&discard);
-      ane::WeightEmitter w(&pb, nullptr, {opts_.lut.ffn, opts_.lut.group});
+      ane::WeightEmitter w(&pb, nullptr, {opts_.lut.ffn, opts_.lut.group, opts_.lut.row_scale});
       w.ReuseFrom(&consts);
       auto sig = ane::AddChunkFunction(&pb, &w, in_.spec, shape, opts_.batch, "main");
       if (!sig.ok()) return sig.status().WithContext(infer_path);

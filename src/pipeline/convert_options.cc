@@ -117,7 +117,10 @@ std::string OptionsFingerprint(const ConvertOptions& o, const model::ModelSpec& 
   if (o.lut.ffn_carried_bits > 0) j["ffn_carried_bits"] = o.lut.ffn_carried_bits;
   if (o.lut.lmhead_carried_bits > 0) j["lmhead_carried_bits"] = o.lut.lmhead_carried_bits;
   j["prefix"] = o.prefix;
-  if (o.preserve_quant) j["preserve_quant"] = true;  // absent when off: older work folders match
+  if (o.preserve_quant) j["preserve_quant"] = true;
+  if (o.lut.row_scale)
+    j["lut_row_scale"] = true;  // absent when off: older work folders match  // absent when off:
+                                // older work folders match
   if (o.kv_cache == ane::KvCacheSharing::kPerChunk) j["kv_cache"] = "per-chunk";   // likewise
   if (!o.calibration.empty()) j["calibration"] = o.calibration;                    // likewise
   if (!o.mlp_channel_order.empty()) j["mlp_channel_order"] = o.mlp_channel_order;  // likewise

@@ -313,5 +313,64 @@ TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
   EXPECT_TRUE(fs.Exists("/out/llama_embeddings.mlpackage"));
 }
 
+// --lut-row-scale: every palettized matmul is followed by a mul with its [1, rows, 1, 1] fp16
+// row scales, stored once for both functions (and written by step 3, reused by step 4); the LM
+// head's pieces likewise; the size is one fp16 per row more.
+TEST(ConverterTest, LutRowScalesFollowEveryPalettizedMatmul) {
+  MemoryFileSystem fs;
+  WriteModelFolder(&fs, "/m");
+  TinyModel tm = MakeTinyModel(2, 300, true);
+  ConvertOptions o = TinyOptions("/m", "/out", 1);
+  o.lut.ffn = 4;
+  o.lut.lmhead = 6;
+  o.lut.row_scale = true;
+  auto r = Convert(&fs, tm.input(), o, Quiet());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto chunk = coreml::Package::Open(&fs, "/out/llama_FFN_PF_lut4_chunk_01of01.mlpackage");
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  std::string stored[2];  // the q_proj scale's value (inline or blob reference) in each function
+  int fn_index = 0;
+  for (const char* fn : {"infer", "prefill"}) {
+    SCOPED_TRACE(fn);
+    const MS::Function& f = chunk->model().mlprogram().functions().at(fn);
+    const size_t matmuls = std::string(fn) == "prefill" ? 11u : 14u;
+    EXPECT_EQ(ane::OpsOfType(f, "constexpr_lut_to_dense").size(), matmuls);
+    size_t scaled = 0;
+    for (const MS::Operation* mul : ane::OpsOfType(f, "mul")) {
+      const MS::Operation* conv = ane::Producer(f, mul->inputs().at("x").arguments(0).name());
+      if (conv == nullptr || conv->type() != "conv") continue;
+      ++scaled;
+      const MS::Operation* weight =
+          ane::Producer(f, conv->inputs().at("weight").arguments(0).name());
+      ASSERT_NE(weight, nullptr);
+      EXPECT_EQ(weight->type(), "constexpr_lut_to_dense");
+      EXPECT_FALSE(conv->inputs().contains("bias"));
+      const MS::Operation* scale = ane::Producer(f, mul->inputs().at("y").arguments(0).name());
+      ASSERT_NE(scale, nullptr);
+      EXPECT_EQ(scale->type(), "const");
+      const std::vector<int64_t> dims = ane::Dims(scale->outputs(0).type());
+      const std::vector<int64_t> rows = ane::Dims(weight->outputs(0).type());
+      EXPECT_EQ(dims, (std::vector<int64_t>{1, rows[0], 1, 1}));
+      EXPECT_EQ(scale->outputs(0).type().tensortype().datatype(), MS::DataType::FLOAT16);
+    }
+    EXPECT_EQ(scaled, matmuls);
+    const MS::Operation* s = ane::Producer(f, "layers_0_q_proj_row_scale");
+    ASSERT_NE(s, nullptr);
+    stored[fn_index++] = s->attributes().at("val").SerializeAsString();
+  }
+  EXPECT_FALSE(stored[0].empty());
+  EXPECT_EQ(stored[0], stored[1]);  // the same data (the same blob when not inline)
+  auto head = coreml::Package::Open(&fs, "/out/llama_lm_head_lut6.mlpackage");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  const MS::Function& hf = head->model().mlprogram().functions().at("main");
+  size_t head_scaled = 0;
+  for (const MS::Operation* mul : ane::OpsOfType(hf, "mul")) {
+    const MS::Operation* conv = ane::Producer(hf, mul->inputs().at("x").arguments(0).name());
+    head_scaled += conv != nullptr && conv->type() == "conv";
+  }
+  EXPECT_EQ(head_scaled, ane::OpsOfType(hf, "constexpr_lut_to_dense").size());
+  EXPECT_GT(head_scaled, 0u);
+}
+
 }  // namespace
 }  // namespace anec::pipeline

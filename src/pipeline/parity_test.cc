@@ -6,12 +6,16 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "ane/half.h"
+#include "ane/weight_emitter.h"
 #include "ane/weight_source.h"
 #include "coreml/package.h"
 #include "model/hf_checkpoint.h"
 #include "pipeline/converter.h"
+#include "quant/palettize.h"
 #include "runtime/interpreter.h"
 #include "runtime/program.h"
 
@@ -25,9 +29,17 @@ using runtime::Tensor;
 // Runs converted packages the way ANEMLL's chat.py does.
 class PackageRunner {
  public:
-  Status Load(FileSystem* fs, const std::string& out, const std::string& prefix, int64_t chunks) {
+  // `ffn`: the chunk files' name between the prefix and ".mlpackage" for one chunk (LUT names
+  // carry the bits); empty: the fp16 names for `chunks` chunks.
+  Status Load(FileSystem* fs, const std::string& out, const std::string& prefix, int64_t chunks,
+              const std::string& ffn = "") {
     ANEC_ASSIGN_OR_RETURN(embed_, LoadOne(fs, JoinPath(out, prefix + "_embeddings.mlpackage")));
     ANEC_ASSIGN_OR_RETURN(head_, LoadOne(fs, JoinPath(out, prefix + "_lm_head.mlpackage")));
+    if (!ffn.empty()) {
+      ANEC_ASSIGN_OR_RETURN(auto p, LoadOne(fs, JoinPath(out, prefix + ffn + ".mlpackage")));
+      chunks_.push_back(p);
+      return Status::Ok();
+    }
     for (int64_t k = 1; k <= chunks; ++k) {
       ANEC_ASSIGN_OR_RETURN(
           auto p, LoadOne(fs, JoinPath(out, fmt::format("{}_FFN_PF_chunk_{:02d}of{:02d}.mlpackage",
@@ -201,6 +213,108 @@ TEST_P(ParityTest, LogitsMatchTransformers) {
   EXPECT_EQ(prefill.argmax_mismatch, 0);
   std::fprintf(stderr, "%s: decode max |diff| %.4g, prefill %.4g (max |logit| %.3g)\n",
                GetParam().c_str(), decode.max_abs, prefill.max_abs, decode.max_ref);
+}
+
+// The seven layer matrices read as their row-scaled LUT reconstruction (quant::DequantizeToHalf
+// of the palettization the converter makes), in fp16: what packages converted with
+// --lut-row-scale must compute, whatever op applies the scales.
+class RowScaledLutReconstruction : public ane::WeightSource {
+ public:
+  RowScaledLutReconstruction(const ane::WeightSource* inner, int bits)
+      : inner_(inner), bits_(bits) {}
+  Result<io::TensorData> Read(model::TensorRole role, int64_t layer) const override {
+    ANEC_ASSIGN_OR_RETURN(io::TensorData t, inner_->Read(role, layer));
+    using R = model::TensorRole;
+    if (role != R::kQProj && role != R::kKProj && role != R::kVProj && role != R::kOProj &&
+        role != R::kGateProj && role != R::kUpProj && role != R::kDownProj) {
+      return t;
+    }
+    const int64_t rows = t.info.shape.at(0), cols = t.info.shape.at(1);
+    ANEC_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ane::ToHalfBytes(t, 0, rows * cols));
+    std::vector<uint16_t> half(bytes.size() / 2);
+    std::memcpy(half.data(), bytes.data(), bytes.size());
+    quant::LutConfig cfg{.bits = bits_, .group_size = ane::LutGroupFor(rows, 8), .threads = 1};
+    cfg.row_scale = true;
+    ANEC_ASSIGN_OR_RETURN(quant::LutResult pal, quant::Palettize(half, rows, cols, cfg));
+    const std::vector<uint16_t> dense = quant::DequantizeToHalf(pal);
+    io::TensorData out;
+    out.info = t.info;
+    out.info.dtype = io::TensorDType::kF16;
+    out.owned.resize(dense.size() * 2);
+    std::memcpy(out.owned.data(), dense.data(), out.owned.size());
+    out.data = out.owned;
+    return out;
+  }
+
+ private:
+  const ane::WeightSource* inner_;
+  int bits_;
+};
+
+// --lut-row-scale: the FFN chunks palettized at 4 bits with row scales (a mul after each matmul,
+// the bias after it) give the logits of an fp16 conversion of the scaled reconstruction, up to
+// fp16 rounding. Without the mul, or with the bias inside the scaled conv (qwen2 has q/k/v
+// biases), rows would be off by their scales (0.3x-3x).
+TEST(RowScaleParityTest, ScaledLutChunksComputeTheirReconstruction) {
+  const char* src = std::getenv("ANEC_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "ANEC_SOURCE_DIR not set (run through ctest)";
+  for (const char* fixture : {"qwen2_tied", "llama_untied"}) {
+    SCOPED_TRACE(fixture);
+    const std::string dir = std::string(src) + "/tests/fixtures/parity/" + fixture;
+    FileSystem* real = RealFileSystem();
+    if (!real->Exists(JoinPath(dir, "reference.json"))) GTEST_SKIP() << "no fixture " << dir;
+    auto loaded = model::LoadHfCheckpoint(real, dir);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    ane::CheckpointWeights weights(&loaded->checkpoint);
+    RowScaledLutReconstruction dense(&weights, 4);
+    const std::string prefix =
+        loaded->spec.default_prefix.empty() ? "llama" : loaded->spec.default_prefix;
+    MemoryFileSystem out_fs;
+    std::vector<std::vector<float>> logits[2];
+    for (int variant = 0; variant < 2; ++variant) {
+      ConversionInput in;
+      in.spec = loaded->spec;
+      in.weights = variant == 0 ? static_cast<const ane::WeightSource*>(&weights) : &dense;
+      ConvertOptions o;
+      o.output_dir = variant == 0 ? "/scaled" : "/dense";
+      o.context = 64;
+      o.batch = 16;
+      o.chunks = 1;
+      o.skip_check = true;
+      if (variant == 0) {
+        o.lut.ffn = 4;
+        o.lut.row_scale = true;
+      }
+      ConvertHooks quiet;
+      quiet.log = nullptr;
+      auto report = Convert(&out_fs, in, o, quiet);
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      PackageRunner run;
+      const std::string ffn = variant == 0 ? "_FFN_PF_lut4_chunk_01of01" : "_FFN_PF_chunk_01of01";
+      ASSERT_TRUE(run.Load(&out_fs, o.output_dir, prefix, 1, ffn).ok());
+      const std::vector<int64_t> ids = {1, 5, 9, 2, 7, 3};
+      for (size_t p = 0; p < ids.size(); ++p) {
+        auto h = run.Forward({ids[p]}, static_cast<int64_t>(p), o.context, "infer");
+        ASSERT_TRUE(h.ok()) << h.status().ToString();
+        auto l = run.Logits(*h);
+        ASSERT_TRUE(l.ok()) << l.status().ToString();
+        logits[variant].push_back(*l);
+      }
+    }
+    double max_abs = 0, max_ref = 0;
+    for (size_t p = 0; p < logits[0].size(); ++p) {
+      ASSERT_EQ(logits[0][p].size(), logits[1][p].size());
+      for (size_t i = 0; i < logits[0][p].size(); ++i) {
+        max_abs = std::max(max_abs, double{std::abs(logits[0][p][i] - logits[1][p][i])});
+        max_ref = std::max(max_ref, double{std::abs(logits[1][p][i])});
+      }
+    }
+    EXPECT_LT(max_abs, 0.01 * max_ref + 0.01) << "max |logit| " << max_ref;
+    std::fprintf(
+        stderr,
+        "%s: row-scaled LUT4 against its reconstruction: max |diff| %.4g (max |logit| %.3g)\n",
+        fixture, max_abs, max_ref);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ParityTest,

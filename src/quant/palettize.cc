@@ -34,11 +34,14 @@ struct Job {
   const uint16_t* weights;
   const float* importance;     // null when unweighted
   bool importance_per_column;  // importance[col] for every row, else importance[element]
+  const float* row_weight;     // s_r^2 per row with row scales (times the importance), else null
   int64_t cols;
   int64_t group_rows;
   int bits;
   std::string_view name;
 };
+
+bool Weighted(const Job& job) { return job.importance != nullptr || job.row_weight != nullptr; }
 
 // First non-finite element of a group, for the error message (only on the failure path).
 Status NonFiniteError(const Job& job, int64_t group, const uint16_t* w, int64_t n) {
@@ -66,10 +69,14 @@ Status BuildHistogram(const Job& job, int64_t group, Workspace& ws) {
     ++count[b];
     present[b >> 6] |= uint64_t{1} << (b & 63);
   }
-  if (job.importance != nullptr) {
-    const float* imp = job.importance + (job.importance_per_column ? 0 : group * n);
+  if (job.importance != nullptr || job.row_weight != nullptr) {
+    const float* imp = job.importance == nullptr
+                           ? nullptr
+                           : job.importance + (job.importance_per_column ? 0 : group * n);
+    const float* row_w =
+        job.row_weight == nullptr ? nullptr : job.row_weight + group * job.group_rows;
     for (int64_t e = 0; e < n; ++e) {
-      const float v = imp[job.importance_per_column ? e % job.cols : e];
+      const float v = imp == nullptr ? 1.0f : imp[job.importance_per_column ? e % job.cols : e];
       if (!(v >= 0.0f) || !std::isfinite(v)) {
         std::fill(ws.count.begin(), ws.count.end(), 0u);
         std::fill(ws.present.begin(), ws.present.end(), 0u);
@@ -80,7 +87,7 @@ Status BuildHistogram(const Job& job, int64_t group, Workspace& ws) {
             "be finite and >= 0",
             job.name, row, e % job.cols, v);
       }
-      ws.importance[w[e]] += v;
+      ws.importance[w[e]] += row_w == nullptr ? double{v} : double{v} * row_w[e / job.cols];
     }
   }
   // Patterns 0x7C00-0x7FFF and 0xFC00-0xFFFF are Inf/NaN: bitmap words 496-511 and 1008-1023.
@@ -146,7 +153,7 @@ Status ChooseTable(const Job& job, Workspace& ws, uint16_t* lut) {
   // Values with zero importance do not pull any centroid (they still get a nearest index).
   ws.fit_value.clear();
   ws.fit_weight.clear();
-  if (job.importance != nullptr) {
+  if (Weighted(job)) {
     for (size_t i = 0; i < d; ++i) {
       if (ws.importance_w[i] > 0) {
         ws.fit_value.push_back(ws.value[i]);
@@ -196,8 +203,54 @@ GroupStats AssignNearest(const Job& job, Workspace& ws, const uint16_t* lut) {
     ws.index_of[b] = static_cast<uint8_t>(pick);
     if (b == 0) ws.index_of[0x8000] = static_cast<uint8_t>(pick);
   }
-  if (job.importance == nullptr) s.weighted_sse = s.sse;
+  if (!Weighted(job)) s.weighted_sse = s.sse;
   return s;
+}
+
+// LutConfig::row_scale: s_r = max|w_r| / M, M the median of the nonzero row maxima, in fp16
+// (clamped to fp16's normal range); rows with a non-finite weight keep s_r = 1, so that the
+// histogram reports that weight as it is. normalized = fp16(w / s_r); row_weight = s_r^2.
+void RowScales(std::span<const uint16_t> w, int64_t rows, int64_t cols,
+               std::vector<uint16_t>* scale_fp16, std::vector<uint16_t>* normalized,
+               std::vector<float>* row_weight) {
+  std::vector<float> row_max(static_cast<size_t>(rows), 0.0f);
+  std::vector<bool> finite(static_cast<size_t>(rows), true);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint16_t b = w[static_cast<size_t>(r * cols + c)];
+      if (HalfIsNonFinite(b)) {
+        finite[static_cast<size_t>(r)] = false;
+        continue;
+      }
+      row_max[static_cast<size_t>(r)] =
+          std::max(row_max[static_cast<size_t>(r)], std::fabs(HalfToFloat(b)));
+    }
+  }
+  std::vector<float> nonzero;
+  for (float m : row_max) {
+    if (m > 0) nonzero.push_back(m);
+  }
+  float median = 1.0f;
+  if (!nonzero.empty()) {
+    std::nth_element(nonzero.begin(), nonzero.begin() + nonzero.size() / 2, nonzero.end());
+    median = nonzero[nonzero.size() / 2];
+  }
+  scale_fp16->assign(static_cast<size_t>(rows), FloatToHalf(1.0f));
+  normalized->assign(w.begin(), w.end());
+  row_weight->assign(static_cast<size_t>(rows), 1.0f);
+  constexpr float kMinNormal = 6.103515625e-05f, kMaxHalf = 65504.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float m = row_max[static_cast<size_t>(r)];
+    if (m == 0 || !finite[static_cast<size_t>(r)]) continue;
+    const uint16_t sb = FloatToHalf(std::clamp(m / median, kMinNormal, kMaxHalf));
+    const float scale = HalfToFloat(sb);
+    (*scale_fp16)[static_cast<size_t>(r)] = sb;
+    (*row_weight)[static_cast<size_t>(r)] = scale * scale;
+    for (int64_t c = 0; c < cols; ++c) {
+      const size_t e = static_cast<size_t>(r * cols + c);
+      (*normalized)[e] = FloatToHalf(HalfToFloat(w[e]) / scale);
+    }
+  }
 }
 
 Status PalettizeGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lut, uint8_t* idx,
@@ -265,9 +318,15 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
   out.lut_fp16.assign(static_cast<size_t>(groups) * entries, 0);
   out.indices.assign(fp16_weights.size(), 0);
 
-  const Job job{fp16_weights.data(),
+  std::vector<uint16_t> normalized;
+  std::vector<float> row_weight;
+  if (config.row_scale) {
+    RowScales(fp16_weights, rows, cols, &out.row_scale_fp16, &normalized, &row_weight);
+  }
+  const Job job{config.row_scale ? normalized.data() : fp16_weights.data(),
                 importance.empty() ? nullptr : importance.data(),
                 !importance.empty() && importance.size() != fp16_weights.size(),
+                config.row_scale ? row_weight.data() : nullptr,
                 cols,
                 out.group_size,
                 bits,
@@ -306,6 +365,25 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
     out.weighted_sse += s.weighted_sse;
     sum_sq += s.sum_sq;
   }
+  if (config.row_scale) {
+    // The group sums are in the normalised units; the error of the scaled reconstruction is
+    // what the caller needs (weighted_sse agrees with the group sums up to the fp16 rounding of
+    // the normalised values and of the products).
+    out.sse = out.weighted_sse = sum_sq = 0;
+    const std::vector<uint16_t> dense = DequantizeToHalf(out);
+    const bool per_column = !importance.empty() && importance.size() != fp16_weights.size();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const size_t e = static_cast<size_t>(r * cols + c);
+        const double x = HalfToFloat(fp16_weights[e]);
+        const double err = x - HalfToFloat(dense[e]);
+        const double imp = importance.empty() ? 1.0 : importance[per_column ? c : e];
+        out.sse += err * err;
+        out.weighted_sse += imp * err * err;
+        sum_sq += x * x;
+      }
+    }
+  }
   out.mse = out.sse / static_cast<double>(fp16_weights.size());
   out.snr_db =
       out.sse > 0 ? 10.0 * std::log10(sum_sq / out.sse) : std::numeric_limits<double>::infinity();
@@ -319,6 +397,13 @@ std::vector<uint16_t> DequantizeToHalf(const LutResult& lut) {
   for (size_t e = 0; e < out.size(); ++e) {
     const size_t g = static_cast<size_t>(static_cast<int64_t>(e) / per_group);
     out[e] = lut.lut_fp16[g * entries + lut.indices[e]];
+  }
+  if (!lut.row_scale_fp16.empty()) {
+    for (size_t e = 0; e < out.size(); ++e) {
+      const float scale =
+          HalfToFloat(lut.row_scale_fp16[static_cast<size_t>(static_cast<int64_t>(e) / lut.cols)]);
+      out[e] = FloatToHalf(HalfToFloat(out[e]) * scale);
+    }
   }
   return out;
 }

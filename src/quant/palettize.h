@@ -25,6 +25,13 @@ struct LutConfig {
   int bits = 4;        // 1, 2, 3, 4, 6 or 8: 2^bits table entries
   int group_size = 0;  // rows per table; 0 = one table for the whole tensor. Must divide rows.
   int threads = 0;     // worker threads; 0 = std::thread::hardware_concurrency()
+  // Per-output-channel scales (coremltools' enable_per_channel_scale): row r is divided by
+  // s_r = max|w_r| / M (M: the median of the rows' max |w|; s_r == 1 for an all-zero row) before
+  // the tables are fitted, so that every row of a group spans the table; the k-means then weighs
+  // row r's values by s_r^2 (times any importance), i.e. it minimises the error in the weight's
+  // own units. The dense weight is lut[...] * s_r; on the Neural Engine the scale is applied to
+  // the matmul's output (docs/QUANTIZATION.md, "Per-channel scales").
+  bool row_scale = false;
 };
 
 struct LutResult {
@@ -36,7 +43,9 @@ struct LutResult {
   std::vector<uint16_t> lut_fp16;
   // rows*cols, row-major like the input, each < 2^bits (unpacked; the writer packs them).
   std::vector<uint8_t> indices;
-  // Plain (unweighted) error of the dequantized tensor against the fp16 input.
+  // With LutConfig::row_scale: one fp16 scale per row (s_r above), else empty.
+  std::vector<uint16_t> row_scale_fp16;
+  // Plain (unweighted) error of the dequantized tensor (scales applied) against the fp16 input.
   double sse = 0;
   double mse = 0;
   double snr_db = 0;  // 10*log10(sum x^2 / sse); +inf when sse == 0
@@ -57,7 +66,8 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
                             const LutConfig& config, std::span<const float> importance = {},
                             std::string_view tensor_name = "");
 
-// The dense fp16 tensor the LUT encodes: lut[group(row)][indices[row, col]].
+// The dense fp16 tensor the LUT encodes: lut[group(row)][indices[row, col]], times
+// row_scale[row] (rounded to fp16) when there are row scales.
 std::vector<uint16_t> DequantizeToHalf(const LutResult& lut);
 std::vector<float> DequantizeToFloat(const LutResult& lut);
 

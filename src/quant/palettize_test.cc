@@ -294,5 +294,70 @@ TEST(Palettize, NonFiniteWeightsNameTheTensorAndElement) {
   EXPECT_NE(r.status().message().find("[12, 1] is Inf"), std::string::npos);
 }
 
+// Row scales: rows of one group at very different magnitudes. Without scales the small rows get
+// a few of the table's entries; with them every row spans the table, so the error in the
+// weights' own units drops, and the reported errors are those of the scaled reconstruction.
+TEST(Palettize, RowScalesFitRowsOfDifferentMagnitude) {
+  std::mt19937_64 rng(21);
+  const int64_t rows = 16, cols = 64;
+  std::vector<uint16_t> w = RandomHalfs(rng, rows * cols, 0.02);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float f = std::ldexp(1.0f, static_cast<int>(r % 8) - 4);  // 1/16 .. 8
+    for (int64_t c = 0; c < cols; ++c) {
+      w[r * cols + c] = FloatToHalf(HalfToFloat(w[r * cols + c]) * f);
+    }
+  }
+  const LutConfig plain{.bits = 3, .group_size = 8, .threads = 1};
+  LutConfig scaled = plain;
+  scaled.row_scale = true;
+  auto a = Palettize(w, rows, cols, plain, {}, "w");
+  auto b = Palettize(w, rows, cols, scaled, {}, "w");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(a->row_scale_fp16.empty());
+  ASSERT_EQ(b->row_scale_fp16.size(), static_cast<size_t>(rows));
+  EXPECT_LT(b->sse, 0.75 * a->sse);  // 0.51x here
+  EXPECT_NEAR(b->sse, DirectSse(w, *b), 1e-12 * b->sse);
+  EXPECT_EQ(b->weighted_sse, b->sse);  // no importance
+  // The dense weight is the table entry times the row's scale, rounded to fp16.
+  const std::vector<uint16_t> dense = DequantizeToHalf(*b);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; c += 7) {
+      const size_t e = static_cast<size_t>(r * cols + c);
+      const uint16_t entry = b->lut_fp16[static_cast<size_t>(r / 8) * 8 + b->indices[e]];
+      EXPECT_EQ(dense[e], FloatToHalf(HalfToFloat(entry) * HalfToFloat(b->row_scale_fp16[r])));
+    }
+  }
+  // Importance multiplies the row weight: a column with zero importance is ignored by the fit.
+  std::vector<float> imp(cols, 1.0f);
+  imp[0] = 0;
+  auto c = Palettize(w, rows, cols, scaled, imp, "w");
+  ASSERT_TRUE(c.ok());
+  EXPECT_LT(c->weighted_sse, c->sse);
+}
+
+// Rows of equal maxima get s_r == 1 and the same result as without scales; an all-zero row
+// keeps scale 1; a non-finite weight is still reported where it is.
+TEST(Palettize, RowScalesOfEqualRowsChangeNothing) {
+  std::mt19937_64 rng(22);
+  const int64_t rows = 8, cols = 32;
+  std::vector<uint16_t> w = RandomHalfs(rng, rows * cols, 0.02);
+  for (int64_t r = 0; r < rows; ++r) w[r * cols] = FloatToHalf(0.25f);  // every row's max
+  std::fill(w.begin() + 3 * cols, w.begin() + 4 * cols, uint16_t{0});   // row 3 all zero
+  LutConfig scaled{.bits = 2, .group_size = 4, .threads = 1};
+  scaled.row_scale = true;
+  auto a = Palettize(w, rows, cols, {.bits = 2, .group_size = 4, .threads = 1}, {}, "w");
+  auto b = Palettize(w, rows, cols, scaled, {}, "w");
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (uint16_t s : b->row_scale_fp16) EXPECT_EQ(s, FloatToHalf(1.0f));
+  EXPECT_EQ(a->lut_fp16, b->lut_fp16);
+  EXPECT_EQ(a->indices, b->indices);
+  EXPECT_EQ(a->sse, b->sse);
+  w[5 * cols + 3] = 0x7E00;
+  auto bad = Palettize(w, rows, cols, scaled, {}, "k_proj");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("[5, 3] is NaN"), std::string::npos)
+      << bad.status().message();
+}
+
 }  // namespace
 }  // namespace anec::quant
