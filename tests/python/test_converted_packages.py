@@ -64,6 +64,9 @@ CONVERSIONS = {
     # 2 and 5; sliced gate/up rows and down columns are palettized on their own.
     # --argmax (ANEMLL 0.3.5): the LM head returns argmax_idx int32 [K] / argmax_val fp16 [K].
     "qwen2_argmax": dict(case="qwen2_tied", chunks=1, lut=6, prefix="qwen25", argmax=True),
+    # --lut-row-scale: a mul by [1, rows, 1, 1] fp16 scales after every palettized matmul, the
+    # q/k/v biases added after it; coremltools must rebuild it like the rest.
+    "qwen2_row_scale": dict(case="qwen2_tied", chunks=1, lut=4, prefix="qwen25", row_scale=True),
     # Gemma 3: chunks that run local layers take local_causal_mask; GeLU, sandwich norms, the
     # local rope tables, LM head in 16 pieces.
     "gemma3_2chunks": dict(case="gemma3_iswa", chunks=2, lut=None, prefix="gemma3"),
@@ -121,6 +124,7 @@ def convert(name, tmp_path_factory):
            "--lut", str(c["lut"]) if c["lut"] else "none",
            "--kv-cache", c.get("kv_cache", "shared"),
            *(["--argmax"] if c.get("argmax") else []),
+           *(["--lut-row-scale"] if c.get("row_scale") else []),
            # The fixtures carry no tokenizer files, which the up-front check requires.
            "--skip-check"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -230,6 +234,31 @@ def test_every_package_opens_and_rebuilds_with_declared_types(converted):
         _, prog = load_package(folder, base[: -len(".mlpackage")])
         total += check_declared_types(spec, prog, os.path.relpath(path, out))
     assert total > 50 * c["chunks"], f"only {total} op outputs checked"
+
+
+def test_row_scales_follow_every_palettized_matmul(converted):
+    """With --lut-row-scale, coremltools sees each palettized conv's output multiplied by an fp16
+    [1, rows, 1, 1] constant; without it, no conv output is multiplied by a constant."""
+    name, out, c, _ = converted
+    emb, head, chunks = expected_names(c)
+    scaled = convs = 0
+    for base in [head] + chunks:
+        _, prog = load_package(out, base[: -len(".mlpackage")])
+        for fn in prog.functions.values():
+            for op in fn.operations:
+                if op.op_type != "conv" or op.weight.op.op_type != "constexpr_lut_to_dense":
+                    continue
+                convs += 1
+                users = [u for u in op.outputs[0].child_ops if u.op_type == "mul"]
+                if len(users) == 1 and users[0].y.op.op_type == "const":
+                    scale = users[0].y
+                    assert scale.dtype == types.fp16, scale
+                    assert list(scale.shape) == [1, op.outputs[0].shape[1], 1, 1], scale.shape
+                    scaled += 1
+    if c.get("row_scale"):
+        assert convs > 0 and scaled == convs, (scaled, convs)
+    else:
+        assert scaled == 0, scaled
 
 
 def test_file_names_follow_the_contract(converted):
