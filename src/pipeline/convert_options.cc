@@ -37,6 +37,11 @@ Status ValidateOptions(const ConvertOptions& o, const model::ModelSpec& spec) {
     }
   }
   if (o.lut.group <= 0) return InvalidArgument("--lut-group {}: must be positive", o.lut.group);
+  if (o.lut.row_scale && o.lut.ffn == 0 && o.lut.lmhead == 0) {
+    return InvalidArgument(
+        "--lut-row-scale: the FFN and the LM head are both fp16, so no matrix gets row scales; "
+        "add --lut N (e.g. --lut 6) or drop --lut-row-scale");
+  }
   if (o.restart < 1 || o.restart > kNumSteps) {
     return InvalidArgument("--restart {}: steps are numbered 1..{}", o.restart, kNumSteps);
   }

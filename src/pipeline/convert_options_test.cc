@@ -72,6 +72,12 @@ TEST(ConvertOptionsTest, RejectsBadLutRestartAndPrefix) {
   o.lut.ffn = 5;
   EXPECT_NE(ValidateOptions(o, Spec(4)).message().find("--lut-ffn 5"), std::string::npos);
   o = Good();
+  o.lut = {};  // fp16 everywhere: row scales would apply to nothing
+  o.lut.row_scale = true;
+  EXPECT_NE(ValidateOptions(o, Spec(4)).message().find("--lut-row-scale"), std::string::npos);
+  o.lut.lmhead = 6;
+  EXPECT_TRUE(ValidateOptions(o, Spec(4)).ok());
+  o = Good();
   o.restart = 9;
   EXPECT_NE(ValidateOptions(o, Spec(4)).message().find("--restart 9"), std::string::npos);
   o = Good();
@@ -107,6 +113,9 @@ TEST(ConvertOptionsTest, FingerprintChangesWithOutputAffectingOptions) {
   ConvertOptions l = o;
   l.lut.lmhead = 6;
   EXPECT_NE(a, OptionsFingerprint(l, Spec(4), 2, "{}"));
+  ConvertOptions s = l;  // row scales change every palettized matrix
+  s.lut.row_scale = true;
+  EXPECT_NE(OptionsFingerprint(l, Spec(4), 2, "{}"), OptionsFingerprint(s, Spec(4), 2, "{}"));
   ConvertOptions r = o;  // restart/only/skip-check do not change outputs
   r.restart = 3;
   r.skip_check = true;

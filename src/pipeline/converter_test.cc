@@ -274,16 +274,22 @@ TEST(ConverterTest, UpFrontChecks) {
   EXPECT_TRUE(Convert(&fs, tm.input(), skip, Quiet()).ok());
 }
 
-TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
-  MemoryFileSystem fs;
-  WriteModelFolder(&fs, "/m");
+// Converts the tiny 2-layer model at FFN LUT4 / LM-head LUT6 (with row scales when asked) into
+// /out and opens its combined chunk.
+Result<coreml::Package> ConvertTinyLut(MemoryFileSystem* fs, bool row_scale) {
+  WriteModelFolder(fs, "/m");
   TinyModel tm = MakeTinyModel(2, 300, true);
   ConvertOptions o = TinyOptions("/m", "/out", 1);
   o.lut.ffn = 4;
   o.lut.lmhead = 6;
-  auto r = Convert(&fs, tm.input(), o, Quiet());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  auto chunk = coreml::Package::Open(&fs, "/out/llama_FFN_PF_lut4_chunk_01of01.mlpackage");
+  o.lut.row_scale = row_scale;
+  ANEC_RETURN_IF_ERROR(Convert(fs, tm.input(), o, Quiet()).status());
+  return coreml::Package::Open(fs, "/out/llama_FFN_PF_lut4_chunk_01of01.mlpackage");
+}
+
+TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
+  MemoryFileSystem fs;
+  auto chunk = ConvertTinyLut(&fs, false);
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
   for (const char* fn : {"infer", "prefill"}) {
     const MS::Function& f = chunk->model().mlprogram().functions().at(fn);
@@ -314,19 +320,11 @@ TEST(ConverterTest, LutChunksPalettizeOnceAndShareTables) {
 }
 
 // --lut-row-scale: every palettized matmul is followed by a mul with its [1, rows, 1, 1] fp16
-// row scales, stored once for both functions (and written by step 3, reused by step 4); the LM
-// head's pieces likewise; the size is one fp16 per row more.
+// row scales, the same data in both functions (written by step 3, reused by step 4); the LM
+// head's pieces likewise.
 TEST(ConverterTest, LutRowScalesFollowEveryPalettizedMatmul) {
   MemoryFileSystem fs;
-  WriteModelFolder(&fs, "/m");
-  TinyModel tm = MakeTinyModel(2, 300, true);
-  ConvertOptions o = TinyOptions("/m", "/out", 1);
-  o.lut.ffn = 4;
-  o.lut.lmhead = 6;
-  o.lut.row_scale = true;
-  auto r = Convert(&fs, tm.input(), o, Quiet());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  auto chunk = coreml::Package::Open(&fs, "/out/llama_FFN_PF_lut4_chunk_01of01.mlpackage");
+  auto chunk = ConvertTinyLut(&fs, true);
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
   std::string stored[2];  // the q_proj scale's value (inline or blob reference) in each function
   int fn_index = 0;
