@@ -231,8 +231,12 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
   const int64_t cols = shape.size() >= 2 ? shape[1] : 1;
   const int group = LutGroupFor(rows, format_.lut_group);
   int lut_bits = format_.lut_bits;
+  const PlannedLut* planned = nullptr;
   if (bits_plan_ != nullptr) {
-    if (auto it = bits_plan_->find({role, layer}); it != bits_plan_->end()) lut_bits = it->second;
+    if (auto it = bits_plan_->find({role, layer}); it != bits_plan_->end()) {
+      planned = &it->second;
+      lut_bits = planned->bits;
+    }
   }
   auto idx_dtype = IndexDType(lut_bits);
   if (!idx_dtype.ok()) {
@@ -270,6 +274,11 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
     cfg.group_size = group;
     cfg.threads = 0;  // all cores: the pipeline converts one matrix at a time
     cfg.row_scale = format_.lut_row_scale;
+    if (planned != nullptr && row_begin == 0 && columns == nullptr) {
+      // The plan measured the whole matrix; Palettize checks that it is this one.
+      cfg.tables = planned->tables;
+      cfg.tables_input_hash = planned->tables_input_hash;
+    }
     std::span<const float> importance;
     std::vector<float> per_element;
     if (importance_ != nullptr) {
@@ -298,6 +307,7 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
       program_->Fail(pal.status().WithContext("palettizing " + name));
       return mil::Value();
     }
+    if (pal->reused_tables) ++planned_tables_used_;
     indices = Shared(f, idx_name, mil::Tensor::UInt(*idx_dtype, shape, pal->indices));
     lut = Shared(f, lut_name, mil::Tensor::F16Bits(lut_shape, pal->lut_fp16));
     if (!pal->row_scale_fp16.empty()) {

@@ -30,9 +30,17 @@
 
 namespace anec::ane {
 
-// --lut auto: LUT bits of each palettized matrix by (role, layer); the LM head is (kLmHead, 0).
-// Matrices it does not name use WeightFormat::lut_bits.
-using LutBitsPlan = std::map<std::pair<model::TensorRole, int64_t>, int>;
+// --lut auto: a palettized matrix's LUT bits and, when the plan kept them, the group tables it
+// fitted at those bits while measuring (quant::LutConfig::tables): the writer then assigns the
+// elements to them instead of running the k-means again, with the same result.
+struct PlannedLut {
+  int bits = 0;
+  std::vector<uint16_t> tables;    // empty: fitted when written
+  uint64_t tables_input_hash = 0;  // quant::LutResult::input_hash of the plan's palettization
+};
+// By (role, layer); the LM head is (kLmHead, 0). Matrices it does not name use
+// WeightFormat::lut_bits.
+using LutBitsPlan = std::map<std::pair<model::TensorRole, int64_t>, PlannedLut>;
 
 struct WeightFormat {
   int lut_bits = 0;   // 0: fp16; else palettize with 2^lut_bits entries per group
@@ -61,6 +69,8 @@ class WeightEmitter {
   // every value is 1, 2, 3, 4, 6 or 8.
   void UseBitsPlan(const LutBitsPlan* plan) { bits_plan_ = plan; }
   int weighted_matrices() const { return weighted_; }
+  // Matrices palettized with the plan's tables (PlannedLut::tables) rather than fitted.
+  int planned_tables_used() const { return planned_tables_used_; }
   int unweighted_matrices() const { return unweighted_; }
 
   // Called with the element count of every matrix once it is written (converted, palettized or
@@ -137,6 +147,7 @@ class WeightEmitter {
   const PackageConstants* reuse_ = nullptr;
   const quant::ChannelImportance* importance_ = nullptr;
   const LutBitsPlan* bits_plan_ = nullptr;
+  int planned_tables_used_ = 0;
   int weighted_ = 0, unweighted_ = 0;
   std::function<void(int64_t)> on_weights_;
   std::set<std::string> emitted_;  // names already stored in this program

@@ -97,6 +97,8 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
                           quant::Palettize(half, m->rows, m->cols, cfg, imp, m->name));
     m->error[i] = signal > 0 ? r.weighted_sse / signal : 0.0;
     if (i == 0 && delta4 != nullptr) *delta4 = DeltaOf(*m, half, r);
+    m->tables_input_hash[i] = r.input_hash;
+    m->tables[i] = std::move(r.lut_fp16);
   }
   return Status::Ok();
 }
@@ -313,9 +315,11 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
   }
   if (!block_loss) ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
   ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
-  for (const LutBitsMatrix& m : out.matrices) {
-    out.plan[{m.role, m.layer}] = m.bits;
-    out.total_error += m.gain * m.error[m.bits == 4 ? 0 : m.bits == 6 ? 1 : 2];
+  for (LutBitsMatrix& m : out.matrices) {
+    const int chosen = m.bits == 4 ? 0 : m.bits == 6 ? 1 : 2;
+    out.plan[{m.role, m.layer}] = {m.bits, std::move(m.tables[chosen]), m.tables_input_hash[chosen]};
+    for (std::vector<uint16_t>& t : m.tables) t = {};
+    out.total_error += m.gain * m.error[chosen];
   }
   if (log != nullptr) {
     fmt::print(log,

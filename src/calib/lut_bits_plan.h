@@ -58,12 +58,16 @@ struct LutBitsMatrix {
   double block_kl = -1;    // its block's measured KL at 4 bits (measured gains), else -1
   int bits = 8;            // chosen
   bool row_scale = false;  // palettized with row scales: one fp16 per row more
+  // The tables fitted at 4, 6 and 8 bits and their inputs' hash (quant::LutResult), handed to
+  // the writer at the chosen width (ane::PlannedLut); up to (16 + 64 + 256) x 2 bytes per group.
+  std::vector<uint16_t> tables[3];
+  uint64_t tables_input_hash[3] = {0, 0, 0};
   // Stored bits per weight at b bits: indices, tables and row scales.
   double StoredBits(int b, int group) const;
 };
 
 struct LutBitsPlanResult {
-  ane::LutBitsPlan plan;
+  ane::LutBitsPlan plan;  // bits and tables; the matrices below keep no tables
   std::vector<LutBitsMatrix> matrices;
   double average_bits = 0;  // stored bits per FFN weight, tables included
   double total_error = 0;   // sum of the chosen gain-weighted relative errors

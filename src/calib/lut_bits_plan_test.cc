@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "ane/ane_test_util.h"
+#include "ane/half.h"
 #include "ane/weight_source.h"
+#include "quant/palettize.h"
 
 namespace anec::calib {
 namespace {
@@ -166,6 +170,43 @@ TEST(LutBitsPlanTest, MeasuredBlockLossesSetTheGains) {
       [](std::span<const WeightDelta>) -> Result<double> { return Internal("runtime failed"); });
   ASSERT_FALSE(failing.ok());
   EXPECT_NE(failing.status().message().find("runtime failed"), std::string::npos);
+}
+
+// The plan hands the writer the tables it fitted at each matrix's chosen width (ane::PlannedLut),
+// and they give what fitting the matrix again would (the writer's result is then unchanged).
+TEST(LutBitsPlanTest, ThePlanKeepsTheChosenTables) {
+  const model::ModelSpec spec = ane::TinySpec(2);
+  const ane::MemoryWeightSource weights = ane::RandomWeights(spec, 4);
+  quant::ChannelImportance importance;  // uniform
+  for (const bool row_scale : {false, true}) {
+    auto plan = PlanLutBits(weights, spec, importance, 5.0, 8, row_scale, nullptr);
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    ASSERT_EQ(plan->plan.size(), plan->matrices.size());
+    for (const LutBitsMatrix& m : plan->matrices) {
+      for (const std::vector<uint16_t>& t : m.tables) EXPECT_TRUE(t.empty()) << m.name;
+      const ane::PlannedLut& p = plan->plan.at({m.role, m.layer});
+      EXPECT_EQ(p.bits, m.bits);
+      const int group = ane::LutGroupFor(m.rows, 8);
+      ASSERT_EQ(static_cast<int64_t>(p.tables.size()), (m.rows / group) << m.bits) << m.name;
+      auto data = weights.Read(m.role, m.layer);
+      ASSERT_TRUE(data.ok());
+      auto bytes = ane::ToHalfBytes(*data, 0, m.rows * m.cols);
+      ASSERT_TRUE(bytes.ok());
+      std::vector<uint16_t> half(bytes->size() / 2);
+      std::memcpy(half.data(), bytes->data(), bytes->size());
+      quant::LutConfig cfg{.bits = m.bits, .group_size = group, .threads = 1};
+      cfg.row_scale = row_scale;
+      auto fitted = quant::Palettize(half, m.rows, m.cols, cfg);
+      cfg.tables = p.tables;
+      cfg.tables_input_hash = p.tables_input_hash;
+      auto reused = quant::Palettize(half, m.rows, m.cols, cfg);
+      ASSERT_TRUE(fitted.ok()) << fitted.status().ToString();
+      ASSERT_TRUE(reused.ok()) << reused.status().ToString();
+      EXPECT_TRUE(reused->reused_tables) << m.name;
+      EXPECT_EQ(reused->lut_fp16, fitted->lut_fp16) << m.name;
+      EXPECT_EQ(reused->indices, fitted->indices) << m.name;
+    }
+  }
 }
 
 }  // namespace

@@ -244,6 +244,7 @@ Status ConversionRun::InferChunks() {
                                 ane::AddChunkFunction(pb, &w, in_.spec, shape, 1, "main"));
           calibrated_ += w.weighted_matrices();
           uncalibrated_ += w.unweighted_matrices();
+          planned_tables_ += w.planned_tables_used();
           return std::vector<ane::FunctionSignature>{sig};
         },
         "main", Metadata(fmt::format("FFN chunk {} of {}", k, n), opts_.lut.ffn, k)));
@@ -256,11 +257,15 @@ Status ConversionRun::InferChunks() {
 
 void ConversionRun::NoteCalibration(std::string_view step) {
   if (in_.importance == nullptr || hooks_.log == nullptr) return;
-  fmt::print(hooks_.log, "  {}: {} palettized matrices weighted by calibration{}\n", step,
+  fmt::print(hooks_.log, "  {}: {} palettized matrices weighted by calibration{}{}\n", step,
              calibrated_,
              uncalibrated_ > 0 ? fmt::format(", {} not measured (plain k-means)", uncalibrated_)
-                               : std::string());
-  calibrated_ = uncalibrated_ = 0;
+                               : std::string(),
+             planned_tables_ > 0
+                 ? fmt::format(", {} with the tables --lut auto fitted while planning",
+                               planned_tables_)
+                 : std::string());
+  calibrated_ = uncalibrated_ = planned_tables_ = 0;
 }
 
 namespace {

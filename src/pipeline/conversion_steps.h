@@ -49,7 +49,7 @@ class ConversionRun {
   FileNames names_;
   WorkState work_;
   // Palettized matrices weighted by calibration / left plain (not measured), steps 2-3.
-  int calibrated_ = 0, uncalibrated_ = 0;
+  int calibrated_ = 0, uncalibrated_ = 0, planned_tables_ = 0;
   void NoteCalibration(std::string_view step);
 };
 

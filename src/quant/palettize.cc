@@ -4,7 +4,9 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string_view>
 #include <thread>
 
 #include "quant/fp16.h"
@@ -39,6 +41,7 @@ struct Job {
   int64_t group_rows;
   int bits;
   std::string_view name;
+  const uint16_t* tables;  // [groups][2^bits] to assign to instead of fitting, or null
 };
 
 bool Weighted(const Job& job) { return job.importance != nullptr || job.row_weight != nullptr; }
@@ -256,13 +259,35 @@ void RowScales(std::span<const uint16_t> w, int64_t rows, int64_t cols,
 Status PalettizeGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lut, uint8_t* idx,
                       GroupStats* stats) {
   ANEC_RETURN_IF_ERROR(BuildHistogram(job, group, ws));
-  ANEC_RETURN_IF_ERROR(ChooseTable(job, ws, lut));
+  if (job.tables != nullptr) {
+    const size_t entries = size_t{1} << job.bits;
+    std::copy_n(job.tables + static_cast<size_t>(group) * entries, entries, lut);
+  } else {
+    ANEC_RETURN_IF_ERROR(ChooseTable(job, ws, lut));
+  }
   *stats = AssignNearest(job, ws, lut);
   const int64_t n = job.group_rows * job.cols;
   const uint16_t* w = job.weights + group * n;
   const uint8_t* index_of = ws.index_of.data();
   for (int64_t e = 0; e < n; ++e) idx[e] = index_of[w[e]];
   return Status::Ok();
+}
+
+// LutResult::input_hash. std::hash of the bytes (libstdc++: MurmurHash2, a few GB/s; the k-means
+// costs ~20 ns per weight, the hash well under 1) mixed with the settings.
+uint64_t InputHash(std::span<const uint16_t> weights, std::span<const float> importance,
+                   const LutConfig& config, int group_size) {
+  auto bytes = [](const void* p, size_t n) {
+    return std::hash<std::string_view>{}(std::string_view(static_cast<const char*>(p), n));
+  };
+  uint64_t h = bytes(weights.data(), weights.size_bytes());
+  auto mix = [&h](uint64_t v) { h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2); };
+  mix(bytes(importance.data(), importance.size_bytes()));
+  mix(importance.size());
+  mix(static_cast<uint64_t>(config.bits));
+  mix(static_cast<uint64_t>(group_size));
+  mix(config.row_scale ? 1 : 2);
+  return h == 0 ? 1 : h;
 }
 
 }  // namespace
@@ -315,6 +340,9 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
   }
   const int64_t groups = rows / out.group_size;
   const size_t entries = size_t{1} << bits;
+  out.input_hash = InputHash(fp16_weights, importance, config, out.group_size);
+  out.reused_tables = !config.tables.empty() && config.tables_input_hash == out.input_hash &&
+                      config.tables.size() == static_cast<size_t>(groups) * entries;
   out.lut_fp16.assign(static_cast<size_t>(groups) * entries, 0);
   out.indices.assign(fp16_weights.size(), 0);
 
@@ -330,7 +358,8 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
                 cols,
                 out.group_size,
                 bits,
-                name};
+                name,
+                out.reused_tables ? config.tables.data() : nullptr};
   std::vector<GroupStats> stats(groups);
   std::vector<Status> status(groups);
   std::atomic<int64_t> next{0};

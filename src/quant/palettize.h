@@ -32,6 +32,14 @@ struct LutConfig {
   // own units. The dense weight is lut[...] * s_r; on the Neural Engine the scale is applied to
   // the matmul's output (docs/QUANTIZATION.md, "Per-channel scales").
   bool row_scale = false;
+  // Tables an earlier call fitted (LutResult::lut_fp16 and ::input_hash), e.g. `--lut auto`'s
+  // plan, which palettizes every matrix at 4, 6 and 8 bits before the writer needs one of them.
+  // When `tables_input_hash` equals this call's LutResult::input_hash (same weights, importance,
+  // bits, group and row scales) the k-means is skipped and the elements are assigned to these
+  // tables: the result is the one fitting would give. Otherwise they are ignored and the tables
+  // are fitted. REQUIRES: `tables` outlives the call.
+  std::span<const uint16_t> tables = {};
+  uint64_t tables_input_hash = 0;
 };
 
 struct LutResult {
@@ -51,6 +59,10 @@ struct LutResult {
   double snr_db = 0;  // 10*log10(sum x^2 / sse); +inf when sse == 0
   // sum_i importance_i (x_i - q_i)^2, the minimised objective (== sse without importance).
   double weighted_sse = 0;
+  // A hash of everything the tables depend on (weights, importance, bits, group, row scales),
+  // for LutConfig::tables. Never 0.
+  uint64_t input_hash = 0;
+  bool reused_tables = false;  // the tables came from LutConfig::tables
 
   int64_t num_groups() const { return group_size > 0 ? rows / group_size : 0; }
 };

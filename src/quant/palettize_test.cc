@@ -359,5 +359,63 @@ TEST(Palettize, RowScalesOfEqualRowsChangeNothing) {
       << bad.status().message();
 }
 
+// Tables handed back with their input hash give exactly the result of fitting (the k-means is
+// skipped); with any other input (weights, importance, bits, group, row scales) they are ignored.
+TEST(Palettize, ReusedTablesGiveTheFittedResult) {
+  std::mt19937_64 rng(23);
+  const int64_t rows = 16, cols = 96;
+  const std::vector<uint16_t> w = RandomHalfs(rng, rows * cols, 0.02);
+  std::vector<float> imp(cols);
+  for (float& v : imp) v = std::uniform_real_distribution<float>(0.1f, 2.0f)(rng);
+  for (const bool row_scale : {false, true}) {
+    LutConfig cfg{.bits = 4, .group_size = 8, .threads = 1};
+    cfg.row_scale = row_scale;
+    auto fitted = Palettize(w, rows, cols, cfg, imp, "w");
+    ASSERT_TRUE(fitted.ok());
+    EXPECT_NE(fitted->input_hash, 0u);
+    EXPECT_FALSE(fitted->reused_tables);
+    LutConfig again = cfg;
+    again.tables = fitted->lut_fp16;
+    again.tables_input_hash = fitted->input_hash;
+    auto reused = Palettize(w, rows, cols, again, imp, "w");
+    ASSERT_TRUE(reused.ok());
+    EXPECT_TRUE(reused->reused_tables);
+    EXPECT_EQ(reused->input_hash, fitted->input_hash);
+    EXPECT_EQ(reused->lut_fp16, fitted->lut_fp16);
+    EXPECT_EQ(reused->indices, fitted->indices);
+    EXPECT_EQ(reused->row_scale_fp16, fitted->row_scale_fp16);
+    EXPECT_EQ(reused->sse, fitted->sse);
+    EXPECT_EQ(reused->weighted_sse, fitted->weighted_sse);
+
+    // Each input the tables depend on, changed: fitted afresh, as without tables.
+    std::vector<uint16_t> w2 = w;
+    w2[5] = FloatToHalf(HalfToFloat(w2[5]) + 0.01f);
+    std::vector<float> imp2 = imp;
+    imp2[3] *= 2;
+    LutConfig other_group = again, other_scale = again, other_bits = again;
+    other_group.group_size = 4;
+    other_scale.row_scale = !row_scale;
+    other_bits.bits = 3;
+    struct Case {
+      const std::vector<uint16_t>* w;
+      const std::vector<float>* imp;
+      LutConfig cfg;
+    };
+    for (const Case& c : {Case{&w2, &imp, again}, Case{&w, &imp2, again},
+                          Case{&w, &imp, other_group}, Case{&w, &imp, other_scale},
+                          Case{&w, &imp, other_bits}}) {
+      auto got = Palettize(*c.w, rows, cols, c.cfg, *c.imp, "w");
+      LutConfig plain = c.cfg;
+      plain.tables = {};
+      auto want = Palettize(*c.w, rows, cols, plain, *c.imp, "w");
+      ASSERT_TRUE(got.ok() && want.ok());
+      EXPECT_FALSE(got->reused_tables);
+      EXPECT_NE(got->input_hash, fitted->input_hash);
+      EXPECT_EQ(got->lut_fp16, want->lut_fp16);
+      EXPECT_EQ(got->indices, want->indices);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace anec::quant

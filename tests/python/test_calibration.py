@@ -87,6 +87,9 @@ def test_lut_auto_meets_its_budget_with_mixed_widths(folders):
     r = convert(out, "--lut", "auto", "--lut-bits-budget", 4.5, "--calibration", stats)
     assert "plan: --lut auto, budget 4.5" in r.stderr
     assert re.search(r"layers_0_down_proj\s+576x1536 .* [468]\n", r.stderr), r.stderr[-3000:]
+    # The writer assigns to the tables the plan fitted instead of fitting every matrix again.
+    assert "210 palettized matrices weighted by calibration, 210 with the tables --lut auto " \
+        "fitted while planning" in r.stderr, r.stderr[-3000:]
     packages = sorted(os.listdir(out))
     ffn = [p for p in packages if "FFN" in p]
     head = [p for p in packages if "lm_head" in p]
