@@ -27,6 +27,9 @@ struct CalibrationOptions {
   // (lut_bits_plan.h, measured gains); 0: the residual-gain proxy, no model runs (the default:
   // on SmolLM2 the measured gains planned no better, docs/QUANTIZATION.md).
   int64_t sensitivity_tokens = 0;
+  // --lut auto: also back-propagate the next-token loss over the same tokens through an fp32
+  // reference of the model (loss_gradients.h), for the plan's Fisher-weighted errors.
+  bool loss_gradients = false;
   // Called after each token with (done, total).
   std::function<void(int64_t, int64_t)> progress;
 };

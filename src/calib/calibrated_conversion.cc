@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "calib/importance_file.h"
+#include "calib/loss_gradients.h"
 #include "io/hub_sha256.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
@@ -80,13 +81,50 @@ Result<std::string> ConvertCalibrationModel(FileSystem* fs, const pipeline::Conv
   return fp16.output_dir;
 }
 
+// CalibrationOptions::loss_gradients: the same tokens through the fp32 reference, into
+// `importance`. A model the reference does not cover is noted and planned without them.
+Status MeasureGradients(const pipeline::ConversionInput& input, const CalibrationOptions& options,
+                        std::span<const int32_t> ids, quant::ChannelImportance* importance,
+                        std::FILE* log) {
+  if (Status s = CheckLossGradientsSupported(input.spec); !s.ok()) {
+    if (log) fmt::print(log, "calibration: no loss gradients ({})\n", s.message());
+    return Status::Ok();
+  }
+  const size_t used = std::min<size_t>(ids.size(), static_cast<size_t>(options.max_tokens));
+  const auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  LossGradientOptions g;
+  g.window = options.window;
+  g.progress = [&](int64_t done, int64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (log == nullptr || (done < total && now - last < std::chrono::seconds(2))) return;
+    last = now;
+    fmt::print(log, "  calibration: loss gradients, {}/{} layer passes ({:.0f} s)\n", done,
+               total, std::chrono::duration<double>(now - start).count());
+    std::fflush(log);
+  };
+  ANEC_ASSIGN_OR_RETURN(LossGradients grads,
+                        MeasureLossGradients(*input.weights, input.spec, ids.first(used), g));
+  if (log) {
+    fmt::print(log,
+               "calibration: loss gradients over {} tokens in {:.1f} s (mean loss {:.3f} nats "
+               "per token in the fp32 reference)\n",
+               grads.tokens,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+               grads.mean_loss);
+  }
+  importance->gradient_rows = std::move(grads.rows);
+  importance->gradient_columns = std::move(grads.columns);
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string DescribeCalibration(const CalibrationRequest& r) {
   if (!r.stats_file.empty()) return "stored statistics " + r.stats_file;
-  return fmt::format("{} (sha256 {}), first {} tokens, window {}, damping {}", r.text_name,
+  return fmt::format("{} (sha256 {}), first {} tokens, window {}, damping {}{}", r.text_name,
                      io::Sha256Hex(r.text).substr(0, 16), r.options.max_tokens, r.options.window,
-                     r.options.damping);
+                     r.options.damping, r.options.loss_gradients ? ", loss gradients" : "");
 }
 
 Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
@@ -145,6 +183,9 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
   if (!importance.ok())
     return importance.status().WithContext("calibration with " + request.text_name);
   importance->mlp_channel_order = options.mlp_channel_order;
+  if (request.options.loss_gradients) {
+    ANEC_RETURN_IF_ERROR(MeasureGradients(input, request.options, ids, &*importance, log));
+  }
   ANEC_RETURN_IF_ERROR(WriteImportanceFile(fs, stats_path, *importance));
   if (!request.keep_model) ANEC_RETURN_IF_ERROR(fs->RemoveAll(model_dir));
   if (log) {

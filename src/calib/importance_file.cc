@@ -12,6 +12,8 @@ constexpr const char* kDescriptionKey = "anec_calibration";
 constexpr const char* kFormatKey = "anec_calibration_format";
 constexpr const char* kOrderKey = "anec_mlp_channel_order";  // absent: the checkpoint's
 constexpr const char* kLmHeadRows = "anec.lm_head_rows";     // ChannelImportance::lm_head_rows
+// ChannelImportance::gradient_rows / gradient_columns, the weight's name after the prefix.
+constexpr std::string_view kGradRows = "anec.grad_rows.", kGradColumns = "anec.grad_cols.";
 }  // namespace
 
 Status WriteImportanceFile(FileSystem* fs, const std::string& path,
@@ -27,6 +29,12 @@ Status WriteImportanceFile(FileSystem* fs, const std::string& path,
     if (s.ok()) s = add(name, values);
   }
   if (s.ok() && !importance.lm_head_rows.empty()) s = add(kLmHeadRows, importance.lm_head_rows);
+  for (const auto& [name, values] : importance.gradient_rows) {
+    if (s.ok()) s = add(std::string(kGradRows) + name, values);
+  }
+  for (const auto& [name, values] : importance.gradient_columns) {
+    if (s.ok()) s = add(std::string(kGradColumns) + name, values);
+  }
   if (!s.ok()) {
     writer.Abandon();
     return s.WithContext(path);
@@ -68,6 +76,10 @@ Result<quant::ChannelImportance> ReadImportanceFile(FileSystem* fs, const std::s
     }
     if (info.name == kLmHeadRows) {
       out.lm_head_rows = std::move(values);
+    } else if (info.name.starts_with(kGradRows)) {
+      out.gradient_rows.emplace(info.name.substr(kGradRows.size()), std::move(values));
+    } else if (info.name.starts_with(kGradColumns)) {
+      out.gradient_columns.emplace(info.name.substr(kGradColumns.size()), std::move(values));
     } else {
       out.columns.emplace(info.name, std::move(values));
     }

@@ -51,6 +51,20 @@ TEST(ImportanceFileTest, RoundTripsTheLmHeadRowProbabilities) {
   EXPECT_FLOAT_EQ(back->LmHeadRowWeight(5), 1.0f / 3);
 }
 
+TEST(ImportanceFileTest, RoundTripsTheLossGradients) {
+  MemoryFileSystem fs;
+  quant::ChannelImportance imp;
+  imp.columns["layers_0_q_proj"] = {1.0f, 2.0f};
+  imp.gradient_rows["layers_0_q_proj"] = {0.5f, 0.25f, 4.0f};
+  imp.gradient_columns["layers_0_q_proj"] = {3.0f, 1.5f};
+  ASSERT_TRUE(WriteImportanceFile(&fs, "/g.safetensors", imp).ok());
+  auto back = ReadImportanceFile(&fs, "/g.safetensors");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->gradient_rows, imp.gradient_rows);
+  EXPECT_EQ(back->gradient_columns, imp.gradient_columns);
+  EXPECT_EQ(back->columns, imp.columns);  // not taken for a weight's columns
+}
+
 TEST(ImportanceFileTest, RefusesOtherSafetensorsFiles) {
   MemoryFileSystem fs;
   io::SafetensorsWriter w(&fs, "/w/model.safetensors");

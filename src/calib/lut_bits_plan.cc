@@ -67,12 +67,52 @@ WeightDelta DeltaOf(const LutBitsMatrix& m, std::span<const uint16_t> half,
   return d;
 }
 
-// m's relative errors at 4, 6 and 8 bits; with `delta4`, also what its 4-bit palettization
-// changes (measured gains), from the same palettization.
+// The loss gradients of one matrix (ChannelImportance::gradient_rows / gradient_columns).
+struct Gradients {
+  std::span<const float> rows, cols;
+};
+
+// sum_ij rows_i cols_j (w_ij - q_ij)^2: the rank-one Fisher information's weighting of r's error,
+// about twice the expected increase of the loss per token (loss_gradients.h).
+double FisherError(const quant::LutResult& r, std::span<const uint16_t> half, const Gradients& g) {
+  const std::vector<uint16_t> q = quant::DequantizeToHalf(r);
+  double total = 0;
+  for (int64_t i = 0; i < r.rows; ++i) {
+    double row = 0;
+    for (int64_t j = 0; j < r.cols; ++j) {
+      const size_t e = static_cast<size_t>(i * r.cols + j);
+      const double d = double{quant::HalfToFloat(q[e])} - quant::HalfToFloat(half[e]);
+      row += double{g.cols[static_cast<size_t>(j)]} * d * d;
+    }
+    total += double{g.rows[static_cast<size_t>(i)]} * row;
+  }
+  return total;
+}
+
+// m's gradients when both vectors are there with m's shape, else empty spans.
+Gradients GradientsOf(const quant::ChannelImportance& importance, const LutBitsMatrix& m) {
+  auto r = importance.gradient_rows.find(m.name);
+  auto c = importance.gradient_columns.find(m.name);
+  if (r == importance.gradient_rows.end() || c == importance.gradient_columns.end() ||
+      static_cast<int64_t>(r->second.size()) != m.rows ||
+      static_cast<int64_t>(c->second.size()) != m.cols) {
+    return {};
+  }
+  return {r->second, c->second};
+}
+
+// m's errors at 4, 6 and 8 bits: relative (proxy and measured gains), or with `use_gradients`
+// the Fisher errors (FisherError); with `delta4`, also what its 4-bit palettization changes
+// (measured gains), from the same palettization.
 Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance& importance,
-               int group, bool row_scale, LutBitsMatrix* m, WeightDelta* delta4) {
+               int group, bool row_scale, bool use_gradients, LutBitsMatrix* m,
+               WeightDelta* delta4) {
   ANEC_ASSIGN_OR_RETURN(std::vector<uint16_t> half, ReadHalf(weights, m));
   const std::span<const float> imp = ColumnImportance(importance, *m);
+  const Gradients grad = use_gradients ? GradientsOf(importance, *m) : Gradients{};
+  if (use_gradients && grad.rows.empty()) {
+    return Internal("--lut auto: no loss gradients for {} ({}x{})", m->name, m->rows, m->cols);
+  }
   // Error denominators; for the matrices that write the residual stream also each output
   // channel's power (ResidualGains).
   const bool writes_stream =
@@ -95,7 +135,9 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
     cfg.row_scale = row_scale;
     ANEC_ASSIGN_OR_RETURN(quant::LutResult r,
                           quant::Palettize(half, m->rows, m->cols, cfg, imp, m->name));
-    m->error[i] = signal > 0 ? r.weighted_sse / signal : 0.0;
+    m->error[i] = use_gradients ? FisherError(r, half, grad)
+                  : signal > 0  ? r.weighted_sse / signal
+                                : 0.0;
     if (i == 0 && delta4 != nullptr) *delta4 = DeltaOf(*m, half, r);
     m->tables_input_hash[i] = r.input_hash;
     m->tables[i] = std::move(r.lut_fp16);
@@ -272,6 +314,15 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
       out.matrices.push_back(m);
     }
   }
+  // Loss gradients (loss_gradients.h) put every matrix's error on the loss's scale: no gains.
+  // They are used when measured for every matrix and no measured gains are asked for.
+  bool use_gradients = !block_loss;
+  for (size_t i = 0; use_gradients && i < out.matrices.size(); ++i) {
+    const LutBitsMatrix& m = out.matrices[i];
+    use_gradients = importance.gradient_rows.count(m.name) > 0 &&
+                    importance.gradient_columns.count(m.name) > 0;
+  }
+  out.loss_gradients = use_gradients;
   // Matrices come block by block (q k v o, then gate up down, per layer). With block_loss each
   // block's 4-bit changes are kept from its own measurement until the model has run with them.
   std::vector<WeightDelta> block;
@@ -282,7 +333,8 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
     LutBitsMatrix& m = out.matrices[i];
     WeightDelta delta;
     ANEC_RETURN_IF_ERROR(
-        Measure(weights, importance, group, row_scale, &m, block_loss ? &delta : nullptr));
+        Measure(weights, importance, group, row_scale, use_gradients, &m,
+                block_loss ? &delta : nullptr));
     if (log != nullptr && (i + 1) % 16 == 0) {
       fmt::print(log, "  --lut auto: measured {}/{} matrices at 4, 6 and 8 bits\n", i + 1,
                  out.matrices.size());
@@ -313,7 +365,7 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
       std::fflush(log);
     }
   }
-  if (!block_loss) ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
+  if (!block_loss && !use_gradients) ANEC_RETURN_IF_ERROR(SetGains(weights, spec, &out.matrices));
   ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
   for (LutBitsMatrix& m : out.matrices) {
     const int chosen = m.bits == 4 ? 0 : m.bits == 6 ? 1 : 2;
@@ -325,6 +377,11 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
     fmt::print(log,
                "plan: --lut auto, budget {} bits per FFN weight: {:.3f} stored (tables included)\n",
                budget_bits, out.average_bits);
+    fmt::print(log, "  errors: {}\n",
+               use_gradients ? "weighted by the loss gradients (about 2x the loss increase per "
+                               "token, in nats)"
+               : block_loss  ? "relative, times the block's measured KL per relative error"
+                             : "relative, times the block's residual gain");
     fmt::print(log, "  {:<24} {:>11} {:>9} {:>10} {:>10} {:>10} {:>10} {:>5}\n", "matrix", "shape",
                "gain", "block KL@4", "err@4", "err@6", "err@8", "bits");
     for (const LutBitsMatrix& m : out.matrices) {

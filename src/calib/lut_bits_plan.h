@@ -26,6 +26,14 @@
 // KL / sum of the block's relative errors at 4 bits: the block's error on the model's own scale,
 // shared by its matrices in proportion to their proxy errors.
 //
+// Loss gradients (the default when the calibration measured them, loss_gradients.h): each
+// matrix's error at b bits is sum_ij r_i c_j (w - q)^2, r_i the mean squared gradient of the
+// next-token loss at output row i and c_j the mean squared input of column j: the rank-one
+// Fisher information's estimate of twice the loss increase per token. Every matrix is then on the
+// loss's scale and no gain is needed. Measured on SmolLM2 (docs/QUANTIZATION.md): this plan
+// gives far more bits to k_proj and v_proj (small matrices whose errors the loss feels
+// strongly) than the proxy did.
+//
 // Stored bits of a matrix at b bits: b + 2^b x 16 / (group x cols) (its fp16 tables).
 #pragma once
 
@@ -71,6 +79,7 @@ struct LutBitsPlanResult {
   std::vector<LutBitsMatrix> matrices;
   double average_bits = 0;  // stored bits per FFN weight, tables included
   double total_error = 0;   // sum of the chosen gain-weighted relative errors
+  bool loss_gradients = false;  // planned with the loss gradients (below)
 };
 
 // The model's response to changing some weights at once (LossProbe::MeanKl).

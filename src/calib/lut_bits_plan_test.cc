@@ -172,6 +172,17 @@ TEST(LutBitsPlanTest, MeasuredBlockLossesSetTheGains) {
   EXPECT_NE(failing.status().message().find("runtime failed"), std::string::npos);
 }
 
+// Matrix m as the plan reads it (fp16 bit patterns); empty on a read error.
+std::vector<uint16_t> HalfOf(const ane::WeightSource& weights, const LutBitsMatrix& m) {
+  auto data = weights.Read(m.role, m.layer);
+  if (!data.ok()) return {};
+  auto bytes = ane::ToHalfBytes(*data, 0, m.rows * m.cols);
+  if (!bytes.ok()) return {};
+  std::vector<uint16_t> half(bytes->size() / 2);
+  std::memcpy(half.data(), bytes->data(), bytes->size());
+  return half;
+}
+
 // The plan hands the writer the tables it fitted at each matrix's chosen width (ane::PlannedLut),
 // and they give what fitting the matrix again would (the writer's result is then unchanged).
 TEST(LutBitsPlanTest, ThePlanKeepsTheChosenTables) {
@@ -188,12 +199,7 @@ TEST(LutBitsPlanTest, ThePlanKeepsTheChosenTables) {
       EXPECT_EQ(p.bits, m.bits);
       const int group = ane::LutGroupFor(m.rows, 8);
       ASSERT_EQ(static_cast<int64_t>(p.tables.size()), (m.rows / group) << m.bits) << m.name;
-      auto data = weights.Read(m.role, m.layer);
-      ASSERT_TRUE(data.ok());
-      auto bytes = ane::ToHalfBytes(*data, 0, m.rows * m.cols);
-      ASSERT_TRUE(bytes.ok());
-      std::vector<uint16_t> half(bytes->size() / 2);
-      std::memcpy(half.data(), bytes->data(), bytes->size());
+      const std::vector<uint16_t> half = HalfOf(weights, m);
       quant::LutConfig cfg{.bits = m.bits, .group_size = group, .threads = 1};
       cfg.row_scale = row_scale;
       auto fitted = quant::Palettize(half, m.rows, m.cols, cfg);
@@ -207,6 +213,44 @@ TEST(LutBitsPlanTest, ThePlanKeepsTheChosenTables) {
       EXPECT_EQ(reused->indices, fitted->indices) << m.name;
     }
   }
+}
+
+// With loss gradients for every matrix the errors are sum_ij r_i c_j (w - q)^2 (no gains), and
+// the bits go where the gradients say the loss feels them; one matrix without gradients puts the
+// plan back on the residual-gain proxy.
+TEST(LutBitsPlanTest, LossGradientsWeighTheErrors) {
+  const model::ModelSpec spec = ane::TinySpec(2);
+  const ane::MemoryWeightSource weights = ane::RandomWeights(spec, 5);
+  quant::ChannelImportance importance;  // uniform columns for the k-means
+  auto proxy = PlanLutBits(weights, spec, importance, 5.0, 8, false, nullptr);
+  ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
+  EXPECT_FALSE(proxy->loss_gradients);
+  for (const LutBitsMatrix& m : proxy->matrices) {
+    const bool hot = m.name == "layers_1_k_proj";
+    importance.gradient_rows[m.name].assign(static_cast<size_t>(m.rows), hot ? 1e4f : 1.0f);
+    importance.gradient_columns[m.name].assign(static_cast<size_t>(m.cols), 1.0f);
+  }
+  // (Tiny matrices: 64-entry tables cost 2 bits per weight, so 5 bits afford a few at 6.)
+  auto plan = PlanLutBits(weights, spec, importance, 5.0, 8, false, nullptr);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->loss_gradients);
+  int hot_bits = 0;
+  for (const LutBitsMatrix& m : plan->matrices) hot_bits += m.name == "layers_1_k_proj" ? m.bits : 0;
+  EXPECT_GT(hot_bits, 4);
+  for (const LutBitsMatrix& m : plan->matrices) {
+    EXPECT_EQ(m.gain, 1.0) << m.name;
+    // Unit gradients (every matrix but the hot one): the error is the plain squared error.
+    if (m.name != "layers_0_q_proj") continue;
+    const std::vector<uint16_t> half = HalfOf(weights, m);
+    auto four = quant::Palettize(half, m.rows, m.cols,
+                                 {.bits = 4, .group_size = ane::LutGroupFor(m.rows, 8), .threads = 1});
+    ASSERT_TRUE(four.ok());
+    EXPECT_NEAR(m.error[0], four->sse, 1e-9 * four->sse);
+  }
+  importance.gradient_rows.erase("layers_0_v_proj");
+  auto fallback = PlanLutBits(weights, spec, importance, 5.0, 8, false, nullptr);
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_FALSE(fallback->loss_gradients);
 }
 
 }  // namespace

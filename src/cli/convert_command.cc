@@ -84,11 +84,13 @@ Result<std::optional<calib::CalibrationRequest>> CalibrationRequestOf(
   r.options.damping = f.calibration_damping;
   r.options.window = std::min<int64_t>(512, o.context);
   if (f.sensitivity_tokens < 0) {
-    return InvalidArgument("--sensitivity-tokens {}: give 0 (the proxy) or a token count, e.g. 128",
+    return InvalidArgument("--sensitivity-tokens {}: give 0 (loss gradients) or a token count, e.g. 128",
                            f.sensitivity_tokens);
   }
   r.options.sensitivity_tokens = o.lut_auto_budget > 0 ? f.sensitivity_tokens : 0;
   r.keep_model = r.options.sensitivity_tokens > 0;
+  // --lut auto plans with loss gradients unless the block losses are measured instead.
+  r.options.loss_gradients = o.lut_auto_budget > 0 && r.options.sensitivity_tokens == 0;
   return std::optional<calib::CalibrationRequest>(std::move(r));
 }
 
@@ -483,8 +485,9 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
   sub->add_option("--sensitivity-tokens", f->sensitivity_tokens,
                   "With --lut auto: measure the fp16 model's response (KL divergence) to each "
                   "layer's attention and MLP at 4 bits on this many tokens of the calibration "
-                  "text, one model run per block, instead of estimating it from the weights (0, "
-                  "the default; on SmolLM2 both plan equally well: docs/QUANTIZATION.md)")
+                  "text, one model run per block. 0 (the default): weigh each matrix's error by "
+                  "the loss gradients the calibration measures (one back-propagation pass over "
+                  "its tokens), which planned better on SmolLM2 (docs/QUANTIZATION.md)")
       ->capture_default_str();
   sub->add_option("--calibration-damping", f->calibration_damping,
                   "Added to every input channel's importance, as a fraction of their mean "

@@ -32,6 +32,11 @@ struct ChannelImportance {
     if (row < 0 || row >= static_cast<int64_t>(lm_head_rows.size())) return floor;
     return lm_head_rows[static_cast<size_t>(row)] + floor;
   }
+  // `--lut auto` (calib/loss_gradients.h), per weight const name: the mean squared gradient of
+  // the next-token loss at each output row, and the mean squared input of each column, from one
+  // back-propagation pass over the calibration tokens; rank one of the weights' Fisher
+  // information, F_ij ~ rows_i cols_j. Empty when not measured.
+  std::map<std::string, std::vector<float>, std::less<>> gradient_rows, gradient_columns;
   // What produced it, e.g. "default calibration text, 2048 tokens, sha256 1a2b..."; part of the
   // conversion's options fingerprint, so --restart never mixes two calibrations.
   std::string description;

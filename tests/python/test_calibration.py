@@ -4,8 +4,8 @@
 - `--calibration default` (the text anec ships) must beat plain k-means at the same size:
   FFN LUT4 + LM head LUT6, scored by `anec perplexity` on the start of Debian's GPL-3 (a text
   the calibration text does not contain).
-- `--lut auto --lut-bits-budget 4.5`, reusing the statistics the first conversion stored
-  (--calibration OUT/.anec-work/calibration.safetensors), must print its per-matrix plan, mix
+- `--lut auto --lut-bits-budget 4.5 --calibration default` measures the loss gradients too (one
+  back-propagation pass, loss_gradients.h), plans with them, must print its per-matrix plan, mix
   table widths in the FFN and store at most 4.5 bits per FFN weight: counted here from the
   package as coremltools reads it (indices bits x elements + fp16 tables), not from anec's own
   report. The LM head keeps 6 bits.
@@ -80,12 +80,13 @@ def stored_bits(folder, package):
 
 
 def test_lut_auto_meets_its_budget_with_mixed_widths(folders):
-    root, _, cal, _ = folders
+    root, _, _, _ = folders
     out = str(root / "auto")
-    stats = os.path.join(cal, ".anec-work", "calibration.safetensors")
-    assert os.path.isfile(stats)
-    r = convert(out, "--lut", "auto", "--lut-bits-budget", 4.5, "--calibration", stats)
+    r = convert(out, "--lut", "auto", "--lut-bits-budget", 4.5, "--calibration", "default",
+                "--calibration-tokens", 256)
+    assert "calibration: loss gradients over 256 tokens" in r.stderr, r.stderr[-3000:]
     assert "plan: --lut auto, budget 4.5" in r.stderr
+    assert "errors: weighted by the loss gradients" in r.stderr
     assert re.search(r"layers_0_down_proj\s+576x1536 .* [468]\n", r.stderr), r.stderr[-3000:]
     # The writer assigns to the tables the plan fitted instead of fitting every matrix again.
     assert "210 palettized matrices weighted by calibration, 210 with the tables --lut auto " \
