@@ -99,8 +99,8 @@ Status MeasureGradients(const pipeline::ConversionInput& input, const Calibratio
     const auto now = std::chrono::steady_clock::now();
     if (log == nullptr || (done < total && now - last < std::chrono::seconds(2))) return;
     last = now;
-    fmt::print(log, "  calibration: loss gradients, {}/{} layer passes ({:.0f} s)\n", done,
-               total, std::chrono::duration<double>(now - start).count());
+    fmt::print(log, "  calibration: loss gradients, {}/{} layer passes ({:.0f} s)\n", done, total,
+               std::chrono::duration<double>(now - start).count());
     std::fflush(log);
   };
   ANEC_ASSIGN_OR_RETURN(LossGradients grads,

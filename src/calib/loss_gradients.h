@@ -9,13 +9,7 @@
 // (docs/QUANTIZATION.md, "Loss gradients for --lut auto"); the rank-one form needs two vectors
 // per matrix, so that is what is measured.
 //
-// The reference: embedding, per layer RMSNorm -> q k v (+ bias, per-head q/k RMSNorm) -> RoPE ->
-// causal attention (GQA, sliding windows, Gemma 3's local layers) -> o (+ sandwich norm) ->
-// residual -> RMSNorm -> act(gate) * up -> down (+ sandwich norm) -> residual; final RMSNorm, LM
-// head, cross entropy against the next token. Only the gradients with respect to activations are
-// formed (no weight gradients). Memory: each window keeps only the residual stream at every
-// layer's input (tokens x hidden floats per layer) and recomputes a layer's forward pass when its
-// backward pass needs it; one layer's weights are held in fp32 at a time, the LM head in fp16.
+// The reference model and its backward pass: reference_transformer.h.
 #pragma once
 
 #include <cstdint>
@@ -37,8 +31,8 @@ struct LossGradients {
   std::map<std::string, std::vector<float>, std::less<>> rows;
   // Same names -> mean over the tokens of x_j^2, one per input column (the inputs this pass saw).
   std::map<std::string, std::vector<float>, std::less<>> columns;
-  int64_t tokens = 0;     // positions run (a window's last position has no next token to score)
-  double mean_loss = 0;   // nats per scored position (for the log: the model must be sane)
+  int64_t tokens = 0;    // positions run (a window's last position has no next token to score)
+  double mean_loss = 0;  // nats per scored position (for the log: the model must be sane)
 };
 
 struct LossGradientOptions {
@@ -69,7 +63,7 @@ struct ReferenceWindow {
 };
 Result<ReferenceWindow> RunReferenceWindow(const ane::WeightSource& weights,
                                            const model::ModelSpec& spec,
-                                           std::span<const int32_t> tokens,
-                                           const std::string& tap, int threads = 0);
+                                           std::span<const int32_t> tokens, const std::string& tap,
+                                           int threads = 0);
 
 }  // namespace anec::calib

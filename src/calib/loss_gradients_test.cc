@@ -25,10 +25,9 @@ TEST(LossGradientsTest, ReferenceLogitsMatchTransformers) {
   FileSystem* fs = RealFileSystem();
   const std::string root = std::string(src) + "/tests/fixtures/parity";
   int checked = 0;
-  for (const char* name :
-       {"llama3_tied", "llama_untied", "llama_linear_rope", "mistral_window", "qwen2_tied",
-        "qwen3_headdim", "phi3_fused", "r1_distill_llama", "r1_distill_qwen", "gemma3_config",
-        "gemma3_iswa", "gemma3_wrapped"}) {
+  for (const char* name : {"llama3_tied", "llama_untied", "llama_linear_rope", "mistral_window",
+                           "qwen2_tied", "qwen3_headdim", "phi3_fused", "r1_distill_llama",
+                           "r1_distill_qwen", "gemma3_config", "gemma3_iswa", "gemma3_wrapped"}) {
     const std::string dir = root + "/" + name;
     if (!fs->Exists(dir + "/reference.json")) continue;
     auto loaded = model::LoadHfCheckpoint(fs, dir);
@@ -86,10 +85,11 @@ TEST(LossGradientsTest, GradientsMatchFiniteDifferences) {
     const struct {
       model::TensorRole role;
       const char* tag;
-    } projections[] = {{model::TensorRole::kQProj, "q_proj"},    {model::TensorRole::kKProj, "k_proj"},
-                       {model::TensorRole::kVProj, "v_proj"},    {model::TensorRole::kOProj, "o_proj"},
-                       {model::TensorRole::kGateProj, "gate_proj"}, {model::TensorRole::kUpProj, "up_proj"},
-                       {model::TensorRole::kDownProj, "down_proj"}};
+    } projections[] = {
+        {model::TensorRole::kQProj, "q_proj"},       {model::TensorRole::kKProj, "k_proj"},
+        {model::TensorRole::kVProj, "v_proj"},       {model::TensorRole::kOProj, "o_proj"},
+        {model::TensorRole::kGateProj, "gate_proj"}, {model::TensorRole::kUpProj, "up_proj"},
+        {model::TensorRole::kDownProj, "down_proj"}};
     for (const int64_t layer : {0, 1}) {
       for (const auto& p : projections) {
         const std::string name = ane::LayerWeightName(layer, p.tag);

@@ -319,8 +319,8 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
   bool use_gradients = !block_loss;
   for (size_t i = 0; use_gradients && i < out.matrices.size(); ++i) {
     const LutBitsMatrix& m = out.matrices[i];
-    use_gradients = importance.gradient_rows.count(m.name) > 0 &&
-                    importance.gradient_columns.count(m.name) > 0;
+    use_gradients =
+        importance.gradient_rows.count(m.name) > 0 && importance.gradient_columns.count(m.name) > 0;
   }
   out.loss_gradients = use_gradients;
   // Matrices come block by block (q k v o, then gate up down, per layer). With block_loss each
@@ -332,9 +332,8 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
   for (size_t i = 0; i < out.matrices.size(); ++i) {
     LutBitsMatrix& m = out.matrices[i];
     WeightDelta delta;
-    ANEC_RETURN_IF_ERROR(
-        Measure(weights, importance, group, row_scale, use_gradients, &m,
-                block_loss ? &delta : nullptr));
+    ANEC_RETURN_IF_ERROR(Measure(weights, importance, group, row_scale, use_gradients, &m,
+                                 block_loss ? &delta : nullptr));
     if (log != nullptr && (i + 1) % 16 == 0) {
       fmt::print(log, "  --lut auto: measured {}/{} matrices at 4, 6 and 8 bits\n", i + 1,
                  out.matrices.size());
@@ -369,7 +368,8 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
   ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
   for (LutBitsMatrix& m : out.matrices) {
     const int chosen = m.bits == 4 ? 0 : m.bits == 6 ? 1 : 2;
-    out.plan[{m.role, m.layer}] = {m.bits, std::move(m.tables[chosen]), m.tables_input_hash[chosen]};
+    out.plan[{m.role, m.layer}] = {m.bits, std::move(m.tables[chosen]),
+                                   m.tables_input_hash[chosen]};
     for (std::vector<uint16_t>& t : m.tables) t = {};
     out.total_error += m.gain * m.error[chosen];
   }

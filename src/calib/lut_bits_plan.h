@@ -77,8 +77,8 @@ struct LutBitsMatrix {
 struct LutBitsPlanResult {
   ane::LutBitsPlan plan;  // bits and tables; the matrices below keep no tables
   std::vector<LutBitsMatrix> matrices;
-  double average_bits = 0;  // stored bits per FFN weight, tables included
-  double total_error = 0;   // sum of the chosen gain-weighted relative errors
+  double average_bits = 0;      // stored bits per FFN weight, tables included
+  double total_error = 0;       // sum of the chosen gain-weighted relative errors
   bool loss_gradients = false;  // planned with the loss gradients (below)
 };
 

@@ -235,15 +235,16 @@ TEST(LutBitsPlanTest, LossGradientsWeighTheErrors) {
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_TRUE(plan->loss_gradients);
   int hot_bits = 0;
-  for (const LutBitsMatrix& m : plan->matrices) hot_bits += m.name == "layers_1_k_proj" ? m.bits : 0;
+  for (const LutBitsMatrix& m : plan->matrices)
+    hot_bits += m.name == "layers_1_k_proj" ? m.bits : 0;
   EXPECT_GT(hot_bits, 4);
   for (const LutBitsMatrix& m : plan->matrices) {
     EXPECT_EQ(m.gain, 1.0) << m.name;
     // Unit gradients (every matrix but the hot one): the error is the plain squared error.
     if (m.name != "layers_0_q_proj") continue;
     const std::vector<uint16_t> half = HalfOf(weights, m);
-    auto four = quant::Palettize(half, m.rows, m.cols,
-                                 {.bits = 4, .group_size = ane::LutGroupFor(m.rows, 8), .threads = 1});
+    auto four = quant::Palettize(
+        half, m.rows, m.cols, {.bits = 4, .group_size = ane::LutGroupFor(m.rows, 8), .threads = 1});
     ASSERT_TRUE(four.ok());
     EXPECT_NEAR(m.error[0], four->sse, 1e-9 * four->sse);
   }

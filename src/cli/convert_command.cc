@@ -84,8 +84,9 @@ Result<std::optional<calib::CalibrationRequest>> CalibrationRequestOf(
   r.options.damping = f.calibration_damping;
   r.options.window = std::min<int64_t>(512, o.context);
   if (f.sensitivity_tokens < 0) {
-    return InvalidArgument("--sensitivity-tokens {}: give 0 (loss gradients) or a token count, e.g. 128",
-                           f.sensitivity_tokens);
+    return InvalidArgument(
+        "--sensitivity-tokens {}: give 0 (loss gradients) or a token count, e.g. 128",
+        f.sensitivity_tokens);
   }
   r.options.sensitivity_tokens = o.lut_auto_budget > 0 ? f.sensitivity_tokens : 0;
   r.keep_model = r.options.sensitivity_tokens > 0;

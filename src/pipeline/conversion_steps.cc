@@ -257,14 +257,13 @@ Status ConversionRun::InferChunks() {
 
 void ConversionRun::NoteCalibration(std::string_view step) {
   if (in_.importance == nullptr || hooks_.log == nullptr) return;
-  fmt::print(hooks_.log, "  {}: {} palettized matrices weighted by calibration{}{}\n", step,
-             calibrated_,
-             uncalibrated_ > 0 ? fmt::format(", {} not measured (plain k-means)", uncalibrated_)
-                               : std::string(),
-             planned_tables_ > 0
-                 ? fmt::format(", {} with the tables --lut auto fitted while planning",
-                               planned_tables_)
-                 : std::string());
+  fmt::print(
+      hooks_.log, "  {}: {} palettized matrices weighted by calibration{}{}\n", step, calibrated_,
+      uncalibrated_ > 0 ? fmt::format(", {} not measured (plain k-means)", uncalibrated_)
+                        : std::string(),
+      planned_tables_ > 0
+          ? fmt::format(", {} with the tables --lut auto fitted while planning", planned_tables_)
+          : std::string());
   calibrated_ = uncalibrated_ = planned_tables_ = 0;
 }
 

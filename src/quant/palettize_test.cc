@@ -401,9 +401,9 @@ TEST(Palettize, ReusedTablesGiveTheFittedResult) {
       const std::vector<float>* imp;
       LutConfig cfg;
     };
-    for (const Case& c : {Case{&w2, &imp, again}, Case{&w, &imp2, again},
-                          Case{&w, &imp, other_group}, Case{&w, &imp, other_scale},
-                          Case{&w, &imp, other_bits}}) {
+    for (const Case& c :
+         {Case{&w2, &imp, again}, Case{&w, &imp2, again}, Case{&w, &imp, other_group},
+          Case{&w, &imp, other_scale}, Case{&w, &imp, other_bits}}) {
       auto got = Palettize(*c.w, rows, cols, c.cfg, *c.imp, "w");
       LutConfig plain = c.cfg;
       plain.tables = {};
