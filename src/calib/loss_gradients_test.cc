@@ -153,5 +153,44 @@ TEST(LossGradientsTest, StatisticsAreMeansOfSquares) {
   EXPECT_FALSE(MeasureLossGradients(weights, spec, std::vector<int32_t>{1}, {}).ok());
 }
 
+// Windows longer than the head's block of 64 positions: the loss equals the cross entropy of
+// the returned logits, and the gradients still match finite differences.
+TEST(LossGradientsTest, LongWindowsJoinTheHeadBlocks) {
+  const model::ModelSpec spec = ane::TinySpec(2, 50);
+  const ane::MemoryWeightSource weights = ane::RandomWeights(spec, 11);
+  std::vector<int32_t> ids(150);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7 + 3) % 50);
+  auto base = RunReferenceWindow(weights, spec, ids, "layers_1_up_proj", 1);
+  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  const int64_t t = static_cast<int64_t>(ids.size()), vocab = 50;
+  ASSERT_EQ(static_cast<int64_t>(base->logits.size()), t * vocab);
+  double loss = 0;
+  for (int64_t i = 0; i + 1 < t; ++i) {
+    const float* z = base->logits.data() + i * vocab;
+    double mx = -1e300, sum = 0;
+    for (int64_t v = 0; v < vocab; ++v) mx = std::max(mx, double{z[v]});
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(z[v] - mx);
+    loss += std::log(sum) + mx - z[ids[static_cast<size_t>(i + 1)]];
+  }
+  EXPECT_NEAR(base->loss, loss, 1e-6 * loss);
+  const int64_t rows = static_cast<int64_t>(base->tap_grad.size()) / t;
+  const int64_t cols = static_cast<int64_t>(base->tap_input.size()) / t;
+  for (const int64_t e : {int64_t{5}, rows * cols - 2}) {
+    double analytic = 0;
+    for (int64_t s = 0; s < t; ++s) {
+      analytic +=
+          double{base->tap_grad[s * rows + e / cols]} * base->tap_input[s * cols + e % cols];
+    }
+    const float h = 1e-2f;
+    auto lp =
+        RunReferenceWindow(Nudged(weights, model::TensorRole::kUpProj, 1, e, h), spec, ids, "", 1);
+    auto lm =
+        RunReferenceWindow(Nudged(weights, model::TensorRole::kUpProj, 1, e, -h), spec, ids, "", 1);
+    ASSERT_TRUE(lp.ok() && lm.ok());
+    const double numeric = (lp->loss - lm->loss) / (2 * h);
+    EXPECT_NEAR(analytic, numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << e;
+  }
+}
+
 }  // namespace
 }  // namespace anec::calib

@@ -79,7 +79,11 @@ class ReferenceTransformer::Impl {
     const double off = s_.norm_weight_offset;
     ANEC_ASSIGN_OR_RETURN(final_norm_, ReadVector(w_, TensorRole::kFinalNorm, 0, off));
     ANEC_ASSIGN_OR_RETURN(embedding_, ReadMatrix(w_, TensorRole::kEmbedding, 0, true));
-    ANEC_ASSIGN_OR_RETURN(head_, ReadMatrix(w_, TensorRole::kLmHead, 0, true));
+    if (s_.tie_word_embeddings) {
+      head_ = embedding_;  // one fp16 copy
+    } else {
+      ANEC_ASSIGN_OR_RETURN(head_, ReadMatrix(w_, TensorRole::kLmHead, 0, true));
+    }
     model::ModelSpec local = s_;
     if (s_.local_attention) {
       local.rope_theta = s_.local_attention->rope_theta;
@@ -421,27 +425,40 @@ class ReferenceTransformer::Impl {
       LayerForward(l, saved[static_cast<size_t>(l)], t, &saved[static_cast<size_t>(l + 1)], &acts,
                    false);
     }
-    Vec f, logits;
+    Vec f;
     Norm(saved[static_cast<size_t>(L)], H, final_norm_, &f);
-    Forward(f, t, head_, nullptr, &logits);
-    // Summed next-token cross entropy; dlogits = softmax - one-hot (the last position: none).
+    // The head in blocks of kHeadBlock positions (logits of a 128k vocabulary are 0.5 MB per
+    // position): summed next-token cross entropy, dlogits = softmax - one-hot (the last position
+    // has none), df = dlogits W_head.
+    constexpr int64_t kHeadBlock = 64;
     double loss = 0;
-    Vec dlogits(logits.size(), 0.0f);
-    for (int64_t i = 0; i + 1 < t; ++i) {
-      const float* z = logits.data() + i * V;
-      float* dz = dlogits.data() + i * V;
-      double mx = -1e300, sum = 0;
-      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double{z[v]});
-      for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
-      const int32_t next = tokens[static_cast<size_t>(i + 1)];
-      loss += std::log(sum) + mx - z[next];
-      for (int64_t v = 0; v < V; ++v) dz[v] = static_cast<float>(std::exp(z[v] - mx) / sum);
-      dz[next] -= 1.0f;
+    Vec df(static_cast<size_t>(t * H), 0.0f), block_f, logits, df_block;
+    if (logits_out != nullptr) logits_out->assign(static_cast<size_t>(t * V), 0.0f);
+    for (int64_t b = 0; b < t; b += kHeadBlock) {
+      const int64_t n = std::min(kHeadBlock, t - b);
+      block_f.assign(f.begin() + b * H, f.begin() + (b + n) * H);
+      Forward(block_f, n, head_, nullptr, &logits);
+      if (logits_out != nullptr)
+        std::copy(logits.begin(), logits.end(), logits_out->begin() + b * V);
+      for (int64_t i = 0; i < n; ++i) {
+        float* z = logits.data() + i * V;
+        if (b + i + 1 >= t) {
+          std::fill(z, z + V, 0.0f);
+          continue;
+        }
+        double mx = -1e300, sum = 0;
+        for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double{z[v]});
+        for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
+        const int32_t next = tokens[static_cast<size_t>(b + i + 1)];
+        loss += std::log(sum) + mx - z[next];
+        for (int64_t v = 0; v < V; ++v) z[v] = static_cast<float>(std::exp(z[v] - mx) / sum);
+        z[next] -= 1.0f;
+      }
+      df_block.clear();
+      Backward(logits, n, head_, &df_block);
+      std::copy(df_block.begin(), df_block.end(), df.begin() + b * H);
     }
-    if (logits_out != nullptr) *logits_out = std::move(logits);
-    Vec df, dh;
-    Backward(dlogits, t, head_, &df);
-    dlogits = Vec();
+    Vec dh;
     NormBack(saved[static_cast<size_t>(L)], H, final_norm_, df, &dh, false);
     Vec grads[kNumProj];
     const Vec* inputs[kNumProj] = {};
