@@ -99,8 +99,9 @@ Status MeasureGradients(const pipeline::ConversionInput& input, const Calibratio
     const auto now = std::chrono::steady_clock::now();
     if (log == nullptr || (done < total && now - last < std::chrono::seconds(2))) return;
     last = now;
-    fmt::print(log, "  calibration: loss gradients, {}/{} layer passes ({:.0f} s)\n", done, total,
-               std::chrono::duration<double>(now - start).count());
+    const double s = std::chrono::duration<double>(now - start).count();
+    fmt::print(log, "  calibration: loss gradients, {}/{} layer passes ({:.0f} s, ETA {:.0f} s)\n",
+               done, total, s, s / static_cast<double>(done) * static_cast<double>(total - done));
     std::fflush(log);
   };
   ANEC_ASSIGN_OR_RETURN(LossGradients grads,
