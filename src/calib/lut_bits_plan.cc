@@ -111,7 +111,11 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
   const std::span<const float> imp = ColumnImportance(importance, *m);
   const Gradients grad = use_gradients ? GradientsOf(importance, *m) : Gradients{};
   if (use_gradients && grad.rows.empty()) {
-    return Internal("--lut auto: no loss gradients for {} ({}x{})", m->name, m->rows, m->cols);
+    return InvalidArgument(
+        "--lut auto: the loss gradients of {} in the calibration statistics ({}) do not fit its "
+        "{}x{} shape (statistics of another model?); measure again with --calibration default "
+        "or a text file",
+        m->name, importance.description, m->rows, m->cols);
   }
   // Error denominators; for the matrices that write the residual stream also each output
   // channel's power (ResidualGains).

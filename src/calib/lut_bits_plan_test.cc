@@ -248,6 +248,14 @@ TEST(LutBitsPlanTest, LossGradientsWeighTheErrors) {
     ASSERT_TRUE(four.ok());
     EXPECT_NEAR(m.error[0], four->sse, 1e-9 * four->sse);
   }
+  // Gradients of another shape (statistics of another model): an error naming the fix.
+  importance.gradient_rows["layers_0_v_proj"].push_back(1.0f);
+  auto mismatch = PlanLutBits(weights, spec, importance, 5.0, 8, false, nullptr);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.status().message().find("layers_0_v_proj"), std::string::npos);
+  EXPECT_NE(mismatch.status().message().find("measure again with --calibration default"),
+            std::string::npos)
+      << mismatch.status().message();
   importance.gradient_rows.erase("layers_0_v_proj");
   auto fallback = PlanLutBits(weights, spec, importance, 5.0, 8, false, nullptr);
   ASSERT_TRUE(fallback.ok());
