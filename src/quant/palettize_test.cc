@@ -335,8 +335,8 @@ TEST(Palettize, RowScalesFitRowsOfDifferentMagnitude) {
   EXPECT_LT(c->weighted_sse, c->sse);
 }
 
-// Rows of equal maxima get s_r == 1 and the same result as without scales; an all-zero row
-// keeps scale 1; a non-finite weight is still reported where it is.
+// Rows of equal maxima get s_r == 1 before refinement and the same result as without scales; an
+// all-zero row keeps scale 1; a non-finite weight is still reported where it is.
 TEST(Palettize, RowScalesOfEqualRowsChangeNothing) {
   std::mt19937_64 rng(22);
   const int64_t rows = 8, cols = 32;
@@ -345,6 +345,7 @@ TEST(Palettize, RowScalesOfEqualRowsChangeNothing) {
   std::fill(w.begin() + 3 * cols, w.begin() + 4 * cols, uint16_t{0});   // row 3 all zero
   LutConfig scaled{.bits = 2, .group_size = 4, .threads = 1};
   scaled.row_scale = true;
+  scaled.row_scale_iterations = 0;
   auto a = Palettize(w, rows, cols, {.bits = 2, .group_size = 4, .threads = 1}, {}, "w");
   auto b = Palettize(w, rows, cols, scaled, {}, "w");
   ASSERT_TRUE(a.ok() && b.ok());
@@ -357,6 +358,53 @@ TEST(Palettize, RowScalesOfEqualRowsChangeNothing) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("[5, 3] is NaN"), std::string::npos)
       << bad.status().message();
+  scaled.row_scale_iterations = 4;
+  auto refined_bad = Palettize(w, rows, cols, scaled, {}, "k_proj");
+  ASSERT_FALSE(refined_bad.ok());
+  EXPECT_NE(refined_bad.status().message().find("[5, 3] is NaN"), std::string::npos);
+  // Refined, the all-zero row still has scale 1.
+  w[5 * cols + 3] = FloatToHalf(0.01f);
+  auto refined = Palettize(w, rows, cols, scaled, {}, "w");
+  ASSERT_TRUE(refined.ok());
+  EXPECT_EQ(refined->row_scale_fp16[3], FloatToHalf(1.0f));
+}
+
+// The refinement (LutConfig::row_scale_iterations, row_scales.h) never raises the objective and,
+// on rows of different shapes sharing a table, lowers it; the reported errors stay those of the
+// scaled reconstruction. At 8 bits it does not run.
+TEST(Palettize, RefinedRowScalesLowerTheError) {
+  std::mt19937_64 rng(24);
+  const int64_t rows = 32, cols = 128;
+  std::vector<uint16_t> w = RandomHalfs(rng, rows * cols, 0.02);
+  for (int64_t r = 0; r < rows; ++r) {  // one outlier per row at a random size: maxima mislead
+    const float f = std::uniform_real_distribution<float>(0.3f, 3.0f)(rng);
+    w[r * cols + (r * 7) % cols] = FloatToHalf(0.05f * f);
+  }
+  std::vector<float> imp(cols);
+  for (float& v : imp) v = std::uniform_real_distribution<float>(0.1f, 2.0f)(rng);
+  for (const int bits : {2, 4, 6}) {
+    LutConfig first{.bits = bits, .group_size = 8, .threads = 1};
+    first.row_scale = true;
+    first.row_scale_iterations = 0;
+    LutConfig refined = first;
+    refined.row_scale_iterations = 4;
+    auto a = Palettize(w, rows, cols, first, imp, "w");
+    auto b = Palettize(w, rows, cols, refined, imp, "w");
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_LT(b->weighted_sse, 0.98 * a->weighted_sse) << bits << " bits";
+    EXPECT_NE(a->row_scale_fp16, b->row_scale_fp16);
+    EXPECT_NE(a->input_hash, b->input_hash);
+    EXPECT_NEAR(b->sse, DirectSse(w, *b), 1e-12 * b->sse);
+  }
+  LutConfig eight{.bits = 8, .group_size = 8, .threads = 1};
+  eight.row_scale = true;
+  eight.row_scale_iterations = 0;
+  auto c = Palettize(w, rows, cols, eight, imp, "w");
+  eight.row_scale_iterations = 4;
+  auto d = Palettize(w, rows, cols, eight, imp, "w");
+  ASSERT_TRUE(c.ok() && d.ok());
+  EXPECT_EQ(c->row_scale_fp16, d->row_scale_fp16);
+  EXPECT_EQ(c->indices, d->indices);
 }
 
 // Tables handed back with their input hash give exactly the result of fitting (the k-means is
@@ -377,6 +425,7 @@ TEST(Palettize, ReusedTablesGiveTheFittedResult) {
     LutConfig again = cfg;
     again.tables = fitted->lut_fp16;
     again.tables_input_hash = fitted->input_hash;
+    again.row_scales = fitted->row_scale_fp16;
     auto reused = Palettize(w, rows, cols, again, imp, "w");
     ASSERT_TRUE(reused.ok());
     EXPECT_TRUE(reused->reused_tables);
@@ -401,16 +450,26 @@ TEST(Palettize, ReusedTablesGiveTheFittedResult) {
       const std::vector<float>* imp;
       LutConfig cfg;
     };
-    for (const Case& c :
-         {Case{&w2, &imp, again}, Case{&w, &imp2, again}, Case{&w, &imp, other_group},
-          Case{&w, &imp, other_scale}, Case{&w, &imp, other_bits}}) {
+    LutConfig other_iterations = again, no_scales = again;
+    other_iterations.row_scale_iterations = 1;
+    no_scales.row_scales = {};
+    std::vector<Case> cases = {Case{&w2, &imp, again}, Case{&w, &imp2, again},
+                               Case{&w, &imp, other_group}, Case{&w, &imp, other_scale},
+                               Case{&w, &imp, other_bits}};
+    if (row_scale) {
+      cases.push_back({&w, &imp, other_iterations});
+      cases.push_back({&w, &imp, no_scales});  // tables without their scales: fitted afresh
+    }
+    for (const Case& c : cases) {
       auto got = Palettize(*c.w, rows, cols, c.cfg, *c.imp, "w");
       LutConfig plain = c.cfg;
       plain.tables = {};
       auto want = Palettize(*c.w, rows, cols, plain, *c.imp, "w");
       ASSERT_TRUE(got.ok() && want.ok());
       EXPECT_FALSE(got->reused_tables);
-      EXPECT_NE(got->input_hash, fitted->input_hash);
+      if (!c.cfg.row_scales.empty()) {
+        EXPECT_NE(got->input_hash, fitted->input_hash);
+      }
       EXPECT_EQ(got->lut_fp16, want->lut_fp16);
       EXPECT_EQ(got->indices, want->indices);
     }

@@ -61,6 +61,34 @@ def test_calibration_beats_plain_kmeans(folders, tmp_path):
     assert p_cal < 0.8 * p_plain, (p_plain, p_cal)
 
 
+def test_kl_divergence_from_a_reference(folders, tmp_path):
+    """`anec perplexity --reference-model`: both models over the same windows, per-position KL."""
+    import json
+    _, plain, cal, _ = folders
+
+    def scores(folder, name, *flags):
+        out = tmp_path / f"{name}.json"
+        r = anec("perplexity", "--model-path", folder, "--text-file", TEXT, "--max-tokens",
+                 POSITIONS + 1, "--window", 256, "--json", out, *flags)
+        return json.load(open(out)), r.stdout
+
+    alone, _ = scores(cal, "alone")
+    same, _ = scores(plain, "same", "--reference-model", plain)
+    moved, text = scores(cal, "moved", "--reference-model", plain)
+    assert "KL divergence from the reference: mean" in text
+    # A model against itself: identical logits, so exactly zero.
+    assert max(same["kl"]) == 0.0 and same["top1_agreement"] == 1.0
+    # Against another conversion: the reference's top-1 is the reference's own, the agreement is
+    # counted from the two, and the model's own scores do not change.
+    assert moved["reference_top1"] == same["top1"]
+    agree = np.mean(np.asarray(moved["top1"]) == np.asarray(same["top1"]))
+    assert moved["top1_agreement"] == pytest.approx(agree)
+    assert moved["nll"] == alone["nll"] and moved["top1"] == alone["top1"]
+    kl = np.asarray(moved["kl"])
+    assert len(kl) == len(moved["nll"]) and kl.min() >= 0 and moved["mean_kl"] == pytest.approx(kl.mean())
+    assert moved["mean_kl"] > 1e-3
+
+
 def stored_bits(folder, package):
     """Index bits per weight plus fp16 table bits, over every constexpr_lut_to_dense op."""
     base = package[: -len(".mlpackage")]
