@@ -43,17 +43,26 @@ std::pair<size_t, double> ArgmaxAndLogSumExp(std::span<const float> l) {
 
 }  // namespace
 
-double KlDivergenceOfLogits(std::span<const float> reference_logits,
-                            std::span<const float> logits) {
-  const double lse_p = ArgmaxAndLogSumExp(reference_logits).second;
-  const double lse_q = ArgmaxAndLogSumExp(logits).second;
+namespace {
+
+// KL(softmax(p) || softmax(q)) given each side's log sum exp (ScoreText has both already).
+double KlGivenLogSumExp(std::span<const float> p, double lse_p, std::span<const float> q,
+                        double lse_q) {
   double kl = 0;
-  for (size_t v = 0; v < logits.size(); ++v) {
-    const double log_p = static_cast<double>(reference_logits[v]) - lse_p;
-    const double log_q = static_cast<double>(logits[v]) - lse_q;
+  for (size_t v = 0; v < q.size(); ++v) {
+    const double log_p = static_cast<double>(p[v]) - lse_p;
+    const double log_q = static_cast<double>(q[v]) - lse_q;
     kl += std::exp(log_p) * (log_p - log_q);
   }
   return std::max(kl, 0.0);  // rounding can leave -1e-17 for identical distributions
+}
+
+}  // namespace
+
+double KlDivergenceOfLogits(std::span<const float> reference_logits,
+                            std::span<const float> logits) {
+  return KlGivenLogSumExp(reference_logits, ArgmaxAndLogSumExp(reference_logits).second, logits,
+                          ArgmaxAndLogSumExp(logits).second);
 }
 
 Result<PerplexityScores> ScoreText(ConvertedModel& converted, const std::string& model_path,
@@ -124,8 +133,9 @@ Result<PerplexityScores> ScoreText(ConvertedModel& converted, const std::string&
               "conversions of the same checkpoint",
               reference_path, r.size(), model_path, l.size());
         }
-        s.kl.push_back(KlDivergenceOfLogits(r, l));
-        s.reference_top1.push_back(static_cast<int32_t>(ArgmaxAndLogSumExp(r).first));
+        const auto [ref_arg, ref_lse] = ArgmaxAndLogSumExp(r);
+        s.kl.push_back(KlGivenLogSumExp(r, ref_lse, l, lse));
+        s.reference_top1.push_back(static_cast<int32_t>(ref_arg));
       }
       s.top1.push_back(static_cast<int32_t>(arg));
       s.nll.push_back(loss);
