@@ -85,6 +85,7 @@ def convert(
     calibration_tokens: int = 1024,
     calibration_damping: float = 0.1,
     sensitivity_tokens: int = 0,
+    lut_tune_rounds: int = 0,
     mlp_order: str = "range",
     residual_scale: Optional[float] = None,
 ) -> str:
@@ -133,6 +134,7 @@ def convert(
     f.calibration_tokens = calibration_tokens
     f.calibration_damping = calibration_damping
     f.sensitivity_tokens = sensitivity_tokens
+    f.lut_tune_rounds = lut_tune_rounds
     f.mlp_order = mlp_order
     f.residual_scale = 0.0 if residual_scale is None else float(residual_scale)
     _anec.convert(f)
@@ -281,6 +283,22 @@ class Model:
         (``window`` tokens, default the context length), each from an empty cache;
         ``max_tokens`` scores only the first tokens."""
         return self._m.perplexity(text, max_tokens or 0, window or 0)
+
+    def score(self, text: str, *, max_tokens: Optional[int] = None,
+              window: Optional[int] = None, reference: Optional["Model"] = None) -> Dict[str, Any]:
+        """Per-position scores of `text`, what ``anec perplexity --json`` writes: "tokens",
+        "positions", "top1", "nll" (lists), "window", "perplexity". With ``reference`` (e.g. the
+        fp16 conversion of the same checkpoint, as ``--reference-model``) both models run over
+        the same windows and the dict also holds "kl" (KL(reference || self) per position, in
+        nats), "reference_top1", "mean_kl" and "top1_agreement". Both models' runtimes are busy
+        meanwhile; ``reference`` may be this model.
+
+        Raises:
+            anec.Error: the CLI's messages: too few tokens, a folder converted with ``--argmax``,
+            a reference that tokenizes the text differently or has another vocabulary size.
+        """
+        return self._m.score(text, max_tokens or 0, window or 0,
+                             None if reference is None else reference._m)
 
     @property
     def functions(self) -> List[str]:

@@ -71,6 +71,7 @@ void BindConvert(nb::module_& m) {
       .def_rw("calibration_tokens", &F::calibration_tokens)
       .def_rw("calibration_damping", &F::calibration_damping)
       .def_rw("sensitivity_tokens", &F::sensitivity_tokens)
+      .def_rw("lut_tune_rounds", &F::lut_tune_rounds)
       .def_rw("mlp_order", &F::mlp_order)
       .def_rw("lut_bits_budget", &F::lut_bits_budget)
       .def_rw("residual_scale", &F::residual_scale);

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
 
 #include "bindings.h"
 #include "cli/perplexity.h"
@@ -96,6 +97,42 @@ nb::dict StatsDict(const runtime::GenerationStats& s) {
   return d;
 }
 
+// score(): `anec perplexity --json` as a dict, with the KL fields when `reference` is given.
+// Both models' runtimes are held for the whole scoring (one lock when they are the same object;
+// std::scoped_lock orders two so that concurrent calls cannot deadlock).
+nb::dict Score(Model& m, const std::string& text, int max_tokens, int window, Model* reference) {
+  cli::PerplexityScores s;
+  {
+    nb::gil_scoped_release release;
+    auto score = [&] {
+      return Check(cli::ScoreText(m.converted(), m.path(), text, "text", max_tokens, window, stderr,
+                                  reference ? &reference->converted() : nullptr,
+                                  reference ? reference->path() : std::string()));
+    };
+    if (reference == nullptr || reference == &m) {
+      std::lock_guard<std::mutex> lock(m.mu());
+      s = score();
+    } else {
+      std::scoped_lock lock(m.mu(), reference->mu());
+      s = score();
+    }
+  }
+  nb::dict d;
+  d["tokens"] = s.tokens;
+  d["positions"] = s.positions;
+  d["top1"] = s.top1;
+  d["nll"] = s.nll;
+  d["window"] = s.window;
+  d["perplexity"] = s.perplexity;
+  if (reference != nullptr) {
+    d["kl"] = s.kl;
+    d["reference_top1"] = s.reference_top1;
+    d["mean_kl"] = s.mean_kl;
+    d["top1_agreement"] = s.top1_agreement;
+  }
+  return d;
+}
+
 }  // namespace
 
 void BindModel(nb::module_& m) {
@@ -146,6 +183,8 @@ void BindModel(nb::module_& m) {
             return s.perplexity;
           },
           nb::arg("text"), nb::arg("max_tokens"), nb::arg("window"))
+      .def("score", &Score, nb::arg("text"), nb::arg("max_tokens"), nb::arg("window"),
+           nb::arg("reference").none())
       .def_prop_ro("functions",
                    [](Model& x) {
                      nb::gil_scoped_release release;

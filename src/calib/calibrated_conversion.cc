@@ -6,6 +6,7 @@
 
 #include "calib/importance_file.h"
 #include "calib/loss_gradients.h"
+#include "calib/lut_table_tuning.h"
 #include "io/hub_sha256.h"
 #include "runtime/generation.h"
 #include "runtime/llm_model.h"
@@ -237,6 +238,39 @@ Result<LutBitsPlanResult> PlanLutAuto(FileSystem* fs, const pipeline::Conversion
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return plan;
+}
+
+Status TuneLutAuto(FileSystem* fs, const pipeline::ConversionInput& input,
+                   const pipeline::ConvertOptions& options, const CalibrationRequest& request,
+                   const quant::ChannelImportance& importance, int rounds, ane::LutBitsPlan* plan,
+                   std::FILE* log) {
+  std::string model_dir = CalibrationModelDir(options);
+  if (!fs->Exists(JoinPath(model_dir, "meta.yaml"))) {
+    ANEC_ASSIGN_OR_RETURN(model_dir, ConvertCalibrationModel(fs, input, options, log));
+  }
+  ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, model_dir));
+  const bool has_text = !request.text.empty();
+  std::vector<int32_t> ids =
+      tokenizer.Encode(has_text ? request.text : std::string(DefaultCalibrationText()), false);
+  // The tokens calibration measured on, then as many again (when the text has them) to judge
+  // each step on tokens it was not fitted to.
+  const size_t used = std::min(ids.size(), static_cast<size_t>(request.options.max_tokens));
+  const size_t held = std::min(ids.size() - used, used);
+  const std::span<const int32_t> all(ids);
+  LutTableTuningOptions topts;
+  topts.rounds = rounds;
+  topts.window = request.options.window;
+  auto report = TuneLutTables(*input.weights, input.spec, importance, all.first(used),
+                              all.subspan(used, held), options.lut.group, plan, topts, log);
+  if (!report.ok()) return report.status().WithContext("--lut-tune-rounds");
+  ANEC_RETURN_IF_ERROR(fs->RemoveAll(model_dir));
+  if (log) {
+    fmt::print(log, "table tuning: {} matrices, kept round {} (mean KL {:.5f} -> {:.5f})\n",
+               report->matrices, report->best_round,
+               report->mean_kl.empty() ? 0.0 : report->mean_kl.front(),
+               report->mean_kl.empty() ? 0.0 : report->mean_kl[report->best_round]);
+  }
+  return Status::Ok();
 }
 
 }  // namespace anec::calib

@@ -53,4 +53,15 @@ Result<LutBitsPlanResult> PlanLutAuto(FileSystem* fs, const pipeline::Conversion
                                       const CalibrationRequest& request,
                                       const quant::ChannelImportance& importance, std::FILE* log);
 
+// `--lut-tune-rounds N`: tunes the tables of `plan` (lut_table_tuning.h) on the calibration
+// tokens (the first --calibration-tokens of the text; of the default text when the request names
+// a statistics file), judging each step on as many following tokens as the text has, up to the
+// same count. The text is tokenized by the fp16 model PrepareCalibration kept, else converted
+// now; the fp16 folder is removed afterwards.
+// REQUIRES: as PlanLutAuto; `plan` from it.
+Status TuneLutAuto(FileSystem* fs, const pipeline::ConversionInput& input,
+                   const pipeline::ConvertOptions& options, const CalibrationRequest& request,
+                   const quant::ChannelImportance& importance, int rounds, ane::LutBitsPlan* plan,
+                   std::FILE* log);
+
 }  // namespace anec::calib

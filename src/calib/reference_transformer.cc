@@ -401,7 +401,8 @@ class ReferenceTransformer::Impl {
 
   // One window: forward, loss, backward; `on_layer` sees each layer's gradients and inputs.
   Result<double> Window(std::span<const int32_t> tokens, Vec* logits_out,
-                        const ReferenceTransformer::LayerSink& sink) {
+                        const ReferenceTransformer::LayerSink& sink,
+                        std::span<const float> target_log_probs) {
     const int64_t t = static_cast<int64_t>(tokens.size()), H = s_.hidden_size, V = head_.rows,
                   L = s_.num_layers;
     std::vector<Vec> saved(static_cast<size_t>(L + 1));
@@ -434,6 +435,11 @@ class ReferenceTransformer::Impl {
     double loss = 0;
     Vec df(static_cast<size_t>(t * H), 0.0f), block_f, logits, df_block;
     if (logits_out != nullptr) logits_out->assign(static_cast<size_t>(t * V), 0.0f);
+    const bool soft = !target_log_probs.empty();
+    if (soft && static_cast<int64_t>(target_log_probs.size()) != t * V) {
+      return InvalidArgument("reference window: {} target log-probabilities, expected {} x {}",
+                             target_log_probs.size(), t, V);
+    }
     for (int64_t b = 0; b < t; b += kHeadBlock) {
       const int64_t n = std::min(kHeadBlock, t - b);
       block_f.assign(f.begin() + b * H, f.begin() + (b + n) * H);
@@ -449,15 +455,28 @@ class ReferenceTransformer::Impl {
         double mx = -1e300, sum = 0;
         for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double{z[v]});
         for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
+        const double lse = std::log(sum) + mx;
+        if (soft) {
+          // KL(target || model) = sum_v p_v (log p_v - log q_v); d/dz = q - p.
+          const float* lp = target_log_probs.data() + (b + i) * V;
+          for (int64_t v = 0; v < V; ++v) {
+            const double p = std::exp(double{lp[v]});
+            loss += p * (lp[v] - (z[v] - lse));
+            z[v] = static_cast<float>(std::exp(z[v] - lse) - p);
+          }
+          continue;
+        }
         const int32_t next = tokens[static_cast<size_t>(b + i + 1)];
-        loss += std::log(sum) + mx - z[next];
+        loss += lse - z[next];
         for (int64_t v = 0; v < V; ++v) z[v] = static_cast<float>(std::exp(z[v] - mx) / sum);
         z[next] -= 1.0f;
       }
+      if (!sink) continue;  // forward only
       df_block.clear();
       Backward(logits, n, head_, &df_block);
       std::copy(df_block.begin(), df_block.end(), df.begin() + b * H);
     }
+    if (!sink) return loss;
     Vec dh;
     NormBack(saved[static_cast<size_t>(L)], H, final_norm_, df, &dh, false);
     Vec grads[kNumProj];
@@ -501,8 +520,9 @@ ReferenceTransformer::~ReferenceTransformer() = default;
 Status ReferenceTransformer::Init(int64_t max_tokens) { return impl_->Init(max_tokens); }
 
 Result<double> ReferenceTransformer::Window(std::span<const int32_t> tokens,
-                                            std::vector<float>* logits, const LayerSink& sink) {
-  return impl_->Window(tokens, logits, sink);
+                                            std::vector<float>* logits, const LayerSink& sink,
+                                            std::span<const float> target_log_probs) {
+  return impl_->Window(tokens, logits, sink, target_log_probs);
 }
 
 Status ReferenceTransformer::Supported(const model::ModelSpec& spec) {

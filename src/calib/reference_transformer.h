@@ -52,10 +52,13 @@ class ReferenceTransformer {
 
   // One window from position 0: forward pass, the summed cross entropy of each position's next
   // token (returned; the last position has none), backward pass into `sink`. `logits` (may be
-  // null) receives [tokens, vocab]. Errors: token ids outside the vocabulary, read errors.
+  // null) receives [tokens, vocab]. With `target_log_probs` ([tokens, vocab], e.g. another
+  // model's log-softmax on the same window) the loss is instead the summed KL(target || model)
+  // of every position but the last (distillation). An empty `sink` skips the backward pass.
+  // Errors: token ids outside the vocabulary, targets of another size, read errors.
   // REQUIRES: Init() with max_tokens >= tokens.size().
   Result<double> Window(std::span<const int32_t> tokens, std::vector<float>* logits,
-                        const LayerSink& sink);
+                        const LayerSink& sink, std::span<const float> target_log_probs = {});
 
  private:
   class Impl;

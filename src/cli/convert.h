@@ -40,6 +40,7 @@ struct ConvertFlags {
   int64_t sensitivity_tokens = 0;   // --lut auto: measured gains (calib/lut_bits_plan.h); 0 = proxy
   std::string mlp_order = "range";  // --mlp-order (ane/mlp_channel_order.h)
   double lut_bits_budget = 0;       // --lut auto
+  int lut_tune_rounds = 0;          // --lut auto: table tuning rounds (calib/lut_table_tuning.h)
   double residual_scale = 0;        // 0: not given
 };
 

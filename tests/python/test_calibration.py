@@ -132,6 +132,30 @@ def test_lut_auto_meets_its_budget_with_mixed_widths(folders):
     assert "step 8:" in r.stderr
 
 
+def test_lut_tune_rounds_keep_only_steps_that_lower_the_validation_kl(folders):
+    """`--lut-tune-rounds`: the tables move to lower the KL from the fp16 model, each step judged
+    on the calibration text's next tokens; the writer stores the tuned tables (lut_table_tuning.h)."""
+    root, _, _, _ = folders
+    out = str(root / "auto_tuned")
+    r = convert(out, "--lut", "auto", "--lut-bits-budget", 4.5, "--calibration", "default",
+                "--calibration-tokens", 256, "--lut-tune-rounds", 1)
+    assert "table tuning: 210 matrices, 256 + 256 validation tokens" in r.stderr, r.stderr[-3000:]
+    start = re.search(r"k-means tables: mean KL ([0-9.]+) nats, ([0-9.]+) on validation", r.stderr)
+    kept = re.search(r"kept round (\d+) \(mean KL ([0-9.]+) -> ([0-9.]+)\)", r.stderr)
+    assert start and kept, r.stderr[-3000:]
+    assert float(kept.group(2)) == pytest.approx(float(start.group(2)), abs=1e-5)
+    assert 0 < float(kept.group(3)) <= float(kept.group(2))
+    assert "210 with the tables --lut auto fitted while planning" in r.stderr
+    ffn = [p for p in os.listdir(out) if "FFN" in p]
+    bits, weights, widths = stored_bits(out, ffn[0])
+    assert len(widths) >= 2 and bits / weights <= 4.5
+    assert "step 8:" in r.stderr
+    # The fp16 model it tokenized with is gone; the options fingerprint names the tuning.
+    assert not os.path.exists(os.path.join(out, ".anec-work", "calibration-fp16"))
+    assert "tables tuned (--lut-tune-rounds 1)" in open(os.path.join(out, ".anec-work",
+                                                            "options.json")).read()
+
+
 def test_statistics_of_another_mlp_channel_order_are_refused(folders):
     # LUT conversions store MLP channels in range order (--mlp-order range, the default), and the
     # stored statistics say so; down_proj's columns would not match a checkpoint-order model.
@@ -147,18 +171,18 @@ def test_statistics_of_another_mlp_channel_order_are_refused(folders):
     assert not os.path.exists(root / "other_order" / "meta.yaml")
 
 
-def test_lut_auto_needs_a_budget():
+@pytest.mark.parametrize("flags,message", [
+    (["--lut", "auto"], "--lut-bits-budget"),
+    (["--lut", "6", "--sensitivity-tokens", "64"],
+     "--sensitivity-tokens 64: only --lut auto measures sensitivity"),
+    (["--lut", "6", "--lut-tune-rounds", "2"],
+     "--lut-tune-rounds 2: tunes the tables --lut auto fits"),
+    (["--lut", "auto", "--lut-bits-budget", "4.5", "--lut-tune-rounds", "-1"],
+     "--lut-tune-rounds -1: tunes the tables --lut auto fits"),
+])
+def test_lut_auto_flags_are_checked_up_front(flags, message):
     r = subprocess.run([tool_path(os.path.join("src", "cli", "anec")), "convert", "--model",
-                        gguf_path(), "--output", "/nonexistent/x", "--lut", "auto"],
+                        gguf_path(), "--output", "/nonexistent/x", *flags],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
-    assert "--lut-bits-budget" in r.stderr
-
-
-def test_sensitivity_tokens_need_lut_auto():
-    r = subprocess.run([tool_path(os.path.join("src", "cli", "anec")), "convert", "--model",
-                        gguf_path(), "--output", "/nonexistent/x", "--lut", "6",
-                        "--sensitivity-tokens", "64"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode != 0
-    assert "--sensitivity-tokens 64: only --lut auto measures sensitivity" in r.stderr
+    assert message in r.stderr, r.stderr

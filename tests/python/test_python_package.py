@@ -260,6 +260,46 @@ def test_perplexity_is_the_clis(model, smollm2, tmp_path):
     assert 1 < ppl < 100
 
 
+def test_score_is_the_clis_json(model, smollm2, tmp_path):
+    text = open(TEXT).read()[:3000]
+    _, cli = cli_scores(smollm2, tmp_path, text, 40)
+    s = model.score(text, max_tokens=40)
+    assert "kl" not in s
+    for key in ("tokens", "positions", "top1", "window"):
+        assert s[key] == cli[key], key
+    assert s["nll"] == pytest.approx(cli["nll"], abs=1e-4)
+    # Against itself (one object, one lock): identical logits, exactly zero divergence.
+    same = model.score(text, max_tokens=40, reference=model)
+    assert same["nll"] == s["nll"] and same["reference_top1"] == s["top1"]
+    assert max(same["kl"]) == 0.0 and same["mean_kl"] == 0.0 and same["top1_agreement"] == 1.0
+    assert len(same["kl"]) == len(s["nll"])
+
+
+def test_a_reference_that_tokenizes_differently_is_refused(model, smollm2, tmp_path):
+    """The same packages with a BPE that lacks its first merges: the ids differ, so positions
+    would not line up; both the CLI and the package refuse with the fix."""
+    other = tmp_path / "other_tokenizer"
+    other.mkdir()
+    for entry in os.listdir(smollm2):
+        if entry != "tokenizer.json":
+            os.symlink(smollm2 / entry, other / entry)
+    tok = json.loads((smollm2 / "tokenizer.json").read_text())
+    tok["model"]["merges"] = tok["model"]["merges"][3:]  # "Ġ t", "Ġ a", "i n" in SmolLM2
+    (other / "tokenizer.json").write_text(json.dumps(tok))
+    text = "The tiny cat sat in the garden and the light was pleasant."
+    with pytest.raises(anec.Error) as e:
+        model.score(text, reference=anec.Model(other))
+    assert e.value.code == "InvalidArgument"
+    assert f"{other}: the reference model tokenizes text differently" in str(e.value)
+    assert "anec convert --lut none" in str(e.value)
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(text)
+    r = run([anec_cli(), "perplexity", "--model-path", smollm2, "--text-file", text_file,
+             "--reference-model", other])
+    assert r.returncode == 2
+    assert f"tokenizes {text_file} differently from {smollm2}" in r.stderr, r.stderr
+
+
 # --- Core ML-like predict() ----------------------------------------------------------------------
 
 
