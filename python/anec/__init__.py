@@ -83,7 +83,7 @@ def convert(
     argmax: bool = False,
     calibration: Optional[str] = None,
     calibration_tokens: int = 1024,
-    calibration_damping: float = 0.1,
+    calibration_damping: float = 0.01,
     sensitivity_tokens: int = 0,
     lut_tune_rounds: int = 0,
     mlp_order: str = "range",

@@ -22,7 +22,7 @@ namespace anec::calib {
 struct CalibrationOptions {
   int64_t max_tokens = 1024;  // tokens used (the text's first ones)
   int64_t window = 512;       // positions per window (capped at the model's context)
-  double damping = 0.1;       // activation_stats.h (0.1: best of 0.001-1 on SmolLM2)
+  double damping = 0.01;      // activation_stats.h (0.01: lower KL than 0.1, docs/QUANTIZATION.md)
   // --lut auto: tokens of the text the model's response to each block is measured on
   // (lut_bits_plan.h, measured gains); 0: the residual-gain proxy, no model runs (the default:
   // on SmolLM2 the measured gains planned no better, docs/QUANTIZATION.md).

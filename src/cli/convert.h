@@ -36,7 +36,7 @@ struct ConvertFlags {
   double max_file_mb = 0;   // 0: the target's budget
   std::string calibration;  // "", "none", "default" or a text file
   int64_t calibration_tokens = 1024;
-  double calibration_damping = 0.1;
+  double calibration_damping = 0.01;
   int64_t sensitivity_tokens = 0;   // --lut auto: measured gains (calib/lut_bits_plan.h); 0 = proxy
   std::string mlp_order = "range";  // --mlp-order (ane/mlp_channel_order.h)
   double lut_bits_budget = 0;       // --lut auto
