@@ -12,6 +12,7 @@
 
 #include "base/half.h"
 #include "calib/loss_gradients.h"
+#include "calib/loss_sensitivity.h"
 #include "calib/reference_transformer.h"
 #include "io/tensor_source.h"
 #include "runtime/tensor.h"
@@ -247,12 +248,10 @@ Result<LutTableTuningReport> TuneLutTables(const ane::WeightSource& weights,
       ANEC_RETURN_IF_ERROR(original.Window(spans[w], &targets[w], {}).status());
       const int64_t V = static_cast<int64_t>(targets[w].size() / spans[w].size());
       for (size_t i = 0; i < spans[w].size(); ++i) {
-        float* z = targets[w].data() + static_cast<int64_t>(i) * V;
-        double mx = -1e300, sum = 0;
-        for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double{z[v]});
-        for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
-        const double lse = mx + std::log(sum);
-        for (int64_t v = 0; v < V; ++v) z[v] = static_cast<float>(z[v] - lse);
+        const std::span<float> row(targets[w].data() + static_cast<int64_t>(i) * V,
+                                   static_cast<size_t>(V));
+        const Vec log_probs = LogSoftmax(row);  // loss_sensitivity.h's, as the probe uses
+        std::copy(log_probs.begin(), log_probs.end(), row.begin());
       }
     }
   }
