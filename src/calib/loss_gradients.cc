@@ -38,6 +38,7 @@ Result<LossGradients> MeasureLossGradients(const ane::WeightSource& weights,
   LossGradients out;
   std::vector<std::vector<double>> rows(static_cast<size_t>(spec.num_layers * kNumProj)),
       cols(rows.size());
+  std::vector<double> head_sum_sq, probability_sum;
   const int64_t windows = (n + window - 1) / window;
   int64_t done = 0, scored = 0;
   double loss = 0;
@@ -45,29 +46,43 @@ Result<LossGradients> MeasureLossGradients(const ane::WeightSource& weights,
     const auto span =
         tokens.subspan(static_cast<size_t>(b), static_cast<size_t>(std::min(window, n - b)));
     if (span.size() < 2) break;
-    auto sink = [&](int64_t l, const Vec(&g)[kNumProj], const Vec* const(&x)[kNumProj]) {
+    const int64_t t = static_cast<int64_t>(span.size());
+    ReferenceTransformer::Taps taps;
+    taps.layer_inputs = [&](int64_t l, const Vec* const(&x)[kNumProj]) {
       for (int p = 0; p < kNumProj; ++p) {
-        auto& r = rows[static_cast<size_t>(l * kNumProj + p)];
         auto& c = cols[static_cast<size_t>(l * kNumProj + p)];
-        const int64_t t = static_cast<int64_t>(span.size());
-        const int64_t nr = static_cast<int64_t>(g[p].size()) / t;
         const int64_t nc = static_cast<int64_t>(x[p]->size()) / t;
-        r.resize(static_cast<size_t>(nr), 0.0);
         c.resize(static_cast<size_t>(nc), 0.0);
         for (int64_t i = 0; i < t; ++i) {
-          for (int64_t j = 0; j < nr; ++j) {
-            const double v = g[p][static_cast<size_t>(i * nr + j)];
-            r[static_cast<size_t>(j)] += v * v;
-          }
           for (int64_t j = 0; j < nc; ++j) {
             const double v = (*x[p])[static_cast<size_t>(i * nc + j)];
             c[static_cast<size_t>(j)] += v * v;
           }
         }
       }
+      if (!options.backward && options.progress) {
+        options.progress(++done, windows * spec.num_layers);
+      }
+    };
+    taps.head_input_sum_sq = &head_sum_sq;
+    taps.probability_sum = &probability_sum;
+    auto sink = [&](int64_t l, const Vec(&g)[kNumProj], const Vec* const(&)[kNumProj]) {
+      for (int p = 0; p < kNumProj; ++p) {
+        auto& r = rows[static_cast<size_t>(l * kNumProj + p)];
+        const int64_t nr = static_cast<int64_t>(g[p].size()) / t;
+        r.resize(static_cast<size_t>(nr), 0.0);
+        for (int64_t i = 0; i < t; ++i) {
+          for (int64_t j = 0; j < nr; ++j) {
+            const double v = g[p][static_cast<size_t>(i * nr + j)];
+            r[static_cast<size_t>(j)] += v * v;
+          }
+        }
+      }
       if (options.progress) options.progress(++done, windows * spec.num_layers);
     };
-    ANEC_ASSIGN_OR_RETURN(double window_loss, ref.Window(span, nullptr, sink));
+    ReferenceTransformer::LayerSink none;
+    ANEC_ASSIGN_OR_RETURN(double window_loss,
+                          ref.Window(span, nullptr, options.backward ? sink : none, {}, taps));
     loss += window_loss;
     scored += static_cast<int64_t>(span.size()) - 1;
     out.tokens += static_cast<int64_t>(span.size());
@@ -78,10 +93,17 @@ Result<LossGradients> MeasureLossGradients(const ane::WeightSource& weights,
       Vec r(rows[k].size()), c(cols[k].size());
       for (size_t i = 0; i < r.size(); ++i) r[i] = static_cast<float>(rows[k][i] / out.tokens);
       for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(cols[k][i] / out.tokens);
-      out.rows[ProjName(l, p)] = std::move(r);
+      if (options.backward) out.rows[ProjName(l, p)] = std::move(r);
       out.columns[ProjName(l, p)] = std::move(c);
     }
   }
+  auto mean = [&](const std::vector<double>& sum) {
+    Vec m(sum.size());
+    for (size_t i = 0; i < m.size(); ++i) m[i] = static_cast<float>(sum[i] / out.tokens);
+    return m;
+  };
+  out.head_columns = mean(head_sum_sq);
+  out.next_token_probability = mean(probability_sum);
   out.mean_loss = scored > 0 ? loss / static_cast<double>(scored) : 0.0;
   return out;
 }

@@ -31,6 +31,10 @@ struct LossGradients {
   std::map<std::string, std::vector<float>, std::less<>> rows;
   // Same names -> mean over the tokens of x_j^2, one per input column (the inputs this pass saw).
   std::map<std::string, std::vector<float>, std::less<>> columns;
+  // The LM head's input (the final norm's output): mean over the tokens of x_j^2 per column.
+  std::vector<float> head_columns;
+  // Mean over the tokens of the next-token distribution softmax(logits), one per vocabulary row.
+  std::vector<float> next_token_probability;
   int64_t tokens = 0;    // positions run (a window's last position has no next token to score)
   double mean_loss = 0;  // nats per scored position (for the log: the model must be sane)
 };
@@ -38,6 +42,9 @@ struct LossGradients {
 struct LossGradientOptions {
   int64_t window = 512;  // positions per window, each window from position 0
   int threads = 0;       // 0 = all cores
+  // false: the forward pass only (columns, head statistics and loss; `rows` stays empty), about
+  // a third of the time.
+  bool backward = true;
   // Called after each layer's backward pass with (layers done, layers in all windows).
   std::function<void(int64_t, int64_t)> progress = {};
 };

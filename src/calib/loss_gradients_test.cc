@@ -11,6 +11,7 @@
 #include "ane/half.h"
 #include "ane/weight_emitter.h"
 #include "base/file_system.h"
+#include "io/tensor_source.h"
 #include "model/hf_checkpoint.h"
 
 namespace anec::calib {
@@ -151,6 +152,58 @@ TEST(LossGradientsTest, StatisticsAreMeansOfSquares) {
   EXPECT_EQ(split->tokens, 8);
   EXPECT_NE(split->rows.at("layers_1_up_proj"), r);
   EXPECT_FALSE(MeasureLossGradients(weights, spec, std::vector<int32_t>{1}, {}).ok());
+}
+
+// Calibration's statistics from the forward pass alone: the same columns as with the backward
+// pass, no rows; the mean next-token distribution is the mean softmax of the logits at every
+// position; the head's input columns are the final RMSNorm's output squared, so divided by the
+// norm's gains squared they average to ~1 per position (x / rms(x) has mean square 1).
+TEST(LossGradientsTest, ForwardOnlyGivesTheColumnsAndTheHeadStatistics) {
+  model::ModelSpec spec = ane::TinySpec(2, 50);
+  spec.rms_norm_eps = 1e-12;  // so that x / rms(x) has mean square 1 up to rounding
+  const ane::MemoryWeightSource weights = ane::RandomWeights(spec, 5);
+  std::vector<int32_t> ids(100);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 11 + 2) % 50);
+  auto both = MeasureLossGradients(weights, spec, ids, {.window = 100, .threads = 1});
+  auto fwd =
+      MeasureLossGradients(weights, spec, ids, {.window = 100, .threads = 1, .backward = false});
+  ASSERT_TRUE(both.ok() && fwd.ok());
+  EXPECT_TRUE(fwd->rows.empty());
+  EXPECT_EQ(fwd->columns, both->columns);
+  EXPECT_EQ(fwd->head_columns, both->head_columns);
+  EXPECT_NEAR(fwd->mean_loss, both->mean_loss, 1e-9);
+
+  auto w = RunReferenceWindow(weights, spec, ids, "", 1);
+  ASSERT_TRUE(w.ok());
+  const int64_t t = static_cast<int64_t>(ids.size()), vocab = 50;
+  std::vector<double> mean(static_cast<size_t>(vocab), 0.0);
+  for (int64_t i = 0; i < t; ++i) {  // every position, the last included
+    const float* z = w->logits.data() + i * vocab;
+    double mx = -1e300, sum = 0;
+    for (int64_t v = 0; v < vocab; ++v) mx = std::max(mx, double{z[v]});
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(z[v] - mx);
+    for (int64_t v = 0; v < vocab; ++v) mean[static_cast<size_t>(v)] += std::exp(z[v] - mx) / sum;
+  }
+  ASSERT_EQ(static_cast<int64_t>(fwd->next_token_probability.size()), vocab);
+  double total = 0;
+  for (int64_t v = 0; v < vocab; ++v) {
+    EXPECT_NEAR(fwd->next_token_probability[static_cast<size_t>(v)],
+                mean[static_cast<size_t>(v)] / static_cast<double>(t), 1e-6);
+    total += fwd->next_token_probability[static_cast<size_t>(v)];
+  }
+  EXPECT_NEAR(total, 1.0, 1e-5);
+
+  auto gains = weights.Read(model::TensorRole::kFinalNorm, 0);
+  ASSERT_TRUE(gains.ok());
+  auto g = io::ToFloat32(*gains);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(fwd->head_columns.size(), g->size());
+  double normalised = 0;
+  for (size_t j = 0; j < g->size(); ++j) {
+    const double gain = (*g)[j] + spec.norm_weight_offset;
+    normalised += fwd->head_columns[j] / (gain * gain);
+  }
+  EXPECT_NEAR(normalised / static_cast<double>(g->size()), 1.0, 1e-5);
 }
 
 // Windows longer than the head's block of 64 positions: the loss equals the cross entropy of

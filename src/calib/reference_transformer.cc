@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "ane/rope_tables.h"
+#include "calib/reference_matrix.h"
 #include "io/tensor_source.h"
 #include "runtime/tensor.h"
 #include "runtime/thread_pool.h"
@@ -23,45 +24,9 @@ namespace {
 using model::TensorRole;
 using Vec = std::vector<float>;
 
-// A matrix held in fp32 (layers) or fp16 (LM head, embedding), with a WeightMatrix view for the
-// runtime's GEMM.
-struct Matrix {
-  std::shared_ptr<Vec> data;  // fp32 values, or empty for fp16 matrices
-  runtime::WeightMatrix view;
-  int64_t rows = 0, cols = 0;
-};
-
-Result<Vec> ReadVector(const ane::WeightSource& w, TensorRole role, int64_t layer, double offset) {
-  ANEC_ASSIGN_OR_RETURN(io::TensorData t, w.Read(role, layer));
-  ANEC_ASSIGN_OR_RETURN(Vec v, io::ToFloat32(t));
-  if (offset != 0.0) {
-    for (float& x : v) x = static_cast<float>(x + offset);
-  }
-  return v;
-}
-
-Result<Matrix> ReadMatrix(const ane::WeightSource& w, TensorRole role, int64_t layer, bool half) {
-  ANEC_ASSIGN_OR_RETURN(io::TensorData t, w.Read(role, layer));
-  if (t.info.shape.size() != 2) return Internal("loss gradients: {} is not a matrix", t.info.name);
-  Matrix m;
-  m.rows = t.info.shape[0];
-  m.cols = t.info.shape[1];
-  ANEC_ASSIGN_OR_RETURN(Vec v, io::ToFloat32(t));
-  runtime::Tensor tensor;
-  if (half) {
-    tensor = runtime::Tensor::FromFloats(runtime::DType::kFloat16, {m.rows, m.cols}, v);
-  } else {
-    m.data = std::make_shared<Vec>(std::move(v));
-    tensor = runtime::Tensor::View(runtime::DType::kFloat32, {m.rows, m.cols},
-                                   reinterpret_cast<const uint8_t*>(m.data->data()), m.data);
-  }
-  ANEC_ASSIGN_OR_RETURN(m.view, runtime::WeightMatrix::Create(tensor, m.rows, m.cols));
-  return m;
-}
-
 struct Layer {
   Vec in_norm, post_norm, attn_out_norm, mlp_out_norm, q_norm, k_norm, q_bias, k_bias, v_bias;
-  Matrix q, k, v, o, gate, up, down;
+  ReferenceMatrix q, k, v, o, gate, up, down;
 };
 
 // Index of each projection in a layer's gradients (ReferenceTransformer::kProjectionTags).
@@ -77,12 +42,12 @@ class ReferenceTransformer::Impl {
 
   Status Init(int64_t max_tokens) {
     const double off = s_.norm_weight_offset;
-    ANEC_ASSIGN_OR_RETURN(final_norm_, ReadVector(w_, TensorRole::kFinalNorm, 0, off));
-    ANEC_ASSIGN_OR_RETURN(embedding_, ReadMatrix(w_, TensorRole::kEmbedding, 0, true));
+    ANEC_ASSIGN_OR_RETURN(final_norm_, ReadReferenceVector(w_, TensorRole::kFinalNorm, 0, off));
+    ANEC_ASSIGN_OR_RETURN(embedding_, ReadReferenceMatrix(w_, TensorRole::kEmbedding, 0, true));
     if (s_.tie_word_embeddings) {
       head_ = embedding_;  // one fp16 copy
     } else {
-      ANEC_ASSIGN_OR_RETURN(head_, ReadMatrix(w_, TensorRole::kLmHead, 0, true));
+      ANEC_ASSIGN_OR_RETURN(head_, ReadReferenceMatrix(w_, TensorRole::kLmHead, 0, true));
     }
     model::ModelSpec local = s_;
     if (s_.local_attention) {
@@ -98,55 +63,39 @@ class ReferenceTransformer::Impl {
     if (loaded_ == l) return Status::Ok();
     const double off = s_.norm_weight_offset;
     Layer& y = layer_;
-    ANEC_ASSIGN_OR_RETURN(y.in_norm, ReadVector(w_, TensorRole::kInputNorm, l, off));
-    ANEC_ASSIGN_OR_RETURN(y.post_norm, ReadVector(w_, TensorRole::kPostAttnNorm, l, off));
+    ANEC_ASSIGN_OR_RETURN(y.in_norm, ReadReferenceVector(w_, TensorRole::kInputNorm, l, off));
+    ANEC_ASSIGN_OR_RETURN(y.post_norm, ReadReferenceVector(w_, TensorRole::kPostAttnNorm, l, off));
     if (s_.sandwich_norms) {
-      ANEC_ASSIGN_OR_RETURN(y.attn_out_norm, ReadVector(w_, TensorRole::kAttnOutNorm, l, off));
-      ANEC_ASSIGN_OR_RETURN(y.mlp_out_norm, ReadVector(w_, TensorRole::kMlpOutNorm, l, off));
+      ANEC_ASSIGN_OR_RETURN(y.attn_out_norm,
+                            ReadReferenceVector(w_, TensorRole::kAttnOutNorm, l, off));
+      ANEC_ASSIGN_OR_RETURN(y.mlp_out_norm,
+                            ReadReferenceVector(w_, TensorRole::kMlpOutNorm, l, off));
     }
     if (s_.qk_norm) {
-      ANEC_ASSIGN_OR_RETURN(y.q_norm, ReadVector(w_, TensorRole::kQNorm, l, off));
-      ANEC_ASSIGN_OR_RETURN(y.k_norm, ReadVector(w_, TensorRole::kKNorm, l, off));
+      ANEC_ASSIGN_OR_RETURN(y.q_norm, ReadReferenceVector(w_, TensorRole::kQNorm, l, off));
+      ANEC_ASSIGN_OR_RETURN(y.k_norm, ReadReferenceVector(w_, TensorRole::kKNorm, l, off));
     }
     if (s_.attention_bias) {
-      ANEC_ASSIGN_OR_RETURN(y.q_bias, ReadVector(w_, TensorRole::kQBias, l, 0));
-      ANEC_ASSIGN_OR_RETURN(y.k_bias, ReadVector(w_, TensorRole::kKBias, l, 0));
-      ANEC_ASSIGN_OR_RETURN(y.v_bias, ReadVector(w_, TensorRole::kVBias, l, 0));
+      ANEC_ASSIGN_OR_RETURN(y.q_bias, ReadReferenceVector(w_, TensorRole::kQBias, l, 0));
+      ANEC_ASSIGN_OR_RETURN(y.k_bias, ReadReferenceVector(w_, TensorRole::kKBias, l, 0));
+      ANEC_ASSIGN_OR_RETURN(y.v_bias, ReadReferenceVector(w_, TensorRole::kVBias, l, 0));
     }
-    ANEC_ASSIGN_OR_RETURN(y.q, ReadMatrix(w_, TensorRole::kQProj, l, false));
-    ANEC_ASSIGN_OR_RETURN(y.k, ReadMatrix(w_, TensorRole::kKProj, l, false));
-    ANEC_ASSIGN_OR_RETURN(y.v, ReadMatrix(w_, TensorRole::kVProj, l, false));
-    ANEC_ASSIGN_OR_RETURN(y.o, ReadMatrix(w_, TensorRole::kOProj, l, false));
-    ANEC_ASSIGN_OR_RETURN(y.gate, ReadMatrix(w_, TensorRole::kGateProj, l, false));
-    ANEC_ASSIGN_OR_RETURN(y.up, ReadMatrix(w_, TensorRole::kUpProj, l, false));
-    ANEC_ASSIGN_OR_RETURN(y.down, ReadMatrix(w_, TensorRole::kDownProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.q, ReadReferenceMatrix(w_, TensorRole::kQProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.k, ReadReferenceMatrix(w_, TensorRole::kKProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.v, ReadReferenceMatrix(w_, TensorRole::kVProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.o, ReadReferenceMatrix(w_, TensorRole::kOProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.gate, ReadReferenceMatrix(w_, TensorRole::kGateProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.up, ReadReferenceMatrix(w_, TensorRole::kUpProj, l, false));
+    ANEC_ASSIGN_OR_RETURN(y.down, ReadReferenceMatrix(w_, TensorRole::kDownProj, l, false));
     loaded_ = l;
     return Status::Ok();
   }
 
-  // out [t, rows] = x [t, cols] W^T (+ bias).
-  void Forward(const Vec& x, int64_t t, const Matrix& m, const Vec* bias, Vec* out) {
-    out->assign(static_cast<size_t>(t * m.rows), 0.0f);
-    runtime::GemmXWt(x.data(), t, m.view, bias && !bias->empty() ? bias->data() : nullptr,
-                     out->data(), &pool_);
+  void Forward(const Vec& x, int64_t t, const ReferenceMatrix& m, const Vec* bias, Vec* out) {
+    MultiplyByWt(x, t, m, bias != nullptr && !bias->empty() ? bias->data() : nullptr, out, &pool_);
   }
-
-  // out [t, cols] += dy [t, rows] W.
-  void Backward(const Vec& dy, int64_t t, const Matrix& m, Vec* out) {
-    out->resize(static_cast<size_t>(t * m.cols), 0.0f);
-    const int64_t rows = m.rows, cols = m.cols;
-    pool_.ParallelFor(t, 8, [&](int64_t b, int64_t e) {
-      Vec row(static_cast<size_t>(cols));
-      for (int64_t r = 0; r < rows; ++r) {
-        m.view.DecodeRow(r, row.data());
-        for (int64_t i = b; i < e; ++i) {
-          const float c = dy[static_cast<size_t>(i * rows + r)];
-          if (c == 0.0f) continue;
-          float* o = out->data() + i * cols;
-          for (int64_t j = 0; j < cols; ++j) o[j] += c * row[static_cast<size_t>(j)];
-        }
-      }
-    });
+  Status Backward(const Vec& dy, int64_t t, const ReferenceMatrix& m, Vec* out) {
+    return AddProductWithW(dy, t, m, out, &product_, &pool_);
   }
 
   // y = x / rms(x) * g over rows of n; keeps nothing.
@@ -298,8 +247,8 @@ class ReferenceTransformer::Impl {
 
   // dh: the gradient at the layer's output on entry, at its input on return. grads[p]: dL/dy of
   // projection p; inputs[p]: its input.
-  void LayerBackward(int64_t l, const Vec& h, const Acts& x, int64_t t, Vec* dh,
-                     Vec (&grads)[kNumProj], const Vec* (&inputs)[kNumProj]) {
+  Status LayerBackward(int64_t l, const Vec& h, const Acts& x, int64_t t, Vec* dh,
+                       Vec (&grads)[kNumProj], const Vec* (&inputs)[kNumProj]) {
     const Layer& y = layer_;
     const int64_t H = s_.hidden_size, nh = s_.num_heads, nkv = s_.num_kv_heads, hd = s_.head_dim;
     // MLP.
@@ -310,7 +259,7 @@ class ReferenceTransformer::Impl {
       dd = *dh;
     }
     Vec dm;
-    Backward(dd, t, y.down, &dm);
+    ANEC_RETURN_IF_ERROR(Backward(dd, t, y.down, &dm));
     Vec& dgate = grads[kGate];
     Vec& dup = grads[kUp];
     dgate.resize(dm.size());
@@ -320,8 +269,8 @@ class ReferenceTransformer::Impl {
       dgate[i] = static_cast<float>(dm[i] * x.up[i] * ActGrad(x.gate[i]));
     }
     Vec db;
-    Backward(dgate, t, y.gate, &db);
-    Backward(dup, t, y.up, &db);
+    ANEC_RETURN_IF_ERROR(Backward(dgate, t, y.gate, &db));
+    ANEC_RETURN_IF_ERROR(Backward(dup, t, y.up, &db));
     Vec dh2 = *dh;
     NormBack(x.h2, H, y.post_norm, db, &dh2, true);
     // Attention.
@@ -332,7 +281,7 @@ class ReferenceTransformer::Impl {
       dattn = dh2;
     }
     Vec datt;
-    Backward(dattn, t, y.o, &datt);
+    ANEC_RETURN_IF_ERROR(Backward(dattn, t, y.o, &datt));
     Vec dq(static_cast<size_t>(t * nh * hd), 0.0f), dk(static_cast<size_t>(t * nkv * hd), 0.0f),
         dv(static_cast<size_t>(t * nkv * hd), 0.0f);
     const double scale = s_.attention_scale ? *s_.attention_scale : 1.0 / std::sqrt(double(hd));
@@ -388,21 +337,23 @@ class ReferenceTransformer::Impl {
     }
     grads[kV] = std::move(dv);
     Vec da;
-    Backward(grads[kQ], t, y.q, &da);
-    Backward(grads[kK], t, y.k, &da);
-    Backward(grads[kV], t, y.v, &da);
+    ANEC_RETURN_IF_ERROR(Backward(grads[kQ], t, y.q, &da));
+    ANEC_RETURN_IF_ERROR(Backward(grads[kK], t, y.k, &da));
+    ANEC_RETURN_IF_ERROR(Backward(grads[kV], t, y.v, &da));
     NormBack(h, H, y.in_norm, da, &dh2, true);
     *dh = std::move(dh2);
     inputs[kQ] = inputs[kK] = inputs[kV] = &x.a;
     inputs[kO] = &x.att;
     inputs[kGate] = inputs[kUp] = &x.b;
     inputs[kDown] = &x.m;
+    return Status::Ok();
   }
 
   // One window: forward, loss, backward; `on_layer` sees each layer's gradients and inputs.
   Result<double> Window(std::span<const int32_t> tokens, Vec* logits_out,
                         const ReferenceTransformer::LayerSink& sink,
-                        std::span<const float> target_log_probs) {
+                        std::span<const float> target_log_probs,
+                        const ReferenceTransformer::Taps& taps) {
     const int64_t t = static_cast<int64_t>(tokens.size()), H = s_.hidden_size, V = head_.rows,
                   L = s_.num_layers;
     std::vector<Vec> saved(static_cast<size_t>(L + 1));
@@ -425,9 +376,25 @@ class ReferenceTransformer::Impl {
       ANEC_RETURN_IF_ERROR(LoadLayer(l));
       LayerForward(l, saved[static_cast<size_t>(l)], t, &saved[static_cast<size_t>(l + 1)], &acts,
                    false);
+      if (taps.layer_inputs) {
+        const Vec* const inputs[kNumProj] = {&acts.a, &acts.a, &acts.a, &acts.att,
+                                             &acts.b, &acts.b, &acts.m};
+        taps.layer_inputs(l, inputs);
+      }
     }
     Vec f;
     Norm(saved[static_cast<size_t>(L)], H, final_norm_, &f);
+    if (taps.head_input_sum_sq != nullptr) {
+      std::vector<double>& sq = *taps.head_input_sum_sq;
+      sq.resize(static_cast<size_t>(H), 0.0);
+      for (int64_t i = 0; i < t; ++i) {
+        for (int64_t c = 0; c < H; ++c) {
+          const double v = f[static_cast<size_t>(i * H + c)];
+          sq[static_cast<size_t>(c)] += v * v;
+        }
+      }
+    }
+    if (taps.probability_sum != nullptr) taps.probability_sum->resize(static_cast<size_t>(V), 0.0);
     // The head in blocks of kHeadBlock positions (logits of a 128k vocabulary are 0.5 MB per
     // position): summed next-token cross entropy, dlogits = softmax - one-hot (the last position
     // has none), df = dlogits W_head.
@@ -448,7 +415,8 @@ class ReferenceTransformer::Impl {
         std::copy(logits.begin(), logits.end(), logits_out->begin() + b * V);
       for (int64_t i = 0; i < n; ++i) {
         float* z = logits.data() + i * V;
-        if (b + i + 1 >= t) {
+        const bool last = b + i + 1 >= t;
+        if (last && taps.probability_sum == nullptr) {
           std::fill(z, z + V, 0.0f);
           continue;
         }
@@ -456,6 +424,14 @@ class ReferenceTransformer::Impl {
         for (int64_t v = 0; v < V; ++v) mx = std::max(mx, double{z[v]});
         for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
         const double lse = std::log(sum) + mx;
+        if (taps.probability_sum != nullptr) {
+          double* ps = taps.probability_sum->data();
+          for (int64_t v = 0; v < V; ++v) ps[v] += std::exp(z[v] - lse);
+          if (last) {
+            std::fill(z, z + V, 0.0f);
+            continue;
+          }
+        }
         if (soft) {
           // KL(target || model) = sum_v p_v (log p_v - log q_v); d/dz = q - p.
           const float* lp = target_log_probs.data() + (b + i) * V;
@@ -473,7 +449,7 @@ class ReferenceTransformer::Impl {
       }
       if (!sink) continue;  // forward only
       df_block.clear();
-      Backward(logits, n, head_, &df_block);
+      ANEC_RETURN_IF_ERROR(Backward(logits, n, head_, &df_block));
       std::copy(df_block.begin(), df_block.end(), df.begin() + b * H);
     }
     if (!sink) return loss;
@@ -485,7 +461,8 @@ class ReferenceTransformer::Impl {
     for (int64_t l = L - 1; l >= 0; --l) {
       ANEC_RETURN_IF_ERROR(LoadLayer(l));
       LayerForward(l, saved[static_cast<size_t>(l)], t, &scratch, &acts, true);
-      LayerBackward(l, saved[static_cast<size_t>(l)], acts, t, &dh, grads, inputs);
+      ANEC_RETURN_IF_ERROR(
+          LayerBackward(l, saved[static_cast<size_t>(l)], acts, t, &dh, grads, inputs));
       sink(l, grads, inputs);
       saved[static_cast<size_t>(l + 1)] = Vec();
     }
@@ -506,10 +483,11 @@ class ReferenceTransformer::Impl {
   const model::ModelSpec& s_;
   runtime::ThreadPool pool_;
   Vec final_norm_;
-  Matrix embedding_, head_;
+  ReferenceMatrix embedding_, head_;
   ane::RopeTables rope_, local_rope_;
   Layer layer_;
   int64_t loaded_ = -1;
+  Vec product_;  // Backward's GEMM output
 };
 
 ReferenceTransformer::ReferenceTransformer(const ane::WeightSource& weights,
@@ -521,8 +499,15 @@ Status ReferenceTransformer::Init(int64_t max_tokens) { return impl_->Init(max_t
 
 Result<double> ReferenceTransformer::Window(std::span<const int32_t> tokens,
                                             std::vector<float>* logits, const LayerSink& sink,
+                                            std::span<const float> target_log_probs,
+                                            const Taps& taps) {
+  return impl_->Window(tokens, logits, sink, target_log_probs, taps);
+}
+
+Result<double> ReferenceTransformer::Window(std::span<const int32_t> tokens,
+                                            std::vector<float>* logits, const LayerSink& sink,
                                             std::span<const float> target_log_probs) {
-  return impl_->Window(tokens, logits, sink, target_log_probs);
+  return impl_->Window(tokens, logits, sink, target_log_probs, Taps());
 }
 
 Status ReferenceTransformer::Supported(const model::ModelSpec& spec) {

@@ -39,6 +39,17 @@ class ReferenceTransformer {
       std::function<void(int64_t layer, const std::vector<float> (&grads)[kProjections],
                          const std::vector<float>* const (&inputs)[kProjections])>;
 
+  // What a window's forward pass can report besides the logits (each may be empty / null).
+  struct Taps {
+    // Called once per layer, first layer first, with each projection's input x [tokens, cols].
+    std::function<void(int64_t layer, const std::vector<float>* const (&inputs)[kProjections])>
+        layer_inputs;
+    // Sized to hidden_size on first use; += the LM head input's squares over every position.
+    std::vector<double>* head_input_sum_sq = nullptr;
+    // Sized to the vocabulary on first use; += softmax(logits) of every position.
+    std::vector<double>* probability_sum = nullptr;
+  };
+
   // Ok when the reference models `spec`; else Unsupported naming what it lacks.
   static Status Supported(const model::ModelSpec& spec);
 
@@ -55,8 +66,12 @@ class ReferenceTransformer {
   // null) receives [tokens, vocab]. With `target_log_probs` ([tokens, vocab], e.g. another
   // model's log-softmax on the same window) the loss is instead the summed KL(target || model)
   // of every position but the last (distillation). An empty `sink` skips the backward pass.
+  // `taps` receive what the forward pass saw (Taps).
   // Errors: token ids outside the vocabulary, targets of another size, read errors.
   // REQUIRES: Init() with max_tokens >= tokens.size().
+  Result<double> Window(std::span<const int32_t> tokens, std::vector<float>* logits,
+                        const LayerSink& sink, std::span<const float> target_log_probs,
+                        const Taps& taps);
   Result<double> Window(std::span<const int32_t> tokens, std::vector<float>* logits,
                         const LayerSink& sink, std::span<const float> target_log_probs = {});
 

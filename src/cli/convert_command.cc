@@ -487,9 +487,10 @@ std::function<Status()> SetupConvert(CLI::App* sub) {
                 "far less data per token, greedy decoding only");
   sub->add_option("--calibration", f->calibration,
                   "Weight the LUT k-means by how much each input channel matters, measured by "
-                  "running the fp16 model over a text: 'default' (a text anec ships), a UTF-8 "
-                  "text file, or 'none' (plain k-means, the default). Costs one fp16 conversion "
-                  "and --calibration-tokens decode steps; the measurement is kept as "
+                  "running the model over a text: 'default' (a text anec ships), a UTF-8 "
+                  "text file, or 'none' (plain k-means, the default). Costs one forward pass of "
+                  "an fp32 reference over --calibration-tokens (SmolLM2: ~5 s for 1,024; with "
+                  "--lut auto a backward pass too); the measurement is kept as "
                   "OUT/.anec-work/calibration.safetensors, which --calibration also takes "
                   "(convert the same model other ways without measuring again)");
   sub->add_option("--calibration-tokens", f->calibration_tokens,

@@ -4,6 +4,8 @@
 - `--calibration default` (the text anec ships) must beat plain k-means at the same size:
   FFN LUT4 + LM head LUT6, scored by `anec perplexity` on the start of Debian's GPL-3 (a text
   the calibration text does not contain).
+- Both measure by the fp32 reference (reference_transformer.h): a forward pass for the input
+  statistics, and with `--lut auto` the backward pass for the loss gradients too.
 - `--lut auto --lut-bits-budget 4.5 --calibration default` measures the loss gradients too (one
   back-propagation pass, loss_gradients.h), plans with them, must print its per-matrix plan, mix
   table widths in the FFN and store at most 4.5 bits per FFN weight: counted here from the
@@ -55,7 +57,13 @@ def folders(tmp_path_factory):
 
 def test_calibration_beats_plain_kmeans(folders, tmp_path):
     _, plain, cal, log = folders
-    assert "palettized matrices weighted by calibration" in log
+    # The statistics come from one forward pass of the fp32 reference (not from stepping the fp16
+    # model), and every palettized matrix finds its own by name: all 8 LM head pieces and the
+    # 210 FFN matrices, none "not measured".
+    assert f"calibration: fp32 reference over {CALIBRATION_TOKENS} tokens" in log, log[-3000:]
+    assert "(forward pass;" in log
+    assert "LM head: 8 palettized matrices weighted by calibration\n" in log, log[-3000:]
+    assert "FFN chunks: 210 palettized matrices weighted by calibration\n" in log, log[-3000:]
     p_plain, p_cal = perplexity(plain, tmp_path), perplexity(cal, tmp_path)
     # Full text (docs/QUANTIZATION.md): 52.6 plain vs 27.5 calibrated, fp16 23.75.
     assert p_cal < 0.8 * p_plain, (p_plain, p_cal)
@@ -112,7 +120,8 @@ def test_lut_auto_meets_its_budget_with_mixed_widths(folders):
     out = str(root / "auto")
     r = convert(out, "--lut", "auto", "--lut-bits-budget", 4.5, "--calibration", "default",
                 "--calibration-tokens", 256)
-    assert "calibration: loss gradients over 256 tokens" in r.stderr, r.stderr[-3000:]
+    assert "calibration: fp32 reference over 256 tokens" in r.stderr, r.stderr[-3000:]
+    assert "(forward and loss-gradient pass;" in r.stderr
     assert "plan: --lut auto, budget 4.5" in r.stderr
     assert "errors: weighted by the loss gradients" in r.stderr
     assert re.search(r"layers_0_down_proj\s+576x1536 .* [468]\n", r.stderr), r.stderr[-3000:]
