@@ -199,7 +199,6 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
   ANEC_ASSIGN_OR_RETURN(const std::string model_dir,
                         ConvertCalibrationModel(fs, input, options, log));
   ANEC_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, runtime::LoadFolderTokenizer(fs, model_dir));
-  ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, model_dir));
   const std::vector<int32_t> ids = tokenizer.Encode(request.text, /*add_special_tokens=*/false);
   if (log) {
     fmt::print(log, "calibration: {} tokens of {} ({} used)\n", ids.size(), request.text_name,
@@ -207,11 +206,11 @@ Result<quant::ChannelImportance> PrepareCalibration(FileSystem* fs,
   }
   Result<quant::ChannelImportance> importance = Internal("calibration: not measured");
   if (Status s = CheckLossGradientsSupported(input.spec); s.ok()) {
-    model.reset();
     importance = MeasureWithReference(input, request.options, ids, description, log);
   } else {
     // A model the fp32 reference does not cover: its fp16 conversion, stepped token by token.
     if (log) fmt::print(log, "calibration: by the fp16 model's decode steps ({})\n", s.message());
+    ANEC_ASSIGN_OR_RETURN(auto model, runtime::LlmModel::Open(fs, model_dir));
     TokenProgress progress(log);
     CalibrationOptions copts = request.options;
     copts.progress = [&](int64_t done, int64_t total) { progress.Update(done, total); };
