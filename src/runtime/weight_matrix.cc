@@ -7,6 +7,7 @@
 
 #include "runtime/half.h"
 #include "runtime/lut_weight.h"
+#include "runtime/packed_gemm.h"
 #include "runtime/row_kernels.h"
 
 #if defined(__x86_64__)
@@ -18,8 +19,8 @@ namespace {
 
 #if defined(__x86_64__)
 // Four dot products of x with rows w0..w3 (shares the loads of x).
-__attribute__((target("avx2,fma"))) void Dot4Avx2(const float* x, const float* const* w,
-                                                  int64_t n, float* out) {
+__attribute__((target("avx2,fma"))) void Dot4Avx2(const float* x, const float* const* w, int64_t n,
+                                                  float* out) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
          s3 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -46,6 +47,14 @@ bool HasAvx2() {
   return has;
 }
 #endif
+
+// Packing costs a decode and a transpose per weight; from about 12 rows on (one register tile)
+// the packed kernel's ~2x rate pays for it (docs/PERFORMANCE.md, "Packed GEMM").
+bool UsePacked(int64_t m) { return m >= 12 && PackedGemmAvailable(); }
+
+DecodeRowFn RowsOf(const WeightMatrix& w) {
+  return [&w](int64_t j, float* row) { w.DecodeRow(j, row); };
+}
 
 }  // namespace
 
@@ -88,6 +97,10 @@ void WeightMatrix::DecodeRow(int64_t r, float* out) const {
 void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* out,
              ThreadPool* pool) {
   const int64_t n = w.rows(), k = w.cols();
+  if (UsePacked(m)) {
+    PackedGemm(x, m, n, k, RowsOf(w), bias, out, n * k * m < 65536 ? nullptr : pool);
+    return;
+  }
   const bool avx512 = std::string_view(RowKernelPath()) == "avx512";
   auto work = [&](int64_t begin, int64_t end) {
     std::vector<float> rows(static_cast<size_t>(4 * k));
@@ -139,6 +152,24 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
     work(0, n);
   } else {
     pool->ParallelFor(n, 16, work);
+  }
+}
+
+void GemmXWtChannelsFirst(const float* x, int64_t m, const WeightMatrix& w, const float* bias,
+                          float* out, ThreadPool* pool) {
+  const int64_t n = w.rows(), k = w.cols();
+  if (UsePacked(m)) {
+    PackedGemm(x, {1, m}, m, n, k, RowsOf(w), bias, out, {1, m},
+               n * k * m < 65536 ? nullptr : pool);
+    return;
+  }
+  std::vector<float> xt(static_cast<size_t>(m * k)), yt(static_cast<size_t>(m * n));
+  for (int64_t c = 0; c < k; ++c) {
+    for (int64_t p = 0; p < m; ++p) xt[static_cast<size_t>(p * k + c)] = x[c * m + p];
+  }
+  GemmXWt(xt.data(), m, w, bias, yt.data(), pool);
+  for (int64_t p = 0; p < m; ++p) {
+    for (int64_t c = 0; c < n; ++c) out[c * m + p] = yt[static_cast<size_t>(p * n + c)];
   }
 }
 
