@@ -172,6 +172,24 @@ float LutWeight::DotRow(int64_t row, const float* x) const {
   return dot(x, q, table, cols_);
 }
 
+void LutWeight::PrefetchRow(int64_t row) const {
+  const int64_t bytes = packed_row_bytes();
+  if (row < 0 || static_cast<size_t>((row + 1) * bytes) > packed_.size()) return;
+  const uint8_t* q = packed_.data() + row * bytes;
+  for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(q + b);
+  if (!block_table_.empty()) {
+    // Tables that change along the row (carried GGUF blocks) are a second stream: the row's
+    // tables, in the form DotRow reads them.
+    const int64_t first = row_table_[static_cast<size_t>(row)];
+    const int64_t entries = block_table_.back() + palette_;
+    const bool half = lut_.dtype() == DType::kFloat16;
+    const char* t = half ? reinterpret_cast<const char*>(lut_.data<Half>() + first)
+                         : reinterpret_cast<const char*>(table_f32_.data() + first);
+    const int64_t table_bytes = entries * (half ? 2 : 4);
+    for (int64_t b = 0; b < table_bytes; b += 64) __builtin_prefetch(t + b);
+  }
+}
+
 uint32_t LutWeight::IndexAt(int64_t i) const {
   return ReadPacked(packed_.data(), packed_.size(), i, bits_);
 }

@@ -49,6 +49,12 @@ class LutWeight {
   bool FastDot() const { return fast_dot_; }
   // sum_c x[c] * row `row` [c] in fp32. REQUIRES: FastDot(); x holds size / shape[0] values.
   float DotRow(int64_t row, const float* x) const;
+  // Hints the CPU to start reading row `row`'s packed indices and, when its tables change along
+  // the row, its tables (what DotRow streams): a one-row GEMV calls it a few rows ahead. Rows
+  // outside the weight are ignored.
+  void PrefetchRow(int64_t row) const;
+  // Bytes of packed indices per row (rows start on a byte when FastDot()).
+  int64_t packed_row_bytes() const { return cols_ * bits_ / 8; }
 
   // The full dense tensor (dtype of the table), built on first call; thread-safe.
   const Tensor& Dense() const;
