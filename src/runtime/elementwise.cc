@@ -11,10 +11,43 @@ bool IsSuffixBroadcast(const Shape& operand, const Shape& out) {
                     out.end() - static_cast<std::ptrdiff_t>(rest));
 }
 
+std::optional<int64_t> BlockBroadcastRepeat(const Shape& operand, const Shape& out) {
+  if (operand.size() > out.size()) {
+    if (!std::all_of(operand.begin(), operand.end() - static_cast<std::ptrdiff_t>(out.size()),
+                     [](int64_t d) { return d == 1; })) {
+      return std::nullopt;
+    }
+  }
+  // The operand aligned to out's rank (leading 1s added or dropped).
+  Shape aligned(out.size(), 1);
+  for (size_t i = 0; i < std::min(operand.size(), out.size()); ++i) {
+    aligned[aligned.size() - 1 - i] = operand[operand.size() - 1 - i];
+  }
+  // Trailing axes where the operand is 1 repeat each of its elements.
+  size_t kept = aligned.size();
+  int64_t repeat = 1;
+  while (kept > 0 && aligned[kept - 1] == 1) repeat *= out[--kept];
+  // The rest must be a suffix broadcast of out's leading axes.
+  Shape rest(aligned.begin(), aligned.begin() + static_cast<std::ptrdiff_t>(kept));
+  Shape out_rest(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(kept));
+  if (!IsSuffixBroadcast(rest, out_rest)) return std::nullopt;
+  return repeat;
+}
+
 namespace elementwise_internal {
 
-void LoadBlock(const Tensor& t, int64_t begin, int64_t n, float* buf) {
+void LoadBlock(const Tensor& t, int64_t begin, int64_t n, float* buf, int64_t repeat) {
   const int64_t size = t.size();
+  if (repeat > 1 && size > 1) {
+    // Runs of one repeated element.
+    for (int64_t done = 0, o = begin; done < n;) {
+      const int64_t run = std::min(n - done, repeat - o % repeat);
+      std::fill(buf + done, buf + done + run, t.FloatAt((o / repeat) % size));
+      done += run;
+      o += run;
+    }
+    return;
+  }
   if (size == 1) {
     std::fill(buf, buf + n, t.FloatAt(0));
     return;

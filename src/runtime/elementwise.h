@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "runtime/half.h"
 #include "runtime/tensor.h"
@@ -18,6 +19,11 @@ namespace anec::runtime {
 // `operand`: the operand's shape, leading 1s aside, is a suffix of `out` (same shape, a scalar,
 // or a row repeated over the leading dims, such as a norm's gamma or a bias).
 bool IsSuffixBroadcast(const Shape& operand, const Shape& out);
+// When element o of a tensor of shape `out` reads element ((o / repeat) mod operand size) of
+// `operand`, the repeat; otherwise nullopt. Besides the suffix broadcasts (repeat 1), this covers
+// an operand whose trailing dims are 1 where out's are not, such as a softmax's per-row max or
+// sum ([1, 9, 64, 1] against [1, 9, 64, 512]: repeat 512).
+std::optional<int64_t> BlockBroadcastRepeat(const Shape& operand, const Shape& out);
 // fp16 or fp32 (the dtypes the block loaders read).
 inline bool IsBlockFloat(DType t) { return t == DType::kFloat16 || t == DType::kFloat32; }
 
@@ -26,8 +32,9 @@ constexpr int64_t kBlock = 1024;
 // Tensors this large are split over the pool.
 constexpr int64_t kParallelElements = 32768;
 
-// buf[i] = t[(begin + i) mod t.size()] for i < n. REQUIRES: IsBlockFloat(t.dtype()).
-void LoadBlock(const Tensor& t, int64_t begin, int64_t n, float* buf);
+// buf[i] = t[((begin + i) / repeat) mod t.size()] for i < n. REQUIRES: IsBlockFloat(t.dtype()),
+// repeat >= 1.
+void LoadBlock(const Tensor& t, int64_t begin, int64_t n, float* buf, int64_t repeat = 1);
 // out[begin + i] = buf[i] rounded to out's dtype. REQUIRES: IsBlockFloat(out->dtype()).
 void StoreBlock(const float* buf, int64_t n, int64_t begin, Tensor* out);
 
@@ -42,21 +49,23 @@ void ForBlocks(int64_t n, ThreadPool* pool, const Work& work) {
 }
 }  // namespace elementwise_internal
 
-// out[o] = fn(a[o mod |a|], b[o mod |b|]) in fp32, stored as `out_dtype`.
-// REQUIRES: IsSuffixBroadcast(a, shape), IsSuffixBroadcast(b, shape); a, b and out_dtype
-// IsBlockFloat.
+// out[o] = fn(a at o, b at o) in fp32 (numpy broadcasting), stored as `out_dtype`.
+// REQUIRES: BlockBroadcastRepeat(a, shape) and BlockBroadcastRepeat(b, shape) have values; a, b
+// and out_dtype IsBlockFloat.
 template <typename Fn>
 Tensor MapBinary(const Tensor& a, const Tensor& b, Shape shape, DType out_dtype, ThreadPool* pool,
                  Fn fn) {
   using namespace elementwise_internal;  // NOLINT
+  const int64_t repeat_a = BlockBroadcastRepeat(a.shape(), shape).value_or(1);
+  const int64_t repeat_b = BlockBroadcastRepeat(b.shape(), shape).value_or(1);
   Tensor out = Tensor::Zeros(out_dtype, std::move(shape));
   const int64_t n = out.size();
   ForBlocks(n, pool, [&](int64_t first, int64_t last) {
     float x[kBlock], y[kBlock], z[kBlock];
     for (int64_t blk = first; blk < last; ++blk) {
       const int64_t s = blk * kBlock, len = std::min(kBlock, n - s);
-      LoadBlock(a, s, len, x);
-      LoadBlock(b, s, len, y);
+      LoadBlock(a, s, len, x, repeat_a);
+      LoadBlock(b, s, len, y, repeat_b);
       for (int64_t i = 0; i < len; ++i) z[i] = fn(x[i], y[i]);
       StoreBlock(z, len, s, &out);
     }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -14,16 +15,44 @@ TEST(Elementwise, SuffixBroadcastShapes) {
   EXPECT_TRUE(IsSuffixBroadcast({1, 1, 1}, {2, 3, 4}));
   EXPECT_TRUE(IsSuffixBroadcast({4}, {2, 3, 4}));
   EXPECT_TRUE(IsSuffixBroadcast({1, 3, 4}, {2, 3, 4}));
-  EXPECT_FALSE(IsSuffixBroadcast({3, 1}, {2, 3, 4}));   // a column: not periodic in o
+  EXPECT_FALSE(IsSuffixBroadcast({3, 1}, {2, 3, 4}));  // a column: not periodic in o
   EXPECT_FALSE(IsSuffixBroadcast({2, 1, 4}, {2, 3, 4}));
   EXPECT_FALSE(IsSuffixBroadcast({5, 3, 4}, {3, 4}));
 }
 
+TEST(Elementwise, BlockBroadcastRepeats) {
+  EXPECT_EQ(BlockBroadcastRepeat({2, 3, 4}, {2, 3, 4}), 1);
+  EXPECT_EQ(BlockBroadcastRepeat({4}, {2, 3, 4}), 1);
+  EXPECT_EQ(BlockBroadcastRepeat({1, 9, 64, 1}, {1, 9, 64, 512}), 512);  // a softmax's row max
+  EXPECT_EQ(BlockBroadcastRepeat({3, 1}, {2, 3, 4}), 4);                 // a column
+  EXPECT_EQ(BlockBroadcastRepeat({3, 1, 1}, {3, 4, 5}), 20);
+  EXPECT_EQ(BlockBroadcastRepeat({}, {2, 3, 4}), 24);              // a scalar: one element repeated
+  EXPECT_EQ(BlockBroadcastRepeat({1, 1, 2, 3, 1}, {2, 3, 4}), 4);  // extra leading 1s
+  EXPECT_EQ(BlockBroadcastRepeat({2, 2, 1}, {2, 3, 4}), std::nullopt);  // 2 against 3
+  EXPECT_EQ(BlockBroadcastRepeat({5, 3, 4}, {3, 4}), std::nullopt);
+  EXPECT_EQ(BlockBroadcastRepeat({2, 1, 4}, {2, 3, 4}), std::nullopt);  // a hole
+  EXPECT_EQ(BlockBroadcastRepeat({2, 3, 1}, {1, 3, 4}), std::nullopt);  // wider than out
+}
+
 // Reference: numpy broadcasting by coordinates, fp32 compute, rounding through the output dtype.
 std::vector<float> Reference(const Tensor& a, const Tensor& b, const Shape& shape, DType out) {
-  std::vector<float> av = a.ToFloats(), bv = b.ToFloats(), r(static_cast<size_t>(NumElements(shape)));
+  std::vector<float> av = a.ToFloats(), bv = b.ToFloats(),
+                     r(static_cast<size_t>(NumElements(shape)));
+  // Index into `t` of output element o.
+  auto at = [&](const Tensor& t, int64_t o) {
+    int64_t index = 0, stride = 1;
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      const int64_t coord = o % shape[static_cast<size_t>(d)];
+      o /= shape[static_cast<size_t>(d)];
+      const int64_t td = d - static_cast<int64_t>(shape.size()) + t.rank();
+      if (td < 0) continue;
+      if (t.dim(td) != 1) index += coord * stride;
+      stride *= t.dim(td);
+    }
+    return static_cast<size_t>(index);
+  };
   for (size_t o = 0; o < r.size(); ++o) {
-    float v = av[o % av.size()] * 0.5f - bv[o % bv.size()];
+    float v = av[at(a, static_cast<int64_t>(o))] * 0.5f - bv[at(b, static_cast<int64_t>(o))];
     r[o] = out == DType::kFloat16 ? RoundToHalf(v) : v;
   }
   return r;
@@ -41,11 +70,13 @@ TEST(Elementwise, MapBinaryMatchesReferenceSerialAndOnThePool) {
   for (int64_t rows : {3, 200}) {  // 200 x 576 > kParallelElements: split over the pool
     Shape shape{1, rows, 576};
     for (DType ta : {DType::kFloat16, DType::kFloat32}) {
-      for (Shape bs : {Shape{1, rows, 576}, Shape{576}, Shape{1}, Shape{1, 1, 576}}) {
+      for (Shape bs : {Shape{1, rows, 576}, Shape{576}, Shape{1}, Shape{1, 1, 576},
+                       Shape{1, rows, 1}, Shape{rows, 1}}) {
         Tensor a = random(ta, shape), b = random(DType::kFloat16, bs);
         DType out = ta;
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-          Tensor got = MapBinary(a, b, shape, out, p, [](float x, float y) { return x * 0.5f - y; });
+          Tensor got =
+              MapBinary(a, b, shape, out, p, [](float x, float y) { return x * 0.5f - y; });
           ASSERT_EQ(got.shape(), shape);
           ASSERT_EQ(got.dtype(), out);
           EXPECT_EQ(got.ToFloats(), Reference(a, b, shape, out))

@@ -98,8 +98,9 @@ Status BinaryKernel(OpContext& ctx) {
   if (a.dtype() == DType::kBool && b.dtype() == DType::kBool) out_dtype = DType::kBool;
   const int64_t n = NumElements(shape);
   if (!IsCompare(kOp) && IsBlockFloat(compute) && out_dtype == compute &&
-      IsBlockFloat(a.dtype()) && IsBlockFloat(b.dtype()) && IsSuffixBroadcast(a.shape(), shape) &&
-      IsSuffixBroadcast(b.shape(), shape)) {
+      IsBlockFloat(a.dtype()) && IsBlockFloat(b.dtype()) &&
+      BlockBroadcastRepeat(a.shape(), shape).has_value() &&
+      BlockBroadcastRepeat(b.shape(), shape).has_value()) {
     ctx.AddOutput(MapBinary(a, b, shape, out_dtype, ctx.pool(),
                             [](float x, float y) { return Apply<float>(kOp, x, y); }));
     return Status::Ok();
@@ -217,6 +218,24 @@ Status Cast(OpContext& ctx) {
 
 enum class Red { kSum, kMean, kMax, kMin, kProd, kArgMax, kArgMin };
 
+// One step of a reduction that keeps no index (sum, mean, product, max, min).
+template <Red kOp>
+inline double Reduce(double a, float f) {
+  switch (kOp) {
+    case Red::kSum:
+    case Red::kMean:
+      return a + f;
+    case Red::kProd:
+      return a * f;
+    case Red::kMax:
+      return std::max(a, double{f});
+    case Red::kMin:
+      return std::min(a, double{f});
+    default:
+      return a;  // arg reductions keep an index: ReduceKernel's combine
+  }
+}
+
 template <Red kOp>
 Status ReduceKernel(OpContext& ctx) {
   ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
@@ -275,7 +294,33 @@ Status ReduceKernel(OpContext& ctx) {
     if (reduce[static_cast<size_t>(k)]) seen_reduced = true;
     else if (seen_reduced) trailing = false;
   }
-  for (int64_t o = 0; trailing && o < m; ++o) {
+  if (trailing && kOp != Red::kArgMax && kOp != Red::kArgMin) {
+    // Eight outputs at a time, each summed in order in its own register (the same bits as one
+    // at a time, without waiting on one add chain), split over the pool.
+    auto outputs = [&](int64_t begin, int64_t end) {
+      int64_t o = begin;
+      for (; o + 8 <= end; o += 8) {
+        double a[8];
+        std::fill(a, a + 8, init);
+        const float* row = v.data() + o * count;
+        for (int64_t j = 0; j < count; ++j) {
+          for (int r = 0; r < 8; ++r) a[r] = Reduce<kOp>(a[r], row[r * count + j]);
+        }
+        std::copy(a, a + 8, acc.begin() + o);
+      }
+      for (; o < end; ++o) {
+        double a = init;
+        for (int64_t j = 0; j < count; ++j) a = Reduce<kOp>(a, v[static_cast<size_t>(o * count + j)]);
+        acc[static_cast<size_t>(o)] = a;
+      }
+    };
+    if (ctx.pool() != nullptr && x.size() >= 32768) {
+      ctx.pool()->ParallelFor(m, 8, outputs);
+    } else {
+      outputs(0, m);
+    }
+  }
+  for (int64_t o = 0; trailing && (kOp == Red::kArgMax || kOp == Red::kArgMin) && o < m; ++o) {
     for (int64_t j = 0; j < count; ++j) combine(v[static_cast<size_t>(o * count + j)], o, j);
   }
   for (int64_t i = 0; !trailing && i < x.size(); ++i) {

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -40,6 +41,31 @@ TEST(MathKernels, BroadcastBinaryOps) {
               ElementsAre(2.5, 2.5, 3, 4.5, 5, 6));
   EXPECT_THAT(Run1("minimum", {{"x", x}, {"y", F32({2, 1}, {2.5, 4.5})}}, {}, {"o", kFp32, {2, 3}}),
               ElementsAre(1, 2, 2.5, 4, 4.5, 4.5));
+}
+
+// Softmax-sized trailing reductions take the eight-rows-at-a-time path on the pool; each output
+// must still be the in-order double sum (or max) of its row, and rows past a multiple of 8 too.
+TEST(MathKernels, TrailingReductionsOnThePoolSumEachRowInOrder) {
+  ThreadPool pool(2);
+  const int64_t rows = 3 * 37, count = 500;  // 111 rows: 13 groups of 8 and 7 more
+  std::vector<float> v(static_cast<size_t>(rows * count));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+  Tensor x = F32({3, 37, count}, v);
+  for (std::string op : {"reduce_sum", "reduce_max", "reduce_mean"}) {
+    auto r = RunOp(op, {{"x", x}}, {{"axes", Int32s({-1})}, {"keep_dims", Bool(true)}},
+                   {{"o", kFp32, {3, 37, 1}}}, &pool);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<float> got = r->at("o").ToFloats();
+    for (int64_t o = 0; o < rows; ++o) {
+      double want = op == "reduce_max" ? -INFINITY : 0.0;
+      for (int64_t j = 0; j < count; ++j) {
+        const double f = v[static_cast<size_t>(o * count + j)];
+        want = op == "reduce_max" ? std::max(want, f) : want + f;
+      }
+      if (op == "reduce_mean") want /= static_cast<double>(count);
+      ASSERT_EQ(got[static_cast<size_t>(o)], static_cast<float>(want)) << op << " row " << o;
+    }
+  }
 }
 
 TEST(MathKernels, Fp16RoundsOncePerOp) {
