@@ -20,20 +20,23 @@ Result<Tensor> LutToDense(const std::map<std::string, ConstArg, std::less<>>& ar
   if (auto it = args.find("vector_axis"); it != args.end()) {
     vector_axis = it->second.tensor.IntAt(0);
   }
-  const Tensor& it = indices->tensor;
-  int bits = SubByteBits(it.dtype());
-  if (it.dtype() == DType::kUInt8) bits = 8;
-  if (bits == 0 || it.dtype() == DType::kInt4) {
-    return InvalidArgument("parameter 'indices' must be uint1/2/3/4/6/8, found {}", it.TypeString());
-  }
-  std::span<const uint8_t> packed;
-  std::shared_ptr<const void> keep = indices->keep_alive;
   if (!indices->stored.has_value()) {
     return Internal("indices of constexpr_lut_to_dense lost their stored form");
   }
-  packed = indices->stored->bytes;
+  // The stored form's type: sub-byte indices arrive packed only (ReadsPacked).
+  const ValueSpec& spec = indices->stored->spec;
+  const DType dtype = spec.dtype;
+  int bits = SubByteBits(dtype);
+  if (dtype == DType::kUInt8) bits = 8;
+  if (bits == 0 || dtype == DType::kInt4) {
+    return InvalidArgument("parameter 'indices' must be uint1/2/3/4/6/8, found {}",
+                           spec.TypeString());
+  }
+  const Shape shape(spec.dims.begin(), spec.dims.end());
+  std::span<const uint8_t> packed = indices->stored->bytes;
+  std::shared_ptr<const void> keep = indices->keep_alive;
   ANEC_ASSIGN_OR_RETURN(std::shared_ptr<LutWeight> w,
-                        LutWeight::Create(packed, keep, bits, it.shape(), lut->tensor, vector_axis));
+                        LutWeight::Create(packed, keep, bits, shape, lut->tensor, vector_axis));
   return Tensor::Lut(std::move(w));
 }
 
@@ -128,6 +131,10 @@ Result<Tensor> AffineDequantize(const std::map<std::string, ConstArg, std::less<
 }  // namespace
 
 bool IsConstexprOp(std::string_view type) { return type.starts_with("constexpr_"); }
+
+bool ReadsPacked(std::string_view type, std::string_view param) {
+  return type == "constexpr_lut_to_dense" && param == "indices";
+}
 
 Result<Tensor> EvaluateConstexpr(std::string_view type,
                                  const std::map<std::string, ConstArg, std::less<>>& args) {

@@ -22,6 +22,10 @@ struct ConstArg {
 
 bool IsConstexprOp(std::string_view type);
 
+// True when constexpr op `type` reads its input `param` only in stored form (ConstArg::stored):
+// the loader then leaves a sub-byte value packed (ConstArg::tensor undefined).
+bool ReadsPacked(std::string_view type, std::string_view param);
+
 // Evaluates `type` with its named arguments. Errors name the parameter and what was expected.
 Result<Tensor> EvaluateConstexpr(std::string_view type,
                                  const std::map<std::string, ConstArg, std::less<>>& args);

@@ -123,27 +123,34 @@ TEST(LinalgKernels, LutLinearEqualsDenseLinear) {
   for (auto& v : xv) v = static_cast<float>(static_cast<int>(rng() % 17) - 8) / 4.0f;
   Tensor x = F32({3, cols}, xv);
 
-  ModelBuilder mb;
-  mb.Function("main")
-      .Input("x", kFp32, {3, cols})
-      .Const("idx", Raw(ms::UINT3, {rows, cols}, std::string(packed.begin(), packed.end())))
-      .Const("lut", Fp16({rows / group, 1, 8, 1}, lut))
-      .Op("constexpr_lut_to_dense", "w", {{"indices", std::string("idx")}, {"lut", std::string("lut")}},
-          {{"w", kFp16, {rows, cols}}})
-      .Op("linear", "y", {{"x", std::string("x")}, {"weight", std::string("w")}}, {{"y", kFp32, {3, rows}}})
-      .Output("y");
-  auto program = LoadModel(mb);
-  ASSERT_TRUE(program.ok()) << program.status().ToString();
-  ThreadPool pool(3);
-  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-    auto out = RunFunction(*(*program)->Find("main"), {{"x", x}}, nullptr, p);
-    ASSERT_TRUE(out.ok()) << out.status().ToString();
-    std::vector<float> got = out->at("y").ToFloats();
-    for (int64_t i = 0; i < 3; ++i) {
-      for (int64_t r = 0; r < rows; ++r) {
-        double want = 0;
-        for (int64_t c = 0; c < cols; ++c) want += double(xv[static_cast<size_t>(i * cols + c)]) * dense[static_cast<size_t>(r * cols + c)];
-        EXPECT_NEAR(got[static_cast<size_t>(i * rows + r)], want, 1e-4) << i << "," << r;
+  // The indices as a const op's output, and inline in the constexpr op (which the loader keeps
+  // packed only: program.cc, ReadsPacked).
+  for (bool inline_indices : {false, true}) {
+    const ms::Value indices = Raw(ms::UINT3, {rows, cols}, std::string(packed.begin(), packed.end()));
+    ModelBuilder mb;
+    FunctionBuilder f = mb.Function("main");
+    f.Input("x", kFp32, {3, cols}).Const("lut", Fp16({rows / group, 1, 8, 1}, lut));
+    if (!inline_indices) f.Const("idx", indices);
+    f.Op("constexpr_lut_to_dense", "w",
+         {inline_indices ? Bind("indices", indices) : Bind("indices", std::string("idx")),
+          {"lut", std::string("lut")}},
+         {{"w", kFp16, {rows, cols}}})
+        .Op("linear", "y", {{"x", std::string("x")}, {"weight", std::string("w")}}, {{"y", kFp32, {3, rows}}})
+        .Output("y");
+    auto program = LoadModel(mb);
+    ASSERT_TRUE(program.ok()) << program.status().ToString();
+    ThreadPool pool(3);
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      auto out = RunFunction(*(*program)->Find("main"), {{"x", x}}, nullptr, p);
+      ASSERT_TRUE(out.ok()) << out.status().ToString();
+      std::vector<float> got = out->at("y").ToFloats();
+      for (int64_t i = 0; i < 3; ++i) {
+        for (int64_t r = 0; r < rows; ++r) {
+          double want = 0;
+          for (int64_t c = 0; c < cols; ++c) want += double(xv[static_cast<size_t>(i * cols + c)]) * dense[static_cast<size_t>(r * cols + c)];
+          EXPECT_NEAR(got[static_cast<size_t>(i * rows + r)], want, 1e-4)
+              << i << "," << r << " inline indices " << inline_indices;
+        }
       }
     }
   }
