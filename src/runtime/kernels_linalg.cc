@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 
+#include "runtime/dot_rows.h"
 #include "runtime/kernels.h"
 #include "runtime/lut_weight.h"
 #include "runtime/op_context.h"
@@ -154,9 +155,11 @@ Status MatMul(OpContext& ctx) {
         int64_t b = bm / m, i = bm % m;
         const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
         const int64_t yb0 = yo[static_cast<size_t>(b)];
-        for (int64_t j = 0; j < n; ++j) {
-          out[static_cast<size_t>((b * m + i) * n + j)] =
-              y_half ? DotF16(xrow, yh + yb0 + j * k, k) : Dot(xrow, yf.data() + yb0 + j * k, k);
+        float* orow = out.data() + (b * m + i) * n;
+        if (y_half) {
+          DotF16Rows(xrow, yh + yb0, k, n, k, orow);  // 16 keys per transposing reduction
+        } else {
+          for (int64_t j = 0; j < n; ++j) orow[j] = Dot(xrow, yf.data() + yb0 + j * k, k);
         }
       }
     };
