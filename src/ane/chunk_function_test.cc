@@ -8,6 +8,7 @@
 #include "ane/weight_source.h"
 #include "base/file_system.h"
 #include "coreml/blob_file.h"
+#include "quant/channel_importance.h"
 
 namespace anec::ane {
 namespace {
@@ -41,6 +42,55 @@ Built BuildChunk(const model::ModelSpec& spec, const ChunkShape& chunk, MemoryFi
   auto bytes = fs->ReadFile("/w.bin");
   if (bytes.ok()) b.blob_bytes.assign(bytes->begin(), bytes->end());
   return b;
+}
+
+// A chunk that starts in the middle of layer 0's MLP (a file budget split it) palettizes slices
+// named layers_0_{gate,up,down}_proj_40_96. Calibration measures whole matrices, so the slices
+// take the whole matrices' column statistics: gate / up all of them, down columns [40, 96).
+// Giving the slices those statistics under their own names must give the same bytes.
+TEST(ChunkFunctionTest, MlpSlicesTakeTheirWholeMatricesCalibration) {
+  model::ModelSpec spec = TinySpec(1);  // hidden 64, intermediate 96
+  MemoryWeightSource weights = RandomWeights(spec, 7);
+  auto columns = [](int64_t n, float base) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = base + static_cast<float>((i * 7) % 11);
+    return v;
+  };
+  quant::ChannelImportance whole;
+  whole.columns["layers_0_gate_proj"] = columns(64, 1.0f);
+  whole.columns["layers_0_up_proj"] = columns(64, 2.0f);
+  whole.columns["layers_0_down_proj"] = columns(96, 0.5f);
+  quant::ChannelImportance named;
+  named.columns["layers_0_gate_proj_40_96"] = whole.columns["layers_0_gate_proj"];
+  named.columns["layers_0_up_proj_40_96"] = whole.columns["layers_0_up_proj"];
+  const std::vector<float>& down = whole.columns["layers_0_down_proj"];
+  named.columns["layers_0_down_proj_40_96"] = std::vector<float>(down.begin() + 40, down.end());
+  ChunkShape tail{0, 1, 16, true, {}};
+  tail.begin_mlp = 40;
+  auto build = [&](const quant::ChannelImportance* imp, int* weighted, int* unweighted) {
+    MemoryFileSystem fs;
+    auto file = fs.OpenForWrite("/w.bin");
+    EXPECT_TRUE(file.ok());
+    coreml::BlobWriter blobs(std::move(file).value());
+    mil::ProgramBuilder pb(&blobs);
+    WeightEmitter w(&pb, &weights, {.lut_bits = 4, .lut_group = 8});
+    w.UseImportance(imp);
+    auto fn = AddChunkFunction(&pb, &w, spec, tail, 1, "infer");
+    EXPECT_TRUE(fn.ok()) << fn.status().ToString();
+    EXPECT_TRUE(blobs.Finish().ok());
+    *weighted = w.weighted_matrices();
+    *unweighted = w.unweighted_matrices();
+    return fs.ReadFile("/w.bin").value();
+  };
+  int weighted = 0, unweighted = 0;
+  const std::string from_whole = build(&whole, &weighted, &unweighted);
+  EXPECT_EQ(weighted, 3);
+  EXPECT_EQ(unweighted, 0);
+  const std::string from_named = build(&named, &weighted, &unweighted);
+  EXPECT_EQ(weighted, 3);
+  EXPECT_TRUE(from_whole == from_named) << "the slices' k-means saw other statistics";
+  const std::string plain = build(nullptr, &weighted, &unweighted);
+  EXPECT_TRUE(plain != from_whole);  // the statistics do move the tables
 }
 
 TEST(ChunkFunctionTest, InputsOutputsAndStateFollowTheContract) {

@@ -223,6 +223,26 @@ static Result<mil::DType> IndexDType(int bits) {
   }
 }
 
+// An MLP matrix split across files by a plan (FeedForwardSlice: layers_L_<proj>_<begin>_<end>)
+// has no statistics of its own: calibration measures the whole model. A gate / up slice takes
+// rows of the whole matrix, so it has the whole matrix's input columns; a down slice takes
+// columns [begin, end), so it has that range of them (copied into *storage).
+const std::vector<float>* WeightEmitter::WholeMatrixColumns(model::TensorRole role, int64_t layer,
+                                                            const ColumnRange* columns,
+                                                            std::vector<float>* storage) const {
+  const char* proj = role == model::TensorRole::kGateProj   ? "gate_proj"
+                     : role == model::TensorRole::kUpProj   ? "up_proj"
+                     : role == model::TensorRole::kDownProj ? "down_proj"
+                                                            : nullptr;
+  if (proj == nullptr) return nullptr;
+  const std::vector<float>* whole = importance_->Find(LayerWeightName(layer, proj));
+  if (whole == nullptr || columns == nullptr) return whole;
+  const auto [first, last] = *columns;
+  if (first < 0 || last > static_cast<int64_t>(whole->size()) || first >= last) return nullptr;
+  storage->assign(whole->begin() + first, whole->begin() + last);
+  return storage;
+}
+
 mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
                                      model::TensorRole role, int64_t layer, int64_t row_begin,
                                      int64_t row_end, const std::vector<int64_t>& shape,
@@ -281,9 +301,10 @@ mil::Value WeightEmitter::Palettized(mil::Function* f, const std::string& name,
       cfg.row_scales = planned->row_scales;
     }
     std::span<const float> importance;
-    std::vector<float> per_element;
+    std::vector<float> per_element, slice_columns;
     if (importance_ != nullptr) {
       const std::vector<float>* imp = importance_->Find(name);
+      if (imp == nullptr) imp = WholeMatrixColumns(role, layer, columns, &slice_columns);
       if (imp != nullptr && static_cast<int64_t>(imp->size()) == cols) {
         importance = *imp;
         ++weighted_;

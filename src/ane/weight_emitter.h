@@ -61,7 +61,8 @@ class WeightEmitter {
   void ReuseFrom(const PackageConstants* consts) { reuse_ = consts; }
 
   // Weight the k-means of each palettized matrix by its calibrated column importance, found by
-  // the matrix's const name (null: plain k-means); the LM head's rows also by the calibrated
+  // the matrix's const name (null: plain k-means; an MLP slice a file budget split off uses its
+  // whole matrix's statistics); the LM head's rows also by the calibrated
   // next-token probabilities (ChannelImportance::lm_head_rows). A matrix it does not name, or
   // whose column count differs, is palettized plainly and counted in unweighted_matrices().
   // REQUIRES: `importance` outlives the emitter.
@@ -118,6 +119,11 @@ class WeightEmitter {
                            int64_t elem_begin, int64_t elem_end, std::vector<int64_t> shape);
   // Columns [first, second) of every row (MatrixColumns).
   using ColumnRange = std::pair<int64_t, int64_t>;
+  // The calibration statistics of the whole MLP matrix an unnamed slice comes from (rows of gate
+  // / up: all its columns; columns of down: that range, in *storage); null when none apply.
+  const std::vector<float>* WholeMatrixColumns(model::TensorRole role, int64_t layer,
+                                               const ColumnRange* columns,
+                                               std::vector<float>* storage) const;
   Result<mil::Tensor> Fp16Columns(const std::string& name, model::TensorRole role, int64_t layer,
                                   ColumnRange columns, std::vector<int64_t> shape);
   // `columns` set: rows [row_begin, row_end) are all rows and the data is that column range.
