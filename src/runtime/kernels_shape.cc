@@ -75,14 +75,35 @@ void SliceWalk(const SliceSpec& s, const Shape& shape, int64_t* base, std::vecto
   }
 }
 
+// dst element d + i = src element s + i * step for i < count (elements of type T).
+template <typename T>
+void CopyStrided(const uint8_t* src, int64_t s, int64_t step, int64_t count, uint8_t* dst,
+                 int64_t d) {
+  for (int64_t i = 0; i < count; ++i) {
+    T v;
+    std::memcpy(&v, src + (s + i * step) * static_cast<int64_t>(sizeof(T)), sizeof(T));
+    std::memcpy(dst + (d + i) * static_cast<int64_t>(sizeof(T)), &v, sizeof(T));
+  }
+}
+
 Tensor GatherStrided(const Tensor& x, const std::vector<int64_t>& counts, int64_t base,
                      const std::vector<int64_t>& steps, Shape out_shape) {
   Tensor out = Tensor::Zeros(x.dtype(), std::move(out_shape));
   const size_t es = ElementSize(x.dtype());
   const uint8_t* src = x.bytes();
   uint8_t* dst = out.mutable_bytes();
-  ForEachRun(counts, base, steps, [&](int64_t d, int64_t s, int64_t run) {
-    std::memcpy(dst + d * es, src + s * es, static_cast<size_t>(run) * es);
+  ForEachRow(counts, base, steps, [&](int64_t d, int64_t s, int64_t count, int64_t step) {
+    if (step == 1) {
+      std::memcpy(dst + d * es, src + s * es, static_cast<size_t>(count) * es);
+    } else if (es == 2) {  // fp16 rows of a transpose: typed loads, not a memcpy per element
+      CopyStrided<uint16_t>(src, s, step, count, dst, d);
+    } else if (es == 4) {
+      CopyStrided<uint32_t>(src, s, step, count, dst, d);
+    } else {
+      for (int64_t i = 0; i < count; ++i) {
+        std::memcpy(dst + (d + i) * es, src + (s + i * step) * es, es);
+      }
+    }
   });
   return out;
 }

@@ -75,6 +75,34 @@ TEST(ShapeKernels, SliceUpdateWritesTheSlice) {
   EXPECT_FALSE(bad.ok());
 }
 
+// Transposes move the innermost axis (a step other than 1) for every element size: fp16 and
+// 4-byte elements by typed loads, 1-byte ones element by element.
+TEST(ShapeKernels, TransposeEveryElementSize) {
+  // Element i of x [2, 3, 4] is i (bool: i % 3 == 0, a pattern a wrong walk would not keep).
+  const std::pair<DType, int> types[] = {{DType::kFloat16, kFp16},
+                                         {DType::kFloat32, kFp32},
+                                         {DType::kInt32, kInt32},
+                                         {DType::kBool, kBool}};
+  for (const auto& [dt, declared] : types) {
+    auto value = [&](int64_t i) { return dt == DType::kBool ? int64_t{i % 3 == 0} : i; };
+    std::vector<int64_t> v(24);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = value(static_cast<int64_t>(i));
+    Tensor y = Tensor::FromInts(dt, {2, 3, 4}, v);
+    auto r = RunOp("transpose", {{"x", y}}, {{"perm", Int32s({0, 2, 1})}},
+                   {{"o", declared, {2, 4, 3}}});
+    ASSERT_TRUE(r.ok()) << DTypeName(dt) << ": " << r.status().ToString();
+    std::vector<int64_t> got = r->at("o").ToInts();
+    for (int64_t a = 0; a < 2; ++a) {
+      for (int64_t b = 0; b < 4; ++b) {
+        for (int64_t c = 0; c < 3; ++c) {
+          ASSERT_EQ(got[static_cast<size_t>((a * 4 + b) * 3 + c)], value((a * 3 + c) * 4 + b))
+              << DTypeName(dt) << " at " << a << "," << b << "," << c;
+        }
+      }
+    }
+  }
+}
+
 TEST(ShapeKernels, TransposeReshapeExpandSqueeze) {
   Tensor x = Iota({2, 3});
   EXPECT_THAT(Run1("transpose", {{"x", x}}, {{"perm", Int32s({1, 0})}}, {"o", kFp32, {3, 2}}),

@@ -41,4 +41,30 @@ void ForEachRun(const std::vector<int64_t>& counts, int64_t base, const std::vec
   }
 }
 
+// As ForEachRun, one call per innermost row: fn(dense_offset, strided_offset, count, step) for
+// the row's `count` elements at strided_offset + i * step (dense ones consecutive).
+template <typename Fn>
+void ForEachRow(const std::vector<int64_t>& counts, int64_t base, const std::vector<int64_t>& steps,
+                Fn fn) {
+  const size_t r = counts.size();
+  int64_t total = 1;
+  for (int64_t c : counts) total *= c;
+  if (total == 0) return;
+  if (r == 0) {
+    fn(int64_t{0}, base, int64_t{1}, int64_t{1});
+    return;
+  }
+  const int64_t inner = counts[r - 1];
+  std::vector<int64_t> coord(r, 0);
+  for (int64_t dense = 0; dense < total; dense += inner) {
+    int64_t off = base;
+    for (size_t k = 0; k + 1 < r; ++k) off += coord[k] * steps[k];
+    fn(dense, off, inner, steps[r - 1]);
+    for (int64_t k = static_cast<int64_t>(r) - 2; k >= 0; --k) {
+      if (++coord[static_cast<size_t>(k)] < counts[static_cast<size_t>(k)]) break;
+      coord[static_cast<size_t>(k)] = 0;
+    }
+  }
+}
+
 }  // namespace anec::runtime
