@@ -83,8 +83,10 @@ TEST(ShapeKernels, TransposeEveryElementSize) {
                                          {DType::kFloat32, kFp32},
                                          {DType::kInt32, kInt32},
                                          {DType::kBool, kBool}};
-  for (const auto& [dt, declared] : types) {
-    auto value = [&](int64_t i) { return dt == DType::kBool ? int64_t{i % 3 == 0} : i; };
+  for (const auto& type : types) {
+    const DType dt = type.first;
+    const int declared = type.second;
+    auto value = [dt](int64_t i) { return dt == DType::kBool ? int64_t{i % 3 == 0} : i; };
     std::vector<int64_t> v(24);
     for (size_t i = 0; i < v.size(); ++i) v[i] = value(static_cast<int64_t>(i));
     Tensor y = Tensor::FromInts(dt, {2, 3, 4}, v);
