@@ -175,6 +175,36 @@ int BenchGemv(ThreadPool* pool) {
                  2.0 * 512 * static_cast<double>(n) / t512 / 1e9);
     }
   }
+  // The packed GEMM's crossover: SmolLM2's 576-wide projections, the 4-row dot tiles
+  // (ForceDotTileGemm) against GemmXWt's choice, GFLOP/s.
+  const Shape2 small[] = {{"gate/up 1536x576", 1536, 576}, {"down 576x1536", 576, 1536},
+                          {"q/o 576x576", 576, 576}, {"k/v 192x576", 192, 576}};
+  const int rows_list[] = {8, 12, 16, 32, 64, 512};
+  fmt::print("\nfp16, GFLOP/s: dot tiles / GemmXWt (packed from kPackedGemmMinRows = 32 rows on AVX-512)\n");
+  fmt::print("| weight            |");
+  for (int r : rows_list) fmt::print(" rows={:<3}       |", r);
+  fmt::print("\n|-------------------|");
+  for (size_t i = 0; i < std::size(rows_list); ++i) fmt::print("----------------:|");
+  fmt::print("\n");
+  for (const Shape2& s : small) {
+    const int64_t n = s.rows * s.cols;
+    std::vector<float> vals(static_cast<size_t>(n));
+    for (auto& v : vals) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
+    Tensor fp16 = Tensor::FromFloats(DType::kFloat16, {s.rows, s.cols}, vals);
+    auto wm = WeightMatrix::Create(fp16, s.rows, s.cols);
+    if (!wm.ok()) return 1;
+    fmt::print("| {:17} |", s.name);
+    for (int r : rows_list) {
+      const int reps = static_cast<int>(std::max<int64_t>(3, 400000000 / (2 * r * n)));
+      ForceDotTileGemm(true);
+      const double tiles = TimeGemm(*wm, r, pool, reps);
+      ForceDotTileGemm(false);
+      const double chosen = TimeGemm(*wm, r, pool, reps);
+      const double flop = 2.0 * r * static_cast<double>(n);
+      fmt::print(" {:6.1f} / {:6.1f} |", flop / tiles / 1e9, flop / chosen / 1e9);
+    }
+    fmt::print("\n");
+  }
   return 0;
 }
 

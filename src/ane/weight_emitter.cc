@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "model/architecture.h"
 #include "ane/ggml_blocks.h"
 #include "ane/half.h"
 #include "ane/int4_blocks.h"
@@ -230,12 +231,13 @@ static Result<mil::DType> IndexDType(int bits) {
 const std::vector<float>* WeightEmitter::WholeMatrixColumns(model::TensorRole role, int64_t layer,
                                                             const ColumnRange* columns,
                                                             std::vector<float>* storage) const {
-  const char* proj = role == model::TensorRole::kGateProj   ? "gate_proj"
-                     : role == model::TensorRole::kUpProj   ? "up_proj"
-                     : role == model::TensorRole::kDownProj ? "down_proj"
-                                                            : nullptr;
-  if (proj == nullptr) return nullptr;
-  const std::vector<float>* whole = importance_->Find(LayerWeightName(layer, proj));
+  if (role != model::TensorRole::kGateProj && role != model::TensorRole::kUpProj &&
+      role != model::TensorRole::kDownProj) {
+    return nullptr;
+  }
+  // FeedForward names the whole matrices by their roles' names (layers_L_gate_proj, ...).
+  const std::vector<float>* whole =
+      importance_->Find(LayerWeightName(layer, model::TensorRoleName(role)));
   if (whole == nullptr || columns == nullptr) return whole;
   const auto [first, last] = *columns;
   if (first < 0 || last > static_cast<int64_t>(whole->size()) || first >= last) return nullptr;

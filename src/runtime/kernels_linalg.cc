@@ -133,7 +133,7 @@ Status MatMul(OpContext& ctx) {
   std::vector<float> xr = rows_of(xf, x_mats, m, k, tx);
   std::vector<float> out(static_cast<size_t>(nb * m * n));
   std::function<void(int64_t, int64_t)> work;
-  if (ty && m >= 12 && PackedGemmAvailable()) {
+  if (ty && m >= kPackedGemmMinRows && PackedGemmAvailable()) {
     // Several query rows against y stored [n, k] (q k^T in prefill): the packed GEMM per batch
     // entry, its panels of y rows in parallel (packed_gemm.h).
     for (int64_t b = 0; b < nb; ++b) {

@@ -275,15 +275,12 @@ Status ReduceKernel(OpContext& ctx) {
   std::vector<int64_t> ks = Strides(kept_shape);
   std::vector<int64_t> coord(static_cast<size_t>(rank), 0);
   std::vector<float> v = x.ToFloats();
-  auto combine = [&](double f, int64_t o, int64_t along) {
+  auto combine = [&](float f, int64_t o, int64_t along) {
     double& a = acc[static_cast<size_t>(o)];
     switch (kOp) {
-      case Red::kSum: case Red::kMean: a += f; break;
-      case Red::kProd: a *= f; break;
-      case Red::kMax: a = std::max(a, f); break;
-      case Red::kMin: a = std::min(a, f); break;
       case Red::kArgMax: if (f > a) { a = f; arg[static_cast<size_t>(o)] = along; } break;
       case Red::kArgMin: if (f < a) { a = f; arg[static_cast<size_t>(o)] = along; } break;
+      default: a = Reduce<kOp>(a, f); break;
     }
   };
   // Reduced axes trailing (axes of size 1 aside), as for softmax and norms: output o reduces

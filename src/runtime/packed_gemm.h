@@ -25,12 +25,17 @@ namespace anec::runtime {
 
 inline constexpr int64_t kPanelRows = 32;
 
+// Below this many activation rows the packing (a decode and a transpose per weight) costs more
+// than the tiles save: `runtime_bench --gemv` on SmolLM2's 576-wide projections has the 4-row
+// dot tiles ahead or level at 12 and 16 rows, the packed tiles ahead from 32 (k/v level).
+inline constexpr int64_t kPackedGemmMinRows = 32;
+
 // Writes weight row j (k floats) to out. Called from several threads at once.
 using DecodeRowFn = std::function<void(int64_t j, float* out)>;
 
-// True when this CPU runs the kernel (AVX-512; RowKernelsUseAvx512()). On AVX2 a packed
-// kernel with the same panels measured no faster than GemmXWt's 4-row dot products (80-115
-// GFLOP/s both), so there is none.
+// True when this CPU runs the kernel (AVX-512; RowKernelsUseAvx512()). A trial AVX2 kernel with
+// the same panels ran no faster than GemmXWt's 4-row dot products in an uncommitted harness,
+// so there is none.
 bool PackedGemmAvailable();
 
 // Where element (i, j) of a matrix is: data[i * row_stride + j * col_stride].

@@ -1,6 +1,7 @@
 #include "runtime/weight_matrix.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -61,9 +62,12 @@ void PrefetchBytes(const void* p, int64_t bytes) {
   for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b);
 }
 
-// Packing costs a decode and a transpose per weight; from about 12 rows on (one register tile)
-// the packed kernel's ~2x rate pays for it (docs/PERFORMANCE.md, "Packed GEMM").
-bool UsePacked(int64_t m) { return m >= 12 && PackedGemmAvailable(); }
+std::atomic<bool> g_force_dot_tiles{false};
+
+bool UsePacked(int64_t m) {
+  return m >= kPackedGemmMinRows && PackedGemmAvailable() &&
+         !g_force_dot_tiles.load(std::memory_order_relaxed);
+}
 
 DecodeRowFn RowsOf(const WeightMatrix& w) {
   return [&w](int64_t j, float* row) { w.DecodeRow(j, row); };
@@ -72,6 +76,8 @@ DecodeRowFn RowsOf(const WeightMatrix& w) {
 }  // namespace
 
 float Dot(const float* a, const float* b, int64_t n) { return DotF32(a, b, n); }
+
+void ForceDotTileGemm(bool force) { g_force_dot_tiles.store(force, std::memory_order_relaxed); }
 
 Result<WeightMatrix> WeightMatrix::Create(const Tensor& w, int64_t rows, int64_t cols) {
   if (rows * cols != w.size()) {

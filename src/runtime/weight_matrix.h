@@ -42,6 +42,11 @@ float Dot(const float* a, const float* b, int64_t n);
 void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* out,
              ThreadPool* pool);
 
+// For benchmarks: with `force`, GemmXWt and GemmXWtChannelsFirst never pack (the 4-row dot
+// tiles at every row count), so one run can time both paths (runtime_bench --gemv).
+// Process-wide.
+void ForceDotTileGemm(bool force);
+
 // As GemmXWt with x and out channels-first (a 1x1 conv's [C, positions]): x is [W.cols(), m],
 // out [W.rows(), m]. The packed GEMM reads and writes these layouts in place; otherwise x and
 // the result are transposed around GemmXWt.
