@@ -133,6 +133,13 @@ double TimeGemm(const WeightMatrix& w, int m, ThreadPool* pool, int reps) {
   return Since(t0) / reps;
 }
 
+// fp16 [rows, cols] of values in [-0.1, 0.1).
+Tensor RandomFp16(int64_t rows, int64_t cols, std::mt19937* rng) {
+  std::vector<float> vals(static_cast<size_t>(rows * cols));
+  for (auto& v : vals) v = static_cast<float>(static_cast<int>((*rng)() % 200) - 100) * 1e-3f;
+  return Tensor::FromFloats(DType::kFloat16, {rows, cols}, vals);
+}
+
 int BenchGemv(ThreadPool* pool) {
   // Llama-3.2-1B projections: q/o [2048,2048], k/v [512,2048], gate/up [8192,2048],
   // down [2048,8192]; per layer 2*2048*2048 + 2*512*2048 + 3*8192*2048 weights.
@@ -145,9 +152,7 @@ int BenchGemv(ThreadPool* pool) {
   fmt::print("|-------------------|--------|----------:|--------------:|-----------:|--------:|------------:|--------:|\n");
   for (const Shape2& s : shapes) {
     const int64_t n = s.rows * s.cols;
-    std::vector<float> vals(static_cast<size_t>(n));
-    for (auto& v : vals) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
-    Tensor fp16 = Tensor::FromFloats(DType::kFloat16, {s.rows, s.cols}, vals);
+    Tensor fp16 = RandomFp16(s.rows, s.cols, &rng);
     std::vector<std::pair<std::string, Tensor>> formats = {{"fp16", fp16}};
     for (int bits : {4, 6}) {
       std::vector<uint8_t> idx(static_cast<size_t>(n));
@@ -188,9 +193,7 @@ int BenchGemv(ThreadPool* pool) {
   fmt::print("\n");
   for (const Shape2& s : small) {
     const int64_t n = s.rows * s.cols;
-    std::vector<float> vals(static_cast<size_t>(n));
-    for (auto& v : vals) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
-    Tensor fp16 = Tensor::FromFloats(DType::kFloat16, {s.rows, s.cols}, vals);
+    Tensor fp16 = RandomFp16(s.rows, s.cols, &rng);
     auto wm = WeightMatrix::Create(fp16, s.rows, s.cols);
     if (!wm.ok()) return 1;
     fmt::print("| {:17} |", s.name);
