@@ -142,10 +142,13 @@ Tensor RandomFp16(int64_t rows, int64_t cols, std::mt19937* rng) {
 
 int BenchGemv(ThreadPool* pool) {
   // Llama-3.2-1B projections: q/o [2048,2048], k/v [512,2048], gate/up [8192,2048],
-  // down [2048,8192]; per layer 2*2048*2048 + 2*512*2048 + 3*8192*2048 weights.
+  // down [2048,8192]; per layer 2*2048*2048 + 2*512*2048 + 3*8192*2048 weights. Then
+  // SmolLM2-135M's, whose 576-column rows make the per-row and per-call costs show.
   struct Shape2 { const char* name; int64_t rows, cols; };
   const Shape2 shapes[] = {{"gate/up 8192x2048", 8192, 2048}, {"down 2048x8192", 2048, 8192},
-                           {"q/o 2048x2048", 2048, 2048}};
+                           {"q/o 2048x2048", 2048, 2048},     {"gate/up 1536x576", 1536, 576},
+                           {"down 576x1536", 576, 1536},      {"q/o 576x576", 576, 576},
+                           {"k/v 192x576", 192, 576},         {"head 49152x576", 49152, 576}};
   std::mt19937 rng(1);
   fmt::print("threads {}\n", pool->num_threads());
   fmt::print("| weight            | format | rows=1 ms | GB/s (stored) | rows=64 ms | GFLOP/s | rows=512 ms | GFLOP/s |\n");
@@ -158,7 +161,7 @@ int BenchGemv(ThreadPool* pool) {
       std::vector<uint8_t> idx(static_cast<size_t>(n));
       for (auto& i : idx) i = static_cast<uint8_t>(rng() % (1u << bits));
       auto packed = std::make_shared<std::vector<uint8_t>>(coreml::PackBits(idx, bits));
-      int64_t groups = s.rows / 16;
+      int64_t groups = s.rows / 8;  // group 8, the converter's default
       std::vector<float> lut(static_cast<size_t>(groups << bits));
       for (auto& v : lut) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
       auto w = LutWeight::Create(*packed, packed, bits, {s.rows, s.cols},
@@ -171,7 +174,8 @@ int BenchGemv(ThreadPool* pool) {
       auto wm = WeightMatrix::Create(t, s.rows, s.cols);
       if (!wm.ok()) return 1;
       double stored = t.is_lut() ? static_cast<double>(t.lut()->compressed_bytes()) : static_cast<double>(t.nbytes());
-      double t1 = TimeGemm(*wm, 1, pool, 10);
+      // About 40 M weights read per timing, so small matrices are timed over many calls.
+      double t1 = TimeGemm(*wm, 1, pool, static_cast<int>(std::max<int64_t>(10, 40000000 / n)));
       double t64 = TimeGemm(*wm, 64, pool, 2);
       double t512 = TimeGemm(*wm, 512, pool, 1);
       fmt::print("| {:17} | {:6} | {:9.3f} | {:13.2f} | {:10.2f} | {:7.2f} | {:11.2f} | {:7.2f} |\n",

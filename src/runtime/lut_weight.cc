@@ -1,5 +1,6 @@
 #include "runtime/lut_weight.h"
 
+#include <bit>
 #include <cstring>
 
 #include "runtime/half.h"
@@ -172,7 +173,7 @@ float LutWeight::DotRow(int64_t row, const float* x) const {
   return dot(x, q, table, cols_);
 }
 
-void LutWeight::PrefetchRow(int64_t row) const {
+inline __attribute__((always_inline)) void LutWeight::PrefetchRow(int64_t row) const {
   const int64_t bytes = packed_row_bytes();
   if (row < 0 || static_cast<size_t>((row + 1) * bytes) > packed_.size()) return;
   const uint8_t* q = packed_.data() + row * bytes;
@@ -187,6 +188,28 @@ void LutWeight::PrefetchRow(int64_t row) const {
                          : reinterpret_cast<const char*>(table_f32_.data() + first);
     const int64_t table_bytes = entries * (half ? 2 : 4);
     for (int64_t b = 0; b < table_bytes; b += 64) __builtin_prefetch(t + b);
+  }
+}
+
+void LutWeight::DotRows(int64_t begin, int64_t end, const float* x, int64_t ahead,
+                        const float* bias, float* out) const {
+  if (!split_tables_.empty() && block_table_.empty() && palette_ > 0 &&
+      (palette_ & (palette_ - 1)) == 0) {
+    LutRows w;
+    w.q = packed_.data();
+    w.row_bytes = packed_row_bytes();
+    w.split = split_tables_.data();
+    w.tables = table_f32_.data();
+    w.row_table = row_table_.data();
+    w.palette_shift = std::countr_zero(static_cast<uint64_t>(palette_));
+    w.cols = cols_;
+    w.bits = bits_;
+    DotLutSplitRows(w, x, begin, end, ahead, bias, out);
+    return;
+  }
+  for (int64_t j = begin; j < end; ++j) {
+    if (j + ahead < end) PrefetchRow(j + ahead);
+    out[j] = DotRow(j, x) + (bias != nullptr ? bias[j] : 0.0f);
   }
 }
 

@@ -78,6 +78,19 @@ TEST_P(LutWeightTest, DecodeRowAndDenseMatchReference) {
   GemmXWt(x.data(), 1, *wm_lut, nullptr, a1.data(), &pool);
   GemmXWt(x.data(), 1, *wm_dense, nullptr, b1.data(), nullptr);
   EXPECT_EQ(a1, b1);
+  if ((*w)->FastDot()) {
+    // DotRows over an inner range, with a bias: each row DotRow's bits plus its bias, rows
+    // outside the range untouched.
+    std::vector<float> bias(static_cast<size_t>(rows)), got(static_cast<size_t>(rows), -99.0f);
+    for (auto& v : bias) v = static_cast<float>(static_cast<int>(rng() % 9) - 4) / 4.0f;
+    const int64_t begin = rows > 2 ? 1 : 0, end = rows > 2 ? rows - 1 : rows;
+    (*w)->DotRows(begin, end, x.data(), 2, bias.data(), got.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      const float want_r =
+          r >= begin && r < end ? (*w)->DotRow(r, x.data()) + bias[static_cast<size_t>(r)] : -99.0f;
+      EXPECT_EQ(got[static_cast<size_t>(r)], want_r) << "row " << r;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -13,7 +13,7 @@ const std::vector<Arg>* OpContext::Find(std::string_view param) const {
   return nullptr;
 }
 
-Result<Tensor> OpContext::Single(std::string_view param) const {
+Result<const Tensor*> OpContext::Bound(std::string_view param) const {
   const std::vector<Arg>* args = Find(param);
   if (args == nullptr) return InvalidArgument("required input '{}' is not bound", param);
   if (args->size() != 1) {
@@ -23,6 +23,17 @@ Result<Tensor> OpContext::Single(std::string_view param) const {
   const Arg& a = (*args)[0];
   const Tensor& t = a.slot >= 0 ? (*env_)[static_cast<size_t>(a.slot)] : a.constant;
   if (!t.defined()) return Internal("input '{}' has no value at run time", param);
+  return &t;
+}
+
+Result<Tensor> OpContext::Single(std::string_view param) const {
+  ANEC_ASSIGN_OR_RETURN(const Tensor* t, Bound(param));
+  return *t;
+}
+
+Result<const Tensor*> OpContext::Param(std::string_view param) const {
+  ANEC_ASSIGN_OR_RETURN(const Tensor* t, Bound(param));
+  if (t->is_lut()) return InvalidArgument("input '{}' must be a dense value, not a LUT", param);
   return t;
 }
 
@@ -79,7 +90,8 @@ Result<std::string> OpContext::StateName(std::string_view param) const {
 }
 
 Result<int64_t> OpContext::Int(std::string_view param) const {
-  ANEC_ASSIGN_OR_RETURN(Tensor t, Input(param));
+  ANEC_ASSIGN_OR_RETURN(const Tensor* p, Param(param));
+  const Tensor& t = *p;
   if (t.size() != 1 || t.dtype() == DType::kString) {
     return InvalidArgument("input '{}' must be an integer scalar, found {}", param, t.TypeString());
   }
@@ -90,7 +102,8 @@ Result<int64_t> OpContext::IntOr(std::string_view param, int64_t def) const {
 }
 
 Result<float> OpContext::Float(std::string_view param) const {
-  ANEC_ASSIGN_OR_RETURN(Tensor t, Input(param));
+  ANEC_ASSIGN_OR_RETURN(const Tensor* p, Param(param));
+  const Tensor& t = *p;
   if (t.size() != 1 || t.dtype() == DType::kString) {
     return InvalidArgument("input '{}' must be a numeric scalar, found {}", param, t.TypeString());
   }
@@ -102,7 +115,8 @@ Result<float> OpContext::FloatOr(std::string_view param, float def) const {
 
 Result<bool> OpContext::BoolOr(std::string_view param, bool def) const {
   if (!Has(param)) return def;
-  ANEC_ASSIGN_OR_RETURN(Tensor t, Input(param));
+  ANEC_ASSIGN_OR_RETURN(const Tensor* p, Param(param));
+  const Tensor& t = *p;
   if (t.size() != 1 || t.dtype() == DType::kString) {
     return InvalidArgument("input '{}' must be a bool scalar, found {}", param, t.TypeString());
   }
@@ -110,7 +124,8 @@ Result<bool> OpContext::BoolOr(std::string_view param, bool def) const {
 }
 
 Result<std::vector<int64_t>> OpContext::Ints(std::string_view param) const {
-  ANEC_ASSIGN_OR_RETURN(Tensor t, Input(param));
+  ANEC_ASSIGN_OR_RETURN(const Tensor* p, Param(param));
+  const Tensor& t = *p;
   if (t.rank() > 1 || t.dtype() == DType::kString || IsFloat(t.dtype())) {
     return InvalidArgument("input '{}' must be an integer vector, found {}", param,
                            t.TypeString());
@@ -126,7 +141,8 @@ Result<std::optional<std::vector<int64_t>>> OpContext::OptionalInts(std::string_
 
 Result<std::vector<bool>> OpContext::BoolsOr(std::string_view param, size_t n, bool def) const {
   if (!Has(param)) return std::vector<bool>(n, def);
-  ANEC_ASSIGN_OR_RETURN(Tensor t, Input(param));
+  ANEC_ASSIGN_OR_RETURN(const Tensor* p, Param(param));
+  const Tensor& t = *p;
   if (static_cast<size_t>(t.size()) != n || t.dtype() == DType::kString) {
     return InvalidArgument("input '{}' must hold {} bools, found {}", param, n, t.TypeString());
   }
@@ -137,7 +153,8 @@ Result<std::vector<bool>> OpContext::BoolsOr(std::string_view param, size_t n, b
 
 Result<std::string> OpContext::StringOr(std::string_view param, std::string def) const {
   if (!Has(param)) return def;
-  ANEC_ASSIGN_OR_RETURN(Tensor t, Input(param));
+  ANEC_ASSIGN_OR_RETURN(const Tensor* p, Param(param));
+  const Tensor& t = *p;
   if (t.dtype() != DType::kString || t.size() != 1) {
     return InvalidArgument("input '{}' must be a string scalar, found {}", param, t.TypeString());
   }

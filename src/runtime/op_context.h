@@ -61,7 +61,13 @@ class OpContext {
 
  private:
   const std::vector<Arg>* Find(std::string_view param) const;
+  // The value bound to a single-binding input, in place.
+  Result<const Tensor*> Bound(std::string_view param) const;
   Result<Tensor> Single(std::string_view param) const;
+  // The bound value of a parameter read by the typed readers (Int, Ints, ...), without copying
+  // the tensor: a copy touches its shape and reference count, cache lines that decode has
+  // evicted by the next token (docs/RUNTIME.md, "Per-op costs").
+  Result<const Tensor*> Param(std::string_view param) const;
 
   const CompiledFunction& fn_;
   const CompiledOp& op_;

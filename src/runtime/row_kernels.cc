@@ -378,8 +378,8 @@ constexpr ByteLookupControl kByteLookup4 = MakeByteLookupControl(4);
 constexpr ByteLookupControl kByteLookup6 = MakeByteLookupControl(6);
 
 template <int kBits>
-ANEC_AVX512VBMI float DotLutVbmi(const float* x, const uint8_t* q, const uint8_t* split,
-                                 int64_t cols, int64_t* done) {
+ANEC_AVX512VBMI inline __attribute__((always_inline)) float DotLutVbmiBody(
+    const float* x, const uint8_t* q, const uint8_t* split, int64_t cols, int64_t* done) {
   constexpr const ByteLookupControl& ctl = kBits == 4 ? kByteLookup4 : kByteLookup6;
   const __m512i gather = _mm512_load_si512(ctl.gather), shift = _mm512_load_si512(ctl.shift);
   const __m512i lo_table = _mm512_loadu_si512(split), hi_table = _mm512_loadu_si512(split + 64);
@@ -407,6 +407,38 @@ ANEC_AVX512VBMI float DotLutVbmi(const float* x, const uint8_t* q, const uint8_t
   }
   *done = c;
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+// DotLutVbmi over rows [begin, end) in one call: the per-row calls, dispatch and prefetch
+// bookkeeping cost a third of the kernel's time on 576-column rows (runtime_bench --gemv,
+// SmolLM2's shapes, docs/RUNTIME.md "Per-op costs"). Rows whose columns are not a multiple of
+// 64 finish their tail through DotLut4 / DotLut6, as DotLutSplit does.
+template <int kBits>
+ANEC_AVX512VBMI void DotLutVbmiRows(const LutRows& w, const float* x, int64_t begin, int64_t end,
+                                    int64_t ahead, const float* bias, float* out) {
+  const int64_t cols = w.cols;
+  for (int64_t r = begin; r < end; ++r) {
+    if (r + ahead < end) {
+      const uint8_t* next = w.q + (r + ahead) * w.row_bytes;
+      for (int64_t b = 0; b < w.row_bytes; b += 64) __builtin_prefetch(next + b);
+    }
+    const uint8_t* q = w.q + r * w.row_bytes;
+    const int64_t table = w.row_table[r];
+    int64_t done = 0;
+    float s = DotLutVbmiBody<kBits>(x, q, w.split + (table >> w.palette_shift) * 128, cols, &done);
+    if (done < cols) {
+      const uint8_t* rest = q + done / 8 * kBits;
+      s += kBits == 4 ? DotLut4(x + done, rest, w.tables + table, cols - done)
+                      : DotLut6(x + done, rest, w.tables + table, cols - done);
+    }
+    out[r] = s + (bias != nullptr ? bias[r] : 0.0f);
+  }
+}
+
+template <int kBits>
+ANEC_AVX512VBMI float DotLutVbmi(const float* x, const uint8_t* q, const uint8_t* split,
+                                 int64_t cols, int64_t* done) {
+  return DotLutVbmiBody<kBits>(x, q, split, cols, done);
 }
 
 bool DetectVbmi() {
@@ -451,6 +483,30 @@ float DotLutSplit(const float* x, const uint8_t* q, const uint8_t* split, const 
   const uint8_t* rest = q + done / 8 * bits;
   return s + (bits == 4 ? DotLut4(x + done, rest, table, cols - done)
                         : DotLut6(x + done, rest, table, cols - done));
+}
+
+void DotLutSplitRows(const LutRows& w, const float* x, int64_t begin, int64_t end, int64_t ahead,
+                     const float* bias, float* out) {
+#if defined(__x86_64__)
+  if (ByteLookupAvailable()) {
+    if (w.bits == 4) {
+      DotLutVbmiRows<4>(w, x, begin, end, ahead, bias, out);
+    } else {
+      DotLutVbmiRows<6>(w, x, begin, end, ahead, bias, out);
+    }
+    return;
+  }
+#endif
+  for (int64_t r = begin; r < end; ++r) {
+    if (r + ahead < end) {
+      const uint8_t* next = w.q + (r + ahead) * w.row_bytes;
+      for (int64_t b = 0; b < w.row_bytes; b += 64) __builtin_prefetch(next + b);
+    }
+    const int64_t table = w.row_table[r];
+    out[r] = DotLutSplit(x, w.q + r * w.row_bytes, w.split + (table >> w.palette_shift) * 128,
+                         w.tables + table, w.cols, w.bits) +
+             (bias != nullptr ? bias[r] : 0.0f);
+  }
 }
 
 float DotLut4(const float* x, const uint8_t* q, const float* table, int64_t cols) {

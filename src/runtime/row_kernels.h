@@ -44,6 +44,26 @@ bool HasLutByteLookup();
 float DotLutSplit(const float* x, const uint8_t* q, const uint8_t* split, const float* table,
                   int64_t cols, int bits);
 
+// A LUT matrix as DotLutSplitRows reads it: row r's `bits`-bit indices start at q + r *
+// row_bytes; its table is tables + row_table[r] (fp32) and split + (row_table[r] >>
+// palette_shift) * 128 (SplitHalfTable of the same entries; tables of 2^palette_shift entries,
+// a shift because a division per row cost as much as a tenth of a 576-column row).
+struct LutRows {
+  const uint8_t* q = nullptr;
+  int64_t row_bytes = 0;
+  const uint8_t* split = nullptr;
+  const float* tables = nullptr;
+  const int64_t* row_table = nullptr;
+  int palette_shift = 0;
+  int64_t cols = 0;
+  int bits = 0;
+};
+// out[r] = DotLutSplit of row r with x, plus bias[r] when bias is not null, for r in [begin,
+// end), each row's indices prefetched `ahead` rows before it is read (the one-token GEMV).
+// Same bits as DotLutSplit row by row. REQUIRES: as DotLutSplit for every row.
+void DotLutSplitRows(const LutRows& w, const float* x, int64_t begin, int64_t end, int64_t ahead,
+                     const float* bias, float* out);
+
 // sum_c x[c] * table_b[index c] over a row whose table changes every `block` columns, table_b
 // starting at tables + block_tables[c / block] (carried GGUF blocks: Q4_1 / Q4_K at 4 bits per
 // 32 columns, Q2_K / Q3_K at 2 / 3 bits per 16). Decoded in registers on AVX-512; elsewhere

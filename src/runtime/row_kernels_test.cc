@@ -218,6 +218,68 @@ TEST_P(RowKernelsTest, ByteLookupDotEqualsTableLookup) {
   }
 }
 
+TEST_P(RowKernelsTest, SplitRowsEqualRowByRowDots) {
+  // DotLutSplitRows over a range: each row through its own table (three tables of 64 entries,
+  // rows sharing them in runs as groups of rows do), plus its bias, with the bits DotLutSplit
+  // gives that row alone, whatever the prefetch distance and range.
+  std::mt19937 rng(17);
+  for (int bits : {4, 6}) {
+    const int entries = 1 << bits;
+    const int kTables = 3;
+    std::vector<float> tables(static_cast<size_t>(kTables * entries));
+    std::vector<uint8_t> split(static_cast<size_t>(kTables * 128));
+    for (int t = 0; t < kTables; ++t) {
+      std::vector<Half> h(static_cast<size_t>(entries));
+      for (int e = 0; e < entries; ++e) {
+        const float v = static_cast<float>(static_cast<int>(rng() % 2048) - 1024) / 64.0f;
+        tables[static_cast<size_t>(t * entries + e)] = v;
+        h[static_cast<size_t>(e)] = FloatToHalf(v);
+      }
+      SplitHalfTable(h.data(), entries, split.data() + t * 128);
+    }
+    for (int64_t cols : {64, 68, 576}) {
+      const int64_t rows = 11, row_bytes = cols * bits / 8;
+      std::vector<uint32_t> idx(static_cast<size_t>(rows * cols));
+      for (uint32_t& i : idx) i = rng() % static_cast<uint32_t>(entries);
+      std::vector<uint8_t> packed = Pack(idx, bits);
+      std::vector<int64_t> row_table(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) row_table[static_cast<size_t>(r)] = (r / 4) * entries;
+      std::vector<float> x(static_cast<size_t>(cols)), bias(static_cast<size_t>(rows));
+      for (float& v : x) v = static_cast<float>(static_cast<int>(rng() % 9) - 4);
+      for (float& v : bias) v = static_cast<float>(static_cast<int>(rng() % 9) - 4) / 8.0f;
+      LutRows w;
+      w.q = packed.data();
+      w.row_bytes = row_bytes;
+      w.split = split.data();
+      w.tables = tables.data();
+      w.row_table = row_table.data();
+      w.palette_shift = bits;
+      w.cols = cols;
+      w.bits = bits;
+      for (int64_t ahead : {1, 4, 100}) {
+        const float* const biases[] = {nullptr, bias.data()};
+        for (const float* b : biases) {
+          std::vector<float> out(static_cast<size_t>(rows), -99.0f);
+          DotLutSplitRows(w, x.data(), 2, rows - 1, ahead, b, out.data());
+          for (int64_t r = 0; r < rows; ++r) {
+            if (r < 2 || r >= rows - 1) {
+              EXPECT_EQ(out[static_cast<size_t>(r)], -99.0f) << "row " << r << " outside the range";
+              continue;
+            }
+            const int64_t t = row_table[static_cast<size_t>(r)];
+            const float want =
+                DotLutSplit(x.data(), packed.data() + r * row_bytes,
+                            split.data() + (t >> bits) * 128, tables.data() + t, cols, bits) +
+                (b != nullptr ? b[r] : 0.0f);
+            EXPECT_EQ(out[static_cast<size_t>(r)], want)
+                << bits << " bits, cols " << cols << ", row " << r << ", ahead " << ahead;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(RowKernelsTest, DotTileMatchesDoubleSums) {
   std::mt19937 rng(13);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);

@@ -270,8 +270,14 @@ std::vector<float> Tensor::ToFloats() const {
 }
 
 std::vector<int64_t> Tensor::ToInts() const {
-  std::vector<int64_t> out(static_cast<size_t>(size()));
-  for (int64_t i = 0; i < size(); ++i) out[static_cast<size_t>(i)] = IntAt(i);
+  const int64_t n = size();
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  if (dtype_ == DType::kInt32) {  // shapes, axes, begin / end: the common case, no switch
+    const int32_t* d = data<int32_t>();
+    for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = d[i];
+    return out;
+  }
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = IntAt(i);
   return out;
 }
 

@@ -122,7 +122,10 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
   }
   const bool avx512 = std::string_view(RowKernelPath()) == "avx512";
   auto work = [&](int64_t begin, int64_t end) {
-    std::vector<float> rows(static_cast<size_t>(4 * k));
+    // Decoded weight rows for the paths below that need them (not the one-token ones).
+    std::vector<float> rows(m > 1 || (w.half_rows() == nullptr && w.fast_lut() == nullptr)
+                                ? static_cast<size_t>(4 * k)
+                                : 0);
     int64_t j = begin;
 #if defined(__x86_64__)
     // Several activation rows (prefill): decode 4 weight rows, reuse each x load 4 times.
@@ -161,11 +164,7 @@ void GemmXWt(const float* x, int64_t m, const WeightMatrix& w, const float* bias
     }
     if (m == 1 && w.fast_lut() != nullptr) {
       const LutWeight* lut = w.fast_lut();
-      const int64_t ahead = RowsAhead(lut->packed_row_bytes());
-      for (; j < end; ++j) {
-        if (j + ahead < end) lut->PrefetchRow(j + ahead);
-        out[j] = lut->DotRow(j, x) + (bias ? bias[j] : 0.0f);
-      }
+      lut->DotRows(j, end, x, RowsAhead(lut->packed_row_bytes()), bias, out);
       return;
     }
     for (; j < end; ++j) {
