@@ -15,5 +15,6 @@ void RegisterShapeKernels(KernelTable* table);     // kernels_shape.cc
 void RegisterLinalgKernels(KernelTable* table);    // kernels_linalg.cc
 void RegisterConvKernels(KernelTable* table);      // kernels_conv.cc
 void RegisterStateKernels(KernelTable* table);     // kernels_state.cc
+void RegisterNormKernels(KernelTable* table);      // kernels_norm.cc
 
 }  // namespace anec::runtime

@@ -375,59 +375,6 @@ Status Softmax(OpContext& ctx) {
 // Normalizes over `axes` (a contiguous run, not necessarily the trailing ones: the converter's
 // RMSNorm normalizes axis 1 of the channels-first [1, C, 1, S] layout):
 // (x - mean) / sqrt(var + eps) * gamma + beta.
-Status LayerNorm(OpContext& ctx) {
-  ANEC_ASSIGN_OR_RETURN(Tensor x, ctx.Input("x"));
-  ANEC_ASSIGN_OR_RETURN(std::vector<int64_t> axes, ctx.Ints("axes"));
-  ANEC_ASSIGN_OR_RETURN(Tensor gamma, ctx.OptionalInput("gamma"));
-  ANEC_ASSIGN_OR_RETURN(Tensor beta, ctx.OptionalInput("beta"));
-  ANEC_ASSIGN_OR_RETURN(float eps, ctx.FloatOr("epsilon", 1e-5f));
-  std::vector<int64_t> norm;
-  for (int64_t a : axes) {
-    ANEC_ASSIGN_OR_RETURN(int64_t na, NormalizeAxis(a, x.rank()));
-    norm.push_back(na);
-  }
-  std::sort(norm.begin(), norm.end());
-  // Contiguous axes [first, last]: element (o, k, i) at (o * len + k) * inner + i.
-  for (size_t i = 1; i < norm.size(); ++i) {
-    if (norm[i] != norm[i - 1] + 1) {
-      return Unsupported("layer_norm over axes {} of {}: only contiguous axes are supported",
-                         fmt::join(axes, ","), x.TypeString());
-    }
-  }
-  int64_t len = 1, inner = 1;
-  for (int64_t a : norm) len *= x.dim(a);
-  for (int64_t a = norm.empty() ? x.rank() : norm.back() + 1; a < x.rank(); ++a) inner *= x.dim(a);
-  if (gamma.defined() && gamma.size() != len) {
-    return InvalidArgument("gamma {} must have {} elements", gamma.TypeString(), len);
-  }
-  if (beta.defined() && beta.size() != len) {
-    return InvalidArgument("beta {} must have {} elements", beta.TypeString(), len);
-  }
-  std::vector<float> v = x.ToFloats();
-  std::vector<float> g = gamma.defined() ? gamma.ToFloats() : std::vector<float>();
-  std::vector<float> b = beta.defined() ? beta.ToFloats() : std::vector<float>();
-  int64_t outer = len * inner == 0 ? 0 : x.size() / (len * inner);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t i = 0; i < inner; ++i) {
-      float* p = v.data() + o * len * inner + i;
-      double mean = 0, var = 0;
-      for (int64_t k = 0; k < len; ++k) mean += p[k * inner];
-      mean /= static_cast<double>(len);
-      for (int64_t k = 0; k < len; ++k) var += (p[k * inner] - mean) * (p[k * inner] - mean);
-      var /= static_cast<double>(len);
-      float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-      for (int64_t k = 0; k < len; ++k) {
-        float y = static_cast<float>(p[k * inner] - mean) * inv;
-        if (!g.empty()) y *= g[static_cast<size_t>(k)];
-        if (!b.empty()) y += b[static_cast<size_t>(k)];
-        p[k * inner] = y;
-      }
-    }
-  }
-  ctx.AddOutput(Tensor::FromFloats(x.dtype(), x.shape(), v));
-  return Status::Ok();
-}
-
 }  // namespace
 
 void RegisterMathKernels(KernelTable* t) {
@@ -479,7 +426,6 @@ void RegisterMathKernels(KernelTable* t) {
   (*t)["reduce_argmax"] = ReduceKernel<Red::kArgMax>;
   (*t)["reduce_argmin"] = ReduceKernel<Red::kArgMin>;
   (*t)["softmax"] = Softmax;
-  (*t)["layer_norm"] = LayerNorm;
 }
 
 }  // namespace anec::runtime

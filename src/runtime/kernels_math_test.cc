@@ -1,4 +1,5 @@
 #include <cmath>
+#include <random>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -15,8 +16,8 @@ using ::testing::FloatNear;
 using ::testing::Pointwise;
 
 std::vector<float> Run1(const std::string& type, std::vector<std::pair<std::string, Tensor>> in,
-                        std::vector<Bind> params, Out out) {
-  auto r = RunOp(type, std::move(in), std::move(params), {out});
+                        std::vector<Bind> params, Out out, ThreadPool* pool = nullptr) {
+  auto r = RunOp(type, std::move(in), std::move(params), {out}, pool);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return {};
   const Tensor& t = r->at(out.name);
@@ -167,6 +168,38 @@ TEST(MathKernels, LayerNormMatchesFormula) {
                   {{"axes", Int32s({0})}, {"epsilon", ScalarF(0.0f)}}, {"o", kFp32, {4}});
   float s = std::sqrt(12.5f);
   EXPECT_THAT(rms, Pointwise(FloatNear(1e-6), std::vector<float>{3 / s, 4 / s, -3 / s, -4 / s}));
+}
+
+TEST(MathKernels, LayerNormLongRowsMatchDoubleAndAnyThreadCount) {
+  // 40 rows of 1155 values (8-value partial sums plus a tail of 3), offset by a large mean so
+  // that a wrong mean or a lost tail shows: against a double-precision reference, and the same
+  // bits with the pool as without (rows are independent).
+  const int64_t rows = 40, len = 1155;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(rows * len)), gamma(static_cast<size_t>(len));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 50.0f + normal(rng) * (1.0f + static_cast<float>(i % 7));
+  for (float& g : gamma) g = normal(rng);
+  std::vector<Bind> params = {{"axes", Int32s({-1})}, {"gamma", Fp32({len}, gamma)}, {"epsilon", ScalarF(1e-5f)}};
+  auto plain = Run1("layer_norm", {{"x", F32({rows, len}, x)}}, params, {"o", kFp32, {rows, len}});
+  ThreadPool pool(2);
+  auto pooled = Run1("layer_norm", {{"x", F32({rows, len}, x)}}, params, {"o", kFp32, {rows, len}}, &pool);
+  EXPECT_EQ(plain, pooled);
+  ASSERT_EQ(plain.size(), x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t k = 0; k < len; ++k) mean += x[static_cast<size_t>(r * len + k)];
+    mean /= len;
+    for (int64_t k = 0; k < len; ++k) {
+      const double d = x[static_cast<size_t>(r * len + k)] - mean;
+      var += d * d;
+    }
+    var /= len;
+    for (int64_t k = 0; k < len; ++k) {
+      const double want = (x[static_cast<size_t>(r * len + k)] - mean) / std::sqrt(var + 1e-5) * gamma[static_cast<size_t>(k)];
+      ASSERT_NEAR(plain[static_cast<size_t>(r * len + k)], want, 1e-5 * (1 + std::abs(want))) << r << " " << k;
+    }
+  }
 }
 
 TEST(MathKernels, LayerNormOverAMiddleAxis) {

@@ -51,6 +51,7 @@ KernelFn FindKernel(std::string_view type) {
     RegisterLinalgKernels(t);
     RegisterConvKernels(t);
     RegisterStateKernels(t);
+    RegisterNormKernels(t);
     return t;
   }();
   auto it = table->find(type);
