@@ -52,9 +52,44 @@ ANEC_DOT_ROWS int64_t DotF16RowsAvx512(const float* x, const Half* rows, int64_t
   }
   return j;
 }
+// AxpyF16Rows with the output row in kV registers of 16 lanes.
+template <int kV>
+ANEC_DOT_ROWS void AxpyF16RowsAvx512(const float* a, int64_t count, const Half* rows,
+                                     int64_t row_stride, float* out) {
+  __m512 acc[kV];
+  for (int v = 0; v < kV; ++v) acc[v] = _mm512_loadu_ps(out + 16 * v);
+  for (int64_t r = 0; r < count; ++r) {
+    if (a[r] == 0.0f) continue;
+    const __m512 av = _mm512_set1_ps(a[r]);
+    const Half* row = rows + r * row_stride;
+    for (int v = 0; v < kV; ++v) {
+      const __m512 y =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * v)));
+      acc[v] = _mm512_fmadd_ps(av, y, acc[v]);  // AxpyF16Avx512's operation
+    }
+  }
+  for (int v = 0; v < kV; ++v) _mm512_storeu_ps(out + 16 * v, acc[v]);
+}
 #endif
 
 }  // namespace
+
+void AxpyF16Rows(const float* a, int64_t count, const Half* rows, int64_t row_stride, float* out,
+                 int64_t n) {
+#if defined(__x86_64__)
+  if (RowKernelsUseAvx512() && n % 16 == 0 && n >= 16 && n <= 128) {
+    using Kernel = void (*)(const float*, int64_t, const Half*, int64_t, float*);
+    static constexpr Kernel kByVectors[8] = {
+        AxpyF16RowsAvx512<1>, AxpyF16RowsAvx512<2>, AxpyF16RowsAvx512<3>, AxpyF16RowsAvx512<4>,
+        AxpyF16RowsAvx512<5>, AxpyF16RowsAvx512<6>, AxpyF16RowsAvx512<7>, AxpyF16RowsAvx512<8>};
+    kByVectors[n / 16 - 1](a, count, rows, row_stride, out);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < count; ++r) {
+    if (a[r] != 0.0f) AxpyF16(a[r], rows + r * row_stride, out, n);
+  }
+}
 
 void DotF16Rows(const float* x, const Half* rows, int64_t row_stride, int64_t count, int64_t k,
                 float* out) {

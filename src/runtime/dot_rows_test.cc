@@ -44,5 +44,32 @@ TEST(DotF16RowsTest, MatchesDoubleDotsOnEveryPath) {
   ForcePortableRowKernels(false);
 }
 
+// Weights @ V: the bits of one AxpyF16 per row with a nonzero weight, for widths kept in
+// registers (multiples of 16 up to 128) and the others.
+TEST(AxpyF16RowsTest, EqualsOneAxpyPerRow) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (bool portable : {false, true}) {
+    ForcePortableRowKernels(portable);
+    for (int64_t n : {16, 48, 64, 72, 80, 128, 144}) {
+      const int64_t count = 37, stride = n + 8;
+      std::vector<float> a(static_cast<size_t>(count)), start(static_cast<size_t>(n));
+      for (size_t r = 0; r < a.size(); ++r) a[r] = r % 5 == 2 ? 0.0f : normal(rng);
+      for (float& v : start) v = normal(rng);
+      std::vector<Half> rows(static_cast<size_t>(count * stride));
+      for (Half& h : rows) h = FloatToHalf(normal(rng));
+      std::vector<float> want = start, got = start;
+      for (int64_t r = 0; r < count; ++r) {
+        if (a[static_cast<size_t>(r)] != 0.0f) {
+          AxpyF16(a[static_cast<size_t>(r)], rows.data() + r * stride, want.data(), n);
+        }
+      }
+      AxpyF16Rows(a.data(), count, rows.data(), stride, got.data(), n);
+      EXPECT_EQ(got, want) << "n " << n << " portable " << portable;
+    }
+  }
+  ForcePortableRowKernels(false);
+}
+
 }  // namespace
 }  // namespace anec::runtime

@@ -172,16 +172,15 @@ Status MatMul(OpContext& ctx) {
         int64_t b = bm / m, i = bm % m;
         const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
         float* orow = out.data() + (b * m + i) * n;
+        if (y_half) {  // the output row in registers across y's rows (dot_rows.h)
+          AxpyF16Rows(xrow, k, yh + yo[static_cast<size_t>(b)], n, orow, n);
+          continue;
+        }
         for (int64_t kk = 0; kk < k; ++kk) {
           const float a = xrow[kk];
           if (a == 0.0f) continue;
-          const int64_t yoff = yo[static_cast<size_t>(b)] + kk * n;
-          if (y_half) {
-            AxpyF16(a, yh + yoff, orow, n);
-          } else {
-            const float* yrow = yf.data() + yoff;
-            for (int64_t j = 0; j < n; ++j) orow[j] += a * yrow[j];
-          }
+          const float* yrow = yf.data() + yo[static_cast<size_t>(b)] + kk * n;
+          for (int64_t j = 0; j < n; ++j) orow[j] += a * yrow[j];
         }
       }
     };

@@ -100,6 +100,9 @@ class Tensor {
   std::string TypeString() const;
 
  private:
+  // A heap tensor, zero-filled when `zero` (always for strings).
+  static Tensor Allocate(DType dtype, Shape shape, bool zero);
+
   bool defined_ = false;
   DType dtype_ = DType::kFloat32;
   Shape shape_;
