@@ -140,6 +140,78 @@ Tensor RandomFp16(int64_t rows, int64_t cols, std::mt19937* rng) {
   return Tensor::FromFloats(DType::kFloat16, {rows, cols}, vals);
 }
 
+// A [rows, cols] LUT weight with random indices and one table per 8 rows (the converter's
+// group 8); undefined on failure.
+Tensor RandomLut(int64_t rows, int64_t cols, int bits, std::mt19937* rng) {
+  std::vector<uint8_t> idx(static_cast<size_t>(rows * cols));
+  for (auto& i : idx) i = static_cast<uint8_t>((*rng)() % (1u << bits));
+  auto packed = std::make_shared<std::vector<uint8_t>>(coreml::PackBits(idx, bits));
+  const int64_t groups = rows / 8;
+  std::vector<float> lut(static_cast<size_t>(groups << bits));
+  for (auto& v : lut) v = static_cast<float>(static_cast<int>((*rng)() % 200) - 100) * 1e-3f;
+  auto w = LutWeight::Create(
+      *packed, packed, bits, {rows, cols},
+      Tensor::FromFloats(DType::kFloat16, {groups, 1, int64_t{1} << bits, 1}, lut), std::nullopt);
+  return w.ok() ? Tensor::Lut(*w) : Tensor();
+}
+
+// One-token LUT6 GEMV on SmolLM2's shapes, hot (the same matrix every call) against streamed
+// (a different copy each call, about 100 MB of copies: decode reads every weight once per
+// token), and the read bandwidth of a 100 MB buffer on one thread and on the pool.
+int BenchStreamed(ThreadPool* pool) {
+  std::vector<uint8_t> buf(size_t{100} << 20, 1);
+  // Reads by memcpy (glibc's widest vector loads) into a 4 KB block that stays in L1.
+  auto read = [&](int64_t begin, int64_t end) {
+    alignas(64) uint8_t sink[4096] = {};
+    for (int64_t i = begin; i < end; i += 4096) {
+      std::memcpy(sink, buf.data() + i, 4096);
+      asm volatile("" : : "r"(sink) : "memory");  // every copy is observed, so none is dropped
+    }
+  };
+  const int64_t bytes = static_cast<int64_t>(buf.size());
+  read(0, bytes);
+  auto t0 = Clock::now();
+  read(0, bytes);
+  const double one = Since(t0);
+  t0 = Clock::now();
+  pool->ParallelFor(bytes / 4096, 1, [&](int64_t b, int64_t e) { read(b * 4096, e * 4096); });
+  const double all = Since(t0);
+  fmt::print("\nread 100 MB: 1 thread {:.1f} GB/s, {} threads {:.1f} GB/s\n", bytes / one / 1e9,
+             pool->num_threads(), bytes / all / 1e9);
+  struct Shape2 { const char* name; int64_t rows, cols; };
+  const Shape2 shapes[] = {{"gate/up 1536x576", 1536, 576}, {"down 576x1536", 576, 1536},
+                           {"q/o 576x576", 576, 576}, {"k/v 192x576", 192, 576}};
+  std::mt19937 rng(2);
+  fmt::print("\none token, LUT6: hot (one matrix) / streamed (a copy per call, ~100 MB), us per call\n");
+  fmt::print("| weight            | hot us | streamed us | streamed / hot |\n");
+  fmt::print("|-------------------|-------:|------------:|---------------:|\n");
+  for (const Shape2& s : shapes) {
+    const int64_t n = s.rows * s.cols;
+    const int copies = static_cast<int>(100000000 / (n * 3 / 4));
+    std::vector<WeightMatrix> mats;
+    for (int c = 0; c < copies; ++c) {
+      Tensor lut = RandomLut(s.rows, s.cols, 6, &rng);
+      if (!lut.defined()) return 1;
+      auto wm = WeightMatrix::Create(lut, s.rows, s.cols);
+      if (!wm.ok()) return 1;
+      mats.push_back(*wm);
+    }
+    std::vector<float> x(static_cast<size_t>(s.cols), 0.01f), out(static_cast<size_t>(s.rows));
+    double hot = 1e9, streamed = 1e9;  // best of 3 passes
+    for (int pass = 0; pass < 3; ++pass) {
+      t0 = Clock::now();
+      for (const WeightMatrix& m : mats) GemmXWt(x.data(), 1, m, nullptr, out.data(), pool);
+      streamed = std::min(streamed, Since(t0) / copies);
+      t0 = Clock::now();
+      for (int r = 0; r < copies; ++r) GemmXWt(x.data(), 1, mats[0], nullptr, out.data(), pool);
+      hot = std::min(hot, Since(t0) / copies);
+    }
+    fmt::print("| {:17} | {:6.2f} | {:11.2f} | {:14.2f} |\n", s.name, hot * 1e6, streamed * 1e6,
+               streamed / hot);
+  }
+  return 0;
+}
+
 int BenchGemv(ThreadPool* pool) {
   // Llama-3.2-1B projections: q/o [2048,2048], k/v [512,2048], gate/up [8192,2048],
   // down [2048,8192]; per layer 2*2048*2048 + 2*512*2048 + 3*8192*2048 weights. Then
@@ -158,17 +230,9 @@ int BenchGemv(ThreadPool* pool) {
     Tensor fp16 = RandomFp16(s.rows, s.cols, &rng);
     std::vector<std::pair<std::string, Tensor>> formats = {{"fp16", fp16}};
     for (int bits : {4, 6}) {
-      std::vector<uint8_t> idx(static_cast<size_t>(n));
-      for (auto& i : idx) i = static_cast<uint8_t>(rng() % (1u << bits));
-      auto packed = std::make_shared<std::vector<uint8_t>>(coreml::PackBits(idx, bits));
-      int64_t groups = s.rows / 8;  // group 8, the converter's default
-      std::vector<float> lut(static_cast<size_t>(groups << bits));
-      for (auto& v : lut) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) * 1e-3f;
-      auto w = LutWeight::Create(*packed, packed, bits, {s.rows, s.cols},
-                                 Tensor::FromFloats(DType::kFloat16, {groups, 1, int64_t{1} << bits, 1}, lut),
-                                 std::nullopt);
-      if (!w.ok()) return 1;
-      formats.emplace_back(fmt::format("lut{}", bits), Tensor::Lut(*w));
+      Tensor lut = RandomLut(s.rows, s.cols, bits, &rng);
+      if (!lut.defined()) return 1;
+      formats.emplace_back(fmt::format("lut{}", bits), lut);
     }
     for (auto& [fmt_name, t] : formats) {
       auto wm = WeightMatrix::Create(t, s.rows, s.cols);
@@ -212,7 +276,7 @@ int BenchGemv(ThreadPool* pool) {
     }
     fmt::print("\n");
   }
-  return 0;
+  return BenchStreamed(pool);
 }
 
 }  // namespace

@@ -16,5 +16,6 @@ void RegisterLinalgKernels(KernelTable* table);    // kernels_linalg.cc
 void RegisterConvKernels(KernelTable* table);      // kernels_conv.cc
 void RegisterStateKernels(KernelTable* table);     // kernels_state.cc
 void RegisterNormKernels(KernelTable* table);      // kernels_norm.cc
+void RegisterSelectKernels(KernelTable* table);    // kernels_select.cc
 
 }  // namespace anec::runtime

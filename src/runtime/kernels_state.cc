@@ -52,6 +52,7 @@ KernelFn FindKernel(std::string_view type) {
     RegisterConvKernels(t);
     RegisterStateKernels(t);
     RegisterNormKernels(t);
+    RegisterSelectKernels(t);
     return t;
   }();
   auto it = table->find(type);

@@ -33,7 +33,12 @@ Result<Tensor> OpContext::Single(std::string_view param) const {
 
 Result<const Tensor*> OpContext::Param(std::string_view param) const {
   ANEC_ASSIGN_OR_RETURN(const Tensor* t, Bound(param));
-  if (t->is_lut()) return InvalidArgument("input '{}' must be a dense value, not a LUT", param);
+  if (t->is_lut()) {
+    return InvalidArgument(
+        "input '{}' is a constexpr_lut_to_dense output; a parameter must be a plain const (the "
+        "model is malformed: convert it again)",
+        param);
+  }
   return t;
 }
 

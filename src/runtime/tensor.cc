@@ -187,14 +187,14 @@ Tensor Tensor::FromFloats(DType dtype, Shape shape, std::span<const float> value
 }
 
 Tensor Tensor::FromInts(DType dtype, Shape shape, std::span<const int64_t> values) {
+  if (IsFloat(dtype)) {  // through FromFloats, which allocates the one buffer
+    std::vector<float> f(values.begin(), values.end());
+    return FromFloats(dtype, std::move(shape), f);
+  }
   Tensor t = Allocate(dtype, std::move(shape), false);  // every element is written below
   assert(static_cast<int64_t>(values.size()) == t.size());
   uint8_t* o = t.data_;
   switch (dtype) {
-    case DType::kFloat16: case DType::kFloat32: case DType::kFloat64: {
-      std::vector<float> f(values.begin(), values.end());
-      return FromFloats(dtype, t.shape_, f);
-    }
     case DType::kBool:
       for (size_t i = 0; i < values.size(); ++i) o[i] = values[i] != 0;
       break;
