@@ -58,7 +58,7 @@ Tensor MapBinary(const Tensor& a, const Tensor& b, Shape shape, DType out_dtype,
   using namespace elementwise_internal;  // NOLINT
   const int64_t repeat_a = BlockBroadcastRepeat(a.shape(), shape).value_or(1);
   const int64_t repeat_b = BlockBroadcastRepeat(b.shape(), shape).value_or(1);
-  Tensor out = Tensor::Zeros(out_dtype, std::move(shape));
+  Tensor out = Tensor::Uninitialized(out_dtype, std::move(shape));
   const int64_t n = out.size();
   ForBlocks(n, pool, [&](int64_t first, int64_t last) {
     float x[kBlock], y[kBlock], z[kBlock];
@@ -73,22 +73,32 @@ Tensor MapBinary(const Tensor& a, const Tensor& b, Shape shape, DType out_dtype,
   return out;
 }
 
-// out[o] = fn(x[o]) in fp32, stored in x's dtype. REQUIRES: IsBlockFloat(x.dtype()).
-template <typename Fn>
-Tensor MapUnary(const Tensor& x, ThreadPool* pool, Fn fn) {
+// x's values in fp32, transformed in place by block_fn(float* values, int64_t count) a block
+// (at most kBlock values) at a time, stored in x's dtype: for maps that run several values per
+// instruction (ExpN). REQUIRES: IsBlockFloat(x.dtype()).
+template <typename BlockFn>
+Tensor MapUnaryBlocks(const Tensor& x, ThreadPool* pool, BlockFn block_fn) {
   using namespace elementwise_internal;  // NOLINT
-  Tensor out = Tensor::Zeros(x.dtype(), x.shape());
+  Tensor out = Tensor::Uninitialized(x.dtype(), x.shape());
   const int64_t n = out.size();
   ForBlocks(n, pool, [&](int64_t first, int64_t last) {
     float v[kBlock];
     for (int64_t blk = first; blk < last; ++blk) {
       const int64_t s = blk * kBlock, len = std::min(kBlock, n - s);
       LoadBlock(x, s, len, v);
-      for (int64_t i = 0; i < len; ++i) v[i] = fn(v[i]);
+      block_fn(v, len);
       StoreBlock(v, len, s, &out);
     }
   });
   return out;
+}
+
+// out[o] = fn(x[o]) in fp32, stored in x's dtype. REQUIRES: IsBlockFloat(x.dtype()).
+template <typename Fn>
+Tensor MapUnary(const Tensor& x, ThreadPool* pool, Fn fn) {
+  return MapUnaryBlocks(x, pool, [&fn](float* v, int64_t len) {
+    for (int64_t i = 0; i < len; ++i) v[i] = fn(v[i]);
+  });
 }
 
 }  // namespace anec::runtime

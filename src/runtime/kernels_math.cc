@@ -7,6 +7,8 @@
 #include "runtime/elementwise.h"
 #include "runtime/kernels.h"
 #include "runtime/op_context.h"
+#include "runtime/row_reduce.h"
+#include "runtime/vector_exp.h"
 
 namespace anec::runtime {
 namespace {
@@ -139,9 +141,10 @@ Status UnaryKernel(OpContext& ctx) {
     switch (kOp) {
       case UnOp::kRsqrt: f = 1.0f / std::sqrt(f + eps); break;
       case UnOp::kSqrt: f = std::sqrt(f); break;
-      case UnOp::kExp: f = std::exp(f); break;
-      case UnOp::kSigmoid: f = 1.0f / (1.0f + std::exp(-f)); break;
-      case UnOp::kSilu: f = f / (1.0f + std::exp(-f)); break;
+      case UnOp::kExp:
+      case UnOp::kSigmoid:
+      case UnOp::kSilu:
+        break;  // apply_block, below
       case UnOp::kTanh: f = std::tanh(f); break;
       case UnOp::kCos: f = std::cos(f); break;
       case UnOp::kSin: f = std::sin(f); break;
@@ -159,12 +162,33 @@ Status UnaryKernel(OpContext& ctx) {
     }
     return f;
   };
+  // exp, sigmoid and silu take their exp from ExpN, several values per instruction: the same
+  // fp32 values as std::exp but in vanishingly rare ties (vector_exp.h), then the same fp32
+  // arithmetic as `apply`.
+  constexpr bool kUsesExp = kOp == UnOp::kExp || kOp == UnOp::kSigmoid || kOp == UnOp::kSilu;
+  auto apply_block = [&](float* v, int64_t len) {
+    if constexpr (kOp == UnOp::kExp) {
+      ExpN(v, v, len);
+    } else if constexpr (kUsesExp) {
+      float e[elementwise_internal::kBlock];
+      for (int64_t i = 0; i < len; ++i) e[i] = -v[i];
+      ExpN(e, e, len);
+      for (int64_t i = 0; i < len; ++i) {
+        v[i] = kOp == UnOp::kSigmoid ? 1.0f / (1.0f + e[i]) : v[i] / (1.0f + e[i]);
+      }
+    } else {
+      for (int64_t i = 0; i < len; ++i) v[i] = apply(v[i]);
+    }
+  };
   if (IsBlockFloat(x.dtype())) {
-    ctx.AddOutput(MapUnary(x, ctx.pool(), apply));
+    ctx.AddOutput(MapUnaryBlocks(x, ctx.pool(), apply_block));
     return Status::Ok();
   }
   std::vector<float> v = x.ToFloats();
-  for (float& f : v) f = apply(f);
+  for (size_t i = 0; i < v.size(); i += elementwise_internal::kBlock) {
+    apply_block(v.data() + i,
+                std::min<int64_t>(elementwise_internal::kBlock, static_cast<int64_t>(v.size() - i)));
+  }
   ctx.AddOutput(Tensor::FromFloats(x.dtype(), x.shape(), v));
   return Status::Ok();
 }
@@ -272,9 +296,6 @@ Status ReduceKernel(OpContext& ctx) {
                       : kOp == Red::kMin || kOp == Red::kArgMin ? INFINITY
                       : kOp == Red::kProd ? 1.0 : 0.0;
   std::fill(acc.begin(), acc.end(), init);
-  std::vector<int64_t> ks = Strides(kept_shape);
-  std::vector<int64_t> coord(static_cast<size_t>(rank), 0);
-  std::vector<float> v = x.ToFloats();
   auto combine = [&](float f, int64_t o, int64_t along) {
     double& a = acc[static_cast<size_t>(o)];
     switch (kOp) {
@@ -284,40 +305,35 @@ Status ReduceKernel(OpContext& ctx) {
     }
   };
   // Reduced axes trailing (axes of size 1 aside), as for softmax and norms: output o reduces
-  // elements [o * count, (o + 1) * count), in the same order as the general walk below.
-  bool trailing = true, seen_reduced = false;
+  // elements [o * count, (o + 1) * count). Sums, means, maxima and minima of fp16 / fp32 take
+  // ReduceRows's order; the other cases add in order, as the general walk below does.
+  bool trailing = true, seen_reduced = false, trailing_done = false;
   for (int64_t k = 0; k < rank; ++k) {
     if (x.dim(k) == 1) continue;
     if (reduce[static_cast<size_t>(k)]) seen_reduced = true;
     else if (seen_reduced) trailing = false;
   }
-  if (trailing && kOp != Red::kArgMax && kOp != Red::kArgMin) {
-    // Eight outputs at a time, each summed in order in its own register (the same bits as one
-    // at a time, without waiting on one add chain), split over the pool.
+  constexpr bool kByLanes = kOp == Red::kSum || kOp == Red::kMean || kOp == Red::kMax ||
+                            kOp == Red::kMin;
+  if (trailing && kByLanes && IsBlockFloat(x.dtype()) && count > 0) {
+    // Read in place, 16 accumulators per row (row_reduce.h), rows split over the pool.
+    constexpr RowReduction kRow = kOp == Red::kMax   ? RowReduction::kMax
+                                  : kOp == Red::kMin ? RowReduction::kMin
+                                                     : RowReduction::kSum;
     auto outputs = [&](int64_t begin, int64_t end) {
-      int64_t o = begin;
-      for (; o + 8 <= end; o += 8) {
-        double a[8];
-        std::fill(a, a + 8, init);
-        const float* row = v.data() + o * count;
-        for (int64_t j = 0; j < count; ++j) {
-          for (int r = 0; r < 8; ++r) a[r] = Reduce<kOp>(a[r], row[r * count + j]);
-        }
-        std::copy(a, a + 8, acc.begin() + o);
-      }
-      for (; o < end; ++o) {
-        double a = init;
-        for (int64_t j = 0; j < count; ++j) a = Reduce<kOp>(a, v[static_cast<size_t>(o * count + j)]);
-        acc[static_cast<size_t>(o)] = a;
-      }
+      ReduceRows(x, count, kRow, begin, end, acc.data() + begin);
     };
     if (ctx.pool() != nullptr && x.size() >= 32768) {
       ctx.pool()->ParallelFor(m, 8, outputs);
     } else {
       outputs(0, m);
     }
+    trailing_done = true;
   }
-  for (int64_t o = 0; trailing && (kOp == Red::kArgMax || kOp == Red::kArgMin) && o < m; ++o) {
+  std::vector<int64_t> ks = Strides(kept_shape);
+  std::vector<int64_t> coord(static_cast<size_t>(rank), 0);
+  std::vector<float> v = trailing_done ? std::vector<float>() : x.ToFloats();
+  for (int64_t o = 0; trailing && !trailing_done && o < m; ++o) {
     for (int64_t j = 0; j < count; ++j) combine(v[static_cast<size_t>(o * count + j)], o, j);
   }
   for (int64_t i = 0; !trailing && i < x.size(); ++i) {

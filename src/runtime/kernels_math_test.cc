@@ -44,27 +44,45 @@ TEST(MathKernels, BroadcastBinaryOps) {
               ElementsAre(1, 2, 2.5, 4, 4.5, 4.5));
 }
 
-// Softmax-sized trailing reductions take the eight-rows-at-a-time path on the pool; each output
-// must still be the in-order double sum (or max) of its row, and rows past a multiple of 8 too.
-TEST(MathKernels, TrailingReductionsOnThePoolSumEachRowInOrder) {
+// Softmax-sized trailing reductions read the rows in place on the pool (ReduceRows): each
+// output is its row's reduction in ReduceRows's order (16 in-order accumulators, then a fixed
+// tree), on fp32 and fp16 inputs, with and without the pool, rows past a multiple of 8 too.
+TEST(MathKernels, TrailingReductionsOnThePoolTakeTheRowOrder) {
   ThreadPool pool(2);
   const int64_t rows = 3 * 37, count = 500;  // 111 rows: 13 groups of 8 and 7 more
   std::vector<float> v(static_cast<size_t>(rows * count));
   for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
-  Tensor x = F32({3, 37, count}, v);
-  for (std::string op : {"reduce_sum", "reduce_max", "reduce_mean"}) {
-    auto r = RunOp(op, {{"x", x}}, {{"axes", Int32s({-1})}, {"keep_dims", Bool(true)}},
-                   {{"o", kFp32, {3, 37, 1}}}, &pool);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    std::vector<float> got = r->at("o").ToFloats();
-    for (int64_t o = 0; o < rows; ++o) {
-      double want = op == "reduce_max" ? -INFINITY : 0.0;
-      for (int64_t j = 0; j < count; ++j) {
-        const double f = v[static_cast<size_t>(o * count + j)];
-        want = op == "reduce_max" ? std::max(want, f) : want + f;
+  for (bool half : {false, true}) {
+    Tensor x = half ? F16({3, 37, count}, v) : F32({3, 37, count}, v);
+    const std::vector<float> xv = x.ToFloats();
+    for (std::string op : {"reduce_sum", "reduce_max", "reduce_mean"}) {
+      for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+        auto r = RunOp(op, {{"x", x}}, {{"axes", Int32s({-1})}, {"keep_dims", Bool(true)}},
+                       {{"o", half ? kFp16 : kFp32, {3, 37, 1}}}, p);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        std::vector<float> got = r->at("o").ToFloats();
+        for (int64_t o = 0; o < rows; ++o) {
+          const bool max = op == "reduce_max";
+          double lane[16], in_order = max ? -INFINITY : 0.0;
+          std::fill(lane, lane + 16, max ? -INFINITY : 0.0);
+          for (int64_t j = 0; j < count; ++j) {
+            const double f = xv[static_cast<size_t>(o * count + j)];
+            lane[j % 16] = max ? std::max(lane[j % 16], f) : lane[j % 16] + f;
+            in_order = max ? std::max(in_order, f) : in_order + f;
+          }
+          for (int w = 8; w >= 1; w /= 2) {
+            for (int l = 0; l < w; ++l) lane[l] = max ? std::max(lane[l], lane[l + w]) : lane[l] + lane[l + w];
+          }
+          double want = lane[0];
+          if (op == "reduce_mean") {
+            want /= static_cast<double>(count);
+            in_order /= static_cast<double>(count);
+          }
+          const float stored = half ? RoundToHalf(static_cast<float>(want)) : static_cast<float>(want);
+          ASSERT_EQ(got[static_cast<size_t>(o)], stored) << op << " row " << o;
+          ASSERT_NEAR(got[static_cast<size_t>(o)], in_order, half ? 0.02 : 1e-5) << op << " row " << o;
+        }
       }
-      if (op == "reduce_mean") want /= static_cast<double>(count);
-      ASSERT_EQ(got[static_cast<size_t>(o)], static_cast<float>(want)) << op << " row " << o;
     }
   }
 }

@@ -40,7 +40,7 @@ Status Gather(OpContext& ctx) {
     return Status::Ok();
   }
   if (x.is_lut()) x = x.lut()->Dense();
-  Tensor out = Tensor::Zeros(x.dtype(), out_shape);
+  Tensor out = Tensor::Uninitialized(x.dtype(), out_shape);
   const size_t es = ElementSize(x.dtype());
   const int64_t m = static_cast<int64_t>(idx.size());
   for (int64_t o = 0; o < outer; ++o) {
@@ -85,7 +85,7 @@ Status Select(OpContext& ctx) {
   }
   ANEC_ASSIGN_OR_RETURN(Shape ab, BroadcastShapes(a.shape(), b.shape()));
   ANEC_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(cond.shape(), ab));
-  Tensor out = Tensor::Zeros(a.dtype(), shape);
+  Tensor out = Tensor::Uninitialized(a.dtype(), shape);
   const size_t es = ElementSize(a.dtype());
   const size_t r = shape.size();
   auto bstrides = [&](const Shape& s) {
@@ -124,7 +124,7 @@ Status Fill(OpContext& ctx) {
     value = Tensor::FromFloats(DType::kFloat32, {}, std::vector<float>{0.0f});
   }
   if (value.size() != 1) return InvalidArgument("fill value must be a scalar, got {}", value.TypeString());
-  Tensor out = Tensor::Zeros(value.dtype(), shape);
+  Tensor out = Tensor::Uninitialized(value.dtype(), shape);
   const size_t es = ElementSize(value.dtype());
   for (int64_t i = 0; i < out.size(); ++i) std::memcpy(out.mutable_bytes() + i * es, value.bytes(), es);
   ctx.AddOutput(std::move(out));
@@ -139,7 +139,7 @@ Status Tile(OpContext& ctx) {
   }
   Shape out_shape;
   for (int64_t k = 0; k < x.rank(); ++k) out_shape.push_back(x.dim(k) * reps[static_cast<size_t>(k)]);
-  Tensor out = Tensor::Zeros(x.dtype(), out_shape);
+  Tensor out = Tensor::Uninitialized(x.dtype(), out_shape);
   const size_t es = ElementSize(x.dtype());
   std::vector<int64_t> xs = Strides(x.shape());
   std::vector<int64_t> coord(out_shape.size(), 0);

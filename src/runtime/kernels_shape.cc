@@ -88,7 +88,7 @@ void CopyStrided(const uint8_t* src, int64_t s, int64_t step, int64_t count, uin
 
 Tensor GatherStrided(const Tensor& x, const std::vector<int64_t>& counts, int64_t base,
                      const std::vector<int64_t>& steps, Shape out_shape) {
-  Tensor out = Tensor::Zeros(x.dtype(), std::move(out_shape));
+  Tensor out = Tensor::Uninitialized(x.dtype(), std::move(out_shape));
   const size_t es = ElementSize(x.dtype());
   const uint8_t* src = x.bytes();
   uint8_t* dst = out.mutable_bytes();
@@ -325,7 +325,7 @@ Status Concat(OpContext& ctx) {
   int64_t outer = 1, inner = 1;
   for (int64_t k = 0; k < axis; ++k) outer *= first.dim(k);
   for (int64_t k = axis + 1; k < first.rank(); ++k) inner *= first.dim(k);
-  Tensor out = Tensor::Zeros(first.dtype(), out_shape);
+  Tensor out = Tensor::Uninitialized(first.dtype(), out_shape);
   const size_t es = ElementSize(first.dtype());
   const int64_t out_row = out_shape[static_cast<size_t>(axis)] * inner;
   int64_t col = 0;

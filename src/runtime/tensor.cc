@@ -102,6 +102,10 @@ std::string ShapeString(const Shape& shape) { return fmt::format("[{}]", fmt::jo
 
 Tensor Tensor::Zeros(DType dtype, Shape shape) { return Allocate(dtype, std::move(shape), true); }
 
+Tensor Tensor::Uninitialized(DType dtype, Shape shape) {
+  return Allocate(dtype, std::move(shape), false);
+}
+
 Tensor Tensor::Allocate(DType dtype, Shape shape, bool zero) {
   Tensor t;
   t.defined_ = true;

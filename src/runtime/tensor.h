@@ -46,6 +46,10 @@ class Tensor {
   Tensor() = default;
   // A zero-filled heap tensor.
   static Tensor Zeros(DType dtype, Shape shape);
+  // A heap tensor whose elements are unspecified until written: for kernels that write every
+  // element (no zero-filling pass over a buffer about to be overwritten). Strings are still
+  // constructed empty.
+  static Tensor Uninitialized(DType dtype, Shape shape);
   // A read-only view of bytes owned by `keep_alive` (e.g. a mapped blob file).
   static Tensor View(DType dtype, Shape shape, const uint8_t* data,
                      std::shared_ptr<const void> keep_alive);
