@@ -74,4 +74,36 @@ void StoreBlock(const float* buf, int64_t n, int64_t begin, Tensor* out) {
 }
 
 }  // namespace elementwise_internal
+
+void ToFloatsPooled(const Tensor& t, float* out, ThreadPool* pool) {
+  using namespace elementwise_internal;  // NOLINT
+  const int64_t n = t.size();
+  if (!IsBlockFloat(t.dtype())) {
+    for (int64_t i = 0; i < n; ++i) out[i] = t.FloatAt(i);
+    return;
+  }
+  ForBlocks(n, pool, [&](int64_t first, int64_t last) {
+    for (int64_t blk = first; blk < last; ++blk) {
+      const int64_t s = blk * kBlock;
+      LoadBlock(t, s, std::min(kBlock, n - s), out + s);
+    }
+  });
+}
+
+Tensor FromFloatsPooled(DType dtype, Shape shape, const float* values, ThreadPool* pool) {
+  using namespace elementwise_internal;  // NOLINT
+  const int64_t n = NumElements(shape);
+  if (!IsBlockFloat(dtype)) {
+    return Tensor::FromFloats(dtype, std::move(shape), {values, static_cast<size_t>(n)});
+  }
+  Tensor out = Tensor::Uninitialized(dtype, std::move(shape));
+  ForBlocks(n, pool, [&](int64_t first, int64_t last) {
+    for (int64_t blk = first; blk < last; ++blk) {
+      const int64_t s = blk * kBlock;
+      StoreBlock(values + s, std::min(kBlock, n - s), s, &out);
+    }
+  });
+  return out;
+}
+
 }  // namespace anec::runtime

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "runtime/half.h"
@@ -48,6 +49,19 @@ void ForBlocks(int64_t n, ThreadPool* pool, const Work& work) {
   }
 }
 }  // namespace elementwise_internal
+
+// An fp32 buffer whose values are unspecified until written (std::vector<float> zero-fills).
+using FloatBuffer = std::unique_ptr<float[]>;
+inline FloatBuffer NewFloats(int64_t n) { return FloatBuffer(new float[static_cast<size_t>(n)]); }
+
+// t's values as fp32 into out[0, t.size()), as Tensor::ToFloats gives them; fp16 / fp32 are
+// converted a block at a time over the pool when large (the rest serially). For the inputs of the
+// weight products and attention, whose conversion otherwise runs on one thread between two
+// parallel calls. REQUIRES: out holds t.size() floats; t is a numeric, dense tensor.
+void ToFloatsPooled(const Tensor& t, float* out, ThreadPool* pool);
+// Tensor::FromFloats(dtype, shape, values), with fp16 / fp32 stored a block at a time over the
+// pool when large. REQUIRES: values holds NumElements(shape) floats.
+Tensor FromFloatsPooled(DType dtype, Shape shape, const float* values, ThreadPool* pool);
 
 // out[o] = fn(a at o, b at o) in fp32 (numpy broadcasting), stored as `out_dtype`.
 // REQUIRES: BlockBroadcastRepeat(a, shape) and BlockBroadcastRepeat(b, shape) have values; a, b

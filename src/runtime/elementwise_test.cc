@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <optional>
 #include <random>
 #include <vector>
@@ -97,6 +98,31 @@ TEST(Elementwise, MapUnaryKeepsDtypeAndRoundsOnce) {
     for (size_t i = 0; i < v.size(); ++i) {
       float want = xs[i] * 3.0f;
       EXPECT_EQ(ys[i], t == DType::kFloat16 ? RoundToHalf(want) : want) << i;
+    }
+  }
+}
+
+// The pooled conversions equal Tensor::ToFloats / FromFloats bit for bit, at sizes below and
+// above the pool's threshold and with a partial last block, for fp16, fp32 and an integer dtype
+// (converted serially).
+TEST(Elementwise, PooledConversionsEqualTheTensorOnes) {
+  ThreadPool pool(2);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 100.0f);
+  for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{40000} + 17}) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& f : v) f = normal(rng);
+    for (DType t : {DType::kFloat16, DType::kFloat32, DType::kInt32}) {
+      Tensor x = Tensor::FromFloats(t, {n}, v);
+      for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+        std::vector<float> got(static_cast<size_t>(n), -1.0f);
+        ToFloatsPooled(x, got.data(), p);
+        EXPECT_EQ(got, x.ToFloats()) << DTypeName(t) << " n " << n;
+        Tensor y = FromFloatsPooled(t, {n}, v.data(), p);
+        ASSERT_EQ(y.dtype(), t);
+        ASSERT_EQ(y.shape(), Shape{n});
+        EXPECT_EQ(0, std::memcmp(y.bytes(), x.bytes(), x.nbytes())) << DTypeName(t) << " n " << n;
+      }
     }
   }
 }

@@ -1,8 +1,8 @@
 // conv: 1x1 / groups=1 / stride 1 / no padding goes through the weight-matrix GEMM (the
 // ANE-layout projection); every other case uses a direct loop over dense weights.
 #include <algorithm>
-#include <memory>
 
+#include "runtime/elementwise.h"
 #include "runtime/kernels.h"
 #include "runtime/lut_weight.h"
 #include "runtime/op_context.h"
@@ -70,13 +70,14 @@ Status Conv(OpContext& ctx) {
   }
   bool pointwise = groups == 1 && kk == 1;
   for (size_t d = 0; d < static_cast<size_t>(sp); ++d) pointwise &= strides[d] == 1 && pad[2 * d] == 0 && pad[2 * d + 1] == 0;
-  std::vector<float> xf = x.ToFloats();
+  const FloatBuffer xf = NewFloats(x.size());
+  ToFloatsPooled(x, xf.get(), ctx.pool());
   // Every element is written below (the GEMM assigns its outputs): no zero-filling pass.
-  const std::unique_ptr<float[]> result(new float[static_cast<size_t>(N * Cout * P)]);
+  const FloatBuffer result = NewFloats(N * Cout * P);
   if (pointwise) {
     ANEC_ASSIGN_OR_RETURN(WeightMatrix wm, WeightMatrix::Create(w, Cout, Cin));
     for (int64_t n = 0; n < N; ++n) {
-      GemmXWtChannelsFirst(xf.data() + n * Cin * P, P, wm, bf.empty() ? nullptr : bf.data(),
+      GemmXWtChannelsFirst(xf.get() + n * Cin * P, P, wm, bf.empty() ? nullptr : bf.data(),
                            result.get() + n * Cout * P, ctx.pool());
     }
   } else {
@@ -113,7 +114,7 @@ Status Conv(OpContext& ctx) {
       }
     }
   }
-  ctx.AddOutput(Tensor::FromFloats(x.dtype(), out_shape, {result.get(), static_cast<size_t>(N * Cout * P)}));
+  ctx.AddOutput(FromFloatsPooled(x.dtype(), out_shape, result.get(), ctx.pool()));
   return Status::Ok();
 }
 

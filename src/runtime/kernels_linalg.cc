@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "runtime/dot_rows.h"
+#include "runtime/elementwise.h"
 #include "runtime/kernels.h"
 #include "runtime/lut_weight.h"
 #include "runtime/op_context.h"
@@ -40,14 +41,15 @@ Status Linear(OpContext& ctx) {
     return InvalidArgument("linear: bias {} must have {} values", bias.TypeString(), dout);
   }
   ANEC_ASSIGN_OR_RETURN(WeightMatrix wm, WeightMatrix::Create(w, dout, din));
-  std::vector<float> xf = x.ToFloats();
+  const FloatBuffer xf = NewFloats(x.size());
+  ToFloatsPooled(x, xf.get(), ctx.pool());
   std::vector<float> bf = bias.defined() ? bias.ToFloats() : std::vector<float>();
   const int64_t m = din == 0 ? 0 : x.size() / din;
-  std::vector<float> out(static_cast<size_t>(m * dout));
-  GemmXWt(xf.data(), m, wm, bf.empty() ? nullptr : bf.data(), out.data(), ctx.pool());
+  const FloatBuffer out = NewFloats(m * dout);  // GemmXWt assigns every output
+  GemmXWt(xf.get(), m, wm, bf.empty() ? nullptr : bf.data(), out.get(), ctx.pool());
   Shape shape = x.shape();
   shape.back() = dout;
-  ctx.AddOutput(Tensor::FromFloats(x.dtype(), shape, out));
+  ctx.AddOutput(FromFloatsPooled(x.dtype(), std::move(shape), out.get(), ctx.pool()));
   return Status::Ok();
 }
 
@@ -63,13 +65,14 @@ Status MatMul(OpContext& ctx) {
       (y_raw.is_lut() || y_raw.dtype() == DType::kFloat16 || y_raw.dtype() == DType::kFloat32)) {
     auto wm = WeightMatrix::Create(y_raw, y_raw.dim(0), y_raw.dim(1));
     if (wm.ok()) {
-      std::vector<float> xf = x.ToFloats();
+      const FloatBuffer xf = NewFloats(x.size());
+      ToFloatsPooled(x, xf.get(), ctx.pool());
       const int64_t k = y_raw.dim(1), n = y_raw.dim(0), m = x.size() / k;
-      std::vector<float> out(static_cast<size_t>(m * n));
-      GemmXWt(xf.data(), m, *wm, nullptr, out.data(), ctx.pool());
+      const FloatBuffer out = NewFloats(m * n);  // GemmXWt assigns every output
+      GemmXWt(xf.get(), m, *wm, nullptr, out.get(), ctx.pool());
       Shape shape = x.shape();
       shape.back() = n;
-      ctx.AddOutput(Tensor::FromFloats(OutType(x, y_raw), shape, out));
+      ctx.AddOutput(FromFloatsPooled(OutType(x, y_raw), std::move(shape), out.get(), ctx.pool()));
       return Status::Ok();
     }
   }
@@ -112,26 +115,29 @@ Status MatMul(OpContext& ctx) {
   };
   std::vector<int64_t> xo = batch_offsets(xb, m * k), yo = batch_offsets(yb, k * n);
   // An fp16 y (the KV cache) is read as stored, converted in registers: the masked positions'
-  // rows are then never touched (weights @ V skips zero weights).
+  // rows are then never touched (weights @ V skips zero weights). An fp32 y is read in place.
   const bool y_half = y.dtype() == DType::kFloat16;
-  std::vector<float> xf = x.ToFloats(), yf = y_half ? std::vector<float>() : y.ToFloats();
+  const FloatBuffer y_converted = y_half || y.dtype() == DType::kFloat32 ? nullptr : NewFloats(y.size());
+  if (y_converted) ToFloatsPooled(y, y_converted.get(), ctx.pool());
+  const float* yf = y_converted ? y_converted.get() : y_half ? nullptr : y.data<float>();
   const Half* yh = y_half ? y.data<Half>() : nullptr;
-  // x is read along k contiguously (xr [.., m, k]); y in its stored layout.
-  auto rows_of = [](const std::vector<float>& src, int64_t mats, int64_t r, int64_t c, bool t) {
-    // Returns [mats, r, c] where element (i, j) is src[i, j] (t=false) or src[j, i] (t=true).
-    if (!t) return src;
-    std::vector<float> out(src.size());
-    for (int64_t b = 0; b < mats; ++b) {
-      for (int64_t i = 0; i < r; ++i) {
-        for (int64_t j = 0; j < c; ++j) out[static_cast<size_t>((b * r + i) * c + j)] = src[static_cast<size_t>((b * c + j) * r + i)];
+  // x read along k contiguously: xr is [.., m, k] (x itself unless transpose_x).
+  const int64_t x_mats = m * k == 0 ? 0 : x.size() / (m * k);
+  const FloatBuffer xf = NewFloats(x.size());
+  ToFloatsPooled(x, xf.get(), ctx.pool());
+  FloatBuffer x_transposed;
+  if (tx) {
+    x_transposed = NewFloats(x.size());
+    for (int64_t b = 0; b < x_mats; ++b) {
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < k; ++j) x_transposed[static_cast<size_t>((b * m + i) * k + j)] = xf[static_cast<size_t>((b * k + j) * m + i)];
       }
     }
-    return out;
-  };
-  const int64_t x_mats = m * k == 0 ? 0 : x.size() / (m * k);
-  const int64_t y_mats = k * n == 0 ? 0 : y.size() / (k * n);
-  std::vector<float> xr = rows_of(xf, x_mats, m, k, tx);
-  std::vector<float> out(static_cast<size_t>(nb * m * n));
+  }
+  const float* xr = tx ? x_transposed.get() : xf.get();
+  // Every output is assigned, except by weights @ V below, which adds rows into zeros.
+  const FloatBuffer out = NewFloats(nb * m * n);
+  if (!ty) std::fill(out.get(), out.get() + nb * m * n, 0.0f);
   std::function<void(int64_t, int64_t)> work;
   if (ty && m >= kPackedGemmMinRows && PackedGemmAvailable()) {
     // Several query rows against y stored [n, k] (q k^T in prefill): the packed GEMM per batch
@@ -142,36 +148,34 @@ Status MatMul(OpContext& ctx) {
         if (y_half) {
           HalfToFloatN(yh + yb0 + j * k, dst, k);
         } else {
-          std::copy_n(yf.data() + yb0 + j * k, k, dst);
+          std::copy_n(yf + yb0 + j * k, k, dst);
         }
       };
-      PackedGemm(xr.data() + xo[static_cast<size_t>(b)], m, n, k, row, nullptr,
-                 out.data() + b * m * n, m * n * k > 65536 ? ctx.pool() : nullptr);
+      PackedGemm(xr + xo[static_cast<size_t>(b)], m, n, k, row, nullptr, out.get() + b * m * n, m * n * k > 65536 ? ctx.pool() : nullptr);
     }
   } else if (ty) {
     // y stored [n, k]: each output is a dot of two contiguous rows.
     work = [&](int64_t begin, int64_t end) {
       for (int64_t bm = begin; bm < end; ++bm) {
         int64_t b = bm / m, i = bm % m;
-        const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
+        const float* xrow = xr + xo[static_cast<size_t>(b)] + i * k;
         const int64_t yb0 = yo[static_cast<size_t>(b)];
-        float* orow = out.data() + (b * m + i) * n;
+        float* orow = out.get() + (b * m + i) * n;
         if (y_half) {
           DotF16Rows(xrow, yh + yb0, k, n, k, orow);  // 16 keys per transposing reduction
         } else {
-          for (int64_t j = 0; j < n; ++j) orow[j] = Dot(xrow, yf.data() + yb0 + j * k, k);
+          for (int64_t j = 0; j < n; ++j) orow[j] = Dot(xrow, yf + yb0 + j * k, k);
         }
       }
     };
   } else {
     // y stored [k, n] (attention weights @ V): out row += x[i, kk] * y row kk, read in place
     // (no transposed copy); zero weights (masked positions) are skipped.
-    (void)y_mats;
     work = [&](int64_t begin, int64_t end) {
       for (int64_t bm = begin; bm < end; ++bm) {
         int64_t b = bm / m, i = bm % m;
-        const float* xrow = xr.data() + xo[static_cast<size_t>(b)] + i * k;
-        float* orow = out.data() + (b * m + i) * n;
+        const float* xrow = xr + xo[static_cast<size_t>(b)] + i * k;
+        float* orow = out.get() + (b * m + i) * n;
         if (y_half) {  // the output row in registers across y's rows (dot_rows.h)
           AxpyF16Rows(xrow, k, yh + yo[static_cast<size_t>(b)], n, orow, n);
           continue;
@@ -179,7 +183,7 @@ Status MatMul(OpContext& ctx) {
         for (int64_t kk = 0; kk < k; ++kk) {
           const float a = xrow[kk];
           if (a == 0.0f) continue;
-          const float* yrow = yf.data() + yo[static_cast<size_t>(b)] + kk * n;
+          const float* yrow = yf + yo[static_cast<size_t>(b)] + kk * n;
           for (int64_t j = 0; j < n; ++j) orow[j] += a * yrow[j];
         }
       }
@@ -195,7 +199,7 @@ Status MatMul(OpContext& ctx) {
   Shape shape = batch;
   if (!x_vec) shape.push_back(m);
   if (!y_vec) shape.push_back(n);
-  ctx.AddOutput(Tensor::FromFloats(OutType(x, y), shape, out));
+  ctx.AddOutput(FromFloatsPooled(OutType(x, y), std::move(shape), out.get(), ctx.pool()));
   return Status::Ok();
 }
 

@@ -86,24 +86,42 @@ void CopyStrided(const uint8_t* src, int64_t s, int64_t step, int64_t count, uin
   }
 }
 
+// The elements of x at base + sum_k i_k steps[k] for i < counts, densely in out_shape. Large
+// copies (transposes of a prefill's activations) are split over the pool along the first axis
+// with more than one index; each part writes its own rows.
 Tensor GatherStrided(const Tensor& x, const std::vector<int64_t>& counts, int64_t base,
-                     const std::vector<int64_t>& steps, Shape out_shape) {
+                     const std::vector<int64_t>& steps, Shape out_shape, ThreadPool* pool) {
   Tensor out = Tensor::Uninitialized(x.dtype(), std::move(out_shape));
   const size_t es = ElementSize(x.dtype());
   const uint8_t* src = x.bytes();
   uint8_t* dst = out.mutable_bytes();
-  ForEachRow(counts, base, steps, [&](int64_t d, int64_t s, int64_t count, int64_t step) {
-    if (step == 1) {
-      std::memcpy(dst + d * es, src + s * es, static_cast<size_t>(count) * es);
-    } else if (es == 2) {  // fp16 rows of a transpose: typed loads, not a memcpy per element
-      CopyStrided<uint16_t>(src, s, step, count, dst, d);
-    } else if (es == 4) {
-      CopyStrided<uint32_t>(src, s, step, count, dst, d);
-    } else {
-      for (int64_t i = 0; i < count; ++i) {
-        std::memcpy(dst + (d + i) * es, src + (s + i * step) * es, es);
+  auto copy = [&](const std::vector<int64_t>& part, int64_t part_base, int64_t dense0) {
+    ForEachRow(part, part_base, steps, [&](int64_t d, int64_t s, int64_t count, int64_t step) {
+      d += dense0;
+      if (step == 1) {
+        std::memcpy(dst + d * es, src + s * es, static_cast<size_t>(count) * es);
+      } else if (es == 2) {  // fp16 rows of a transpose: typed loads, not a memcpy per element
+        CopyStrided<uint16_t>(src, s, step, count, dst, d);
+      } else if (es == 4) {
+        CopyStrided<uint32_t>(src, s, step, count, dst, d);
+      } else {
+        for (int64_t i = 0; i < count; ++i) {
+          std::memcpy(dst + (d + i) * es, src + (s + i * step) * es, es);
+        }
       }
-    }
+    });
+  };
+  size_t axis = 0;
+  while (axis < counts.size() && counts[axis] == 1) ++axis;
+  if (pool == nullptr || out.size() < 32768 || axis + 1 >= counts.size()) {
+    copy(counts, base, 0);
+    return out;
+  }
+  const int64_t below = out.size() / counts[axis];  // elements per index of `axis`
+  pool->ParallelFor(counts[axis], 1, [&](int64_t lo, int64_t hi) {
+    std::vector<int64_t> part = counts;
+    part[axis] = hi - lo;
+    copy(part, base + lo * steps[axis], lo * below);
   });
   return out;
 }
@@ -138,7 +156,7 @@ Status SliceByIndex(OpContext& ctx) {
     ctx.AddOutput(x.SubView(static_cast<size_t>(base) * ElementSize(x.dtype()), out_shape));
     return Status::Ok();
   }
-  ctx.AddOutput(GatherStrided(x, s.count, base, steps, out_shape));
+  ctx.AddOutput(GatherStrided(x, s.count, base, steps, out_shape, ctx.pool()));
   return Status::Ok();
 }
 
@@ -165,7 +183,7 @@ Status SliceBySize(OpContext& ctx) {
   int64_t base;
   std::vector<int64_t> steps;
   SliceWalk(s, x.shape(), &base, &steps);
-  ctx.AddOutput(GatherStrided(x, s.count, base, steps, s.count));
+  ctx.AddOutput(GatherStrided(x, s.count, base, steps, s.count, ctx.pool()));
   return Status::Ok();
 }
 
@@ -222,7 +240,7 @@ Status Transpose(OpContext& ctx) {
     out_shape.push_back(x.dim(p));
     steps.push_back(strides[static_cast<size_t>(p)]);
   }
-  ctx.AddOutput(GatherStrided(x, out_shape, 0, steps, out_shape));
+  ctx.AddOutput(GatherStrided(x, out_shape, 0, steps, out_shape, ctx.pool()));
   return Status::Ok();
 }
 
@@ -366,7 +384,8 @@ Status Split(OpContext& ctx) {
   for (int64_t s : sizes) {
     Shape piece = x.shape();
     piece[static_cast<size_t>(axis)] = s;
-    ctx.AddOutput(GatherStrided(x, piece, at * strides[static_cast<size_t>(axis)], strides, piece));
+    ctx.AddOutput(GatherStrided(x, piece, at * strides[static_cast<size_t>(axis)], strides, piece,
+                                ctx.pool()));
     at += s;
   }
   return Status::Ok();

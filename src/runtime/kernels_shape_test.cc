@@ -105,6 +105,42 @@ TEST(ShapeKernels, TransposeEveryElementSize) {
   }
 }
 
+// Transposes and strided slices large enough to be split over the pool (32,768 elements and up),
+// with leading unit axes before the split axis: every element where the walk puts it.
+TEST(ShapeKernels, LargeTransposesAndSlicesOnThePool) {
+  ThreadPool pool(2);
+  const int64_t A = 9, B = 64, C = 70;  // x [1, 9, 64, 70]: 40,320 values
+  std::vector<int64_t> v(static_cast<size_t>(A * B * C));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(i % 2039);
+  Tensor x = Tensor::FromInts(DType::kFloat16, {1, A, B, C}, v);
+  auto r = RunOp("transpose", {{"x", x}}, {{"perm", Int32s({0, 3, 1, 2})}},
+                 {{"o", kFp16, {1, C, A, B}}}, &pool);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<int64_t> got = r->at("o").ToInts();
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t a = 0; a < A; ++a) {
+      for (int64_t b = 0; b < B; ++b) {
+        ASSERT_EQ(got[static_cast<size_t>((c * A + a) * B + b)], v[static_cast<size_t>((a * B + b) * C + c)])
+            << c << "," << a << "," << b;
+      }
+    }
+  }
+  // Columns 5..68 of every row: a slice that is not one contiguous range (36,864 values).
+  auto s = RunOp("slice_by_index", {{"x", x}},
+                 {{"begin", Int32s({0, 0, 0, 5})}, {"end", Int32s({1, A, B, 69})}},
+                 {{"o", kFp16, {1, A, B, 64}}}, &pool);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  got = s->at("o").ToInts();
+  for (int64_t a = 0; a < A; ++a) {
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t c = 0; c < 64; ++c) {
+        ASSERT_EQ(got[static_cast<size_t>((a * B + b) * 64 + c)],
+                  v[static_cast<size_t>((a * B + b) * C + 5 + c)]);
+      }
+    }
+  }
+}
+
 TEST(ShapeKernels, TransposeReshapeExpandSqueeze) {
   Tensor x = Iota({2, 3});
   EXPECT_THAT(Run1("transpose", {{"x", x}}, {{"perm", Int32s({1, 0})}}, {"o", kFp32, {3, 2}}),
