@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "runtime/elementwise.h"
+#include "runtime/elementwise_simd.h"
 #include "runtime/kernels.h"
 #include "runtime/op_context.h"
 #include "runtime/row_reduce.h"
@@ -99,9 +101,24 @@ Status BinaryKernel(OpContext& ctx) {
   DType out_dtype = IsCompare(kOp) ? DType::kBool : compute;
   if (a.dtype() == DType::kBool && b.dtype() == DType::kBool) out_dtype = DType::kBool;
   const int64_t n = NumElements(shape);
-  if (!IsCompare(kOp) && IsBlockFloat(compute) && out_dtype == compute &&
-      IsBlockFloat(a.dtype()) && IsBlockFloat(b.dtype()) &&
-      BlockBroadcastRepeat(a.shape(), shape).has_value() &&
+  const bool block_float = !IsCompare(kOp) && IsBlockFloat(compute) && out_dtype == compute &&
+                           IsBlockFloat(a.dtype()) && IsBlockFloat(b.dtype());
+  constexpr std::optional<SimdBinary> kSimd =
+      kOp == BinOp::kAdd   ? std::optional(SimdBinary::kAdd)
+      : kOp == BinOp::kSub ? std::optional(SimdBinary::kSub)
+      : kOp == BinOp::kMul ? std::optional(SimdBinary::kMul)
+      : kOp == BinOp::kDiv ? std::optional(SimdBinary::kDiv)
+      : kOp == BinOp::kMax ? std::optional(SimdBinary::kMax)
+      : kOp == BinOp::kMin ? std::optional(SimdBinary::kMin)
+                           : std::nullopt;
+  if constexpr (kSimd.has_value()) {
+    Tensor out;
+    if (block_float && TryMapBinarySimd(*kSimd, a, b, shape, out_dtype, ctx.pool(), &out)) {
+      ctx.AddOutput(std::move(out));
+      return Status::Ok();
+    }
+  }
+  if (block_float && BlockBroadcastRepeat(a.shape(), shape).has_value() &&
       BlockBroadcastRepeat(b.shape(), shape).has_value()) {
     ctx.AddOutput(MapBinary(a, b, shape, out_dtype, ctx.pool(),
                             [](float x, float y) { return Apply<float>(kOp, x, y); }));
