@@ -123,6 +123,12 @@ namespace vector_exp_internal {
 void ExpNPortable(const float* in, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = ExpOne(in[i]);
 }
+#if defined(__x86_64__)
+void ExpNAvx2(const float* in, float* out, int64_t n) {
+  const int64_t done = ExpAvx2(in, out, n);
+  ExpNPortable(in + done, out + done, n - done);
+}
+#endif
 }  // namespace vector_exp_internal
 
 }  // namespace anec::runtime

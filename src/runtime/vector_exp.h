@@ -20,6 +20,10 @@ void ExpN(const float* in, float* out, int64_t n);
 namespace vector_exp_internal {
 // The same without the SIMD paths (tests compare the two).
 void ExpNPortable(const float* in, float* out, int64_t n);
+#if defined(__x86_64__)
+// The same on the AVX2 path whatever the CPU's best (tests). REQUIRES: AVX2 and FMA.
+void ExpNAvx2(const float* in, float* out, int64_t n);
+#endif
 }  // namespace vector_exp_internal
 
 }  // namespace anec::runtime

@@ -63,6 +63,21 @@ TEST(VectorExpTest, FloatInputsRoundCorrectlyOnEveryPath) {
   ForcePortableRowKernels(false);
   ExpN(in.data(), fast.data(), static_cast<int64_t>(in.size()));
   vector_exp_internal::ExpNPortable(in.data(), portable.data(), static_cast<int64_t>(in.size()));
+#if defined(__x86_64__)
+  // The AVX2 path, whichever path this CPU takes by default.
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    std::vector<float> avx2(in.size());
+    vector_exp_internal::ExpNAvx2(in.data(), avx2.data(), static_cast<int64_t>(in.size()));
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!std::isnan(in[i])) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(avx2[i]), std::bit_cast<uint32_t>(portable[i]))
+            << "input " << in[i];
+      } else {
+        ASSERT_TRUE(std::isnan(avx2[i]));
+      }
+    }
+  }
+#endif
   for (size_t i = 0; i < in.size(); ++i) {
     if (std::isnan(in[i])) {
       EXPECT_TRUE(std::isnan(fast[i]) && std::isnan(portable[i]));
