@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <string_view>
 
 #include "runtime/elementwise.h"
 #include "runtime/half.h"
@@ -198,7 +197,7 @@ void RunOnPool(const Operand& a, const Operand& b, int64_t n, ThreadPool* pool, 
 
 bool TryMapBinarySimd(SimdBinary op, const Tensor& a, const Tensor& b, const Shape& shape,
                       DType out_dtype, ThreadPool* pool, Tensor* out) {
-  if (RowKernelPath() != std::string_view("avx512")) return false;
+  if (RowKernelSimdPath() != SimdPath::kAvx512) return false;
   const int64_t n = NumElements(shape);
   const std::optional<Operand> oa = Classify(a, shape, n), ob = Classify(b, shape, n);
   if (!oa.has_value() || !ob.has_value() || n == 0) return false;

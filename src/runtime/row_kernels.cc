@@ -1,3 +1,6 @@
+// The path choice of row_kernels.h (CPUID, and the tests' switch to the portable path) and its
+// LUT kernels: decoding rows of 2/3/4/6-bit indices and the fused LUT dots. The dense fp32 / fp16
+// kernels are in row_kernels_dense.cc, the VBMI byte-lookup dots in row_kernels_byte_lookup.cc.
 #include "runtime/row_kernels.h"
 
 #include <algorithm>
@@ -9,28 +12,9 @@
 namespace anec::runtime {
 namespace {
 
-enum class Path { kPortable, kAvx2, kAvx512 };
+using Path = SimdPath;
 
-Path Detect() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl")) {
-    return Path::kAvx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c()) {
-    return Path::kAvx2;
-  }
-#endif
-  return Path::kPortable;
-}
-
-std::atomic<bool> g_force_portable{false};
-
-Path Current() {
-  static const Path best = Detect();
-  return g_force_portable.load(std::memory_order_relaxed) ? Path::kPortable : best;
-}
+Path Current() { return RowKernelSimdPath(); }
 
 // Value c of an LSB-first packed stream of `bits`-bit values; reads only the bytes it needs.
 inline uint32_t Packed(const uint8_t* q, int64_t c, int bits) {
@@ -46,64 +30,11 @@ void DecodePortable(const uint8_t* q, const float* table, int64_t from, int64_t 
   for (int64_t c = from; c < cols; ++c) out[c] = table[Packed(q, c, bits)];
 }
 
-float DotF32Portable(const float* a, const float* b, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
-  }
-  float total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
-
-float DotF16Portable(const float* x, const Half* w, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) s[j] += x[i + j] * HalfToFloatFast(w[i + j]);
-  }
-  float total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-  for (; i < n; ++i) total += x[i] * HalfToFloatFast(w[i]);
-  return total;
-}
 
 #if defined(__x86_64__)
 #define ANEC_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define ANEC_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-ANEC_AVX2 float Sum8(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_hadd_ps(lo, lo);
-  lo = _mm_hadd_ps(lo, lo);
-  return _mm_cvtss_f32(lo);
-}
-
-ANEC_AVX2 float DotF32Avx2(const float* a, const float* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-  }
-  float total = Sum8(_mm256_add_ps(s0, s1));
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
-
-ANEC_AVX2 float DotF16Avx2(const float* x, const Half* w, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
-    __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i + 8)));
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), w0, s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), w1, s1);
-  }
-  float total = Sum8(_mm256_add_ps(s0, s1));
-  for (; i < n; ++i) total += x[i] * HalfToFloatFast(w[i]);
-  return total;
-}
 
 // 8 indices per step: the two 8-entry halves of the table through permutes, bit 3 picks one.
 ANEC_AVX2 int64_t DecodeLut4Avx2(const uint8_t* q, const float* table, int64_t cols, float* out) {
@@ -141,36 +72,6 @@ ANEC_AVX2 int64_t DecodeLut6Avx2(const uint8_t* q, const float* table, int64_t c
   return c;
 }
 
-ANEC_AVX512 float DotF32Avx512(const float* a, const float* b, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-  }
-  for (; i < n; i += 16) {
-    __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
-    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-ANEC_AVX512 float DotF16Avx512(const float* x, const Half* w, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i)));
-    __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16)));
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), w0, s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), w1, s1);
-  }
-  for (; i < n; i += 16) {
-    __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
-    __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + i));
-    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), wv, s0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
 
 // 16 indices (8 bytes) per step: nibbles interleaved to bytes, widened, one 16-entry permute.
 ANEC_AVX512 int64_t DecodeLut4Avx512(const uint8_t* q, const float* table, int64_t cols,
@@ -305,51 +206,6 @@ float DotLutGeneric(const float* x, const uint8_t* q, const float* table, int64_
   return total;
 }
 
-#if defined(__x86_64__)
-// kM x 4 accumulators of 16 lanes: each x load is used 4 times, each w load kM times.
-template <int kM>
-ANEC_AVX512 void DotTileAvx512(const float* x, const float* const* w, int64_t k, float* out,
-                               int64_t ldo) {
-  __m512 acc[kM][4];
-  for (int i = 0; i < kM; ++i) {
-    for (int r = 0; r < 4; ++r) acc[i][r] = _mm512_setzero_ps();
-  }
-  for (int64_t c = 0; c < k; c += 16) {
-    const __mmask16 mask = k - c >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (k - c)) - 1);
-    __m512 wv[4];
-    for (int r = 0; r < 4; ++r) wv[r] = _mm512_maskz_loadu_ps(mask, w[r] + c);
-    for (int i = 0; i < kM; ++i) {
-      __m512 xv = _mm512_maskz_loadu_ps(mask, x + i * k + c);
-      for (int r = 0; r < 4; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
-    }
-  }
-  for (int i = 0; i < kM; ++i) {
-    for (int r = 0; r < 4; ++r) out[i * ldo + r] = _mm512_reduce_add_ps(acc[i][r]);
-  }
-}
-
-ANEC_AVX512 int64_t AxpyF16Avx512(float a, const Half* y, float* out, int64_t n) {
-  const __m512 av = _mm512_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 yv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i)));
-    _mm512_storeu_ps(out + i, _mm512_fmadd_ps(av, yv, _mm512_loadu_ps(out + i)));
-  }
-  return i;
-}
-
-ANEC_AVX2 int64_t AxpyF16Avx2(float a, const Half* y, float* out, int64_t n) {
-  const __m256 av = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 yv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y + i)));
-    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, yv, _mm256_loadu_ps(out + i)));
-  }
-  return i;
-}
-
-#endif
-
 }  // namespace
 
 float DotLut4(const float* x, const uint8_t* q, const float* table, int64_t cols) {
@@ -434,70 +290,22 @@ void DecodeLut6Row(const uint8_t* q, const float* table, int64_t cols, float* ou
   DecodePortable(q, table, c, cols, 6, out);
 }
 
-float DotF32(const float* a, const float* b, int64_t n) {
-#if defined(__x86_64__)
-  switch (Current()) {
-    case Path::kAvx512:
-      return DotF32Avx512(a, b, n);
-    case Path::kAvx2:
-      return DotF32Avx2(a, b, n);
-    case Path::kPortable:
-      break;
-  }
-#endif
-  return DotF32Portable(a, b, n);
-}
 
-float DotF16(const float* x, const Half* w, int64_t n) {
+namespace row_kernels_internal {
+SimdPath DetectSimdPath() {
 #if defined(__x86_64__)
-  switch (Current()) {
-    case Path::kAvx512:
-      return DotF16Avx512(x, w, n);
-    case Path::kAvx2:
-      return DotF16Avx2(x, w, n);
-    case Path::kPortable:
-      break;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl")) {
+    return SimdPath::kAvx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c()) {
+    return SimdPath::kAvx2;
   }
 #endif
-  return DotF16Portable(x, w, n);
+  return SimdPath::kPortable;
 }
-
-void DotTile(const float* x, int64_t m, const float* const* w, int64_t k, float* out, int64_t ldo) {
-#if defined(__x86_64__)
-  if (Current() == Path::kAvx512) {
-    switch (m) {
-      case 1:
-        return DotTileAvx512<1>(x, w, k, out, ldo);
-      case 2:
-        return DotTileAvx512<2>(x, w, k, out, ldo);
-      case 3:
-        return DotTileAvx512<3>(x, w, k, out, ldo);
-      default:
-        return DotTileAvx512<4>(x, w, k, out, ldo);
-    }
-  }
-#endif
-  for (int64_t i = 0; i < m; ++i) {
-    for (int r = 0; r < 4; ++r) out[i * ldo + r] = DotF32(x + i * k, w[r], k);
-  }
-}
-
-void AxpyF16(float a, const Half* y, float* out, int64_t n) {
-  int64_t i = 0;
-#if defined(__x86_64__)
-  switch (Current()) {
-    case Path::kAvx512:
-      i = AxpyF16Avx512(a, y, out, n);
-      break;
-    case Path::kAvx2:
-      i = AxpyF16Avx2(a, y, out, n);
-      break;
-    case Path::kPortable:
-      break;
-  }
-#endif
-  for (; i < n; ++i) out[i] += a * HalfToFloatFast(y[i]);
-}
+}  // namespace row_kernels_internal
 
 const char* RowKernelPath() {
   switch (Current()) {
@@ -514,7 +322,7 @@ const char* RowKernelPath() {
 bool RowKernelsUseAvx512() { return Current() == Path::kAvx512; }
 
 void ForcePortableRowKernels(bool portable) {
-  g_force_portable.store(portable, std::memory_order_relaxed);
+  row_kernels_internal::force_portable.store(portable, std::memory_order_relaxed);
 }
 
 }  // namespace anec::runtime

@@ -8,6 +8,7 @@
 // in a fixed order per code path (results may differ from a sequential sum by rounding only).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "runtime/half.h"
@@ -96,6 +97,18 @@ void AxpyF16(float a, const Half* y, float* out, int64_t n);
 
 // Which path the entry points above take on this CPU: "avx512", "avx2" or "portable".
 const char* RowKernelPath();
+// The same as a value, for the other SIMD kernels of the runtime (they follow the same choice,
+// and the same test switch below). Inline: the dense kernels ask once per weight row.
+enum class SimdPath { kPortable, kAvx2, kAvx512 };
+namespace row_kernels_internal {
+SimdPath DetectSimdPath();  // from CPUID, once
+inline std::atomic<bool> force_portable{false};
+}  // namespace row_kernels_internal
+inline SimdPath RowKernelSimdPath() {
+  static const SimdPath best = row_kernels_internal::DetectSimdPath();
+  return row_kernels_internal::force_portable.load(std::memory_order_relaxed) ? SimdPath::kPortable
+                                                                              : best;
+}
 // RowKernelPath() == "avx512", without building a string (for per-row dispatch).
 bool RowKernelsUseAvx512();
 // Tests: forces the portable path (true) or the CPU's best (false) for later calls.

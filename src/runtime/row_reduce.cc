@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <string_view>
 
 #include "runtime/half.h"
 #include "runtime/row_kernels.h"
@@ -101,8 +100,7 @@ __attribute__((target("avx512f"))) void RowsAvx512(const Tensor& t, int64_t coun
 template <RowReduction kOp>
 void Dispatch(const Tensor& t, int64_t count, int64_t first, int64_t last, double* out) {
 #if defined(__x86_64__)
-  if (std::string_view(RowKernelPath()) == "avx512")
-    return RowsAvx512<kOp>(t, count, first, last, out);
+  if (RowKernelSimdPath() == SimdPath::kAvx512) return RowsAvx512<kOp>(t, count, first, last, out);
 #endif
   RowsPortable<kOp>(t, count, first, last, out);
 }

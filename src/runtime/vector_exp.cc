@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <cmath>
-#include <string_view>
 
 #include "runtime/row_kernels.h"
 #include "runtime/x86_intrinsics.h"
@@ -109,10 +108,10 @@ void ExpN(const float* in, float* out, int64_t n) {
   int64_t done = 0;
 #if defined(__x86_64__)
   // The row kernels' CPU check (and their test switch to the portable path).
-  const std::string_view path = RowKernelPath();
-  if (path == "avx512") {
+  const SimdPath path = RowKernelSimdPath();
+  if (path == SimdPath::kAvx512) {
     done = ExpAvx512(in, out, n);
-  } else if (path == "avx2") {
+  } else if (path == SimdPath::kAvx2) {
     done = ExpAvx2(in, out, n);
   }
 #endif
